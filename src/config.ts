@@ -1,0 +1,195 @@
+/**
+ * Configuration: command-line flags > `INFERGATE_*` environment variables > defaults.
+ *
+ * Every setting is declared once in `settings`: its flag, its environment variable, its
+ * default and how to parse it. The CLI builds its options (and `--help`) from this table, and
+ * `loadConfig` validates everything once at start-up and returns a frozen object.
+ */
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** Raised for an invalid setting; the CLI prints its one-line message and exits with code 2. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+interface Setting<T> {
+  /** Long flag without dashes, e.g. `data-dir`. Booleans that default to true take `--no-<flag>`. */
+  flag: string
+  description: string
+  default: T
+  /** Text shown as the value placeholder in `--help`. */
+  placeholder?: string
+  parse: (raw: string) => T
+}
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+function integer(min: number, max: number) {
+  return (raw: string): number => {
+    const value = Number(raw)
+    if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+      throw new Error(`must be an integer from ${min} to ${max}, got "${raw}"`)
+    }
+    return value
+  }
+}
+
+function oneOf<T extends string>(choices: readonly T[]) {
+  return (raw: string): T => {
+    if (!(choices as readonly string[]).includes(raw)) throw new Error(`must be one of ${choices.join(', ')}, got "${raw}"`)
+    return raw as T
+  }
+}
+
+function boolean(raw: string): boolean {
+  const value = raw.trim().toLowerCase()
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true
+  if (['0', 'false', 'no', 'off'].includes(value)) return false
+  throw new Error(`must be true or false, got "${raw}"`)
+}
+
+function nonEmpty(raw: string): string {
+  if (raw.trim() === '') throw new Error('must not be empty')
+  return raw
+}
+
+/** An HTTP header name as RFC 9110 defines a token. */
+function headerName(raw: string): string {
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/.test(raw)) throw new Error(`must be a valid HTTP header name, got "${raw}"`)
+  return raw
+}
+
+/** Byte sizes such as `1048576`, `512kb`, `1mb`. */
+export function parseBytes(raw: string): number {
+  const match = /^(\d+)\s*(b|kb|kib|mb|mib)?$/i.exec(raw.trim())
+  if (!match) throw new Error(`must be a size such as 1048576, 512kb or 4mb, got "${raw}"`)
+  const unit = (match[2] ?? 'b').toLowerCase()
+  const factor = unit === 'b' ? 1 : unit.startsWith('k') ? 1024 : 1024 * 1024
+  const value = Number(match[1]) * factor
+  if (value < 1024 || value > 1024 * 1024 * 1024) throw new Error(`must be from 1kb to 1024mb, got "${raw}"`)
+  return value
+}
+
+export const settings = {
+  host: { flag: 'host', description: 'interface to listen on', default: '127.0.0.1', placeholder: 'host', parse: nonEmpty },
+  port: { flag: 'port', description: 'TCP port to listen on (0 picks a free one)', default: 8000, placeholder: 'port', parse: integer(0, 65535) },
+  dataDir: {
+    flag: 'data-dir',
+    description: 'directory of the embedded SQLite database',
+    default: './.infergate',
+    placeholder: 'dir',
+    parse: nonEmpty,
+  },
+  apiKeyHeader: {
+    flag: 'api-key-header',
+    description: 'request header that carries the API key (Authorization: Bearer is accepted too)',
+    default: 'X-API-Key',
+    placeholder: 'name',
+    parse: headerName,
+  },
+  maxBodyBytes: {
+    flag: 'max-body-size',
+    description: 'largest request body accepted (413 above it)',
+    default: 1024 * 1024,
+    placeholder: 'bytes',
+    parse: parseBytes,
+  },
+  maxTextLength: {
+    flag: 'max-text-length',
+    description: 'longest text accepted, in characters (422 above it)',
+    default: 10_000,
+    placeholder: 'chars',
+    parse: integer(1, 1_000_000),
+  },
+  bootstrap: {
+    flag: 'bootstrap',
+    description: 'on first start with no keys, create an admin key and print it once on stderr',
+    default: true,
+    parse: boolean,
+  },
+  modelDir: {
+    flag: 'model-dir',
+    description: 'folder of the built-in sentiment model (model.onnx + manifest.json)',
+    default: path.join(PROJECT_ROOT, 'models', 'sentiment'),
+    placeholder: 'dir',
+    parse: nonEmpty,
+  },
+  maxBatch: {
+    flag: 'max-batch',
+    description: 'most texts the model runs in one call (micro-batching)',
+    default: 64,
+    placeholder: 'n',
+    parse: integer(1, 4096),
+  },
+  maxWaitMs: {
+    flag: 'max-wait',
+    description: 'milliseconds a request may wait for others to fill a batch',
+    default: 0,
+    placeholder: 'ms',
+    parse: integer(0, 1000),
+  },
+  logLevel: {
+    flag: 'log-level',
+    description: `log level: ${LOG_LEVELS.join(', ')}`,
+    default: 'info',
+    placeholder: 'level',
+    parse: oneOf(LOG_LEVELS),
+  },
+  shutdownTimeoutMs: {
+    flag: 'shutdown-timeout',
+    description: 'milliseconds to finish in-flight requests on SIGTERM before exiting anyway',
+    default: 10_000,
+    placeholder: 'ms',
+    parse: integer(0, 600_000),
+  },
+} satisfies Record<string, Setting<unknown>>
+
+export type SettingName = keyof typeof settings
+export type Config = { readonly [K in SettingName]: ReturnType<(typeof settings)[K]['parse']> }
+
+/** `dataDir` → `INFERGATE_DATA_DIR`. */
+export function envName(name: SettingName): string {
+  return `INFERGATE_${settings[name].flag.replace(/-/g, '_').toUpperCase()}`
+}
+
+/** Raw values as they come from flags: strings, or booleans for switches. */
+export type RawSettings = Partial<Record<SettingName, string | number | boolean | undefined>>
+
+/**
+ * Builds the configuration from flags, then environment, then defaults. Throws `ConfigError`
+ * naming the flag or the environment variable of the first invalid setting. `only` limits
+ * which settings are read (the others keep their defaults).
+ */
+export function loadConfig(
+  flags: RawSettings = {},
+  env: NodeJS.ProcessEnv = process.env,
+  only: readonly SettingName[] = Object.keys(settings) as SettingName[],
+): Config {
+  const config: Record<string, unknown> = {}
+  for (const name of Object.keys(settings) as SettingName[]) {
+    // Settings a command does not use keep their defaults, so a bad INFERGATE_PORT cannot
+    // break `infergate keys list`.
+    config[name] = only.includes(name) ? resolveSetting(name, flags[name], env[envName(name)]) : settings[name].default
+  }
+  return Object.freeze(config) as Config
+}
+
+function resolveSetting(name: SettingName, flag: RawSettings[SettingName], env: string | undefined): unknown {
+  const setting: Setting<unknown> = settings[name]
+  const raw = flag ?? env
+  if (raw === undefined) return setting.default
+  try {
+    return setting.parse(String(raw))
+  } catch (error) {
+    const source = flag !== undefined ? `--${setting.flag}` : envName(name)
+    throw new ConfigError(`invalid setting ${source}: ${(error as Error).message}`)
+  }
+}
+
+/** The configuration with defaults only, with selected overrides: handy for tests. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return Object.freeze({ ...loadConfig({}, {}), ...overrides })
+}

@@ -1,0 +1,121 @@
+/**
+ * The one place where failures become HTTP answers.
+ *
+ * Services return results for expected failures; routes and plugins turn them into an
+ * `AppError` carrying an `ErrorCode`. The error handler plugin renders every error with the
+ * same body shape: `{detail, code, request_id}`.
+ */
+
+/** Stable, documented error codes. Clients may rely on these strings. */
+export enum ErrorCode {
+  MissingApiKey = 'missing_api_key',
+  InvalidApiKey = 'invalid_api_key',
+  InsufficientScope = 'insufficient_scope',
+  ModelForbidden = 'model_forbidden',
+  RateLimited = 'rate_limited',
+  ValidationError = 'validation_error',
+  EmptyText = 'empty_text',
+  InvalidJson = 'invalid_json',
+  InvalidEncoding = 'invalid_encoding',
+  UnsupportedMediaType = 'unsupported_media_type',
+  PayloadTooLarge = 'payload_too_large',
+  NotFound = 'not_found',
+  ModelNotFound = 'model_not_found',
+  Conflict = 'conflict',
+  ServerBusy = 'server_busy',
+  PredictionTimeout = 'prediction_timeout',
+  RateLimitUnavailable = 'ratelimit_unavailable',
+  NotReady = 'not_ready',
+  ServiceUnavailable = 'service_unavailable',
+  InternalError = 'internal_error',
+}
+
+/** HTTP status of each code; the switch is exhaustive so a new code cannot be forgotten. */
+export function statusOf(code: ErrorCode): number {
+  switch (code) {
+    case ErrorCode.EmptyText:
+    case ErrorCode.InvalidJson:
+    case ErrorCode.InvalidEncoding:
+      return 400
+    case ErrorCode.MissingApiKey:
+      return 401
+    case ErrorCode.InvalidApiKey:
+    case ErrorCode.InsufficientScope:
+    case ErrorCode.ModelForbidden:
+      return 403
+    case ErrorCode.NotFound:
+    case ErrorCode.ModelNotFound:
+      return 404
+    case ErrorCode.Conflict:
+      return 409
+    case ErrorCode.PayloadTooLarge:
+      return 413
+    case ErrorCode.UnsupportedMediaType:
+      return 415
+    case ErrorCode.ValidationError:
+      return 422
+    case ErrorCode.RateLimited:
+      return 429
+    case ErrorCode.InternalError:
+      return 500
+    case ErrorCode.ServerBusy:
+    case ErrorCode.RateLimitUnavailable:
+    case ErrorCode.NotReady:
+    case ErrorCode.ServiceUnavailable:
+      return 503
+    case ErrorCode.PredictionTimeout:
+      return 504
+  }
+}
+
+/** One FastAPI-style validation problem: where, what, and which kind. */
+export interface ValidationIssue {
+  loc: (string | number)[]
+  msg: string
+  type: string
+  input?: unknown
+  ctx?: Record<string, unknown>
+}
+
+/** `detail` is a sentence, or a list of validation issues (FastAPI's 422 shape). */
+export type ErrorDetail = string | ValidationIssue[]
+
+export interface AppErrorOptions {
+  headers?: Record<string, string>
+}
+
+/** An expected failure with a stable code; safe to show to the caller as it is. */
+export class AppError extends Error {
+  readonly code: ErrorCode
+  readonly statusCode: number
+  readonly detail: ErrorDetail
+  readonly headers: Record<string, string>
+
+  constructor(code: ErrorCode, detail: ErrorDetail, options: AppErrorOptions = {}) {
+    super(typeof detail === 'string' ? detail : 'Validation failed')
+    this.name = 'AppError'
+    this.code = code
+    this.statusCode = statusOf(code)
+    this.detail = detail
+    this.headers = options.headers ?? {}
+  }
+}
+
+/** The JSON body of every error answer. */
+export interface ErrorBody {
+  detail: ErrorDetail
+  code: ErrorCode
+  request_id: string
+}
+
+/** Shorthands for the errors raised from more than one place. */
+export const errors = {
+  missingKey: () =>
+    new AppError(ErrorCode.MissingApiKey, 'Not authenticated', { headers: { 'www-authenticate': 'APIKey' } }),
+  invalidKey: () => new AppError(ErrorCode.InvalidApiKey, 'Invalid API key'),
+  insufficientScope: (scope: string) =>
+    new AppError(ErrorCode.InsufficientScope, `This API key lacks the '${scope}' scope`),
+  notFound: (what = 'Not Found') => new AppError(ErrorCode.NotFound, what),
+  validation: (issues: ValidationIssue[]) => new AppError(ErrorCode.ValidationError, issues),
+  internal: () => new AppError(ErrorCode.InternalError, 'Internal Server Error'),
+}
