@@ -1,0 +1,28 @@
+/**
+ * Table types for the query layer. Times are milliseconds since the Unix epoch (BIGINT), so
+ * SQLite and PostgreSQL store them alike.
+ */
+import type { Generated } from 'kysely'
+
+export interface ApiKeysTable {
+  id: string
+  name: string
+  /** `igk_` and the first characters of the key: enough for a human to recognise it. */
+  prefix: string
+  /** Hex SHA-256 of the key; the key itself is never stored. */
+  key_hash: string
+  /** Comma-separated scopes, e.g. `admin,predict`. */
+  scopes: string
+  created_at: number
+  expires_at: number | null
+  revoked_at: number | null
+  last_used_at: number | null
+  updated_at: number
+}
+
+export interface DatabaseSchema {
+  api_keys: ApiKeysTable
+}
+
+/** Re-exported so that stores can mark generated columns. */
+export type { Generated }

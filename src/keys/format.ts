@@ -1,0 +1,68 @@
+/**
+ * The API key format: `igk_` + 32 random base62 characters + a 6-character base62 CRC32 of
+ * everything before it (42 characters in all, about 190 bits of randomness).
+ *
+ * The fixed prefix and the checksum are what GitHub's token format uses: secret scanners
+ * recognise a leaked key by its shape, and typos are rejected without a database lookup.
+ */
+import { randomBytes } from 'node:crypto'
+import { crc32 } from 'node:zlib'
+
+export const KEY_PREFIX = 'igk_'
+const RANDOM_LENGTH = 32
+const CHECKSUM_LENGTH = 6
+/** Characters of the key shown to humans: the prefix and the first random characters. */
+const VISIBLE_LENGTH = KEY_PREFIX.length + 6
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+
+/** The whole key, anchored; for validation. */
+export const KEY_REGEX = /^igk_[0-9A-Za-z]{38}$/
+/** For secret scanners (gitleaks, GitHub custom patterns): a key anywhere in a text. */
+export const KEY_SCAN_REGEX = /\bigk_[0-9A-Za-z]{38}\b/g
+
+/** Encodes an unsigned 32-bit integer as exactly `width` base62 digits. */
+function base62(value: number, width: number): string {
+  let out = ''
+  for (let rest = value; out.length < width; rest = Math.floor(rest / 62)) out = BASE62[rest % 62]! + out
+  return out
+}
+
+/** Uniform base62 characters by rejection sampling (bytes 248..255 are dropped to avoid bias). */
+function randomBase62(length: number): string {
+  let out = ''
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248 && out.length < length) out += BASE62[byte % 62]
+    }
+  }
+  return out
+}
+
+function checksum(body: string): string {
+  return base62(crc32(body), CHECKSUM_LENGTH)
+}
+
+/** A new random API key. */
+export function generateKey(): string {
+  const body = KEY_PREFIX + randomBase62(RANDOM_LENGTH)
+  return body + checksum(body)
+}
+
+/** True when the string has the key's shape and its checksum matches. No database involved. */
+export function isWellFormedKey(candidate: string): boolean {
+  if (candidate.length !== KEY_PREFIX.length + RANDOM_LENGTH + CHECKSUM_LENGTH || !KEY_REGEX.test(candidate)) {
+    return false
+  }
+  const split = candidate.length - CHECKSUM_LENGTH
+  return checksum(candidate.slice(0, split)) === candidate.slice(split)
+}
+
+/** The part of a key that may be shown and stored: `igk_` and six characters. */
+export function visiblePrefix(key: string): string {
+  return key.slice(0, VISIBLE_LENGTH)
+}
+
+/** A random identifier for records (not secret), e.g. `key_3fA9...`. */
+export function randomId(prefix: string, length = 16): string {
+  return `${prefix}_${randomBase62(length)}`
+}

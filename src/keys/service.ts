@@ -1,0 +1,153 @@
+/**
+ * API key use cases shared by the HTTP API and the CLI: create, list, revoke, verify.
+ *
+ * Verification is on every request's path, so it is cached: parse and checksum (no I/O),
+ * SHA-256, a bounded in-memory cache keyed by the digest, and only then the store. The cache
+ * is dropped whenever another process changes the store, so a revocation made with the CLI
+ * takes effect within the store's change-poll interval.
+ */
+import { LRUCache } from 'lru-cache'
+import type { Database } from '../db/database.js'
+import type { Clock } from '../lib/clock.js'
+import { generateKey, isWellFormedKey, randomId, visiblePrefix } from './format.js'
+import { digestsEqual, hashKey } from './hash.js'
+import { KeyStore } from './store.js'
+import type { ApiKeyRecord, Principal, Scope, VerifyResult } from './types.js'
+import { keyStatus } from './types.js'
+
+export interface KeyServiceOptions {
+  db: Database
+  clock: Clock
+  /** Most keys (and unknown digests) remembered; default 10,000. */
+  cacheSize?: number
+  /** How long an unknown digest is remembered as unknown; default 10 s. */
+  negativeTtlMs?: number
+  /** How often last-use times are written to the store; default 5 s. */
+  touchIntervalMs?: number
+  /** Told about background failures (a last-use flush that could not be written). */
+  onBackgroundError?: (error: unknown) => void
+}
+
+export interface CreateKeyInput {
+  name: string
+  scopes: Scope[]
+  expiresAt?: number | null
+}
+
+export interface CreatedKey {
+  /** The plaintext key: shown once to whoever created it, never stored. */
+  key: string
+  record: ApiKeyRecord
+}
+
+type CacheEntry = { record: ApiKeyRecord; principal: Principal } | { record: null }
+
+export class KeyService {
+  readonly store: KeyStore
+  private readonly clock: Clock
+  private readonly cache: LRUCache<string, CacheEntry>
+  private readonly negativeTtlMs: number
+  private readonly lastUsed = new Map<string, number>()
+  private readonly touchTimer: NodeJS.Timeout
+  private readonly stopWatching: () => void
+
+  constructor(options: KeyServiceOptions) {
+    this.store = new KeyStore(options.db.kysely)
+    this.clock = options.clock
+    this.negativeTtlMs = options.negativeTtlMs ?? 10_000
+    this.cache = new LRUCache({ max: options.cacheSize ?? 10_000 })
+    this.stopWatching = options.db.onExternalChange(() => this.cache.clear())
+    const onError = options.onBackgroundError ?? (() => {})
+    this.touchTimer = setInterval(() => void this.flushLastUsed().catch(onError), options.touchIntervalMs ?? 5000).unref()
+  }
+
+  async create(input: CreateKeyInput): Promise<CreatedKey> {
+    const key = generateKey()
+    const now = this.clock.now()
+    const record: ApiKeyRecord = {
+      id: randomId('key'),
+      name: input.name,
+      prefix: visiblePrefix(key),
+      keyHash: hashKey(key),
+      scopes: input.scopes,
+      createdAt: now,
+      expiresAt: input.expiresAt ?? null,
+      revokedAt: null,
+      lastUsedAt: null,
+      updatedAt: now,
+    }
+    await this.store.insert(record)
+    return { key, record }
+  }
+
+  /** Revokes a key; false when it does not exist or was revoked already. */
+  async revoke(id: string): Promise<boolean> {
+    const revoked = await this.store.revoke(id, this.clock.now())
+    if (revoked) this.cache.clear()
+    return revoked
+  }
+
+  list(): Promise<ApiKeyRecord[]> {
+    return this.store.list()
+  }
+
+  /** Creates an all-scopes key when the store has none: the first start's way in. */
+  async bootstrapIfEmpty(): Promise<CreatedKey | undefined> {
+    if ((await this.store.count()) > 0) return undefined
+    return this.create({ name: 'bootstrap-admin', scopes: ['admin', 'predict'] })
+  }
+
+  /**
+   * Checks a presented key. Answers synchronously from the cache when it can (the hot path);
+   * otherwise returns a promise that consults the store.
+   */
+  verify(presented: string): VerifyResult | Promise<VerifyResult> {
+    if (!isWellFormedKey(presented)) return { ok: false, reason: 'malformed' }
+    const digest = hashKey(presented)
+    const cached = this.cache.get(digest)
+    if (cached) return this.judge(digest, cached)
+    return this.lookup(digest)
+  }
+
+  private async lookup(digest: string): Promise<VerifyResult> {
+    const record = (await this.store.findByHash(digest)) ?? null
+    const entry: CacheEntry = record ? { record, principal: toPrincipal(record) } : { record: null }
+    this.cache.set(digest, entry, record ? {} : { ttl: this.negativeTtlMs })
+    return this.judge(digest, entry)
+  }
+
+  private judge(digest: string, entry: CacheEntry): VerifyResult {
+    // The cache is keyed by digest already; comparing again in constant time keeps the
+    // decision itself free of timing differences, whatever the store's index does.
+    if (entry.record === null || !digestsEqual(entry.record.keyHash, digest)) return { ok: false, reason: 'unknown' }
+    const now = this.clock.now()
+    const status = keyStatus(entry.record, now)
+    if (status !== 'active') return { ok: false, reason: status }
+    this.lastUsed.set(entry.record.id, now)
+    return { ok: true, principal: entry.principal }
+  }
+
+  /** Writes the last-use times gathered since the previous flush. */
+  async flushLastUsed(): Promise<void> {
+    if (this.lastUsed.size === 0) return
+    const batch = new Map(this.lastUsed)
+    this.lastUsed.clear()
+    try {
+      await this.store.touch(batch)
+    } catch (error) {
+      // Keep the times for the next flush unless a newer use replaced them meanwhile.
+      for (const [id, at] of batch) if (!this.lastUsed.has(id)) this.lastUsed.set(id, at)
+      throw error
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.touchTimer)
+    this.stopWatching()
+    await this.flushLastUsed()
+  }
+}
+
+function toPrincipal(record: ApiKeyRecord): Principal {
+  return { keyId: record.id, prefix: record.prefix, name: record.name, scopes: record.scopes }
+}
