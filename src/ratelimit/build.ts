@@ -1,0 +1,51 @@
+/**
+ * Chooses the limiter from configuration: in memory by default; on Redis (with the chosen
+ * fail-open or fail-closed behaviour) when `--redis-url` is set.
+ */
+import { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import type { Config } from '../config.js'
+import type { Clock } from '../lib/clock.js'
+import type { Limiter } from './limiter.js'
+import { MemoryLimiter } from './memory.js'
+import { RedisLimiter } from './redis.js'
+import { ResilientLimiter } from './resilient.js'
+
+export interface LimiterOptions {
+  config: Config
+  log: Pick<Logger, 'warn' | 'info'>
+  /** An injected clock (tests); Redis then uses it too instead of its server time. */
+  clock: Clock
+  clockInjected: boolean
+}
+
+/** Redis client settings for the request path: fail fast instead of queueing while down. */
+export function connectRedis(url: string): Redis {
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: 500,
+    connectTimeout: 2000,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+  })
+  // Connection errors surface through failed commands (and the fail-open log); ioredis would
+  // otherwise print every reconnection attempt.
+  redis.on('error', () => {})
+  return redis
+}
+
+export function buildLimiter(options: LimiterOptions): { limiter: Limiter; close: () => Promise<void> } {
+  const { config, clock } = options
+  const memory = new MemoryLimiter({ clock })
+  if (config.redisUrl === '') return { limiter: memory, close: () => memory.close() }
+  const redis = connectRedis(config.redisUrl)
+  const primary = new RedisLimiter({ redis, ...(options.clockInjected ? { clock } : {}) })
+  const limiter = new ResilientLimiter({ primary, fallback: memory, mode: config.ratelimitFail, log: options.log })
+  return {
+    limiter,
+    close: async () => {
+      await limiter.close()
+      redis.disconnect()
+    },
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The in-process limiter (the default): exact for one process, with bounded memory — at most
+ * `maxCounters` windows are kept (least recently used first to go, which only ever forgives).
+ */
+import { LRUCache } from 'lru-cache'
+import type { Clock } from '../lib/clock.js'
+import type { Decision, Limiter } from './limiter.js'
+import type { LimitRule } from './policy.js'
+import { WindowCounter } from './window-counter.js'
+
+export interface MemoryLimiterOptions {
+  clock: Clock
+  /** Most windows kept in memory; default 100,000 (about 75 MB at worst). */
+  maxCounters?: number
+}
+
+export class MemoryLimiter implements Limiter {
+  private readonly clock: Clock
+  private readonly counters: LRUCache<string, WindowCounter>
+
+  constructor(options: MemoryLimiterOptions) {
+    this.clock = options.clock
+    this.counters = new LRUCache({ max: options.maxCounters ?? 100_000 })
+  }
+
+  private counter(subject: string, rule: LimitRule): WindowCounter {
+    const id = `${subject}|${rule.name}|${rule.windowMs}`
+    let counter = this.counters.get(id)
+    if (!counter) {
+      counter = new WindowCounter(rule.windowMs)
+      this.counters.set(id, counter)
+    }
+    return counter
+  }
+
+  consume(subject: string, rules: readonly LimitRule[], cost: number): Decision {
+    const now = this.clock.now()
+    const counters = rules.map((rule) => this.counter(subject, rule))
+    const blocked = rules.filter((rule, i) => counters[i]!.used(now) + cost > rule.limit)
+    const allowed = blocked.length === 0
+    if (allowed && cost > 0) for (const counter of counters) counter.charge(now, cost)
+    const states = rules.map((rule, i) => ({
+      rule,
+      remaining: Math.max(0, rule.limit - counters[i]!.used(now)),
+      resetMs: counters[i]!.resetIn(now),
+    }))
+    if (allowed) return { allowed, states, retryAfterMs: 0, blockedBy: [], exceedsLimit: false }
+    return {
+      allowed,
+      states,
+      retryAfterMs: Math.max(...blocked.map((rule) => counters[rules.indexOf(rule)]!.waitFor(now, cost, rule.limit))),
+      blockedBy: blocked.map((rule) => rule.name),
+      exceedsLimit: blocked.some((rule) => cost > rule.limit),
+    }
+  }
+
+  close(): Promise<void> {
+    this.counters.clear()
+    return Promise.resolve()
+  }
+}

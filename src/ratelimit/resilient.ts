@@ -1,0 +1,70 @@
+/**
+ * What happens when Redis is unreachable. `open` (default): fall back to the in-memory
+ * limiter, log once per outage and count it; `closed`: refuse with 503
+ * `ratelimit_unavailable`. Every request tries Redis first, so service recovers by itself as
+ * soon as Redis answers again (ioredis reconnects in the background and fails fast meanwhile).
+ */
+import type { Logger } from 'pino'
+import { AppError, ErrorCode } from '../errors.js'
+import type { Decision, Limiter } from './limiter.js'
+import type { LimitRule } from './policy.js'
+
+export type FailMode = 'open' | 'closed'
+
+export interface ResilientLimiterOptions {
+  primary: Limiter
+  fallback: Limiter
+  mode: FailMode
+  log: Pick<Logger, 'warn' | 'info'>
+}
+
+export class ResilientLimiter implements Limiter {
+  /** Requests decided by the fallback because the primary failed. */
+  fallbackDecisions = 0
+  /** Outages seen (a run of failures counts once). */
+  outages = 0
+  private down = false
+
+  constructor(private readonly options: ResilientLimiterOptions) {}
+
+  get degraded(): boolean {
+    return this.down
+  }
+
+  async consume(subject: string, rules: readonly LimitRule[], cost: number): Promise<Decision> {
+    try {
+      const decision = await this.options.primary.consume(subject, rules, cost)
+      if (this.down) this.recovered()
+      return decision
+    } catch (error) {
+      this.failed(error)
+      if (this.options.mode === 'closed') {
+        throw new AppError(ErrorCode.RateLimitUnavailable, 'Rate limiting is unavailable; try again shortly', { headers: { 'retry-after': '1' } })
+      }
+      this.fallbackDecisions++
+      return this.options.fallback.consume(subject, rules, cost)
+    }
+  }
+
+  private failed(error: unknown): void {
+    if (this.down) return
+    this.down = true
+    this.outages++
+    this.options.log.warn(
+      { err: error, mode: this.options.mode },
+      this.options.mode === 'open'
+        ? 'rate-limit store unreachable: limiting in memory per instance until it returns'
+        : 'rate-limit store unreachable: refusing requests with 503 until it returns',
+    )
+  }
+
+  private recovered(): void {
+    this.down = false
+    this.options.log.info({ fallbackDecisions: this.fallbackDecisions }, 'rate-limit store reachable again')
+  }
+
+  async close(): Promise<void> {
+    await this.options.primary.close()
+    await this.options.fallback.close()
+  }
+}
