@@ -5,8 +5,11 @@
  * default and how to parse it. The CLI builds its options (and `--help`) from this table, and
  * `loadConfig` validates everything once at start-up and returns a frozen object.
  */
+import { isIP } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { LimitRule } from './ratelimit/policy.js'
+import { parseRule, parseRules } from './ratelimit/policy.js'
 
 /** Raised for an invalid setting; the CLI prints its one-line message and exits with code 2. */
 export class ConfigError extends Error {
@@ -20,6 +23,8 @@ interface Setting<T> {
   default: T
   /** Text shown as the value placeholder in `--help`. */
   placeholder?: string
+  /** The default as written on the command line, when it is not a plain value. */
+  shown?: string
   parse: (raw: string) => T
 }
 
@@ -60,6 +65,46 @@ function nonEmpty(raw: string): string {
 function headerName(raw: string): string {
   if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/.test(raw)) throw new Error(`must be a valid HTTP header name, got "${raw}"`)
   return raw
+}
+
+function limitList(raw: string): LimitRule[] {
+  const rules = parseRules(raw.split(',').map((part) => part.trim()).filter(Boolean))
+  if (rules.length === 0) throw new Error('at least one limit such as 60/1m is required')
+  return rules
+}
+
+function redisUrl(raw: string): string {
+  if (raw === '') return raw
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new Error(`must be a URL such as redis://127.0.0.1:6379, got "${raw}"`)
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error(`must start with redis:// or rediss://, got "${raw}"`)
+  return raw
+}
+
+/** Fastify's `trustProxy`: false, or the addresses/CIDRs of the proxies in front of infergate. */
+export type TrustProxy = false | string[]
+
+// Named ranges understood by proxy-addr.
+const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal']
+
+function trustProxy(raw: string): TrustProxy {
+  const value = raw.trim()
+  if (value === '' || value === 'false') return false
+  const entries = value.split(',').map((entry) => entry.trim())
+  for (const entry of entries) {
+    if (PROXY_RANGES.includes(entry)) continue
+    const [address, bits] = entry.split('/')
+    const version = isIP(address ?? '')
+    const maxBits = version === 4 ? 32 : 128
+    if (version === 0 || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= maxBits))) {
+      throw new Error(`must be proxy addresses or CIDRs such as 10.0.0.0/8 or loopback, got "${entry}"`)
+    }
+  }
+  return entries
 }
 
 /** Byte sizes such as `1048576`, `512kb`, `1mb`. */
@@ -130,6 +175,44 @@ export const settings = {
     default: 0,
     placeholder: 'ms',
     parse: integer(0, 1000),
+  },
+  defaultLimits: {
+    flag: 'default-limits',
+    description: 'limits of keys that have none of their own, comma-separated (e.g. 60/1m,day=10000/1d)',
+    default: [{ name: 'minute', limit: 60, windowMs: 60_000 }] as LimitRule[],
+    shown: 'minute=60/1m',
+    placeholder: 'limits',
+    parse: limitList,
+  },
+  redisUrl: {
+    flag: 'redis-url',
+    description: 'Redis for limits shared by every instance (empty: in-memory limits, one process)',
+    default: '',
+    placeholder: 'url',
+    parse: redisUrl,
+  },
+  ratelimitFail: {
+    flag: 'ratelimit-fail',
+    description: 'when Redis is unreachable: open (limit in memory meanwhile) or closed (answer 503)',
+    default: 'open' as 'open' | 'closed',
+    placeholder: 'mode',
+    parse: oneOf(['open', 'closed'] as const),
+  },
+  authFailLimit: {
+    flag: 'auth-fail-limit',
+    description: 'failed authentications allowed per client IP before it is refused with 429',
+    default: { name: 'auth', limit: 20, windowMs: 60_000 } as LimitRule,
+    shown: '20/1m',
+    placeholder: 'limit',
+    parse: (raw: string) => ({ ...parseRule(raw), name: 'auth' }),
+  },
+  trustProxy: {
+    flag: 'trust-proxy',
+    description: 'proxies whose X-Forwarded-For is believed: comma-separated addresses, CIDRs or loopback (empty: none)',
+    default: false as TrustProxy,
+    shown: '(none)',
+    placeholder: 'cidrs',
+    parse: trustProxy,
   },
   logLevel: {
     flag: 'log-level',

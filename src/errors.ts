@@ -13,6 +13,7 @@ export enum ErrorCode {
   InsufficientScope = 'insufficient_scope',
   ModelForbidden = 'model_forbidden',
   RateLimited = 'rate_limited',
+  AuthRateLimited = 'auth_rate_limited',
   ValidationError = 'validation_error',
   EmptyText = 'empty_text',
   InvalidJson = 'invalid_json',
@@ -55,6 +56,7 @@ export function statusOf(code: ErrorCode): number {
     case ErrorCode.ValidationError:
       return 422
     case ErrorCode.RateLimited:
+    case ErrorCode.AuthRateLimited:
       return 429
     case ErrorCode.InternalError:
       return 500

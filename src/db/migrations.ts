@@ -23,6 +23,12 @@ const migrations: Record<string, Migration> = {
         .execute()
     },
   },
+  '0002_key_limits': {
+    async up(db: Kysely<unknown>) {
+      // JSON array of {name, limit, windowMs}; NULL = the server's default limits.
+      await db.schema.alterTable('api_keys').addColumn('limits', 'text').execute()
+    },
+  },
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }

@@ -18,6 +18,8 @@ export interface ApiKeysTable {
   revoked_at: number | null
   last_used_at: number | null
   updated_at: number
+  /** JSON array of limit rules, or NULL for the server's default limits. */
+  limits: string | null
 }
 
 export interface DatabaseSchema {

@@ -11,6 +11,8 @@ import type { Database } from '../db/database.js'
 import type { Clock } from '../lib/clock.js'
 import { generateKey, isWellFormedKey, randomId, visiblePrefix } from './format.js'
 import { digestsEqual, hashKey } from './hash.js'
+import type { LimitRule } from '../ratelimit/policy.js'
+import type { KeyChanges } from './store.js'
 import { KeyStore } from './store.js'
 import type { ApiKeyRecord, Principal, Scope, VerifyResult } from './types.js'
 import { keyStatus } from './types.js'
@@ -32,6 +34,8 @@ export interface CreateKeyInput {
   name: string
   scopes: Scope[]
   expiresAt?: number | null
+  /** The key's own limits; null or absent: the server's default limits. */
+  limits?: LimitRule[] | null
 }
 
 export interface CreatedKey {
@@ -75,6 +79,7 @@ export class KeyService {
       revokedAt: null,
       lastUsedAt: null,
       updatedAt: now,
+      limits: input.limits ?? null,
     }
     await this.store.insert(record)
     return { key, record }
@@ -85,6 +90,13 @@ export class KeyService {
     const revoked = await this.store.revoke(id, this.clock.now())
     if (revoked) this.cache.clear()
     return revoked
+  }
+
+  /** Changes a key; returns it as it now is, or undefined when there is no such key. */
+  async update(id: string, changes: KeyChanges): Promise<ApiKeyRecord | undefined> {
+    if (!(await this.store.update(id, changes, this.clock.now()))) return undefined
+    this.cache.clear()
+    return this.store.findById(id)
   }
 
   list(): Promise<ApiKeyRecord[]> {
@@ -149,5 +161,5 @@ export class KeyService {
 }
 
 function toPrincipal(record: ApiKeyRecord): Principal {
-  return { keyId: record.id, prefix: record.prefix, name: record.name, scopes: record.scopes }
+  return { keyId: record.id, prefix: record.prefix, name: record.name, scopes: record.scopes, limits: record.limits }
 }

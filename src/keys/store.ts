@@ -3,7 +3,16 @@
  */
 import type { Kysely, Selectable } from 'kysely'
 import type { ApiKeysTable, DatabaseSchema } from '../db/schema.js'
+import type { LimitRule } from '../ratelimit/policy.js'
 import type { ApiKeyRecord, Scope } from './types.js'
+
+/** Fields of a key that can change after creation. */
+export interface KeyChanges {
+  name?: string
+  scopes?: Scope[]
+  expiresAt?: number | null
+  limits?: LimitRule[] | null
+}
 
 type Row = Selectable<ApiKeysTable>
 
@@ -19,6 +28,7 @@ function toRecord(row: Row): ApiKeyRecord {
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
     lastUsedAt: row.last_used_at === null ? null : Number(row.last_used_at),
     updatedAt: Number(row.updated_at),
+    limits: row.limits === null ? null : (JSON.parse(row.limits) as LimitRule[]),
   }
 }
 
@@ -34,6 +44,7 @@ function toRow(record: ApiKeyRecord): Row {
     revoked_at: record.revokedAt,
     last_used_at: record.lastUsedAt,
     updated_at: record.updatedAt,
+    limits: record.limits === null ? null : JSON.stringify(record.limits),
   }
 }
 
@@ -75,6 +86,22 @@ export class KeyStore {
       .set({ revoked_at: at, updated_at: at })
       .where('id', '=', id)
       .where('revoked_at', 'is', null)
+      .executeTakeFirst()
+    return Number(result.numUpdatedRows) > 0
+  }
+
+  /** Applies changes to a key; false when there is no such key. */
+  async update(id: string, changes: KeyChanges, at: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('api_keys')
+      .set({
+        ...(changes.name !== undefined && { name: changes.name }),
+        ...(changes.scopes !== undefined && { scopes: changes.scopes.join(',') }),
+        ...(changes.expiresAt !== undefined && { expires_at: changes.expiresAt }),
+        ...(changes.limits !== undefined && { limits: changes.limits === null ? null : JSON.stringify(changes.limits) }),
+        updated_at: at,
+      })
+      .where('id', '=', id)
       .executeTakeFirst()
     return Number(result.numUpdatedRows) > 0
   }

@@ -1,4 +1,5 @@
 /** What the key services know about a key. The key itself never appears here. */
+import type { LimitRule } from '../ratelimit/policy.js'
 
 export const SCOPES = ['predict', 'admin'] as const
 export type Scope = (typeof SCOPES)[number]
@@ -17,6 +18,8 @@ export interface ApiKeyRecord {
   revokedAt: number | null
   lastUsedAt: number | null
   updatedAt: number
+  /** The key's own limits; null: the server's default limits apply. */
+  limits: LimitRule[] | null
 }
 
 /** The authenticated caller, attached to each request. */
@@ -25,6 +28,7 @@ export interface Principal {
   prefix: string
   name: string
   scopes: readonly Scope[]
+  limits: readonly LimitRule[] | null
 }
 
 /** Why a presented key was refused; callers all see the same 403, the audit log sees this. */

@@ -43,3 +43,12 @@ export function parseExpiry(raw: string, now: number): number {
   if (at <= now) throw new Error(`"${raw}" is not in the future`)
   return at
 }
+
+/** The exact duration in the largest unit that divides it: `90s`, `5m`, `2d`; readable by parseDuration. */
+export function compactDuration(ms: number): string {
+  for (const unit of ['w', 'd', 'h', 'm', 's'] as const) {
+    const size = UNIT_MS[unit]!
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`
+  }
+  return `${ms}ms`
+}

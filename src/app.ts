@@ -1,0 +1,65 @@
+/**
+ * `buildApp(config, overrides)`: the whole HTTP application, with its services injected.
+ * `server.ts` only listens and handles signals; tests build the app and call `inject()`.
+ */
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import Fastify, { LogController } from 'fastify'
+import type { Logger } from 'pino'
+import type { Config } from './config.js'
+import { createLogger } from './logger.js'
+import authPlugin from './plugins/auth.js'
+import errorHandler from './plugins/error-handler.js'
+import jsonBody from './plugins/json-body.js'
+import openapi from './plugins/openapi.js'
+import rateLimit from './plugins/rate-limit.js'
+import requestId, { requestIdOf } from './plugins/request-id.js'
+import requestLog from './plugins/request-log.js'
+import validation from './plugins/validation.js'
+import healthRoutes from './routes/health.js'
+import predictRoutes from './routes/predict.js'
+import type { AppServices, ServiceOverrides } from './services.js'
+import { createServices } from './services.js'
+import { VERSION } from './version.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: AppServices
+  }
+}
+
+export interface AppOverrides extends ServiceOverrides {
+  /** The logger to use; default: pino JSON on stdout at the configured level. */
+  logger?: Logger
+}
+
+/** Builds the app and its services; closing the app closes the services. */
+export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
+  const logger = overrides.logger ?? createLogger(config.logLevel)
+  const services = await createServices(config, logger, overrides)
+  // Typed as Fastify's logger so that the app's type does not depend on pino's.
+  const loggerInstance: FastifyBaseLogger = logger
+  const app = Fastify({
+    loggerInstance,
+    // One line per request from request-log.ts instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.maxBodyBytes,
+    genReqId: requestIdOf,
+    requestIdHeader: false,
+    return503OnClosing: true,
+    trustProxy: config.trustProxy,
+  })
+  app.decorate('services', services)
+  app.addHook('onClose', () => services.close())
+
+  await app.register(errorHandler)
+  await app.register(requestId)
+  await app.register(jsonBody)
+  await app.register(validation)
+  await app.register(authPlugin, { keys: services.keys, header: config.apiKeyHeader, guard: services.authGuard })
+  await app.register(rateLimit, { limiter: services.limiter, defaults: config.defaultLimits })
+  await app.register(requestLog)
+  await app.register(openapi, { apiKeyHeader: config.apiKeyHeader, version: VERSION })
+  await app.register(healthRoutes)
+  await app.register(predictRoutes, { maxTextLength: config.maxTextLength })
+  return app
+}

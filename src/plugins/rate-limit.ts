@@ -1,0 +1,85 @@
+/**
+ * Per-key rate limits, checked after authentication (so invalid keys never touch a key's
+ * counters) and after validation (so a batch's cost is known). Every authenticated answer
+ * carries `RateLimit-Policy` and `RateLimit`; a refused request gets 429 with an exact
+ * `Retry-After` and consumes nothing.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { AppError, ErrorCode } from '../errors.js'
+import { policyHeader, stateHeader } from '../ratelimit/headers.js'
+import type { Decision, Limiter } from '../ratelimit/limiter.js'
+import { ceilSeconds } from '../ratelimit/limiter.js'
+import type { LimitRule } from '../ratelimit/policy.js'
+
+export interface RateLimitOptions {
+  limiter: Limiter
+  /** Limits of keys that have none of their own. */
+  defaults: readonly LimitRule[]
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Units a request costs against its key's limits; default 1. */
+    cost?: (request: FastifyRequest) => number
+  }
+  interface FastifyRequest {
+    /** The limiter's decision for this request, once checked. */
+    rateLimit: Decision | null
+    /** The units this request was charged (0 until admitted). */
+    cost: number
+  }
+}
+
+function setHeaders(reply: FastifyReply, rules: readonly LimitRule[], decision: Decision): void {
+  reply.header('ratelimit-policy', policyHeader(rules))
+  reply.header('ratelimit', stateHeader(decision.states))
+}
+
+function refusal(decision: Decision, cost: number): AppError {
+  if (decision.exceedsLimit) {
+    const rule = decision.states.find((state) => cost > state.rule.limit)!.rule
+    return new AppError(ErrorCode.ValidationError, [
+      { loc: ['body'], type: 'too_long', msg: `This request costs ${cost} units but the '${rule.name}' limit allows ${rule.limit}; split it` },
+    ])
+  }
+  const seconds = Math.max(1, ceilSeconds(decision.retryAfterMs))
+  return new AppError(ErrorCode.RateLimited, `Rate limit exceeded. Try again in ${seconds} seconds.`, {
+    headers: { 'retry-after': String(seconds) },
+  })
+}
+
+async function rateLimit(app: FastifyInstance, options: RateLimitOptions): Promise<void> {
+  const { limiter, defaults } = options
+  app.decorateRequest('rateLimit', null)
+  app.decorateRequest('cost', 0)
+
+  app.addHook('preHandler', async (request, reply) => {
+    const principal = request.principal
+    if (principal === null) return
+    const rules = principal.limits ?? defaults
+    const cost = request.routeOptions.config.cost?.(request) ?? 1
+    const decision = await limiter.consume(`key:${principal.keyId}`, rules, cost)
+    request.rateLimit = decision
+    setHeaders(reply, rules, decision)
+    if (!decision.allowed) throw refusal(decision, cost)
+    request.cost = cost
+  })
+
+  // Answers given before the check (validation errors, wrong scope) still tell the caller
+  // where it stands; reading costs nothing and a failure to read changes nothing.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    const principal = request.principal
+    if (principal === null || request.rateLimit !== null) return done(null, payload)
+    const rules = principal.limits ?? defaults
+    Promise.resolve(limiter.consume(`key:${principal.keyId}`, rules, 0)).then(
+      (decision) => {
+        setHeaders(reply, rules, decision)
+        done(null, payload)
+      },
+      () => done(null, payload),
+    )
+  })
+}
+
+export default fp(rateLimit, { name: 'rate-limit', dependencies: ['auth'] })

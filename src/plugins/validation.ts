@@ -1,0 +1,23 @@
+/**
+ * Schema validation with two Ajv instances: query strings, path parameters and headers are
+ * text by nature and are coerced (`?limit=10` is the integer 10); JSON bodies are not, so
+ * `{"text": 5}` is a 422 as in FastAPI rather than the string "5".
+ */
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { Ajv } from 'ajv'
+import type { Options } from 'ajv'
+import addFormatsModule from 'ajv-formats'
+
+// ajv-formats is CommonJS: its default export arrives wrapped under ESM.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
+
+const common: Options = { useDefaults: true, removeAdditional: false, allErrors: false, strict: false }
+
+async function validation(app: FastifyInstance): Promise<void> {
+  const bodies = addFormats(new Ajv({ ...common, coerceTypes: false }))
+  const params = addFormats(new Ajv({ ...common, coerceTypes: 'array' }))
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : params).compile(schema))
+}
+
+export default fp(validation, { name: 'validation' })

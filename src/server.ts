@@ -1,0 +1,70 @@
+/**
+ * Starts the HTTP server: builds the app, creates the first key on an empty store, listens,
+ * and shuts down gracefully on SIGTERM/SIGINT (stop accepting, finish in-flight requests,
+ * flush and close the services, exit 0).
+ */
+import type { FastifyInstance } from 'fastify'
+import pino from 'pino'
+import type { Logger } from 'pino'
+import { buildApp } from './app.js'
+import type { Config } from './config.js'
+import type { CreatedKey } from './keys/service.js'
+import { createLogger } from './logger.js'
+
+/** Prints the bootstrap key once, on stderr only: never into the structured log. */
+export function bootstrapBanner(created: CreatedKey, header: string): string {
+  const lines = [
+    'infergate: the key store was empty, so an admin key was created.',
+    'It is shown this once and is not stored anywhere; keep it in a secret manager:',
+    '',
+    `    ${created.key}`,
+    '',
+    `Send it as the ${header} header (or Authorization: Bearer).`,
+    'Create keys for your clients with: infergate keys create --name NAME',
+  ]
+  const width = Math.max(...lines.map((line) => line.length)) + 2
+  const rule = '='.repeat(width)
+  return ['', rule, ...lines.map((line) => ` ${line}`), rule, ''].join('\n')
+}
+
+export async function startServer(config: Config): Promise<FastifyInstance> {
+  const logger = createLogger(config.logLevel, pino.destination({ dest: 1, sync: false }))
+  const app = await buildApp(config, { logger })
+  if (config.bootstrap) {
+    const created = await app.services.keys.bootstrapIfEmpty()
+    if (created) process.stderr.write(bootstrapBanner(created, config.apiKeyHeader) + '\n')
+  }
+  handleSignals(app, logger, config)
+  await app.listen({ host: config.host, port: config.port })
+  return app
+}
+
+function handleSignals(app: FastifyInstance, logger: Logger, config: Config): void {
+  let closing = false
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) {
+      app.log.warn({ signal }, 'second signal: exiting without waiting')
+      process.exit(1)
+    }
+    closing = true
+    app.log.info({ signal }, 'shutting down: finishing in-flight requests')
+    setTimeout(() => {
+      app.log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out: exiting anyway')
+      logger.flush(() => process.exit(1))
+    }, config.shutdownTimeoutMs).unref()
+    app.close().then(
+      () => exitAfterFlush(logger, 0, 'stopped'),
+      (error: unknown) => {
+        app.log.error({ err: error }, 'error while shutting down')
+        exitAfterFlush(logger, 1, 'stopped with errors')
+      },
+    )
+  }
+  process.on('SIGTERM', shutdown)
+  process.on('SIGINT', shutdown)
+}
+
+function exitAfterFlush(logger: Logger, code: number, message: string): void {
+  logger.info(message)
+  logger.flush(() => process.exit(code))
+}

@@ -1,0 +1,63 @@
+/**
+ * Test helpers: build the real app on a temporary data directory, create keys, and share one
+ * loaded copy of the built-in model across the tests of a file.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import type { AppOverrides } from '../src/app.js'
+import { buildApp } from '../src/app.js'
+import type { Config } from '../src/config.js'
+import { PROJECT_ROOT, testConfig } from '../src/config.js'
+import type { Scope } from '../src/keys/types.js'
+import { loadBuiltinModel } from '../src/models/builtin/load.js'
+import type { TextClassifier } from '../src/models/types.js'
+
+export { PROJECT_ROOT }
+
+/** A fresh temporary directory, removed when the process exits. */
+export function tempDir(prefix = 'infergate-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+let builtin: Promise<TextClassifier> | undefined
+
+/** The committed built-in model, loaded once per test process. */
+export function builtinModel(): Promise<TextClassifier> {
+  builtin ??= loadBuiltinModel(path.join(PROJECT_ROOT, 'models', 'sentiment'))
+  return builtin
+}
+
+export interface TestAppOptions extends AppOverrides {
+  config?: Partial<Config>
+}
+
+/** The real app on a new temporary data directory, quiet, serving the built-in model. */
+export async function buildTestApp(options: TestAppOptions = {}): Promise<FastifyInstance> {
+  const { config, ...overrides } = options
+  const dataDir = config?.dataDir ?? tempDir()
+  const models = overrides.models ?? [await builtinModel()]
+  return buildApp(testConfig({ logLevel: 'silent', ...config, dataDir }), { ...overrides, models })
+}
+
+export interface TestKeyOptions {
+  scopes?: Scope[]
+  expiresAt?: number | null
+  name?: string
+}
+
+/** Creates a key through the service and returns the plaintext key and its id. */
+export async function createKey(app: FastifyInstance, options: TestKeyOptions = {}): Promise<{ key: string; id: string }> {
+  const created = await app.services.keys.create({
+    name: options.name ?? 'test',
+    scopes: options.scopes ?? ['predict'],
+    expiresAt: options.expiresAt ?? null,
+  })
+  return { key: created.key, id: created.record.id }
+}
+
+/** Where the shared datasets live on CI and developer machines (absent on users' machines). */
+export const SHARED_DIR = path.resolve(PROJECT_ROOT, '..', 'shared')

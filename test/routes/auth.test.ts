@@ -1,0 +1,4 @@
+/** Runs the shared authentication table against every protected route. */
+import { describeAuthTable } from './auth-table.js'
+
+describeAuthTable([{ method: 'POST', url: '/predict?text=a%20fine%20film', scope: 'predict', okStatus: 200 }])
