@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+/**
+ * The `infergate` command. Each sub-command lives in its own file and registers itself here;
+ * they all call the same services as the HTTP API.
+ */
+import { Command } from 'commander'
+import { registerServe } from './serve.js'
+import { registerKeys } from './keys.js'
+import { registerTrain } from './train.js'
+import { registerEval } from './eval.js'
+import { runCli } from './run.js'
+
+const program = new Command('infergate')
+  .description('Put AI models behind API keys: authenticated, rate-limited, batched and audited inference.')
+  .showHelpAfterError()
+
+registerServe(program)
+registerKeys(program)
+registerTrain(program)
+registerEval(program)
+
+await runCli(program, process.argv)

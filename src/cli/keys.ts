@@ -1,0 +1,197 @@
+/**
+ * `infergate keys create|list|revoke`: manage API keys on the store directly, whether or not
+ * a server is running (a running server sees changes within a second).
+ */
+import type { Command } from 'commander'
+import { Option } from 'commander'
+import type { Config } from '../config.js'
+import { openDatabase } from '../db/database.js'
+import type { CreatedKey } from '../keys/service.js'
+import type { KeyChanges } from '../keys/store.js'
+import { KeyService } from '../keys/service.js'
+import type { ApiKeyRecord } from '../keys/types.js'
+import { keyStatus, parseScopes } from '../keys/types.js'
+import { systemClock } from '../lib/clock.js'
+import { parseExpiry } from '../lib/duration.js'
+import { formatRule, parseRules } from '../ratelimit/policy.js'
+import { STORE_SETTINGS, addSettingOptions, configFrom } from './options.js'
+import { CliError } from './run.js'
+import { formatTime, renderTable } from './table.js'
+
+async function withKeys<T>(config: Config, use: (keys: KeyService) => Promise<T>): Promise<T> {
+  const db = await openDatabase({ dataDir: config.dataDir })
+  const keys = new KeyService({ db, clock: systemClock })
+  try {
+    return await use(keys)
+  } finally {
+    await keys.close()
+    await db.close()
+  }
+}
+
+function usageError(what: string, error: unknown): CliError {
+  return new CliError(`${what}: ${(error as Error).message}`, 2)
+}
+
+/** A key name: 1 to 100 printable characters. */
+export function parseKeyName(raw: string): string {
+  const name = raw.trim()
+  if (name.length === 0 || name.length > 100 || /\p{Cc}/u.test(name)) {
+    throw new Error('must be 1 to 100 characters without control characters')
+  }
+  return name
+}
+
+/** The JSON form of a key record for scripts (snake_case, ISO times). */
+export function keyJson(record: ApiKeyRecord, now: number) {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
+  return {
+    id: record.id,
+    name: record.name,
+    prefix: record.prefix,
+    scopes: record.scopes,
+    status: keyStatus(record, now),
+    created_at: iso(record.createdAt),
+    expires_at: iso(record.expiresAt),
+    revoked_at: iso(record.revokedAt),
+    last_used_at: iso(record.lastUsedAt),
+    limits: record.limits?.map(formatRule) ?? null,
+  }
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value]
+}
+
+function limitsText(record: ApiKeyRecord): string {
+  return record.limits ? record.limits.map(formatRule).join(',') : 'default'
+}
+
+function printCreated(created: CreatedKey, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify({ ...keyJson(created.record, Date.now()), key: created.key }))
+    return
+  }
+  const { record } = created
+  console.log(`Created key ${record.id} "${record.name}" (scopes: ${record.scopes.join(', ')}; limits: ${limitsText(record)}; expires: ${formatTime(record.expiresAt)})`)
+  console.log(`\n    ${created.key}\n`)
+  console.log('This is the only time the key is shown: it is not stored. Keep it in a secret manager.')
+}
+
+function registerCreate(keys: Command): void {
+  const create = keys
+    .command('create')
+    .description('create a key and print it once')
+    .requiredOption('--name <name>', 'who or what the key is for')
+    .option('--scopes <list>', 'comma-separated scopes: predict, admin', 'predict')
+    .option('--expires <when>', 'expiry: a duration from now (30d, 12h) or an ISO date')
+    .addOption(new Option('--limit <rule>', 'a limit such as 60/1m or day=10000/1d; repeat for several').argParser(collect).default([], "the server's"))
+    .option('--json', 'print one JSON object with id and key')
+  addSettingOptions(create, STORE_SETTINGS)
+  create.action(async (options: { name: string; scopes: string; expires?: string; limit: string[]; json?: boolean }, command: Command) => {
+    let input
+    try {
+      input = {
+        name: parseKeyName(options.name),
+        scopes: parseScopes(options.scopes),
+        expiresAt: options.expires === undefined ? null : parseExpiry(options.expires, Date.now()),
+        limits: options.limit.length > 0 ? parseRules(options.limit) : null,
+      }
+    } catch (error) {
+      throw usageError('invalid option', error)
+    }
+    const created = await withKeys(configFrom(command), (service) => service.create(input))
+    printCreated(created, options.json === true)
+  })
+}
+
+function registerList(keys: Command): void {
+  const list = keys.command('list').description('list keys (never the keys themselves)').option('--json', 'print a JSON array')
+  addSettingOptions(list, STORE_SETTINGS)
+  list.action(async (options: { json?: boolean }, command: Command) => {
+    const records = await withKeys(configFrom(command), (service) => service.list())
+    const now = Date.now()
+    if (options.json === true) {
+      console.log(JSON.stringify(records.map((record) => keyJson(record, now))))
+      return
+    }
+    const rows = records.map((r) => [
+      r.id, r.name, r.prefix, r.scopes.join(','), keyStatus(r, now),
+      formatTime(r.createdAt), formatTime(r.expiresAt), formatTime(r.lastUsedAt), limitsText(r),
+    ])
+    console.log(renderTable(['ID', 'NAME', 'PREFIX', 'SCOPES', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED', 'LIMITS'], rows))
+  })
+}
+
+function registerRevoke(keys: Command): void {
+  const revoke = keys.command('revoke').description('revoke a key for good').argument('<id>', 'the key id (key_...)')
+    .option('--json', 'print the revoked key as JSON')
+  addSettingOptions(revoke, STORE_SETTINGS)
+  revoke.action(async (id: string, options: { json?: boolean }, command: Command) => {
+    const record = await withKeys(configFrom(command), async (service) => {
+      const existing = await service.store.findById(id)
+      if (!existing) throw new CliError(`no key with id ${id}`)
+      if (!(await service.revoke(id))) throw new CliError(`key ${id} was already revoked`)
+      return service.store.findById(id)
+    })
+    if (options.json === true) console.log(JSON.stringify(keyJson(record!, Date.now())))
+    else console.log(`Revoked ${id}: it is refused from now on (a running server sees this within a second).`)
+  })
+}
+
+interface UpdateOptions {
+  name?: string
+  scopes?: string
+  expires?: string | false
+  limit: string[]
+  defaultLimits?: boolean
+  json?: boolean
+}
+
+function parseChanges(options: UpdateOptions): KeyChanges {
+  if (options.limit.length > 0 && options.defaultLimits) throw new Error('--limit and --default-limits exclude each other')
+  const changes: KeyChanges = {}
+  if (options.name !== undefined) changes.name = parseKeyName(options.name)
+  if (options.scopes !== undefined) changes.scopes = parseScopes(options.scopes)
+  if (options.expires === false) changes.expiresAt = null
+  else if (options.expires !== undefined) changes.expiresAt = parseExpiry(options.expires, Date.now())
+  if (options.limit.length > 0) changes.limits = parseRules(options.limit)
+  if (options.defaultLimits) changes.limits = null
+  if (Object.keys(changes).length === 0) throw new Error('nothing to change: give --name, --scopes, --expires, --limit or --default-limits')
+  return changes
+}
+
+function registerUpdate(keys: Command): void {
+  const update = keys
+    .command('update')
+    .description("change a key's name, scopes, expiry or limits (a running server applies it within a second)")
+    .argument('<id>', 'the key id (key_...)')
+    .option('--name <name>', 'new name')
+    .option('--scopes <list>', 'new comma-separated scopes')
+    .option('--expires <when>', 'new expiry: a duration from now or an ISO date')
+    .option('--no-expires', 'never expire')
+    .addOption(new Option('--limit <rule>', "replace the key's limits (repeat for several), e.g. --limit 60/1m --limit day=10000/1d").argParser(collect).default([], 'unchanged'))
+    .option('--default-limits', 'drop the key\'s own limits: the server\'s defaults apply')
+    .option('--json', 'print the key as JSON')
+  addSettingOptions(update, STORE_SETTINGS)
+  update.action(async (id: string, options: UpdateOptions, command: Command) => {
+    let changes: KeyChanges
+    try {
+      changes = parseChanges(options)
+    } catch (error) {
+      throw usageError('invalid option', error)
+    }
+    const record = await withKeys(configFrom(command), (service) => service.update(id, changes))
+    if (!record) throw new CliError(`no key with id ${id}`)
+    if (options.json === true) console.log(JSON.stringify(keyJson(record, Date.now())))
+    else console.log(`Updated ${id}: scopes ${record.scopes.join(',')}; limits ${limitsText(record)}; expires ${formatTime(record.expiresAt)}`)
+  })
+}
+
+export function registerKeys(program: Command): void {
+  const keys = program.command('keys').description('create, list, update and revoke API keys')
+  registerCreate(keys)
+  registerList(keys)
+  registerUpdate(keys)
+  registerRevoke(keys)
+}

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import { describe, test } from 'node:test'
+import { KEY_REGEX } from '../../src/keys/format.js'
+import { settings } from '../../src/config.js'
+import { tempDir } from '../helper.js'
+import { runCli, startServer } from './process.js'
+
+describe('infergate keys', () => {
+  const dataDir = tempDir()
+
+  test('create prints the key once, list shows it without the key, revoke revokes', async () => {
+    const created = await runCli(['keys', 'create', '--name', 'alice', '--scopes', 'predict', '--json', '--data-dir', dataDir])
+    assert.equal(created.code, 0, created.stderr)
+    const key = JSON.parse(created.stdout)
+    assert.match(key.key, KEY_REGEX)
+    assert.match(key.id, /^key_/)
+    assert.equal(key.name, 'alice')
+    assert.deepEqual(key.scopes, ['predict'])
+    assert.equal(key.status, 'active')
+
+    const listed = await runCli(['keys', 'list', '--data-dir', dataDir])
+    assert.equal(listed.code, 0, listed.stderr)
+    assert.match(listed.stdout, /ID\s+NAME\s+PREFIX\s+SCOPES\s+STATUS\s+CREATED\s+EXPIRES\s+LAST USED/)
+    assert.match(listed.stdout, new RegExp(`${key.id}\\s+alice\\s+${key.prefix}\\s+predict\\s+active`))
+    assert.ok(!listed.stdout.includes(key.key), 'list must never print the key')
+
+    const revoked = await runCli(['keys', 'revoke', key.id, '--data-dir', dataDir])
+    assert.equal(revoked.code, 0, revoked.stderr)
+    const json = JSON.parse((await runCli(['keys', 'list', '--json', '--data-dir', dataDir])).stdout) as { id: string; status: string }[]
+    assert.equal(json.find((k) => k.id === key.id)?.status, 'revoked')
+
+    const again = await runCli(['keys', 'revoke', key.id, '--data-dir', dataDir])
+    assert.equal(again.code, 1)
+    assert.match(again.stderr, /already revoked/)
+    const unknown = await runCli(['keys', 'revoke', 'key_doesnotexist', '--data-dir', dataDir])
+    assert.equal(unknown.code, 1)
+    assert.match(unknown.stderr, /no key with id key_doesnotexist/)
+  })
+
+  test('create without text output prints the key and a warning', async () => {
+    const created = await runCli(['keys', 'create', '--name', 'bob', '--scopes', 'predict,admin', '--expires', '30d', '--data-dir', dataDir])
+    assert.equal(created.code, 0, created.stderr)
+    assert.match(created.stdout, /igk_[0-9A-Za-z]{38}/)
+    assert.match(created.stdout, /only time the key is shown/)
+    assert.match(created.stdout, /scopes: admin, predict/)
+  })
+
+  test('invalid options exit with code 2 and one clear line', async () => {
+    const cases: [string[], RegExp][] = [
+      [['keys', 'create', '--name', 'x', '--scopes', 'root'], /unknown scope "root"/],
+      [['keys', 'create', '--name', 'x', '--expires', 'yesterday'], /not a duration/],
+      [['keys', 'create', '--name', 'x', '--expires', '2001-01-01'], /not in the future/],
+      [['keys', 'create', '--name', ''], /must be 1 to 100 characters/],
+      [['keys', 'create'], /required option '--name <name>' not specified/],
+    ]
+    for (const [args, message] of cases) {
+      const result = await runCli([...args, '--data-dir', dataDir])
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`)
+      assert.match(result.stderr, message)
+    }
+  })
+})
+
+describe('infergate serve', () => {
+  test('an invalid setting stops with exit code 2 and one line naming it', async () => {
+    const flag = await runCli(['serve', '--port', 'abc', '--data-dir', tempDir()])
+    assert.equal(flag.code, 2)
+    assert.equal(flag.stderr.trim().split('\n').length, 1, flag.stderr)
+    assert.match(flag.stderr, /--port: must be an integer from 0 to 65535, got "abc"/)
+    const env = await runCli(['serve', '--data-dir', tempDir()], { INFERGATE_MAX_TEXT_LENGTH: '-1' })
+    assert.equal(env.code, 2)
+    assert.match(env.stderr, /INFERGATE_MAX_TEXT_LENGTH/)
+  })
+
+  test('--help documents every setting with its environment variable', async () => {
+    const help = await runCli(['serve', '--help'])
+    assert.equal(help.code, 0)
+    for (const setting of Object.values(settings)) {
+      assert.ok(help.stdout.includes(setting.flag), `--help lacks ${setting.flag}`)
+    }
+    assert.match(help.stdout, /INFERGATE_DATA_DIR/)
+    assert.match(help.stdout, /--no-bootstrap/)
+  })
+
+  test('first start creates an admin key, prints it once on stderr and never in the log', async () => {
+    const dataDir = tempDir()
+    const server = await startServer(['--data-dir', dataDir])
+    try {
+      const key = /igk_[0-9A-Za-z]{38}/.exec(server.stderr())?.[0]
+      assert.ok(key, `no key in the banner: ${server.stderr()}`)
+      const response = await fetch(`${server.url}/predict?text=great`, { method: 'POST', headers: { 'x-api-key': key } })
+      assert.equal(response.status, 200)
+      const badKey = await fetch(`${server.url}/predict?text=great`, { method: 'POST', headers: { 'x-api-key': key.slice(0, -1) + 'x' } })
+      assert.equal(badKey.status, 403)
+      assert.equal(await server.stop(), 0)
+      assert.ok(!server.stdout().includes(key), 'the key appeared in the structured log')
+      const bytes = Buffer.concat(
+        fs.readdirSync(dataDir).map((file) => fs.readFileSync(path.join(dataDir, file))),
+      )
+      assert.ok(!bytes.includes(key), 'the key appeared in the SQLite files')
+      assert.ok(!bytes.includes(key.slice(10)), 'the secret part of the key appeared in the SQLite files')
+      // A second start finds keys and creates none.
+      const again = await startServer(['--data-dir', dataDir])
+      assert.doesNotMatch(again.stderr(), /igk_/)
+      assert.equal(await again.stop(), 0)
+    } finally {
+      await server.stop('SIGKILL')
+    }
+  })
+
+  test('a key revoked with the CLI stops working on the running server within 1 second', async () => {
+    const dataDir = tempDir()
+    const created = JSON.parse((await runCli(['keys', 'create', '--name', 'team-a', '--json', '--data-dir', dataDir])).stdout)
+    const server = await startServer(['--data-dir', dataDir, '--no-bootstrap'])
+    try {
+      const call = () => fetch(`${server.url}/predict?text=fine`, { method: 'POST', headers: { 'x-api-key': created.key } })
+      assert.equal((await call()).status, 200)
+      const revoked = await runCli(['keys', 'revoke', created.id, '--data-dir', dataDir])
+      assert.equal(revoked.code, 0, revoked.stderr)
+      const since = performance.now()
+      let status = 200
+      while (status === 200 && performance.now() - since < 3000) {
+        status = (await call()).status
+        if (status === 200) await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      const elapsed = performance.now() - since
+      assert.equal(status, 403)
+      assert.ok(elapsed < 1000, `revocation took ${Math.round(elapsed)} ms`)
+    } finally {
+      await server.stop()
+    }
+  })
+})

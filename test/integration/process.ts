@@ -1,0 +1,79 @@
+/**
+ * Child-process helpers for integration tests: run the real `infergate` command line, start a
+ * real server on a real port, and stop it with a signal.
+ */
+import type { ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import { once } from 'node:events'
+import { PROJECT_ROOT } from '../helper.js'
+
+const ENTRY = process.env.SCRATCH_ENTRY ?? path.join(PROJECT_ROOT, 'src', 'cli', 'index.ts')
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, NODE_ENV: 'test', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+}
+
+/** Runs `infergate ...args` to completion. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const child = spawnCli(args, env)
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const [code] = (await once(child, 'close')) as [number | null]
+  return { code, stdout, stderr }
+}
+
+export interface RunningServer {
+  url: string
+  child: ChildProcess
+  /** Everything written so far. */
+  stdout(): string
+  stderr(): string
+  /** Sends a signal and waits for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/** Starts `infergate serve --port 0 ...args` and resolves once it listens. */
+export async function startServer(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<RunningServer> {
+  const child = spawnCli(['serve', '--port', '0', ...args], env)
+  let stdout = ''
+  let stderr = ''
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const exited = once(child, 'exit') as Promise<[number | null]>
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${stderr}\n${stdout}`)), timeoutMs)
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString()
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)
+      if (match) {
+        clearTimeout(timer)
+        resolve(match[1]!)
+      }
+    })
+    void exited.then(([code]) => reject(new Error(`server exited with ${code}:\n${stderr}\n${stdout}`)))
+  })
+  return {
+    url,
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null) return child.exitCode
+      child.kill(signal)
+      const [code] = await exited
+      return code
+    },
+  }
+}
