@@ -1,0 +1,80 @@
+/** The servers compared by `npm run bench`, each started fresh as a child process. */
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { PROJECT_ROOT, SHARED_DIR } from './paths.js'
+import type { Target } from './processes.js'
+import { freePort, spawnUntil, stopChild } from './processes.js'
+import { openDatabase } from '../../src/db/database.js'
+import { KeyService } from '../../src/keys/service.js'
+import { systemClock } from '../../src/lib/clock.js'
+
+const TSX = ['--import', 'tsx']
+
+async function startTsServer(name: string, file: string, env: NodeJS.ProcessEnv = {}): Promise<Target> {
+  const port = await freePort()
+  const { child } = await spawnUntil(process.execPath, [...TSX, path.join(PROJECT_ROOT, file)], /listening on \d+/, { ...env, PORT: String(port) })
+  return { name, url: `http://127.0.0.1:${port}`, headers: {}, stop: () => stopChild(child) }
+}
+
+/** (a) bare node:http, constant body. */
+export const bareHttp = () => startTsServer('bare node:http (constant JSON)', 'bench/servers/bare-http.ts')
+
+/** (b) bare Fastify, same model and batcher, no security. */
+export const bareFastify = () => startTsServer('bare Fastify + model (no security)', 'bench/servers/bare-fastify.ts')
+
+/** A fresh data directory holding one key with every scope. */
+export async function dataDirWithKey(): Promise<{ dataDir: string; key: string }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'infergate-bench-'))
+  const db = await openDatabase({ dataDir })
+  const keys = new KeyService({ db, clock: systemClock })
+  const { key } = await keys.create({ name: 'bench', scopes: ['admin', 'predict'] })
+  await keys.close()
+  await db.close()
+  return { dataDir, key }
+}
+
+/** (c) infergate's full /predict: auth and everything else on, as shipped. */
+export async function infergate(extraArgs: string[] = [], name = 'infergate /predict (full)'): Promise<Target> {
+  const { dataDir, key } = await dataDirWithKey()
+  const port = await freePort()
+  const args = [...TSX, path.join(PROJECT_ROOT, 'src/cli/index.ts'), 'serve', '--port', String(port), '--data-dir', dataDir, '--no-bootstrap', ...extraArgs]
+  const { child } = await spawnUntil(process.execPath, args, /Server listening at/)
+  return {
+    name,
+    url: `http://127.0.0.1:${port}`,
+    headers: { 'x-api-key': key },
+    stop: async () => {
+      await stopChild(child)
+      fs.rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+const PEER_DIR = path.join(SHARED_DIR, 'peers', 'fastapi-seed')
+const PEER_MODEL = path.join(os.tmpdir(), 'infergate-bench-fastapi-seed.joblib')
+export const PEER_RATE_LIMIT = 1_000_000_000
+
+/** Why the FastAPI reference cannot run here, or undefined when it can. */
+export function fastapiUnavailable(): string | undefined {
+  if (!fs.existsSync(path.join(PEER_DIR, 'app.py'))) return `reference service not found at ${PEER_DIR}`
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import fastapi, uvicorn, sklearn, joblib'], { stdio: 'ignore' })
+    return undefined
+  } catch {
+    return 'python3-fastapi, python3-uvicorn or python3-sklearn is not installed (apt-get install -y python3-fastapi python3-uvicorn python3-sklearn)'
+  }
+}
+
+/** (d) the reference FastAPI service, trained on SST-2 train the first time. */
+export async function fastapiSeed(): Promise<Target> {
+  if (!fs.existsSync(PEER_MODEL)) {
+    execFileSync('/usr/bin/python3', [path.join(PEER_DIR, 'train.py'), path.join(SHARED_DIR, 'datasets/sst2/train.tsv'), PEER_MODEL], { stdio: 'ignore' })
+  }
+  const port = await freePort()
+  const env = { API_KEY: 'secret', RATE_LIMIT_PER_MIN: String(PEER_RATE_LIMIT), MODEL_PATH: PEER_MODEL }
+  const args = ['-m', 'uvicorn', 'app:app', '--app-dir', PEER_DIR, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'info']
+  const { child } = await spawnUntil('/usr/bin/python3', args, /Uvicorn running on/, env)
+  return { name: 'FastAPI reference (fastapi-seed)', url: `http://127.0.0.1:${port}`, headers: { 'x-api-key': 'secret' }, stop: () => stopChild(child) }
+}
