@@ -36,7 +36,13 @@ const scenarios: Record<string, () => Promise<ScenarioReport>> = {
   micro: () => runMicro({ redisUrl: options.redisUrl, log }),
   'limiter-choice': runLimiterChoice,
   'http-predict': () =>
-    runHttpPredict({ durationSec: Number(options.duration), rounds: Number(options.rounds), connections: Number(options.connections), log }),
+    runHttpPredict({
+      durationSec: Number(options.duration),
+      rounds: Number(options.rounds),
+      connections: Number(options.connections),
+      redisUrl: options.redisUrl,
+      log,
+    }),
 }
 
 const selected = options.only ? options.only.split(',') : Object.keys(scenarios)

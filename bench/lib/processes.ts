@@ -33,7 +33,11 @@ export function spawnUntil(command: string, args: string[], ready: RegExp, env: 
       const match = ready.exec(seen)
       if (match) {
         clearTimeout(timer)
-        // Keep draining the pipes so that a chatty server never blocks on a full pipe.
+        // From now on the output is discarded, but drained, so a chatty server never blocks.
+        child.stdout.off('data', onData)
+        child.stderr.off('data', onData)
+        child.stdout.resume()
+        child.stderr.resume()
         resolve({ child, match })
       }
     }

@@ -29,7 +29,9 @@ export async function dataDirWithKey(): Promise<{ dataDir: string; key: string }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'infergate-bench-'))
   const db = await openDatabase({ dataDir })
   const keys = new KeyService({ db, clock: systemClock })
-  const { key } = await keys.create({ name: 'bench', scopes: ['admin', 'predict'] })
+  // A limit that is checked on every request but never reached during a run.
+  const limits = [{ name: 'minute', limit: 1_000_000_000, windowMs: 60_000 }]
+  const { key } = await keys.create({ name: 'bench', scopes: ['admin', 'predict'], limits })
   await keys.close()
   await db.close()
   return { dataDir, key }

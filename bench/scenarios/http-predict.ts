@@ -1,6 +1,7 @@
 /**
  * `POST /predict` side by side: (a) bare node:http with a constant body, (b) bare Fastify with
- * the same model and no security, (c) infergate's full /predict, (d) the FastAPI reference.
+ * the same model and no security, (c) infergate's full /predict, (d) the FastAPI reference,
+ * (e) infergate with its limits on Redis instead of in memory.
  * Rounds are interleaved (a b c d, a b c d, ...) and the median of each is reported, so that
  * a noisy neighbour affects all targets alike.
  */
@@ -16,7 +17,8 @@ export interface HttpBenchOptions {
   durationSec: number
   rounds: number
   connections: number
-  /** FastAPI is slower by far; it gets fewer connections' worth of time. */
+  /** Redis for row (e), infergate with the Redis limiter. */
+  redisUrl: string
   log: (line: string) => void
 }
 
@@ -50,6 +52,7 @@ export async function runHttpPredict(options: HttpBenchOptions): Promise<Scenari
   const skipped = fastapiUnavailable()
   if (skipped) options.log(`  d FastAPI reference: skipped: ${skipped}`)
   else rows.push({ id: 'd', start: fastapiSeed, runs: [] })
+  rows.push({ id: 'e', start: () => infergate(['--redis-url', options.redisUrl], 'infergate /predict (full, Redis limiter)'), runs: [] })
 
   for (let round = 1; round <= options.rounds; round++) {
     options.log(`round ${round}/${options.rounds}`)
@@ -79,8 +82,9 @@ function report(rows: Row[], options: HttpBenchOptions, skipped: string | undefi
     'c/a': c / byId.a!.requestsPerSec,
     'c/b': c / byId.b!.requestsPerSec,
     ...(byId.d ? { 'c/d': c / byId.d.requestsPerSec } : {}),
+    'e/c': byId.e!.requestsPerSec / c,
   }
-  const targets: Record<string, number> = { 'c/a': 0.35, 'c/b': 0.85, 'c/d': 25 }
+  const targets: Record<string, number> = { 'c/a': 0.35, 'c/b': 0.85, 'c/d': 25, 'e/c': 0.7 }
   const table = markdownTable(
     ['', 'server', 'req/s (median)', 'p50 ms', 'p99 ms', 'non-2xx', 'errors'],
     results.map((r) => [r.id, r.name, fmt.int(r.requestsPerSec), fmt.ms(r.p50Ms), fmt.ms(r.p99Ms), r.non2xx, r.errors]),
@@ -92,11 +96,12 @@ function report(rows: Row[], options: HttpBenchOptions, skipped: string | undefi
   const notes = [
     `${options.rounds} interleaved rounds of ${options.durationSec} s per server after a 1 s warm-up; ${options.connections} connections; autocannon on the same machine.`,
     'Request mix: `POST /predict?text=...` cycling through the first 32 SST-2 dev sentences.',
+    'infergate runs as shipped (auth, rate limit with a 1e9/minute key limit that is checked but never reached, one JSON log line per request to /dev/null).',
     skipped ? `(d) skipped: ${skipped}.` : `(d) ran with RATE_LIMIT_PER_MIN=${PEER_RATE_LIMIT} (its sliding log scans every timestamp of the last minute on each request).`,
   ]
   return {
     id: 'http-predict',
-    title: 'POST /predict: infergate against a bare server, bare Fastify and the FastAPI reference',
+    title: 'POST /predict: infergate against a bare server, bare Fastify and the FastAPI reference; memory and Redis limiter',
     markdown: `${table}\n\n${ratioTable}\n\n${notes.map((n) => `- ${n}`).join('\n')}`,
     data: { results, ratios, targets },
   }

@@ -97,6 +97,7 @@ export default async function predictRoutes(fastify: FastifyInstance, options: P
     async (request) => {
       const text = pickText(request.query.text, request.body.text)
       const model = models.default
+      request.usage = { model: model.info.name, texts: 1, chars: text.length }
       const [result] = await model.classify([text])
       return toAnswer(text, model.info, result!)
     },
