@@ -60,6 +60,6 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(requestLog)
   await app.register(openapi, { apiKeyHeader: config.apiKeyHeader, version: VERSION })
   await app.register(healthRoutes)
-  await app.register(predictRoutes, { maxTextLength: config.maxTextLength })
+  await app.register(predictRoutes, { maxTextLength: config.maxTextLength, maxTexts: config.maxTexts, timeoutMs: config.predictTimeoutMs })
   return app
 }

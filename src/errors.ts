@@ -24,6 +24,7 @@ export enum ErrorCode {
   ModelNotFound = 'model_not_found',
   Conflict = 'conflict',
   ServerBusy = 'server_busy',
+  ClientClosedRequest = 'client_closed_request',
   PredictionTimeout = 'prediction_timeout',
   RateLimitUnavailable = 'ratelimit_unavailable',
   NotReady = 'not_ready',
@@ -58,6 +59,9 @@ export function statusOf(code: ErrorCode): number {
     case ErrorCode.RateLimited:
     case ErrorCode.AuthRateLimited:
       return 429
+    case ErrorCode.ClientClosedRequest:
+      // nginx's convention: the client went away before the answer; nobody receives it.
+      return 499
     case ErrorCode.InternalError:
       return 500
     case ErrorCode.ServerBusy:

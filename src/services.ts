@@ -60,7 +60,7 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
 
 async function loadModels(config: Config, lent: TextClassifier[] | undefined): Promise<ModelRegistry> {
   const registry = new ModelRegistry()
-  const batching = { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs }
+  const batching = { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue }
   if (lent) {
     for (const model of lent) registry.add(model, batching, false)
     return registry

@@ -1,11 +1,18 @@
 /**
- * Micro-batching: texts submitted by concurrent requests are gathered into one model call.
+ * Micro-batching with backpressure: texts submitted by concurrent requests are gathered into
+ * one model call, the queue is bounded, and every submission has a deadline and can be
+ * cancelled.
  *
  * When the model is idle, a batch is sent as soon as `maxWaitMs` has passed since its first
  * text (0: at the end of the current event-loop turn), or at once when it is full. While a
  * batch runs, new texts queue up and go together in the next call: under load, batches grow
  * by themselves without adding latency at low load.
+ *
+ * A submission that would overflow the queue is refused at once (503 `server_busy`); one whose
+ * deadline passes gets 504 `prediction_timeout`; a cancelled one (client gone) is dropped. In
+ * both cases its texts still waiting in the queue are never sent to the model.
  */
+import { AppError, ErrorCode } from '../errors.js'
 import type { Classification } from './types.js'
 
 export interface BatcherOptions {
@@ -13,43 +20,105 @@ export interface BatcherOptions {
   maxBatch: number
   /** How long the first text of a batch may wait for others while the model is idle. */
   maxWaitMs: number
+  /** Most texts waiting for the model; beyond it, submissions are refused with 503. */
+  maxQueue: number
 }
 
-interface Pending {
-  text: string
-  resolve: (result: Classification) => void
+export interface SubmitOptions {
+  /** Epoch milliseconds after which the caller gets 504 and its queued texts are dropped. */
+  deadline?: number
+}
+
+/** A submission in flight: its results, and a way to give up on it. */
+export interface Submission {
+  results: Promise<Classification[]>
+  /** Drops the texts still queued and rejects `results` with `reason`. */
+  cancel(reason: Error): void
+}
+
+/** Told about each model call, for metrics. */
+export type BatchObserver = (batchSize: number, durationMs: number) => void
+
+interface Group {
+  texts: readonly string[]
+  results: Classification[]
+  /** Texts of the group not yet answered. */
+  pending: number
+  /** Texts of the group still in the queue. */
+  queued: number
+  done: boolean
+  resolve: (results: Classification[]) => void
   reject: (error: unknown) => void
+  timer?: NodeJS.Timeout
+}
+
+interface Item {
+  group: Group
+  index: number
 }
 
 type RunBatch = (texts: string[]) => Promise<Classification[]>
 
+// Recent model calls weigh this much in the running average used for Retry-After.
+const EWMA_WEIGHT = 0.2
+
 export class Batcher {
-  private queue: Pending[] = []
+  private queue: Item[] = []
+  private head = 0
+  /** Queued texts whose callers still wait (cancelled ones are skipped, not counted). */
+  private live = 0
   private running = false
   private scheduled = false
+  private averageBatchMs = 0
 
   constructor(
     private readonly run: RunBatch,
     private readonly options: BatcherOptions,
+    private readonly observe?: BatchObserver,
   ) {}
 
   /** Number of texts waiting for a model call. */
   get depth(): number {
-    return this.queue.length
+    return this.live
   }
 
-  /** Classifies texts; result `i` belongs to `texts[i]`. */
-  submit(texts: readonly string[]): Promise<Classification[]> {
-    const results = texts.map((text) => new Promise<Classification>((resolve, reject) => {
-      this.queue.push({ text, resolve, reject })
-    }))
+  /** Queues texts for classification; result `i` belongs to `texts[i]`. */
+  submit(texts: readonly string[], options: SubmitOptions = {}): Submission {
+    if (this.depth + texts.length > this.options.maxQueue) throw this.busy()
+    let group!: Group
+    const results = new Promise<Classification[]>((resolve, reject) => {
+      group = { texts, results: new Array<Classification>(texts.length), pending: texts.length, queued: texts.length, done: false, resolve, reject }
+    })
+    if (options.deadline !== undefined) {
+      const timeout = Math.max(0, options.deadline - Date.now())
+      group.timer = setTimeout(() => this.fail(group, timedOut()), timeout)
+    }
+    for (let index = 0; index < texts.length; index++) this.queue.push({ group, index })
+    this.live += texts.length
     this.schedule()
-    return Promise.all(results)
+    return { results, cancel: (reason) => this.fail(group, reason) }
+  }
+
+  private busy(): AppError {
+    const batchesAhead = Math.ceil(this.depth / this.options.maxBatch) + 1
+    const seconds = Math.max(1, Math.ceil((batchesAhead * this.averageBatchMs) / 1000))
+    return new AppError(ErrorCode.ServerBusy, 'The model is busy: its queue is full. Try again shortly.', {
+      headers: { 'retry-after': String(seconds) },
+    })
+  }
+
+  private fail(group: Group, reason: unknown): void {
+    if (group.done) return
+    group.done = true
+    clearTimeout(group.timer)
+    this.live -= group.queued
+    group.queued = 0
+    group.reject(reason)
   }
 
   private schedule(): void {
-    if (this.running || this.scheduled || this.queue.length === 0) return
-    if (this.queue.length >= this.options.maxBatch) {
+    if (this.running || this.scheduled || this.depth === 0) return
+    if (this.depth >= this.options.maxBatch) {
       this.dispatch()
       return
     }
@@ -62,17 +131,58 @@ export class Batcher {
     else setImmediate(fire)
   }
 
-  private dispatch(): void {
-    if (this.running || this.queue.length === 0) return
-    const batch = this.queue.splice(0, this.options.maxBatch)
-    this.running = true
-    this.run(batch.map((item) => item.text)).then(
-      (results) => batch.forEach((item, i) => item.resolve(results[i]!)),
-      (error: unknown) => batch.forEach((item) => item.reject(error)),
-    ).finally(() => {
-      this.running = false
-      // Whatever queued during the call goes next, without waiting again.
-      if (this.queue.length > 0) this.dispatch()
-    })
+  /** Takes up to maxBatch live items off the queue, skipping those whose caller gave up. */
+  private take(): Item[] {
+    const batch: Item[] = []
+    while (batch.length < this.options.maxBatch && this.head < this.queue.length) {
+      const item = this.queue[this.head++]!
+      if (item.group.done) continue
+      item.group.queued--
+      this.live--
+      batch.push(item)
+    }
+    if (this.head === this.queue.length) {
+      this.queue = []
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head)
+      this.head = 0
+    }
+    return batch
   }
+
+  private dispatch(): void {
+    if (this.running) return
+    const batch = this.take()
+    if (batch.length === 0) return
+    this.running = true
+    const started = performance.now()
+    this.run(batch.map((item) => item.group.texts[item.index]!))
+      .then(
+        (results) => batch.forEach((item, i) => this.deliver(item, results[i]!)),
+        (error: unknown) => batch.forEach((item) => this.fail(item.group, error)),
+      )
+      .finally(() => {
+        const elapsed = performance.now() - started
+        this.averageBatchMs = this.averageBatchMs === 0 ? elapsed : this.averageBatchMs + EWMA_WEIGHT * (elapsed - this.averageBatchMs)
+        this.observe?.(batch.length, elapsed)
+        this.running = false
+        // Whatever queued during the call goes next, without waiting again.
+        if (this.depth > 0) this.dispatch()
+      })
+  }
+
+  private deliver(item: Item, result: Classification): void {
+    const group = item.group
+    if (group.done) return
+    group.results[item.index] = result
+    if (--group.pending > 0) return
+    group.done = true
+    clearTimeout(group.timer)
+    group.resolve(group.results)
+  }
+}
+
+function timedOut(): AppError {
+  return new AppError(ErrorCode.PredictionTimeout, 'The prediction did not finish in time')
 }

@@ -1,14 +1,17 @@
 /**
  * The models this process serves, by name, each behind its own micro-batcher.
  */
-import type { BatcherOptions } from './batcher.js'
+import type { BatcherOptions, BatchObserver, SubmitOptions, Submission } from './batcher.js'
 import { Batcher } from './batcher.js'
 import type { Classification, ModelInfo, TextClassifier } from './types.js'
 
-/** A model as routes use it: its description and a batched `classify`. */
+/** A model as routes use it: its description and batched, cancellable classification. */
 export interface ServedModel {
   readonly info: ModelInfo
-  classify(texts: readonly string[]): Promise<Classification[]>
+  /** Queues texts; the submission can be cancelled while its texts wait. */
+  submit(texts: readonly string[], options?: SubmitOptions): Submission
+  /** Shorthand for `submit(...).results`. */
+  classify(texts: readonly string[], options?: SubmitOptions): Promise<Classification[]>
   /** Texts queued and not yet sent to the model. */
   queueDepth(): number
 }
@@ -26,13 +29,14 @@ export class ModelRegistry {
   constructor(private defaultName?: string) {}
 
   /** Adds a model; the first one added is the default unless a default was named. */
-  add(classifier: TextClassifier, batching: BatcherOptions, owned = true): void {
+  add(classifier: TextClassifier, batching: BatcherOptions, owned = true, observe?: BatchObserver): void {
     const name = classifier.info.name
     if (this.entries.has(name)) throw new Error(`a model named "${name}" is already registered`)
-    const batcher = new Batcher((texts) => classifier.classifyBatch(texts), batching)
+    const batcher = new Batcher((texts) => classifier.classifyBatch(texts), batching, observe)
     const served: ServedModel = {
       info: classifier.info,
-      classify: (texts) => batcher.submit(texts),
+      submit: (texts, options) => batcher.submit(texts, options),
+      classify: (texts, options) => batcher.submit(texts, options).results,
       queueDepth: () => batcher.depth,
     }
     this.entries.set(name, { served, classifier, owned })

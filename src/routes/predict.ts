@@ -1,48 +1,56 @@
 /**
- * `POST /predict`: the reference FastAPI service's endpoint, compatible with its clients.
- * The text comes as `?text=` or in a JSON body `{"text": ...}`; the answer is
- * `{text, sentiment, confidence, status, model, label, scores}`.
+ * Prediction endpoints. `POST /predict` is the reference FastAPI service's endpoint, compatible
+ * with its clients: the text comes as `?text=` or in a JSON body `{"text": ...}`. Both it and
+ * `POST /v1/models/{name}/predict` also take a batch `{"texts": [...]}`, answered in order.
+ *
+ * Every prediction has a deadline (504 past it) and is dropped from the model's queue when the
+ * client disconnects; a full queue answers 503 at once.
  */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
+import type { Static } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { AppError, ErrorCode, errors } from '../errors.js'
+import type { ServedModel } from '../models/registry.js'
 import type { Classification, ModelInfo } from '../models/types.js'
 import { ErrorResponse, protectedErrors } from './common.js'
 
 export interface PredictRoutesOptions {
   maxTextLength: number
+  /** Most texts in one batch request. */
+  maxTexts: number
+  timeoutMs: number
 }
 
-function textSchema(maxLength: number) {
-  return Type.String({ maxLength, description: `The text to classify (at most ${maxLength} characters)` })
-}
-
-export function predictSchemas(maxTextLength: number) {
+export function predictSchemas(options: Pick<PredictRoutesOptions, 'maxTextLength' | 'maxTexts'>) {
+  const text = Type.String({ maxLength: options.maxTextLength, description: `The text to classify (at most ${options.maxTextLength} characters)` })
+  const answer = Type.Object({
+    text: Type.String(),
+    sentiment: Type.Optional(Type.String({ description: 'For sentiment models: positive or negative' })),
+    confidence: Type.Number({ minimum: 0, maximum: 1, description: 'Probability of the predicted label' }),
+    label: Type.String(),
+    scores: Type.Record(Type.String(), Type.Number(), { description: 'Probability of every label' }),
+  })
   return {
-    querystring: Type.Object({ text: Type.Optional(textSchema(maxTextLength)) }),
-    body: Type.Object({ text: Type.Optional(textSchema(maxTextLength)) }),
-    response: Type.Object({
-      text: Type.String(),
-      sentiment: Type.Optional(Type.String({ description: 'For sentiment models: positive or negative' })),
-      confidence: Type.Number({ minimum: 0, maximum: 1, description: 'Probability of the predicted label' }),
-      status: Type.Literal('success'),
-      model: Type.String(),
-      label: Type.String(),
-      scores: Type.Record(Type.String(), Type.Number(), { description: 'Probability of every label' }),
+    querystring: Type.Object({ text: Type.Optional(text) }),
+    body: Type.Object({
+      text: Type.Optional(text),
+      texts: Type.Optional(Type.Array(text, { minItems: 1, maxItems: options.maxTexts, description: `Up to ${options.maxTexts} texts, answered in order` })),
     }),
+    single: Type.Intersect([answer, Type.Object({ status: Type.Literal('success'), model: Type.String() })]),
+    batch: Type.Object({ results: Type.Array(answer), status: Type.Literal('success'), model: Type.String() }),
   }
 }
+
+type Body = Static<ReturnType<typeof predictSchemas>['body']>
 
 // Whitespace, control and format characters (zero-width space, BOM, ...) carry no content.
 const BLANK = /^[\s\p{Cc}\p{Cf}\p{Cs}]*$/u
 
-/** The one text of the request, from the query or the body; 422 / 400 when absent or blank. */
+/** The one text of a single request, from the query or the body; 422 / 400 when absent or blank. */
 export function pickText(fromQuery: string | undefined, fromBody: string | undefined): string {
   if (fromQuery !== undefined && fromBody !== undefined) {
-    throw errors.validation([
-      { loc: ['body', 'text'], msg: 'Give text in the query string or in the body, not both', type: 'value_error' },
-    ])
+    throw errors.validation([{ loc: ['body', 'text'], msg: 'Give text in the query string or in the body, not both', type: 'value_error' }])
   }
   const text = fromQuery ?? fromBody
   if (text === undefined) throw errors.validation([{ loc: ['query', 'text'], msg: 'Field required', type: 'missing' }])
@@ -50,56 +58,129 @@ export function pickText(fromQuery: string | undefined, fromBody: string | undef
   return text
 }
 
-/** The answer for one text; `sentiment` only for models whose labels are positive/negative. */
+/** The texts of a batch request; 422 naming the first blank one. */
+export function pickTexts(texts: string[], alsoText: boolean): string[] {
+  if (alsoText) throw errors.validation([{ loc: ['body', 'texts'], msg: 'Give either text or texts, not both', type: 'value_error' }])
+  const blank = texts.findIndex((text) => BLANK.test(text))
+  if (blank >= 0) throw errors.validation([{ loc: ['body', 'texts', blank], msg: 'Empty text provided', type: 'value_error' }])
+  return texts
+}
+
+/** One text's answer; `sentiment` only for models whose labels are positive/negative. */
 export function toAnswer(text: string, info: ModelInfo, result: Classification) {
   const isSentiment = info.labels.includes('positive') && info.labels.includes('negative')
   return {
     text,
     ...(isSentiment ? { sentiment: result.label } : {}),
     confidence: result.confidence,
-    status: 'success' as const,
-    model: info.name,
     label: result.label,
     scores: result.scores,
   }
 }
 
+/** Units a prediction costs against the key's limits: its number of texts. */
+export function predictionCost(request: FastifyRequest): number {
+  const texts = (request.body as Body | undefined)?.texts
+  return Array.isArray(texts) ? texts.length : 1
+}
+
+function clientGone(): AppError {
+  return new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection')
+}
+
+/** Runs texts through the model, dropping them if the client leaves before its answer. */
+async function classify(model: ServedModel, texts: string[], reply: FastifyReply, timeoutMs: number): Promise<Classification[]> {
+  const submission = model.submit(texts, { deadline: Date.now() + timeoutMs })
+  const onClose = () => {
+    if (!reply.raw.writableEnded) submission.cancel(clientGone())
+  }
+  reply.raw.once('close', onClose)
+  try {
+    return await submission.results
+  } finally {
+    reply.raw.off('close', onClose)
+  }
+}
+
+interface Input {
+  body: Body
+  query: { text?: string }
+}
+
+async function answer(input: Input, request: FastifyRequest, reply: FastifyReply, model: ServedModel, timeoutMs: number) {
+  const { body, query } = input
+  if (body.texts !== undefined) {
+    const texts = pickTexts(body.texts, body.text !== undefined || query.text !== undefined)
+    request.usage = { model: model.info.name, texts: texts.length, chars: texts.reduce((sum, t) => sum + t.length, 0) }
+    const results = await classify(model, texts, reply, timeoutMs)
+    return { results: results.map((result, i) => toAnswer(texts[i]!, model.info, result)), status: 'success' as const, model: model.info.name }
+  }
+  const text = pickText(query.text, body.text)
+  request.usage = { model: model.info.name, texts: 1, chars: text.length }
+  const [result] = await classify(model, [text], reply, timeoutMs)
+  return { ...toAnswer(text, model.info, result!), status: 'success' as const, model: model.info.name }
+}
+
 export default async function predictRoutes(fastify: FastifyInstance, options: PredictRoutesOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const schemas = predictSchemas(options.maxTextLength)
+  const schemas = predictSchemas(options)
   const { models } = app.services
+  const responses = {
+    200: Type.Union([schemas.single, schemas.batch]),
+    ...protectedErrors,
+    400: { ...ErrorResponse, description: 'Empty text (`empty_text`), invalid JSON or encoding' },
+    413: ErrorResponse,
+    415: ErrorResponse,
+    422: { ...ErrorResponse, description: 'Missing or invalid field (FastAPI-style detail list)' },
+    429: { ...ErrorResponse, description: 'Over the key limit (`rate_limited`), with Retry-After' },
+    503: { ...ErrorResponse, description: 'The model queue is full (`server_busy`), with Retry-After' },
+    504: { ...ErrorResponse, description: 'The prediction did not finish in time (`prediction_timeout`)' },
+  }
+  const common = {
+    config: { scope: 'predict' as const, cost: predictionCost },
+    // No body at all (the reference service's `?text=` form) validates as an empty one.
+    preValidation: (request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
+      request.body ??= {}
+      done()
+    },
+    // Answers are plain objects; JSON.stringify is as fast as a compiled serializer for them
+    // and spares fast-json-stringify from trying each branch of the single/batch union.
+    serializerCompiler: () => (data: unknown) => JSON.stringify(data),
+  }
 
   app.post(
     '/predict',
     {
-      config: { scope: 'predict' },
-      // No body at all (the reference service's `?text=` form) validates as an empty one.
-      preValidation: (request, _reply, done) => {
-        request.body ??= {}
-        done()
-      },
+      ...common,
       schema: {
         tags: ['predict'],
-        summary: 'Classify one text with the default model',
-        description: 'Send the text as `?text=` or as a JSON body `{"text": "..."}`.',
+        summary: 'Classify one text (or a batch) with the default model',
+        description: 'Send the text as `?text=`, as a JSON body `{"text": "..."}`, or a batch `{"texts": ["...", ...]}` (costs one unit per text).',
         querystring: schemas.querystring,
         body: schemas.body,
-        response: {
-          200: schemas.response,
-          ...protectedErrors,
-          400: { ...ErrorResponse, description: 'Empty text (`empty_text`), invalid JSON or encoding' },
-          413: ErrorResponse,
-          415: ErrorResponse,
-          422: { ...ErrorResponse, description: 'Missing or invalid field (FastAPI-style detail list)' },
-        },
+        response: responses,
       },
     },
-    async (request) => {
-      const text = pickText(request.query.text, request.body.text)
-      const model = models.default
-      request.usage = { model: model.info.name, texts: 1, chars: text.length }
-      const [result] = await model.classify([text])
-      return toAnswer(text, model.info, result!)
+    (request, reply) => answer(request, request, reply, models.default, options.timeoutMs),
+  )
+
+  app.post(
+    '/v1/models/:name/predict',
+    {
+      ...common,
+      schema: {
+        tags: ['predict'],
+        summary: 'Classify one text (or a batch) with the named model',
+        params: Type.Object({ name: Type.String({ maxLength: 128 }) }),
+        querystring: schemas.querystring,
+        body: schemas.body,
+        response: { ...responses, 404: { ...ErrorResponse, description: 'No such model (`model_not_found`)' } },
+      },
+    },
+    (request, reply) => {
+      const model = models.get(request.params.name)
+      if (!model) throw new AppError(ErrorCode.ModelNotFound, `No model named '${request.params.name}'`)
+      return answer(request, request, reply, model, options.timeoutMs)
     },
   )
 }

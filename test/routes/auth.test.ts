@@ -1,4 +1,7 @@
 /** Runs the shared authentication table against every protected route. */
 import { describeAuthTable } from './auth-table.js'
 
-describeAuthTable([{ method: 'POST', url: '/predict?text=a%20fine%20film', scope: 'predict', okStatus: 200 }])
+describeAuthTable([
+  { method: 'POST', url: '/predict?text=a%20fine%20film', scope: 'predict', okStatus: 200 },
+  { method: 'POST', url: '/v1/models/sentiment/predict', payload: { texts: ['fine', 'bad'] }, scope: 'predict', okStatus: 200 },
+])
