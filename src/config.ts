@@ -10,6 +10,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { LimitRule } from './ratelimit/policy.js'
 import { parseRule, parseRules } from './ratelimit/policy.js'
+import { parseDuration } from './lib/duration.js'
 
 /** Raised for an invalid setting; the CLI prints its one-line message and exits with code 2. */
 export class ConfigError extends Error {
@@ -105,6 +106,15 @@ function trustProxy(raw: string): TrustProxy {
     }
   }
   return entries
+}
+
+/** A duration in milliseconds: `90000`, or with a unit, `90s`, `15m`, `24h`. */
+function durationMs(min: number, max: number) {
+  return (raw: string): number => {
+    const value = /^\d+$/.test(raw.trim()) ? Number(raw) : parseDuration(raw)
+    if (value < min || value > max) throw new Error(`must be from ${min} ms to ${max} ms, got "${raw}"`)
+    return value
+  }
 }
 
 /** Byte sizes such as `1048576`, `512kb`, `1mb`. */
@@ -234,6 +244,43 @@ export const settings = {
     default: 256,
     placeholder: 'n',
     parse: integer(1, 100_000),
+  },
+  maxJobTexts: {
+    flag: 'max-job-texts',
+    description: 'most texts in one async job',
+    default: 100_000,
+    placeholder: 'n',
+    parse: integer(1, 10_000_000),
+  },
+  maxJobBodyBytes: {
+    flag: 'max-job-body-size',
+    description: 'largest POST /v1/jobs body',
+    default: 32 * 1024 * 1024,
+    placeholder: 'bytes',
+    parse: parseBytes,
+  },
+  maxJobsPerKey: {
+    flag: 'max-jobs-per-key',
+    description: 'most unfinished jobs one key may have (429 too_many_jobs beyond)',
+    default: 10,
+    placeholder: 'n',
+    parse: integer(1, 10_000),
+  },
+  jobRetentionMs: {
+    flag: 'job-retention',
+    description: 'how long finished jobs and their results are kept (ms, or 24h, 7d)',
+    default: 86_400_000,
+    shown: '24h',
+    placeholder: 'duration',
+    parse: durationMs(1000, 366 * 86_400_000),
+  },
+  jobLeaseMs: {
+    flag: 'job-lease',
+    description: 'how long a worker holds a job between chunks before another may take it over (ms, or 30s)',
+    default: 30_000,
+    shown: '30s',
+    placeholder: 'duration',
+    parse: durationMs(500, 3_600_000),
   },
   logLevel: {
     flag: 'log-level',

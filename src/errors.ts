@@ -14,6 +14,7 @@ export enum ErrorCode {
   ModelForbidden = 'model_forbidden',
   RateLimited = 'rate_limited',
   AuthRateLimited = 'auth_rate_limited',
+  TooManyJobs = 'too_many_jobs',
   ValidationError = 'validation_error',
   EmptyText = 'empty_text',
   InvalidJson = 'invalid_json',
@@ -58,6 +59,7 @@ export function statusOf(code: ErrorCode): number {
       return 422
     case ErrorCode.RateLimited:
     case ErrorCode.AuthRateLimited:
+    case ErrorCode.TooManyJobs:
       return 429
     case ErrorCode.ClientClosedRequest:
       // nginx's convention: the client went away before the answer; nobody receives it.

@@ -16,6 +16,9 @@ import { AuthFailureGuard } from './ratelimit/auth-guard.js'
 import { buildLimiter } from './ratelimit/build.js'
 import type { Limiter } from './ratelimit/limiter.js'
 import type { Logger } from 'pino'
+import { JobService } from './jobs/service.js'
+import { JobStore } from './jobs/store.js'
+import { JobWorker } from './jobs/worker.js'
 
 export interface AppServices {
   readonly config: Config
@@ -25,6 +28,8 @@ export interface AppServices {
   readonly models: ModelRegistry
   readonly limiter: Limiter
   readonly authGuard: AuthFailureGuard
+  readonly jobs: JobService
+  readonly jobWorker: JobWorker
   /** Closes what the services opened, in order. */
   readonly close: () => Promise<void>
 }
@@ -49,13 +54,29 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
   const keys = new KeyService({ db, clock, onBackgroundError: (error) => log.error({ err: error }, 'background task failed') })
   const { limiter, close: closeLimiter } = buildLimiter({ config, log, clock, clockInjected: overrides.clock !== undefined })
   const authGuard = new AuthFailureGuard({ limiter, rule: config.authFailLimit, clock })
+  const jobStore = new JobStore(db.kysely)
+  const jobWorker = new JobWorker({
+    store: jobStore,
+    models,
+    limiter,
+    keys,
+    defaultLimits: config.defaultLimits,
+    clock,
+    log,
+    chunkSize: config.maxBatch,
+    leaseMs: config.jobLeaseMs,
+    retentionMs: config.jobRetentionMs,
+  })
+  const jobs = new JobService({ store: jobStore, models, clock, maxActivePerKey: config.maxJobsPerKey, onCreated: () => jobWorker.notify() })
+  jobWorker.start()
   const close = async () => {
+    await jobWorker.stop()
     await keys.close()
     await closeLimiter()
     await db.close()
     await models.close()
   }
-  return { config, clock, db, keys, models, limiter, authGuard, close }
+  return { config, clock, db, keys, models, limiter, authGuard, jobs, jobWorker, close }
 }
 
 async function loadModels(config: Config, lent: TextClassifier[] | undefined): Promise<ModelRegistry> {

@@ -29,6 +29,38 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('api_keys').addColumn('limits', 'text').execute()
     },
   },
+  '0004_jobs': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('total', 'integer', (c) => c.notNull())
+        .addColumn('done', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('started_at', 'bigint')
+        .addColumn('finished_at', 'bigint')
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_until', 'bigint')
+        // A job waiting for its key's rate limits is not taken again before this time.
+        .addColumn('not_before', 'bigint')
+        .execute()
+      await db.schema.createIndex('jobs_key_created').on('jobs').columns(['key_id', 'created_at']).execute()
+      await db.schema.createIndex('jobs_status_created').on('jobs').columns(['status', 'created_at']).execute()
+      await db.schema
+        .createTable('job_items')
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('idx', 'integer', (c) => c.notNull())
+        // The input, kept only until its result is written.
+        .addColumn('text', 'text')
+        .addColumn('result', 'text')
+        .addPrimaryKeyConstraint('job_items_pk', ['job_id', 'idx'])
+        .execute()
+    },
+  },
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }

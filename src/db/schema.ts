@@ -22,8 +22,39 @@ export interface ApiKeysTable {
   limits: string | null
 }
 
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
+
+export interface JobsTable {
+  id: string
+  key_id: string
+  model: string
+  status: JobStatus
+  total: number
+  done: number
+  error: string | null
+  created_at: number
+  started_at: number | null
+  finished_at: number | null
+  /** The worker holding the job, and until when; another may take it after that. */
+  lease_owner: string | null
+  lease_until: number | null
+  /** Not to be taken before this time (its key is at its limits). */
+  not_before: number | null
+}
+
+export interface JobItemsTable {
+  job_id: string
+  idx: number
+  /** The input text; NULL once its result is written. */
+  text: string | null
+  /** JSON {label, confidence, scores}, or NULL while pending. */
+  result: string | null
+}
+
 export interface DatabaseSchema {
   api_keys: ApiKeysTable
+  jobs: JobsTable
+  job_items: JobItemsTable
 }
 
 /** Re-exported so that stores can mark generated columns. */

@@ -11,6 +11,7 @@ import { Type } from 'typebox'
 import type { Static } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { AppError, ErrorCode, errors } from '../errors.js'
+import { checkTexts, pickText } from '../http/texts.js'
 import type { ServedModel } from '../models/registry.js'
 import type { Classification, ModelInfo } from '../models/types.js'
 import { ErrorResponse, protectedErrors } from './common.js'
@@ -44,26 +45,10 @@ export function predictSchemas(options: Pick<PredictRoutesOptions, 'maxTextLengt
 
 type Body = Static<ReturnType<typeof predictSchemas>['body']>
 
-// Whitespace, control and format characters (zero-width space, BOM, ...) carry no content.
-const BLANK = /^[\s\p{Cc}\p{Cf}\p{Cs}]*$/u
-
-/** The one text of a single request, from the query or the body; 422 / 400 when absent or blank. */
-export function pickText(fromQuery: string | undefined, fromBody: string | undefined): string {
-  if (fromQuery !== undefined && fromBody !== undefined) {
-    throw errors.validation([{ loc: ['body', 'text'], msg: 'Give text in the query string or in the body, not both', type: 'value_error' }])
-  }
-  const text = fromQuery ?? fromBody
-  if (text === undefined) throw errors.validation([{ loc: ['query', 'text'], msg: 'Field required', type: 'missing' }])
-  if (BLANK.test(text)) throw new AppError(ErrorCode.EmptyText, 'Empty text provided')
-  return text
-}
-
-/** The texts of a batch request; 422 naming the first blank one. */
-export function pickTexts(texts: string[], alsoText: boolean): string[] {
+/** The texts of a batch request; 422 when `text` is given too or one is blank. */
+function pickTexts(texts: string[], alsoText: boolean): string[] {
   if (alsoText) throw errors.validation([{ loc: ['body', 'texts'], msg: 'Give either text or texts, not both', type: 'value_error' }])
-  const blank = texts.findIndex((text) => BLANK.test(text))
-  if (blank >= 0) throw errors.validation([{ loc: ['body', 'texts', blank], msg: 'Empty text provided', type: 'value_error' }])
-  return texts
+  return checkTexts(texts)
 }
 
 /** One text's answer; `sentiment` only for models whose labels are positive/negative. */

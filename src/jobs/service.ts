@@ -1,0 +1,81 @@
+/**
+ * Async job use cases: create, read, list, cancel — with ownership: a job belongs to the key
+ * that created it; other keys are told it does not exist (404, not 403), admin keys see all.
+ */
+import { AppError, ErrorCode } from '../errors.js'
+import { randomId } from '../keys/format.js'
+import type { Principal } from '../keys/types.js'
+import type { Clock } from '../lib/clock.js'
+import type { ModelRegistry } from '../models/registry.js'
+import type { JobFilter, JobStore } from './store.js'
+import type { Job, JobResult, JobStatus } from './types.js'
+import { FINISHED } from './types.js'
+
+export interface JobServiceOptions {
+  store: JobStore
+  models: ModelRegistry
+  clock: Clock
+  /** Most unfinished jobs one key may have. */
+  maxActivePerKey: number
+  /** Called after a job is created (wakes the worker). */
+  onCreated?: () => void
+}
+
+export class JobService {
+  constructor(private readonly options: JobServiceOptions) {}
+
+  private scope(principal: Principal): JobFilter {
+    return principal.scopes.includes('admin') ? {} : { keyId: principal.keyId }
+  }
+
+  async create(principal: Principal, texts: readonly string[], modelName?: string): Promise<Job> {
+    const model = modelName === undefined ? this.options.models.default : this.options.models.get(modelName)
+    if (!model) throw new AppError(ErrorCode.ModelNotFound, `No model named '${modelName ?? ''}'`)
+    if ((await this.options.store.countActive(principal.keyId)) >= this.options.maxActivePerKey) {
+      throw new AppError(ErrorCode.TooManyJobs, `This key already has ${this.options.maxActivePerKey} unfinished jobs; wait for one to finish or cancel one`, {
+        headers: { 'retry-after': '10' },
+      })
+    }
+    const job: Job = {
+      id: randomId('job'),
+      keyId: principal.keyId,
+      model: model.info.name,
+      status: 'queued',
+      total: texts.length,
+      done: 0,
+      error: null,
+      createdAt: this.options.clock.now(),
+      startedAt: null,
+      finishedAt: null,
+    }
+    await this.options.store.insert(job, texts)
+    this.options.onCreated?.()
+    return job
+  }
+
+  get(principal: Principal, id: string): Promise<Job | undefined> {
+    return this.options.store.find(id, this.scope(principal))
+  }
+
+  list(principal: Principal, status: JobStatus | undefined, offset: number, limit: number): Promise<Job[]> {
+    return this.options.store.list({ ...this.scope(principal), ...(status ? { status } : {}) }, offset, limit)
+  }
+
+  /** Cancels an unfinished job; 404 for a job the key may not see, 409 once finished. */
+  async cancel(principal: Principal, id: string): Promise<Job> {
+    const job = await this.get(principal, id)
+    if (!job) throw jobNotFound(id)
+    if (FINISHED.includes(job.status) || !(await this.options.store.finish(id, 'cancelled', this.options.clock.now()))) {
+      throw new AppError(ErrorCode.Conflict, `Job ${id} has already finished`)
+    }
+    return (await this.get(principal, id))!
+  }
+
+  results(job: Job, offset: number, limit: number): Promise<JobResult[]> {
+    return this.options.store.results(job.id, offset, limit)
+  }
+}
+
+export function jobNotFound(id: string): AppError {
+  return new AppError(ErrorCode.NotFound, `No job ${id}`)
+}

@@ -1,0 +1,194 @@
+/**
+ * Persistence of async jobs over the shared query layer. Work is claimed with a lease (a
+ * conditional UPDATE, safe with several workers); results are written at most once per text
+ * (`WHERE result IS NULL`), in one transaction per chunk together with the progress count.
+ */
+import type { Kysely, Selectable } from 'kysely'
+import type { DatabaseSchema, JobsTable } from '../db/schema.js'
+import type { Job, JobResult, JobStatus } from './types.js'
+
+const INSERT_ROWS = 500
+const ACTIVE: JobStatus[] = ['queued', 'running']
+
+function toJob(row: Selectable<JobsTable>): Job {
+  return {
+    id: row.id,
+    keyId: row.key_id,
+    model: row.model,
+    status: row.status,
+    total: Number(row.total),
+    done: Number(row.done),
+    error: row.error,
+    createdAt: Number(row.created_at),
+    startedAt: row.started_at === null ? null : Number(row.started_at),
+    finishedAt: row.finished_at === null ? null : Number(row.finished_at),
+  }
+}
+
+export interface JobFilter {
+  /** Only this key's jobs; undefined: every key's (admin). */
+  keyId?: string
+  status?: JobStatus
+}
+
+export class JobStore {
+  constructor(private readonly db: Kysely<DatabaseSchema>) {}
+
+  async insert(job: Job, texts: readonly string[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('jobs')
+        .values({ id: job.id, key_id: job.keyId, model: job.model, status: job.status, total: job.total, done: 0, error: null, created_at: job.createdAt, started_at: null, finished_at: null, lease_owner: null, lease_until: null, not_before: null })
+        .execute()
+      for (let start = 0; start < texts.length; start += INSERT_ROWS) {
+        const rows = texts.slice(start, start + INSERT_ROWS).map((text, i) => ({ job_id: job.id, idx: start + i, text, result: null }))
+        await trx.insertInto('job_items').values(rows).execute()
+      }
+    })
+  }
+
+  async find(id: string, filter: JobFilter = {}): Promise<Job | undefined> {
+    let query = this.db.selectFrom('jobs').selectAll().where('id', '=', id)
+    if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId)
+    const row = await query.executeTakeFirst()
+    return row && toJob(row)
+  }
+
+  /** Newest first. */
+  async list(filter: JobFilter, offset: number, limit: number): Promise<Job[]> {
+    let query = this.db.selectFrom('jobs').selectAll()
+    if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId)
+    if (filter.status !== undefined) query = query.where('status', '=', filter.status)
+    const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit).execute()
+    return rows.map(toJob)
+  }
+
+  async countActive(keyId: string): Promise<number> {
+    const { n } = await this.db
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('key_id', '=', keyId)
+      .where('status', 'in', ACTIVE)
+      .executeTakeFirstOrThrow()
+    return Number(n)
+  }
+
+  /** Takes the oldest unfinished, due job whose lease is free or expired; undefined when none. */
+  async claim(owner: string, now: number, leaseMs: number): Promise<Job | undefined> {
+    const candidates = await this.db
+      .selectFrom('jobs')
+      .select('id')
+      .where('status', 'in', ACTIVE)
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+      .where((eb) => eb.or([eb('not_before', 'is', null), eb('not_before', '<=', now)]))
+      .orderBy('created_at')
+      .limit(5)
+      .execute()
+    for (const { id } of candidates) {
+      const result = await this.db
+        .updateTable('jobs')
+        .set({ lease_owner: owner, lease_until: now + leaseMs })
+        .where('id', '=', id)
+        .where('status', 'in', ACTIVE)
+        .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+        .executeTakeFirst()
+      if (Number(result.numUpdatedRows) === 1) return this.find(id)
+    }
+    return undefined
+  }
+
+  /** Extends the lease; false when this worker no longer holds the job. */
+  async renew(id: string, owner: string, until: number): Promise<boolean> {
+    const result = await this.db.updateTable('jobs').set({ lease_until: until }).where('id', '=', id).where('lease_owner', '=', owner).executeTakeFirst()
+    return Number(result.numUpdatedRows) === 1
+  }
+
+  /** Hands the job back; with `notBefore`, nobody takes it again before then. */
+  async release(id: string, owner: string, notBefore: number | null = null): Promise<void> {
+    await this.db
+      .updateTable('jobs')
+      .set({ lease_owner: null, lease_until: null, not_before: notBefore })
+      .where('id', '=', id)
+      .where('lease_owner', '=', owner)
+      .execute()
+  }
+
+  async markRunning(id: string, now: number): Promise<void> {
+    await this.db.updateTable('jobs').set({ status: 'running', started_at: now }).where('id', '=', id).where('status', '=', 'queued').execute()
+  }
+
+  /** The next texts without a result, in order. */
+  async pending(id: string, limit: number): Promise<{ idx: number; text: string }[]> {
+    const rows = await this.db
+      .selectFrom('job_items')
+      .select(['idx', 'text'])
+      .where('job_id', '=', id)
+      .where('result', 'is', null)
+      .orderBy('idx')
+      .limit(limit)
+      .execute()
+    return rows.map((row) => ({ idx: Number(row.idx), text: row.text ?? '' }))
+  }
+
+  /** Writes results that are not written yet and advances the progress count, atomically. */
+  async saveResults(id: string, results: readonly JobResult[]): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      let written = 0
+      for (const { index, ...result } of results) {
+        const update = await trx
+          .updateTable('job_items')
+          .set({ result: JSON.stringify(result), text: null })
+          .where('job_id', '=', id)
+          .where('idx', '=', index)
+          .where('result', 'is', null)
+          .executeTakeFirst()
+        written += Number(update.numUpdatedRows)
+      }
+      await trx.updateTable('jobs').set((eb) => ({ done: eb('done', '+', written) })).where('id', '=', id).execute()
+      return written
+    })
+  }
+
+  /** Moves an unfinished job to a final status; false when it was finished already. */
+  async finish(id: string, status: JobStatus, now: number, error: string | null = null): Promise<boolean> {
+    const result = await this.db
+      .updateTable('jobs')
+      .set({ status, finished_at: now, error, lease_owner: null, lease_until: null })
+      .where('id', '=', id)
+      .where('status', 'in', ACTIVE)
+      .executeTakeFirst()
+    if (Number(result.numUpdatedRows) === 0) return false
+    // Inputs that will never be processed are not kept.
+    await this.db.updateTable('job_items').set({ text: null }).where('job_id', '=', id).where('result', 'is', null).execute()
+    return true
+  }
+
+  async status(id: string): Promise<JobStatus | undefined> {
+    const row = await this.db.selectFrom('jobs').select('status').where('id', '=', id).executeTakeFirst()
+    return row?.status
+  }
+
+  /** Results with index in [offset, offset + limit), in order. */
+  async results(id: string, offset: number, limit: number): Promise<JobResult[]> {
+    const rows = await this.db
+      .selectFrom('job_items')
+      .select(['idx', 'result'])
+      .where('job_id', '=', id)
+      .where('idx', '>=', offset)
+      .where('idx', '<', offset + limit)
+      .where('result', 'is not', null)
+      .orderBy('idx')
+      .execute()
+    return rows.map((row) => ({ index: Number(row.idx), ...(JSON.parse(row.result!) as Omit<JobResult, 'index'>) }))
+  }
+
+  /** Deletes jobs finished before `before`, with their items; returns how many. */
+  async purge(before: number): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const old = trx.selectFrom('jobs').select('id').where('finished_at', '<', before)
+      await trx.deleteFrom('job_items').where('job_id', 'in', old).execute()
+      const result = await trx.deleteFrom('jobs').where('finished_at', '<', before).executeTakeFirst()
+      return Number(result.numDeletedRows)
+    })
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * Runs async jobs in the background, one chunk at a time:
+ *
+ * - it claims a job with a lease (renewed every chunk), so a job whose worker died is picked
+ *   up again once the lease runs out — by this process after a restart or by another instance;
+ * - before each chunk it lets interactive requests go first (it waits, up to a bound, until
+ *   the model's queue is empty), and it charges the chunk to the key's rate limits; when the key
+ *   is at its limits the job is put aside until capacity returns (never failed), and the worker
+ *   moves on to other keys' jobs meanwhile;
+ * - results are written once per text, in one transaction per chunk with the progress count,
+ *   so a crash loses at most the chunk in flight, which is computed again after the restart.
+ */
+import type { Logger } from 'pino'
+import { AppError, ErrorCode } from '../errors.js'
+import type { KeyService } from '../keys/service.js'
+import { keyStatus } from '../keys/types.js'
+import type { Clock } from '../lib/clock.js'
+import { randomId } from '../keys/format.js'
+import type { ModelRegistry, ServedModel } from '../models/registry.js'
+import type { Limiter } from '../ratelimit/limiter.js'
+import type { LimitRule } from '../ratelimit/policy.js'
+import type { JobStore } from './store.js'
+import type { Job } from './types.js'
+
+export interface JobWorkerOptions {
+  store: JobStore
+  models: ModelRegistry
+  limiter: Limiter
+  keys: KeyService
+  defaultLimits: readonly LimitRule[]
+  clock: Clock
+  log: Pick<Logger, 'info' | 'warn' | 'error'>
+  /** Texts per model call. */
+  chunkSize: number
+  leaseMs: number
+  /** How long finished jobs are kept. */
+  retentionMs: number
+  /** How often to look for work when idle. */
+  pollMs?: number
+  /** Longest a chunk waits for interactive requests to drain. */
+  yieldMs?: number
+}
+
+/** A failure that ends the job (as opposed to stopping the worker). */
+class JobFailure extends Error {}
+
+/** After a chunk: go on with the job, or leave it (finished, cancelled, lost or put aside). */
+type Step = 'next' | 'over'
+
+const PURGE_EVERY_MS = 60_000
+const MODEL_ATTEMPTS = 3
+
+export class JobWorker {
+  readonly owner = randomId('worker', 12)
+  private running: Promise<void> | undefined
+  private readonly stopping = new AbortController()
+  private wake: (() => void) | undefined
+  private lastPurge = 0
+
+  constructor(private readonly options: JobWorkerOptions) {}
+
+  start(): void {
+    this.running ??= this.loop().catch((error: unknown) => this.options.log.error({ err: error }, 'job worker stopped on an error'))
+  }
+
+  /** Tells the worker a job was created, so it does not wait for its next poll. */
+  notify(): void {
+    this.wake?.()
+  }
+
+  /** Stops after the chunk in flight and hands its job back for the next start. */
+  async stop(): Promise<void> {
+    this.stopping.abort()
+    this.wake?.()
+    await this.running
+  }
+
+  private get stopped(): boolean {
+    return this.stopping.signal.aborted
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      await this.purgeIfDue()
+      const job = await this.options.store.claim(this.owner, this.options.clock.now(), this.options.leaseMs)
+      if (job) await this.run(job)
+      else await this.idle(this.options.pollMs ?? 1000)
+    }
+  }
+
+  private idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms)
+      function done() {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.wake = done
+    })
+  }
+
+  private async purgeIfDue(): Promise<void> {
+    const now = this.options.clock.now()
+    if (now - this.lastPurge < PURGE_EVERY_MS) return
+    this.lastPurge = now
+    const purged = await this.options.store.purge(now - this.options.retentionMs)
+    if (purged > 0) this.options.log.info({ purged }, 'purged finished jobs past their retention')
+  }
+
+  private async run(job: Job): Promise<void> {
+    const { store, clock } = this.options
+    const model = this.options.models.get(job.model)
+    try {
+      if (!model) throw new JobFailure(`model '${job.model}' is not loaded`)
+      await store.markRunning(job.id, clock.now())
+      let step: Step = 'next'
+      while (step === 'next' && !this.stopped) step = await this.processChunk(job, model)
+      if (this.stopped) await store.release(job.id, this.owner)
+    } catch (error) {
+      if (!(error instanceof JobFailure)) throw error
+      await store.finish(job.id, 'failed', clock.now(), error.message)
+      this.options.log.warn({ jobId: job.id, reason: error.message }, 'job failed')
+    }
+  }
+
+  /** Processes one chunk and says what comes next for this job. */
+  private async processChunk(job: Job, model: ServedModel): Promise<Step> {
+    const { store, clock } = this.options
+    if ((await store.status(job.id)) !== 'running') return 'over'
+    if (!(await store.renew(job.id, this.owner, clock.now() + this.options.leaseMs))) return 'over'
+    const pending = await store.pending(job.id, this.options.chunkSize)
+    if (pending.length === 0) {
+      await store.finish(job.id, 'succeeded', clock.now())
+      return 'over'
+    }
+    await this.yieldToInteractive(model)
+    const budget = await this.chargeBudget(job, pending.length)
+    if (budget.admitted === 0) {
+      await store.release(job.id, this.owner, clock.now() + budget.retryAfterMs)
+      return 'over'
+    }
+    const chunk = pending.slice(0, budget.admitted)
+    const results = await this.classify(model, chunk.map((item) => item.text))
+    await store.saveResults(job.id, results.map((result, i) => ({ index: chunk[i]!.idx, label: result.label, confidence: result.confidence, scores: result.scores })))
+    return 'next'
+  }
+
+  private async yieldToInteractive(model: ServedModel): Promise<void> {
+    const deadline = Date.now() + (this.options.yieldMs ?? 100)
+    while (model.queueDepth() > 0 && Date.now() < deadline && !this.stopped) await sleep(2)
+  }
+
+  /**
+   * Charges up to `wanted` units to the job's key. Returns how many texts may go now, or 0 and
+   * when to try again while the key is at its limits.
+   */
+  private async chargeBudget(job: Job, wanted: number): Promise<{ admitted: number; retryAfterMs: number }> {
+    const record = await this.options.keys.store.findById(job.keyId)
+    if (!record || keyStatus(record, this.options.clock.now()) !== 'active') throw new JobFailure('the key that created the job is no longer active')
+    const rules = record.limits ?? this.options.defaultLimits
+    // Smaller chunks than the smallest limit, so that a job always fits eventually.
+    const cost = Math.min(wanted, ...rules.map((rule) => rule.limit))
+    const subject = `key:${job.keyId}`
+    const decision = await this.options.limiter.consume(subject, rules, cost)
+    if (decision.allowed) return { admitted: cost, retryAfterMs: 0 }
+    // Use what is left of the budget rather than wait for room for a whole chunk.
+    const left = Math.min(...decision.states.map((state) => state.remaining))
+    if (left > 0 && (await this.options.limiter.consume(subject, rules, left)).allowed) return { admitted: left, retryAfterMs: 0 }
+    return { admitted: 0, retryAfterMs: Math.max(decision.retryAfterMs, 1) }
+  }
+
+  private async classify(model: ServedModel, texts: string[]) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await model.classify(texts)
+      } catch (error) {
+        const busy = error instanceof AppError && error.code === ErrorCode.ServerBusy
+        if (!busy && attempt >= MODEL_ATTEMPTS) throw new JobFailure('the model failed on this input')
+        await sleep(busy ? 50 : 200 * attempt)
+      }
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

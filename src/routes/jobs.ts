@@ -1,0 +1,166 @@
+/**
+ * Async jobs: `POST /v1/jobs` queues up to `--max-job-texts` texts and answers 202 at once;
+ * `GET /v1/jobs/{id}` shows progress and, once finished, the results page by page;
+ * `GET /v1/jobs` lists the key's jobs; `DELETE /v1/jobs/{id}` cancels. A job is visible only
+ * to the key that created it (and to admin keys): any other key gets 404.
+ */
+import type { FastifyInstance } from 'fastify'
+import { Type } from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { checkTexts } from '../http/texts.js'
+import { jobNotFound } from '../jobs/service.js'
+import type { Job, JobResult } from '../jobs/types.js'
+import { FINISHED } from '../jobs/types.js'
+import { ErrorResponse, protectedErrors } from './common.js'
+
+export interface JobRoutesOptions {
+  maxTextLength: number
+  maxJobTexts: number
+  maxJobBodyBytes: number
+}
+
+const Status = Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('cancelled')])
+const Result = Type.Object({
+  index: Type.Integer(),
+  label: Type.String(),
+  sentiment: Type.Optional(Type.String()),
+  confidence: Type.Number(),
+  scores: Type.Record(Type.String(), Type.Number()),
+})
+const JobView = Type.Object({
+  id: Type.String(),
+  status: Status,
+  model: Type.String(),
+  total: Type.Integer(),
+  done: Type.Integer({ description: 'Texts with a result so far' }),
+  error: Type.Union([Type.String(), Type.Null()]),
+  created_at: Type.String({ format: 'date-time' }),
+  started_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  finished_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  results: Type.Optional(Type.Array(Result, { description: 'Once finished: the page of results asked for' })),
+  next_offset: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'Offset of the next page, null after the last' })),
+})
+const Paging = {
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+}
+const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
+const notFound = { 404: { ...ErrorResponse, description: 'No such job for this key (`not_found`)' } }
+
+// Job routes cost nothing themselves: a job is charged per text as it runs, and unfinished
+// jobs per key are capped (--max-jobs-per-key).
+const free = () => 0
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
+
+function view(job: Job) {
+  return {
+    id: job.id,
+    status: job.status,
+    model: job.model,
+    total: job.total,
+    done: job.done,
+    error: job.error,
+    created_at: iso(job.createdAt)!,
+    started_at: iso(job.startedAt),
+    finished_at: iso(job.finishedAt),
+  }
+}
+
+function resultView(result: JobResult, sentiment: boolean) {
+  return sentiment ? { ...result, sentiment: result.label } : result
+}
+
+export default async function jobRoutes(fastify: FastifyInstance, options: JobRoutesOptions): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  const { jobs, models } = app.services
+  const isSentiment = (model: string) => {
+    const labels = models.get(model)?.info.labels ?? []
+    return labels.includes('positive') && labels.includes('negative')
+  }
+
+  app.post(
+    '/v1/jobs',
+    {
+      bodyLimit: options.maxJobBodyBytes,
+      config: { cost: free },
+      schema: {
+        tags: ['jobs'],
+        summary: 'Queue texts for classification in the background',
+        body: Type.Object({
+          texts: Type.Array(Type.String({ maxLength: options.maxTextLength }), { minItems: 1, maxItems: options.maxJobTexts }),
+          model: Type.Optional(Type.String({ maxLength: 128, description: 'Default: the default model' })),
+        }),
+        response: {
+          202: Type.Object({ id: Type.String(), status: Type.Literal('queued'), total: Type.Integer(), model: Type.String() }),
+          ...protectedErrors,
+          ...notFound,
+          422: ErrorResponse,
+          429: { ...ErrorResponse, description: 'Over the key limit, or too many unfinished jobs (`too_many_jobs`)' },
+        },
+      },
+    },
+    async (request, reply) => {
+      const texts = checkTexts(request.body.texts)
+      const job = await jobs.create(request.principal!, texts, request.body.model)
+      request.usage = { model: job.model, texts: texts.length, chars: texts.reduce((sum, t) => sum + t.length, 0) }
+      return reply.code(202).header('location', `/v1/jobs/${job.id}`).send({ id: job.id, status: 'queued' as const, total: job.total, model: job.model })
+    },
+  )
+
+  app.get(
+    '/v1/jobs/:id',
+    {
+      config: { cost: free },
+      schema: {
+        tags: ['jobs'],
+        summary: 'Progress of a job and, once finished, a page of its results',
+        params: IdParams,
+        querystring: Type.Object(Paging),
+        response: { 200: JobView, ...protectedErrors, ...notFound },
+      },
+    },
+    async (request) => {
+      const job = await jobs.get(request.principal!, request.params.id)
+      if (!job) throw jobNotFound(request.params.id)
+      if (!FINISHED.includes(job.status)) return view(job)
+      const { offset, limit } = request.query
+      const results = await jobs.results(job, offset, limit)
+      const sentiment = isSentiment(job.model)
+      const next = offset + limit < job.total ? offset + limit : null
+      return { ...view(job), results: results.map((r) => resultView(r, sentiment)), next_offset: next }
+    },
+  )
+
+  app.get(
+    '/v1/jobs',
+    {
+      config: { cost: free },
+      schema: {
+        tags: ['jobs'],
+        summary: "This key's jobs, newest first (every key's for admin keys)",
+        querystring: Type.Object({ status: Type.Optional(Status), ...Paging }),
+        response: { 200: Type.Object({ jobs: Type.Array(JobView), next_offset: Type.Union([Type.Integer(), Type.Null()]) }), ...protectedErrors },
+      },
+    },
+    async (request) => {
+      const { status, offset, limit } = request.query
+      const page = await jobs.list(request.principal!, status, offset, limit + 1)
+      return { jobs: page.slice(0, limit).map(view), next_offset: page.length > limit ? offset + limit : null }
+    },
+  )
+
+  app.delete(
+    '/v1/jobs/:id',
+    {
+      config: { cost: free },
+      schema: {
+        tags: ['jobs'],
+        summary: 'Cancel a job; texts not processed yet are dropped',
+        params: IdParams,
+        response: { 200: JobView, ...protectedErrors, ...notFound, 409: { ...ErrorResponse, description: 'The job has finished already (`conflict`)' } },
+      },
+    },
+    async (request) => view(await jobs.cancel(request.principal!, request.params.id)),
+  )
+}
