@@ -17,6 +17,7 @@ import requestLog from './plugins/request-log.js'
 import validation from './plugins/validation.js'
 import healthRoutes from './routes/health.js'
 import jobRoutes from './routes/jobs.js'
+import modelRoutes from './routes/models.js'
 import predictRoutes from './routes/predict.js'
 import type { AppServices, ServiceOverrides } from './services.js'
 import { createServices } from './services.js'
@@ -62,6 +63,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(openapi, { apiKeyHeader: config.apiKeyHeader, version: VERSION })
   await app.register(healthRoutes)
   await app.register(predictRoutes, { maxTextLength: config.maxTextLength, maxTexts: config.maxTexts, timeoutMs: config.predictTimeoutMs })
+  await app.register(modelRoutes)
   await app.register(jobRoutes, { maxTextLength: config.maxTextLength, maxJobTexts: config.maxJobTexts, maxJobBodyBytes: config.maxJobBodyBytes })
   return app
 }

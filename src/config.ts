@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url'
 import type { LimitRule } from './ratelimit/policy.js'
 import { parseRule, parseRules } from './ratelimit/policy.js'
 import { parseDuration } from './lib/duration.js'
+import type { ModelSpec } from './models/spec.js'
+import { parseModelSpecs } from './models/spec.js'
 
 /** Raised for an invalid setting; the CLI prints its one-line message and exits with code 2. */
 export class ConfigError extends Error {
@@ -26,6 +28,8 @@ interface Setting<T> {
   placeholder?: string
   /** The default as written on the command line, when it is not a plain value. */
   shown?: string
+  /** The flag may be given several times; the values reach `parse` one per line. */
+  repeatable?: boolean
   parse: (raw: string) => T
 }
 
@@ -170,6 +174,22 @@ export const settings = {
     description: 'folder of the built-in sentiment model (model.onnx + manifest.json)',
     default: path.join(PROJECT_ROOT, 'models', 'sentiment'),
     placeholder: 'dir',
+    parse: nonEmpty,
+  },
+  models: {
+    flag: 'model',
+    description: 'serve a Hugging Face text-classification export folder as NAME (repeatable): NAME=PATH[?max-batch=N&max-wait=MS&max-queue=N]',
+    default: [] as ModelSpec[],
+    shown: '(none)',
+    placeholder: 'name=path',
+    repeatable: true,
+    parse: parseModelSpecs,
+  },
+  defaultModel: {
+    flag: 'default-model',
+    description: 'the model POST /predict uses',
+    default: 'sentiment',
+    placeholder: 'name',
     parse: nonEmpty,
   },
   maxBatch: {

@@ -3,14 +3,13 @@
  * HTTP app and the CLI alike. Tests replace any of them through `ServiceOverrides`.
  */
 import type { Config } from './config.js'
-import { ConfigError } from './config.js'
 import type { Database } from './db/database.js'
 import { openDatabase } from './db/database.js'
 import { KeyService } from './keys/service.js'
 import type { Clock } from './lib/clock.js'
 import { systemClock } from './lib/clock.js'
-import { loadBuiltinModel } from './models/builtin/load.js'
-import { ModelRegistry } from './models/registry.js'
+import { loadModels } from './models/load-all.js'
+import type { ModelRegistry } from './models/registry.js'
 import type { TextClassifier } from './models/types.js'
 import { AuthFailureGuard } from './ratelimit/auth-guard.js'
 import { buildLimiter } from './ratelimit/build.js'
@@ -43,7 +42,7 @@ export interface ServiceOverrides {
 /** Opens the store, loads the models and connects the limiter. */
 export async function createServices(config: Config, log: Logger, overrides: ServiceOverrides = {}): Promise<AppServices> {
   const clock = overrides.clock ?? systemClock
-  const models = await loadModels(config, overrides.models)
+  const models = await loadModels(config, { ...(overrides.models ? { lent: overrides.models } : {}) })
   let db: Database
   try {
     db = await openDatabase({ dataDir: config.dataDir })
@@ -79,17 +78,3 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
   return { config, clock, db, keys, models, limiter, authGuard, jobs, jobWorker, close }
 }
 
-async function loadModels(config: Config, lent: TextClassifier[] | undefined): Promise<ModelRegistry> {
-  const registry = new ModelRegistry()
-  const batching = { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue }
-  if (lent) {
-    for (const model of lent) registry.add(model, batching, false)
-    return registry
-  }
-  try {
-    registry.add(await loadBuiltinModel(config.modelDir), batching)
-  } catch (error) {
-    throw new ConfigError(`cannot load the built-in model (--model-dir ${config.modelDir}): ${(error as Error).message}`)
-  }
-  return registry
-}

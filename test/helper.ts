@@ -11,6 +11,7 @@ import { buildApp } from '../src/app.js'
 import type { Config } from '../src/config.js'
 import { PROJECT_ROOT, testConfig } from '../src/config.js'
 import type { Scope } from '../src/keys/types.js'
+import type { LimitRule } from '../src/ratelimit/policy.js'
 import { loadBuiltinModel } from '../src/models/builtin/load.js'
 import type { TextClassifier } from '../src/models/types.js'
 
@@ -47,6 +48,8 @@ export interface TestKeyOptions {
   scopes?: Scope[]
   expiresAt?: number | null
   name?: string
+  limits?: LimitRule[] | null
+  models?: string[] | null
 }
 
 /** Creates a key through the service and returns the plaintext key and its id. */
@@ -55,6 +58,8 @@ export async function createKey(app: FastifyInstance, options: TestKeyOptions = 
     name: options.name ?? 'test',
     scopes: options.scopes ?? ['predict'],
     expiresAt: options.expiresAt ?? null,
+    limits: options.limits ?? null,
+    models: options.models ?? null,
   })
   return { key: created.key, id: created.record.id }
 }

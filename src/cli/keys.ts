@@ -14,6 +14,7 @@ import { keyStatus, parseScopes } from '../keys/types.js'
 import { systemClock } from '../lib/clock.js'
 import { parseExpiry } from '../lib/duration.js'
 import { formatRule, parseRules } from '../ratelimit/policy.js'
+import { parseModelList } from '../models/spec.js'
 import { STORE_SETTINGS, addSettingOptions, configFrom } from './options.js'
 import { CliError } from './run.js'
 import { formatTime, renderTable } from './table.js'
@@ -56,6 +57,7 @@ export function keyJson(record: ApiKeyRecord, now: number) {
     revoked_at: iso(record.revokedAt),
     last_used_at: iso(record.lastUsedAt),
     limits: record.limits?.map(formatRule) ?? null,
+    models: record.models,
   }
 }
 
@@ -86,9 +88,10 @@ function registerCreate(keys: Command): void {
     .option('--scopes <list>', 'comma-separated scopes: predict, admin', 'predict')
     .option('--expires <when>', 'expiry: a duration from now (30d, 12h) or an ISO date')
     .addOption(new Option('--limit <rule>', 'a limit such as 60/1m or day=10000/1d; repeat for several').argParser(collect).default([], "the server's"))
+    .option('--models <list>', 'comma-separated models the key may use (default: all)')
     .option('--json', 'print one JSON object with id and key')
   addSettingOptions(create, STORE_SETTINGS)
-  create.action(async (options: { name: string; scopes: string; expires?: string; limit: string[]; json?: boolean }, command: Command) => {
+  create.action(async (options: { name: string; scopes: string; expires?: string; limit: string[]; models?: string; json?: boolean }, command: Command) => {
     let input
     try {
       input = {
@@ -96,6 +99,7 @@ function registerCreate(keys: Command): void {
         scopes: parseScopes(options.scopes),
         expiresAt: options.expires === undefined ? null : parseExpiry(options.expires, Date.now()),
         limits: options.limit.length > 0 ? parseRules(options.limit) : null,
+        models: options.models === undefined ? null : parseModelList(options.models),
       }
     } catch (error) {
       throw usageError('invalid option', error)
@@ -145,6 +149,8 @@ interface UpdateOptions {
   expires?: string | false
   limit: string[]
   defaultLimits?: boolean
+  models?: string
+  allModels?: boolean
   json?: boolean
 }
 
@@ -157,7 +163,10 @@ function parseChanges(options: UpdateOptions): KeyChanges {
   else if (options.expires !== undefined) changes.expiresAt = parseExpiry(options.expires, Date.now())
   if (options.limit.length > 0) changes.limits = parseRules(options.limit)
   if (options.defaultLimits) changes.limits = null
-  if (Object.keys(changes).length === 0) throw new Error('nothing to change: give --name, --scopes, --expires, --limit or --default-limits')
+  if (options.models !== undefined && options.allModels) throw new Error('--models and --all-models exclude each other')
+  if (options.models !== undefined) changes.models = parseModelList(options.models)
+  if (options.allModels) changes.models = null
+  if (Object.keys(changes).length === 0) throw new Error('nothing to change: give --name, --scopes, --expires, --limit, --default-limits, --models or --all-models')
   return changes
 }
 
@@ -172,6 +181,8 @@ function registerUpdate(keys: Command): void {
     .option('--no-expires', 'never expire')
     .addOption(new Option('--limit <rule>', "replace the key's limits (repeat for several), e.g. --limit 60/1m --limit day=10000/1d").argParser(collect).default([], 'unchanged'))
     .option('--default-limits', 'drop the key\'s own limits: the server\'s defaults apply')
+    .option('--models <list>', 'restrict the key to these comma-separated models')
+    .option('--all-models', 'let the key use every model')
     .option('--json', 'print the key as JSON')
   addSettingOptions(update, STORE_SETTINGS)
   update.action(async (id: string, options: UpdateOptions, command: Command) => {

@@ -25,6 +25,7 @@ export function addSettingOptions(command: Command, names: readonly SettingName[
       typeof setting.default === 'boolean'
         ? new Option(`--${setting.default ? 'no-' : ''}${setting.flag}`, helpText(name))
         : new Option(`--${setting.flag} <${'placeholder' in setting ? setting.placeholder : 'value'}>`, helpText(name))
+    if ('repeatable' in setting && setting.repeatable) option.argParser((value: string, previous: string | undefined) => (previous === undefined ? value : `${previous}\n${value}`))
     command.addOption(option)
     attributes.set(option.attributeName(), name)
   }

@@ -61,6 +61,12 @@ const migrations: Record<string, Migration> = {
         .execute()
     },
   },
+  '0005_key_models': {
+    async up(db: Kysely<unknown>) {
+      // JSON array of model names the key may use; NULL = every model.
+      await db.schema.alterTable('api_keys').addColumn('models', 'text').execute()
+    },
+  },
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }

@@ -20,6 +20,8 @@ export interface ApiKeysTable {
   updated_at: number
   /** JSON array of limit rules, or NULL for the server's default limits. */
   limits: string | null
+  /** JSON array of the model names the key may use, or NULL for all. */
+  models: string | null
 }
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'

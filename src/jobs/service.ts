@@ -6,6 +6,7 @@ import { AppError, ErrorCode } from '../errors.js'
 import { randomId } from '../keys/format.js'
 import type { Principal } from '../keys/types.js'
 import type { Clock } from '../lib/clock.js'
+import { resolveModel } from '../models/access.js'
 import type { ModelRegistry } from '../models/registry.js'
 import type { JobFilter, JobStore } from './store.js'
 import type { Job, JobResult, JobStatus } from './types.js'
@@ -29,8 +30,7 @@ export class JobService {
   }
 
   async create(principal: Principal, texts: readonly string[], modelName?: string): Promise<Job> {
-    const model = modelName === undefined ? this.options.models.default : this.options.models.get(modelName)
-    if (!model) throw new AppError(ErrorCode.ModelNotFound, `No model named '${modelName ?? ''}'`)
+    const model = resolveModel(this.options.models, principal, modelName)
     if ((await this.options.store.countActive(principal.keyId)) >= this.options.maxActivePerKey) {
       throw new AppError(ErrorCode.TooManyJobs, `This key already has ${this.options.maxActivePerKey} unfinished jobs; wait for one to finish or cancel one`, {
         headers: { 'retry-after': '10' },

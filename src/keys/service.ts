@@ -36,6 +36,8 @@ export interface CreateKeyInput {
   expiresAt?: number | null
   /** The key's own limits; null or absent: the server's default limits. */
   limits?: LimitRule[] | null
+  /** The models the key may use; null or absent: all. */
+  models?: string[] | null
 }
 
 export interface CreatedKey {
@@ -80,6 +82,7 @@ export class KeyService {
       lastUsedAt: null,
       updatedAt: now,
       limits: input.limits ?? null,
+      models: input.models ?? null,
     }
     await this.store.insert(record)
     return { key, record }
@@ -161,5 +164,5 @@ export class KeyService {
 }
 
 function toPrincipal(record: ApiKeyRecord): Principal {
-  return { keyId: record.id, prefix: record.prefix, name: record.name, scopes: record.scopes, limits: record.limits }
+  return { keyId: record.id, prefix: record.prefix, name: record.name, scopes: record.scopes, limits: record.limits, models: record.models }
 }

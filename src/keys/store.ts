@@ -12,6 +12,7 @@ export interface KeyChanges {
   scopes?: Scope[]
   expiresAt?: number | null
   limits?: LimitRule[] | null
+  models?: string[] | null
 }
 
 type Row = Selectable<ApiKeysTable>
@@ -29,6 +30,7 @@ function toRecord(row: Row): ApiKeyRecord {
     lastUsedAt: row.last_used_at === null ? null : Number(row.last_used_at),
     updatedAt: Number(row.updated_at),
     limits: row.limits === null ? null : (JSON.parse(row.limits) as LimitRule[]),
+    models: row.models === null ? null : (JSON.parse(row.models) as string[]),
   }
 }
 
@@ -45,6 +47,7 @@ function toRow(record: ApiKeyRecord): Row {
     last_used_at: record.lastUsedAt,
     updated_at: record.updatedAt,
     limits: record.limits === null ? null : JSON.stringify(record.limits),
+    models: record.models === null ? null : JSON.stringify(record.models),
   }
 }
 
@@ -99,6 +102,7 @@ export class KeyStore {
         ...(changes.scopes !== undefined && { scopes: changes.scopes.join(',') }),
         ...(changes.expiresAt !== undefined && { expires_at: changes.expiresAt }),
         ...(changes.limits !== undefined && { limits: changes.limits === null ? null : JSON.stringify(changes.limits) }),
+        ...(changes.models !== undefined && { models: changes.models === null ? null : JSON.stringify(changes.models) }),
         updated_at: at,
       })
       .where('id', '=', id)

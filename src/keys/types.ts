@@ -20,6 +20,8 @@ export interface ApiKeyRecord {
   updatedAt: number
   /** The key's own limits; null: the server's default limits apply. */
   limits: LimitRule[] | null
+  /** The models the key may use; null: all of them. */
+  models: string[] | null
 }
 
 /** The authenticated caller, attached to each request. */
@@ -29,6 +31,7 @@ export interface Principal {
   name: string
   scopes: readonly Scope[]
   limits: readonly LimitRule[] | null
+  models: readonly string[] | null
 }
 
 /** Why a presented key was refused; callers all see the same 403, the audit log sees this. */

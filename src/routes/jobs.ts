@@ -9,7 +9,8 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { checkTexts } from '../http/texts.js'
 import { jobNotFound } from '../jobs/service.js'
-import type { Job, JobResult } from '../jobs/types.js'
+import type { Job } from '../jobs/types.js'
+import { sentimentField } from '../models/sentiment.js'
 import { FINISHED } from '../jobs/types.js'
 import { ErrorResponse, protectedErrors } from './common.js'
 
@@ -67,17 +68,10 @@ function view(job: Job) {
   }
 }
 
-function resultView(result: JobResult, sentiment: boolean) {
-  return sentiment ? { ...result, sentiment: result.label } : result
-}
-
 export default async function jobRoutes(fastify: FastifyInstance, options: JobRoutesOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const { jobs, models } = app.services
-  const isSentiment = (model: string) => {
-    const labels = models.get(model)?.info.labels ?? []
-    return labels.includes('positive') && labels.includes('negative')
-  }
+  const labelsOf = (model: string) => models.get(model)?.info.labels ?? []
 
   app.post(
     '/v1/jobs',
@@ -126,9 +120,9 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
       if (!FINISHED.includes(job.status)) return view(job)
       const { offset, limit } = request.query
       const results = await jobs.results(job, offset, limit)
-      const sentiment = isSentiment(job.model)
+      const labels = labelsOf(job.model)
       const next = offset + limit < job.total ? offset + limit : null
-      return { ...view(job), results: results.map((r) => resultView(r, sentiment)), next_offset: next }
+      return { ...view(job), results: results.map((r) => ({ ...r, ...sentimentField(labels, r.label) })), next_offset: next }
     },
   )
 

@@ -12,6 +12,8 @@ import type { Static } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { AppError, ErrorCode, errors } from '../errors.js'
 import { checkTexts, pickText } from '../http/texts.js'
+import { resolveModel } from '../models/access.js'
+import { sentimentField } from '../models/sentiment.js'
 import type { ServedModel } from '../models/registry.js'
 import type { Classification, ModelInfo } from '../models/types.js'
 import { ErrorResponse, protectedErrors } from './common.js'
@@ -53,10 +55,9 @@ function pickTexts(texts: string[], alsoText: boolean): string[] {
 
 /** One text's answer; `sentiment` only for models whose labels are positive/negative. */
 export function toAnswer(text: string, info: ModelInfo, result: Classification) {
-  const isSentiment = info.labels.includes('positive') && info.labels.includes('negative')
   return {
     text,
-    ...(isSentiment ? { sentiment: result.label } : {}),
+    ...sentimentField(info.labels, result.label),
     confidence: result.confidence,
     label: result.label,
     scores: result.scores,
@@ -146,7 +147,7 @@ export default async function predictRoutes(fastify: FastifyInstance, options: P
         response: responses,
       },
     },
-    (request, reply) => answer(request, request, reply, models.default, options.timeoutMs),
+    (request, reply) => answer(request, request, reply, resolveModel(models, request.principal!), options.timeoutMs),
   )
 
   app.post(
@@ -159,13 +160,13 @@ export default async function predictRoutes(fastify: FastifyInstance, options: P
         params: Type.Object({ name: Type.String({ maxLength: 128 }) }),
         querystring: schemas.querystring,
         body: schemas.body,
-        response: { ...responses, 404: { ...ErrorResponse, description: 'No such model (`model_not_found`)' } },
+        response: {
+          ...responses,
+          403: { ...ErrorResponse, description: 'Invalid key, missing scope, or a key not allowed this model (`model_forbidden`)' },
+          404: { ...ErrorResponse, description: 'No such model (`model_not_found`)' },
+        },
       },
     },
-    (request, reply) => {
-      const model = models.get(request.params.name)
-      if (!model) throw new AppError(ErrorCode.ModelNotFound, `No model named '${request.params.name}'`)
-      return answer(request, request, reply, model, options.timeoutMs)
-    },
+    (request, reply) => answer(request, request, reply, resolveModel(models, request.principal!, request.params.name), options.timeoutMs),
   )
 }

@@ -19,12 +19,19 @@ export interface ProtectedRoute {
   scope: Scope
   /** Status of a successful call with a good key. */
   okStatus: number
+  /** For prediction routes: the model used, so that a key restricted to others gets 403. */
+  model?: string
 }
 
 type Headers = Record<string, string>
 
+// Each route's calls come from an address of their own, so that the failures the table makes
+// on purpose stay under the per-address brute-force guard.
+const addresses = new Map<ProtectedRoute, string>()
+
 function call(app: FastifyInstance, route: ProtectedRoute, headers: Headers) {
-  const options: InjectOptions = { method: route.method, url: route.url, headers }
+  if (!addresses.has(route)) addresses.set(route, `198.18.0.${addresses.size + 1}`)
+  const options: InjectOptions = { method: route.method, url: route.url, headers, remoteAddress: addresses.get(route)! }
   if (route.payload !== undefined) options.payload = route.payload as InjectOptions['payload']
   return app.inject(options)
 }
@@ -106,6 +113,14 @@ export function describeAuthTable(routes: ProtectedRoute[]): void {
           assert.equal(ok.statusCode, route.okStatus, ok.body)
           assertRefused(await call(custom, route, { 'x-api-key': keys.customGood! }), 401, 'Not authenticated', 'missing_api_key')
         })
+        if (route.model !== undefined) {
+          test('a key restricted to other models gets 403 model_forbidden', async () => {
+            const { key } = await createKey(app, { scopes: ['admin', 'predict'], models: ['some-other-model'] })
+            const response = await call(app, route, { 'x-api-key': key })
+            assert.equal(response.statusCode, 403)
+            assert.equal(response.json().code, 'model_forbidden')
+          })
+        }
         test('a key without the route scope gets 403 insufficient_scope', async () => {
           const { key } = await createKey(app, { scopes: [otherScope(route.scope)] })
           const response = await call(app, route, { 'x-api-key': key })

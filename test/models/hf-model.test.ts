@@ -1,0 +1,91 @@
+/**
+ * Hugging Face–shaped folders: outputs checked against logits recomputed independently,
+ * truncation, padding, and broken folders refused at load time with the file named.
+ */
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import { describe, test } from 'node:test'
+import { loadHfModel } from '../../src/models/hf/load.js'
+import { ModelLoadError } from '../../src/models/load-error.js'
+import { tempDir } from '../helper.js'
+import { SPECIAL, writeTinyHfModel } from '../fixtures/hf-model.js'
+
+const WORDS = ['good', 'bad', 'movie', 'great', 'awful', 'plot', 'the', 'was', '##s', 'act', '##ing']
+const LABELS = ['negative', 'neutral', 'positive']
+
+/** Independent recomputation: WordPiece by hand for this tiny vocabulary, then the bag of weights. */
+function expectedProbabilities(model: ReturnType<typeof writeTinyHfModel>, tokens: string[]): number[] {
+  const ids = ['[CLS]', ...tokens, '[SEP]'].map((token) => model.vocab.indexOf(token))
+  const logits = model.bias.map((b, j) => ids.reduce((sum, id) => sum + model.weights[id]![j]!, b))
+  const max = Math.max(...logits)
+  const exps = logits.map((l) => Math.exp(l - max))
+  const total = exps.reduce((a, b) => a + b, 0)
+  return exps.map((e) => e / total)
+}
+
+describe('Hugging Face export folders', () => {
+  const dir = tempDir()
+  const model = writeTinyHfModel(path.join(dir, 'tiny'), { words: WORDS, labels: LABELS, maxLength: 8 })
+
+  test('outputs match an independent computation, for every text of a mixed-length batch', async () => {
+    const classifier = await loadHfModel(model.dir, { name: 'tiny' })
+    assert.deepEqual(classifier.info.labels, LABELS)
+    assert.equal(classifier.info.maxLength, 8)
+    const cases: [string, string[]][] = [
+      ['Good movie', ['good', 'movie']],
+      ['The acting was AWFUL', ['the', 'act', '##ing', 'was', 'awful']],
+      ['plots!', ['plot', '##s', '[UNK]']],
+      ['great', ['great']],
+    ]
+    const results = await classifier.classifyBatch(cases.map(([text]) => text))
+    results.forEach((result, i) => {
+      const expected = expectedProbabilities(model, cases[i]![1])
+      LABELS.forEach((label, j) => assert.ok(Math.abs(result.scores[label]! - expected[j]!) < 1e-5, `${cases[i]![0]} ${label}`))
+      assert.equal(result.label, LABELS[expected.indexOf(Math.max(...expected))])
+      assert.equal(result.confidence, result.scores[result.label])
+    })
+    const alone = await classifier.classifyBatch(['great'])
+    assert.deepEqual(alone[0]!.scores, results[3]!.scores, 'padding changed a result')
+    await classifier.close()
+  })
+
+  test('texts longer than the model are truncated, keeping [CLS] and [SEP]', async () => {
+    const classifier = await loadHfModel(model.dir, { name: 'tiny' })
+    const [long] = await classifier.classifyBatch(['good bad movie great awful plot the was good bad'])
+    const expected = expectedProbabilities(model, ['good', 'bad', 'movie', 'great', 'awful', 'plot'])
+    LABELS.forEach((label, j) => assert.ok(Math.abs(long!.scores[label]! - expected[j]!) < 1e-5))
+    await classifier.close()
+  })
+
+  test('broken folders are refused at load time, naming the file and the problem', async () => {
+    const broken = (name: string, change: (dir: string) => void) => {
+      const target = path.join(dir, name)
+      writeTinyHfModel(target, { words: WORDS, labels: LABELS })
+      change(target)
+      return target
+    }
+    const cases: [string, RegExp][] = [
+      [broken('no-tokenizer', (d) => fs.rmSync(path.join(d, 'tokenizer.json'))), /tokenizer\.json: file not found/],
+      [broken('no-id2label', (d) => fs.writeFileSync(path.join(d, 'config.json'), '{"architectures": ["BertForSequenceClassification"]}')), /config\.json: no "id2label"/],
+      [broken('bad-json', (d) => fs.writeFileSync(path.join(d, 'config.json'), '{"id2label": ')), /config\.json: not valid JSON/],
+      [broken('not-onnx', (d) => fs.writeFileSync(path.join(d, 'model.onnx'), 'this is not a model')), /model\.onnx: not a model ONNX Runtime can load/],
+      [broken('no-model', (d) => fs.rmSync(path.join(d, 'model.onnx'))), /model\.onnx: file not found/],
+      [broken('wrong-output', (d) => writeTinyHfModel(d, { words: WORDS, labels: LABELS, outputName: 'scores' })), /model\.onnx: no output named "logits" \(outputs: scores\)/],
+      [broken('label-mismatch', (d) => fs.writeFileSync(path.join(d, 'config.json'), '{"id2label": {"0": "a", "1": "b"}}')), /"logits" has 3 classes but config\.json id2label names 2/],
+      [broken('not-a-tokenizer', (d) => fs.writeFileSync(path.join(d, 'tokenizer.json'), '{"vocab": {}}')), /tokenizer\.json: no "model" section/],
+    ]
+    for (const [folder, message] of cases) {
+      await assert.rejects(loadHfModel(folder, { name: 'x' }), (error: unknown) => {
+        assert.ok(error instanceof ModelLoadError, String(error))
+        assert.match(error.message, message)
+        assert.ok(error.message.startsWith(folder), error.message)
+        return true
+      })
+    }
+  })
+
+  test('special tokens come first in the vocabulary', () => {
+    assert.deepEqual(model.vocab.slice(0, 4), SPECIAL)
+  })
+})

@@ -1,0 +1,71 @@
+/**
+ * Several models at once: the built-in one and a Hugging Face–shaped folder served with
+ * --model; /v1/models per key; keys restricted to some models.
+ */
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import type { FastifyInstance } from 'fastify'
+import { parseModelSpecs } from '../../src/models/spec.js'
+import { writeTinyHfModel } from '../fixtures/hf-model.js'
+import { buildTestApp, createKey, tempDir } from '../helper.js'
+
+const LABELS = ['anger', 'joy', 'sadness']
+let app: FastifyInstance
+let model: ReturnType<typeof writeTinyHfModel>
+
+before(async () => {
+  model = writeTinyHfModel(path.join(tempDir(), 'emotions'), { words: ['happy', 'sad', 'mad', 'day'], labels: LABELS })
+  app = await buildTestApp({ config: { models: parseModelSpecs(`emotions=${model.dir}?max-batch=4`) } })
+})
+after(() => app.close())
+
+const post = (url: string, key: string, payload: unknown) => app.inject({ method: 'POST', url, headers: { 'x-api-key': key }, payload: payload as Record<string, unknown> })
+const get = (url: string, key: string) => app.inject({ method: 'GET', url, headers: { 'x-api-key': key } })
+
+describe('serving a Hugging Face folder next to the built-in model', () => {
+  test('the named model answers with label and scores from its id2label, and no sentiment field', async () => {
+    const { key } = await createKey(app)
+    const response = await post('/v1/models/emotions/predict', key, { text: 'happy day' })
+    assert.equal(response.statusCode, 200, response.body)
+    const body = response.json()
+    assert.equal(body.model, 'emotions')
+    assert.deepEqual(Object.keys(body.scores).sort(), LABELS)
+    assert.equal(body.sentiment, undefined)
+    const ids = ['[CLS]', 'happy', 'day', '[SEP]'].map((t) => model.vocab.indexOf(t))
+    const logits = model.bias.map((b, j) => ids.reduce((sum, id) => sum + model.weights[id]![j]!, b))
+    const best = logits.indexOf(Math.max(...logits))
+    assert.equal(body.label, LABELS[best])
+  })
+
+  test('/predict keeps using the default model', async () => {
+    const { key } = await createKey(app)
+    const body = (await post('/predict', key, { text: 'happy day' })).json()
+    assert.equal(body.model, 'sentiment')
+    assert.ok(body.sentiment)
+  })
+
+  test('/v1/models lists what a key may use; paths only for admin keys', async () => {
+    const { key: all } = await createKey(app)
+    const { key: admin } = await createKey(app, { scopes: ['admin', 'predict'] })
+    const { key: restricted } = await createKey(app, { models: ['emotions'] })
+    const listed = (await get('/v1/models', all)).json().models as Record<string, unknown>[]
+    assert.deepEqual(listed.map((m) => m.name), ['sentiment', 'emotions'])
+    assert.deepEqual(listed[1], { name: 'emotions', task: 'text-classification', labels: LABELS, max_length: 16, source: 'huggingface', default: false })
+    assert.equal(listed[0]!.default, true)
+    const forAdmin = (await get('/v1/models', admin)).json().models as Record<string, unknown>[]
+    assert.equal(forAdmin[1]!.path, model.dir)
+    assert.deepEqual(((await get('/v1/models', restricted)).json().models as { name: string }[]).map((m) => m.name), ['emotions'])
+  })
+
+  test('a key restricted to some models gets 403 model_forbidden for the others, everywhere', async () => {
+    const { key } = await createKey(app, { models: ['emotions'] })
+    assert.equal((await post('/v1/models/emotions/predict', key, { text: 'sad' })).statusCode, 200)
+    for (const [url, payload] of [['/predict', { text: 'fine' }], ['/v1/models/sentiment/predict', { texts: ['fine'] }], ['/v1/jobs', { texts: ['fine'] }]] as const) {
+      const response = await post(url, key, payload)
+      assert.equal(response.statusCode, 403, url)
+      assert.equal(response.json().code, 'model_forbidden')
+    }
+    assert.equal((await post('/v1/jobs', key, { texts: ['happy'], model: 'emotions' })).statusCode, 202)
+  })
+})
