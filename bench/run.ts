@@ -13,6 +13,7 @@ import { machineDescription } from './lib/report.js'
 import { runHttpPredict } from './scenarios/http-predict.js'
 import { runMicro } from './scenarios/micro.js'
 import { runLimiterChoice } from './scenarios/limiter-choice.js'
+import { runBatching } from './scenarios/batching.js'
 
 interface BenchOptions {
   only?: string
@@ -23,7 +24,7 @@ interface BenchOptions {
 }
 
 const program = new Command('bench')
-  .option('--only <ids>', 'comma-separated scenario ids (default: all): micro, limiter-choice, http-predict')
+  .option('--only <ids>', 'comma-separated scenario ids (default: all): micro, limiter-choice, http-predict, batching')
   .option('--duration <seconds>', 'seconds per measurement', '8')
   .option('--rounds <n>', 'interleaved rounds per target (the median is reported)', '3')
   .option('--connections <n>', 'concurrent connections', '32')
@@ -35,6 +36,7 @@ const log = (line: string) => console.error(line)
 const scenarios: Record<string, () => Promise<ScenarioReport>> = {
   micro: () => runMicro({ redisUrl: options.redisUrl, log }),
   'limiter-choice': runLimiterChoice,
+  batching: () => runBatching({ durationSec: Number(options.duration), log }),
   'http-predict': () =>
     runHttpPredict({
       durationSec: Number(options.duration),

@@ -38,11 +38,11 @@ export async function dataDirWithKey(): Promise<{ dataDir: string; key: string }
 }
 
 /** (c) infergate's full /predict: auth and everything else on, as shipped. */
-export async function infergate(extraArgs: string[] = [], name = 'infergate /predict (full)'): Promise<Target> {
+export async function infergate(extraArgs: string[] = [], name = 'infergate /predict (full)', ready = /Server listening at/): Promise<Target> {
   const { dataDir, key } = await dataDirWithKey()
   const port = await freePort()
   const args = [...TSX, path.join(PROJECT_ROOT, 'src/cli/index.ts'), 'serve', '--port', String(port), '--data-dir', dataDir, '--no-bootstrap', ...extraArgs]
-  const { child } = await spawnUntil(process.execPath, args, /Server listening at/)
+  const { child } = await spawnUntil(process.execPath, args, ready)
   return {
     name,
     url: `http://127.0.0.1:${port}`,

@@ -7,7 +7,9 @@
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import ort from 'onnxruntime-node'
+import type { ModelSession } from '../onnx/session.js'
+import { openSession } from '../onnx/session.js'
+import type { WireTensor } from '../onnx/session-protocol.js'
 import { ModelLoadError } from '../load-error.js'
 import { classifyLogits } from '../scores.js'
 import type { Classification, TextClassifier } from '../types.js'
@@ -24,7 +26,7 @@ export interface HfLoadOptions {
 const REQUIRED_INPUTS = ['input_ids', 'attention_mask']
 const KNOWN_INPUTS = [...REQUIRED_INPUTS, 'token_type_ids']
 
-async function openSession(file: string, threads: number): Promise<ort.InferenceSession> {
+async function openModel(file: string, threads: number): Promise<ModelSession> {
   let bytes: Buffer
   try {
     bytes = await fs.readFile(file)
@@ -32,13 +34,13 @@ async function openSession(file: string, threads: number): Promise<ort.Inference
     throw new ModelLoadError(file, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message)
   }
   try {
-    return await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' })
+    return await openSession(bytes, { intraOpThreads: threads })
   } catch (error) {
     throw new ModelLoadError(file, `not a model ONNX Runtime can load (${(error as Error).message.split('\n')[0]})`)
   }
 }
 
-function checkSignature(session: ort.InferenceSession, config: HfModelConfig, file: string): void {
+function checkSignature(session: ModelSession, config: HfModelConfig, file: string): void {
   const missing = REQUIRED_INPUTS.filter((name) => !session.inputNames.includes(name))
   if (missing.length > 0) throw new ModelLoadError(file, `inputs must include ${missing.join(' and ')} (it has ${session.inputNames.join(', ')})`)
   const unknown = session.inputNames.filter((name) => !KNOWN_INPUTS.includes(name))
@@ -58,7 +60,7 @@ class HfClassifier implements TextClassifier {
   constructor(
     name: string,
     dir: string,
-    private readonly session: ort.InferenceSession,
+    private readonly session: ModelSession,
     private readonly encoder: TokenEncoder,
     private readonly labels: string[],
   ) {
@@ -69,11 +71,11 @@ class HfClassifier implements TextClassifier {
   async classifyBatch(texts: readonly string[]): Promise<Classification[]> {
     const batch = this.encoder.encodeBatch(texts)
     const dims = [batch.batch, batch.length]
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', batch.inputIds, dims),
-      attention_mask: new ort.Tensor('int64', batch.attentionMask, dims),
+    const feeds: Record<string, WireTensor> = {
+      input_ids: { type: 'int64', data: batch.inputIds, dims },
+      attention_mask: { type: 'int64', data: batch.attentionMask, dims },
     }
-    if (this.feedsTokenTypes) feeds.token_type_ids = new ort.Tensor('int64', batch.tokenTypeIds, dims)
+    if (this.feedsTokenTypes) feeds.token_type_ids = { type: 'int64', data: batch.tokenTypeIds, dims }
     const { logits } = await this.session.run(feeds, ['logits'])
     if (!logits || logits.dims.at(-1) !== this.labels.length) throw new Error('the model returned logits of an unexpected shape')
     return classifyLogits(logits.data as Float32Array, texts.length, this.labels)
@@ -94,7 +96,7 @@ export async function loadHfModel(dir: string, options: HfLoadOptions): Promise<
     throw new ModelLoadError(path.join(dir, 'tokenizer.json'), `cannot build the tokenizer (${(error as Error).message})`)
   }
   const file = path.join(dir, 'model.onnx')
-  const session = await openSession(file, options.intraOpThreads ?? 1)
+  const session = await openModel(file, options.intraOpThreads ?? 1)
   try {
     checkSignature(session, config, file)
   } catch (error) {
