@@ -1,0 +1,93 @@
+/**
+ * `infergate eval`: scores a model folder on a labelled TSV file — accuracy, per-class
+ * precision/recall/F1, confusion matrix, mean latency per text and expected calibration error.
+ */
+import path from 'node:path'
+import type { Command } from 'commander'
+import { PROJECT_ROOT } from '../config.js'
+import { loadBuiltinModel } from '../models/builtin/load.js'
+import { readLabelledTsv } from '../models/dataset.js'
+import { evaluate, type EvaluationReport } from '../models/evaluate.js'
+import { CliError } from './run.js'
+import { renderTable } from './table.js'
+import { datasetErrors, integerFlag, requireFile } from './train.js'
+
+interface EvalFlags {
+  data: string
+  modelDir: string
+  batchSize: string
+  json?: boolean
+  warmup?: boolean
+}
+
+/** Registers `infergate eval`. */
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('score a model on a label<TAB>sentence TSV file (accuracy, precision/recall/F1, latency, ECE)')
+    .requiredOption('--data <file>', 'labelled data: label<TAB>sentence TSV with a header line (label 1 = positive)')
+    .option('--model-dir <dir>', 'built-in model folder', path.join(PROJECT_ROOT, 'models', 'sentiment'))
+    .option('--batch-size <n>', 'texts per model call', '64')
+    .option('--json', 'print the report as JSON')
+    .option('--warmup', 'classify the whole file once, untimed, before measuring (steady-state latency)')
+    .action(async (flags: EvalFlags) => {
+      await runEval(flags)
+    })
+}
+
+async function runEval(flags: EvalFlags): Promise<void> {
+  const data = requireFile(flags.data, '--data')
+  const batchSize = integerFlag(flags.batchSize, '--batch-size', 1)
+  const examples = await datasetErrors(() => readLabelledTsv(data))
+  let classifier
+  try {
+    classifier = await loadBuiltinModel(flags.modelDir)
+  } catch (error) {
+    throw new CliError(`--model-dir ${flags.modelDir}: ${(error as Error).message}`)
+  }
+  const bar = process.stderr.isTTY ? progressBar() : undefined
+  try {
+    if (flags.warmup === true) await evaluate(classifier, examples, { batchSize })
+    const report = await evaluate(classifier, examples, { batchSize, onProgress: bar?.update })
+    bar?.done()
+    console.log(flags.json === true ? JSON.stringify({ data, modelDir: flags.modelDir, ...report }, null, 2) : formatReport(report))
+  } finally {
+    await classifier.close()
+  }
+}
+
+/** The human-readable report. */
+export function formatReport(r: EvaluationReport): string {
+  const pct = (x: number): string => `${(x * 100).toFixed(2)}%`
+  const perClass = renderTable(
+    ['label', 'precision', 'recall', 'f1', 'support'],
+    r.perClass.map((c) => [c.label, pct(c.precision), pct(c.recall), pct(c.f1), String(c.support)]),
+  )
+  const confusion = renderTable(
+    ['actual \\ predicted', ...r.labels],
+    r.labels.map((label, i) => [label, ...r.confusion[i]!.map(String)]),
+  )
+  return [
+    `examples: ${r.examples}`,
+    `accuracy: ${pct(r.accuracy)}`,
+    '',
+    perClass,
+    '',
+    confusion,
+    '',
+    `latency per text: mean ${r.meanLatencyMicros.toFixed(1)} µs, median ${r.medianLatencyMicros.toFixed(1)} µs (batch size ${r.batchSize})`,
+    `expected calibration error (15 bins): ${r.ece.toFixed(4)}`,
+  ].join('\n')
+}
+
+/** A one-line progress bar redrawn in place on stderr. */
+function progressBar(): { update: (done: number, total: number) => void; done: () => void } {
+  const width = 30
+  return {
+    update: (done, total) => {
+      const filled = Math.round((done / Math.max(1, total)) * width)
+      process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}`)
+    },
+    done: () => process.stderr.write('\n'),
+  }
+}

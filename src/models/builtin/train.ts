@@ -1,0 +1,209 @@
+/**
+ * Deterministic training of the built-in sentiment model from a `label<TAB>sentence` TSV file.
+ *
+ * Steps: tokenise every phrase; hold out a share of whole training sentences (`split.ts`); train
+ * `members` CNNs (`cnn.ts`; seeds `seed`, `seed + 1`, ...; even members read word + sub-word
+ * rows, odd ones word rows alone, for diversity) in worker threads, and meanwhile the bag-of-
+ * n-grams model (`bag.ts`) on the main thread; then fit on the held-out sentences how much the
+ * CNNs' average and the bag count (`calibration.ts`). Same input + seed => same weights on one
+ * machine, whatever the number of threads.
+ */
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
+import path from 'node:path'
+import { parseLabelledTsv } from '../dataset.js'
+import { bagLogits, trainBag, type BagExample, type BagHyperParameters, type BagWeights } from './bag.js'
+import { fitStackingWeights, marginsOf, stackedLogLoss } from './calibration.js'
+import type { CnnHyperParameters, CnnWeights, EncodedExample } from './cnn.js'
+import { bigramRow, END_TOKEN, padRow, wordRow, wordRows, type FeatureSpec } from './features.js'
+import { splitBySentence } from './split.js'
+import { tokenize } from './tokenizer.js'
+import { packExamples, runMembers, type MemberJob, type MemberProgress } from './train-member.js'
+
+/** Defaults chosen on the held-out split (see docs/model.md for the variants tried). */
+export const DEFAULT_HYPER_PARAMETERS: CnnHyperParameters = {
+  dim: 32,
+  maps: 48,
+  widths: [2, 3, 4],
+  dropout: 0.5,
+  wordDropout: 0.2,
+  learningRate: 0.002,
+  batchSize: 32,
+  epochs: 3,
+  rootEpochs: 1,
+  rootLearningRate: 0.2,
+  initScale: 0.1,
+}
+
+export const DEFAULT_BAG_HYPER_PARAMETERS: BagHyperParameters = { dim: 16, epochs: 10, learningRate: 0.1 }
+
+export const DEFAULT_FEATURES: FeatureSpec = {
+  hash: 'fnv1a-32',
+  wordBuckets: 1 << 15,
+  subwordBuckets: 1 << 16,
+  bigramBuckets: 1 << 18,
+  subwordMinN: 3,
+  subwordMaxN: 4,
+  maxSlots: 24,
+}
+
+/** Options of {@link trainBuiltinModel}. */
+export interface BuiltinTrainOptions {
+  trainFile: string
+  seed?: number
+  /** CNNs in the ensemble (default 1). */
+  members?: number
+  /** Share of training sentences held out for stacking/calibration and reporting (default 0.1). */
+  heldOutFraction?: number
+  hyperParameters?: Partial<CnnHyperParameters>
+  bagHyperParameters?: Partial<BagHyperParameters>
+  features?: Partial<FeatureSpec>
+  /** Threads (default: one per core); 1 trains everything on the calling thread. */
+  threads?: number
+  onProgress?: (progress: MemberProgress) => void
+}
+
+/** A trained model, ready for `exportBuiltinModel`. */
+export interface TrainedBuiltinModel {
+  features: FeatureSpec
+  hyperParameters: CnnHyperParameters
+  bagHyperParameters: BagHyperParameters
+  members: CnnWeights[]
+  bag: BagWeights
+  /** Final margin = cnn * (average CNN margin) + bag * (bag margin). */
+  stacking: { cnn: number; bag: number }
+  seed: number
+  heldOutFraction: number
+  data: { file: string; sha256: string; phrases: number; trainPhrases: number; heldOutSentences: number }
+  /** Accuracies and log-loss on the held-out sentences (float32 weights, before export). */
+  heldOut: { accuracy: number; logLoss: number; cnnAccuracy: number; bagAccuracy: number }
+  startedAt: string
+  durationMs: number
+}
+
+type Tokenized = { label: number; tokens: string[] }
+
+/** Trains the built-in model; see the module comment. */
+export async function trainBuiltinModel(options: BuiltinTrainOptions): Promise<TrainedBuiltinModel> {
+  const started = Date.now()
+  const seed = options.seed ?? 42
+  const members = options.members ?? 1
+  const heldOutFraction = options.heldOutFraction ?? 0.1
+  const hp = { ...DEFAULT_HYPER_PARAMETERS, ...options.hyperParameters }
+  const bagHp = { ...DEFAULT_BAG_HYPER_PARAMETERS, ...options.bagHyperParameters }
+  const features = { ...DEFAULT_FEATURES, ...options.features }
+  const bytes = await readFile(options.trainFile)
+  const examples: Tokenized[] = parseLabelledTsv(bytes.toString('utf8'), options.trainFile).map((e) => ({
+    label: e.label,
+    tokens: tokenize(e.text),
+  }))
+  const split = splitBySentence(examples.filter((e) => e.tokens.length > 0), heldOutFraction, seed)
+  const vocabulary = new TokenVocabulary(features)
+  const encode = (list: Tokenized[]): EncodedExample[] => list.map((e) => vocabulary.encode(e))
+  const [train, trainRoots, heldOut] = [encode(split.train), encode(split.trainRoots), encode(split.heldOut)]
+  const jobs: MemberJob[] = Array.from({ length: members }, (_, member) => ({
+    member,
+    seed: seed + member,
+    subwords: member % 2 === 0,
+    rows: features.wordBuckets + features.subwordBuckets,
+    hyperParameters: hp,
+    ...vocabulary.pack(),
+    train: packExamples(train),
+    trainRoots: packExamples(trainRoots),
+    heldOut: packExamples(heldOut),
+  }))
+  // With more than one thread, even a single CNN trains in a worker so the bag can overlap it.
+  const threads = Math.max(1, options.threads ?? availableParallelism())
+  const cnnResults = runMembers(jobs, threads === 1 ? 1 : Math.max(2, Math.min(threads, members)), options.onProgress ?? (() => {}))
+  // The bag trains on this thread while the workers train the CNNs.
+  const bag = trainBag(bagExamples(split.train, features), padRow(features), bagHp, seed + 1000)
+  const results = await cnnResults
+  const labels = heldOut.map((e) => e.label)
+  const cnnMargins = averageMargins(results.map((r) => marginsOf(r.heldOutLogits)))
+  const bagMargins = marginsOf(bagLogits(bag, bagExamples(split.heldOut, features)))
+  const [cnnWeight, bagWeight] = heldOut.length > 0 ? fitStackingWeights([cnnMargins, bagMargins], labels) : [1, 0]
+  const weights = [cnnWeight!, bagWeight!]
+  return {
+    features,
+    hyperParameters: hp,
+    bagHyperParameters: bagHp,
+    members: results.map((r) => r.weights),
+    bag,
+    stacking: { cnn: cnnWeight!, bag: bagWeight! },
+    seed,
+    heldOutFraction,
+    data: {
+      file: path.basename(options.trainFile),
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      phrases: examples.length,
+      trainPhrases: train.length,
+      heldOutSentences: heldOut.length,
+    },
+    heldOut: {
+      accuracy: accuracy([cnnMargins, bagMargins], weights, labels),
+      logLoss: stackedLogLoss([cnnMargins, bagMargins], weights, labels),
+      cnnAccuracy: accuracy([cnnMargins], [1], labels),
+      bagAccuracy: accuracy([bagMargins], [1], labels),
+    },
+    startedAt: new Date(started).toISOString(),
+    durationMs: Date.now() - started,
+  }
+}
+
+/** Each token's word row and bigram row, as the bag model reads them. */
+function bagExamples(list: readonly Tokenized[], features: FeatureSpec): BagExample[] {
+  return list.map((e) => {
+    const rows = new Int32Array(e.tokens.length * 2)
+    e.tokens.forEach((token, t) => {
+      rows[2 * t] = wordRow(token, features)
+      rows[2 * t + 1] = bigramRow(token, e.tokens[t + 1] ?? END_TOKEN, features)
+    })
+    return { label: e.label, rows, tokens: e.tokens.length }
+  })
+}
+
+function averageMargins(all: Float64Array[]): Float64Array {
+  const sum = new Float64Array(all[0]?.length ?? 0)
+  for (const margins of all) margins.forEach((v, i) => (sum[i]! += v / all.length))
+  return sum
+}
+
+function accuracy(margins: Float64Array[], weights: number[], labels: readonly number[]): number {
+  let correct = 0
+  labels.forEach((label, i) => {
+    const z = margins.reduce((s, m, k) => s + weights[k]! * m[i]!, 0)
+    if ((z > 0 ? 1 : 0) === label) correct += 1
+  })
+  return correct / Math.max(1, labels.length)
+}
+
+/** Distinct token strings seen in training, each with its table rows. */
+class TokenVocabulary {
+  private readonly ids = new Map<string, number>()
+  private readonly rows: Int32Array[] = []
+
+  constructor(private readonly features: FeatureSpec) {}
+
+  encode(example: { label: number; tokens: string[] }): EncodedExample {
+    const tokens = Int32Array.from(example.tokens, (token) => {
+      let id = this.ids.get(token)
+      if (id === undefined) {
+        id = this.rows.length
+        this.ids.set(token, id)
+        this.rows.push(wordRows(token, this.features))
+      }
+      return id
+    })
+    return { label: example.label, tokens }
+  }
+
+  pack(): { rowOffsets: Int32Array; rowData: Int32Array } {
+    const rowOffsets = new Int32Array(this.rows.length + 1)
+    this.rows.forEach((r, i) => (rowOffsets[i + 1] = rowOffsets[i]! + r.length))
+    const rowData = new Int32Array(rowOffsets[this.rows.length]!)
+    this.rows.forEach((r, i) => rowData.set(r, rowOffsets[i]))
+    return { rowOffsets, rowData }
+  }
+}
+

@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict'
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, before, test } from 'node:test'
+import { PROJECT_ROOT } from '../../src/config.js'
+import { exportBuiltinModel } from '../../src/models/builtin/export.js'
+import { buildOnnxModel } from '../../src/models/builtin/graph.js'
+import { loadBuiltinModel } from '../../src/models/builtin/load.js'
+import ort from 'onnxruntime-node'
+import { Featurizer } from '../../src/models/builtin/features.js'
+import { tokenize } from '../../src/models/builtin/tokenizer.js'
+import { trainBuiltinModel, type BuiltinTrainOptions, type TrainedBuiltinModel } from '../../src/models/builtin/train.js'
+
+const COMMITTED = path.join(PROJECT_ROOT, 'models', 'sentiment')
+let work: string
+
+/** A small phrase file in the SST-2 layout: whole sentences plus their sub-phrases. */
+function tinyTsv(): string {
+  const good = ['good', 'great', 'lovely', 'funny', 'moving']
+  const bad = ['bad', 'dull', 'awful', 'boring', 'stupid']
+  const things = ['movie', 'film', 'plot', 'cast', 'script']
+  const lines = ['label\tsentence']
+  for (const thing of things) {
+    for (const [label, words] of [[1, good], [0, bad]] as const) {
+      for (const word of words) {
+        lines.push(`${label}\ta ${word} ${thing} .`, `${label}\t${word} ${thing}`, `${label}\t${word}`)
+        lines.push(`${1 - label}\tthe ${thing} is not ${word} at all .`, `${1 - label}\tnot ${word}`)
+      }
+    }
+  }
+  return `${lines.join('\n')}\n`
+}
+
+const TINY: Omit<BuiltinTrainOptions, 'trainFile'> = {
+  seed: 7,
+  members: 2,
+  heldOutFraction: 0.1,
+  features: { wordBuckets: 256, subwordBuckets: 512, bigramBuckets: 1024 },
+  bagHyperParameters: { dim: 4, epochs: 5 },
+  hyperParameters: { dim: 8, maps: 4, epochs: 3, rootEpochs: 1, batchSize: 8, learningRate: 0.01 },
+}
+
+before(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'infergate-builtin-'))
+  await writeFile(path.join(work, 'train.tsv'), tinyTsv())
+})
+
+after(async () => {
+  await rm(work, { recursive: true, force: true })
+})
+
+test('training is deterministic: same data and seed give the same ONNX bytes, 1 or 2 threads', async () => {
+  const trainFile = path.join(work, 'train.tsv')
+  const one = await trainBuiltinModel({ ...TINY, trainFile, threads: 1 })
+  const two = await trainBuiltinModel({ ...TINY, trainFile, threads: 2 })
+  assert.deepEqual(Buffer.from(buildOnnxModel(one)), Buffer.from(buildOnnxModel(two)))
+  assert.deepEqual(one.stacking, two.stacking)
+  const other = await trainBuiltinModel({ ...TINY, trainFile, threads: 1, seed: 8 })
+  assert.notDeepEqual(Buffer.from(buildOnnxModel(one)), Buffer.from(buildOnnxModel(other)))
+  assert.match(one.data.sha256, /^[0-9a-f]{64}$/)
+})
+
+test('an exported tiny model loads, learns the data and says what it is', async () => {
+  const model = await trainBuiltinModel({ ...TINY, trainFile: path.join(work, 'train.tsv'), threads: 1 })
+  const dir = path.join(work, 'tiny')
+  const manifest = await exportBuiltinModel(model, { outDir: dir, name: 'tiny' })
+  assert.deepEqual(manifest.labels, ['negative', 'positive'])
+  assert.deepEqual(manifest.onnx.inputs.map((i) => i.name), ['features'])
+  assert.deepEqual(manifest.onnx.outputs.map((o) => o.name), ['logits', 'probabilities'])
+  const classifier = await loadBuiltinModel(dir)
+  try {
+    assert.equal(classifier.info.name, 'tiny')
+    assert.equal(classifier.info.source, 'builtin')
+    const [good, bad] = await classifier.classifyBatch(['A great film.', 'What a boring plot!'])
+    assert.equal(good!.label, 'positive')
+    assert.equal(bad!.label, 'negative')
+    assert.ok(Math.abs(good!.scores.positive! + good!.scores.negative! - 1) < 1e-6)
+    assert.equal(good!.confidence, good!.scores.positive)
+    assert.deepEqual(await classifier.classifyBatch([]), [])
+  } finally {
+    await classifier.close()
+  }
+  assert.equal((await loadBuiltinModel(dir, { name: 'renamed' })).info.name, 'renamed')
+})
+
+/** The model's logits computed directly from its weights, as the docs describe them. */
+function referenceLogits(model: TrainedBuiltinModel, text: string): number[] {
+  const { dim, maps, widths } = model.hyperParameters
+  const slots = new Featurizer(model.features).slots(tokenize(text))
+  const cnn = model.members.map((m, k) => {
+    const vectors = slots.map((rows) => {
+      const v = new Array<number>(dim).fill(0)
+      // Odd members read the word row alone; their sub-word rows are zero anyway.
+      for (const row of k % 2 === 0 ? [rows[0]!, ...rows.subarray(2)] : [rows[0]!]) {
+        for (let c = 0; c < dim; c++) v[c]! += m.table[row * dim + c]!
+      }
+      return v
+    })
+    const hidden = widths.flatMap((w, wi) =>
+      Array.from({ length: maps }, (_, f) => {
+        let best = 0
+        for (let j = 1 - w; j < vectors.length; j++) {
+          let s = 0
+          for (let t = Math.max(0, -j); t < w && j + t < vectors.length; t++) {
+            for (let c = 0; c < dim; c++) s += m.conv[wi]![(t * maps + f) * dim + c]! * vectors[j + t]![c]!
+          }
+          best = Math.max(best, s)
+        }
+        return Math.max(0, best + m.convBias[wi * maps + f]!)
+      }),
+    )
+    return [0, 1].map((c) => hidden.reduce((s, h, q) => s + h * m.out[c * hidden.length + q]!, m.outBias[c]!))
+  })
+  const bagDim = model.bag.out.length / 2
+  const x = new Array<number>(bagDim).fill(0)
+  for (const rows of slots) for (const row of rows.subarray(0, 2)) for (let k = 0; k < bagDim; k++) x[k]! += model.bag.table[row * bagDim + k]!
+  const bag = [0, 1].map((c) => x.reduce((s, v, k) => s + (v / Math.max(1, slots.length)) * model.bag.out[c * bagDim + k]!, model.bag.outBias[c]!))
+  return [0, 1].map((c) => (model.stacking.cnn * cnn.reduce((s, l) => s + l[c]!, 0)) / cnn.length + model.stacking.bag * bag[c]!)
+}
+
+test('the ONNX graph computes what the weights say (float32 tables: to 1e-4; int8: to 0.02)', async () => {
+  const model = await trainBuiltinModel({ ...TINY, trainFile: path.join(work, 'train.tsv'), threads: 1 })
+  const texts = ['A great film.', 'not boring at all', 'the plot is not funny .', 'x', '']
+  for (const [storage, tolerance] of [['float32', 1e-4], ['int8', 0.02]] as const) {
+    const session = await ort.InferenceSession.create(buildOnnxModel(model, storage))
+    const { data, dims } = new Featurizer(model.features).batch(texts.map(tokenize))
+    const logits = (await session.run({ features: new ort.Tensor('int64', data, dims) })).logits!.data as Float32Array
+    texts.forEach((text, i) => {
+      const expected = referenceLogits(model, text)
+      for (const c of [0, 1]) assert.ok(Math.abs(logits[i * 2 + c]! - expected[c]!) < tolerance, `${storage} "${text}": ${logits[i * 2 + c]} vs ${expected[c]}`)
+    })
+    await session.release()
+  }
+})
+
+/** Texts of very different lengths, sub-word counts and scripts. */
+const MIXED = [
+  'Good.',
+  "This movie wasn't good at all, and the supercalifragilistic ending dragged on forever...",
+  '',
+  'A 😀 joyous, life-affirming experience — “unmissable”!',
+  'bad '.repeat(80),
+  'ＦＵＬＬ width and \u0000 control \t characters',
+  'meh',
+]
+
+test('padding changes nothing: each text gets bit-identical probabilities alone and in any batch', async (t) => {
+  const dir = path.join(COMMITTED, 'model.onnx')
+  if (!(await readFile(dir).then(() => true, () => false))) return t.skip(`committed model not found at ${COMMITTED}; skipping`)
+  const classifier = await loadBuiltinModel(COMMITTED)
+  try {
+    const alone = await Promise.all(MIXED.map(async (text) => (await classifier.classifyBatch([text]))[0]!.scores))
+    const batches = [MIXED, [...MIXED].reverse(), [MIXED[1]!, MIXED[0]!, MIXED[4]!, MIXED[1]!]]
+    for (const batch of batches) {
+      const results = await classifier.classifyBatch(batch)
+      batch.forEach((text, i) => assert.deepEqual(results[i]!.scores, alone[MIXED.indexOf(text)], JSON.stringify(text)))
+    }
+  } finally {
+    await classifier.close()
+  }
+})
+
+test('a missing or broken model folder fails with a message naming the file', async () => {
+  const missing = path.join(work, 'nowhere')
+  await assert.rejects(loadBuiltinModel(missing), new RegExp(`${escape(path.join(missing, 'manifest.json'))}: file not found`))
+  const tiny = path.join(work, 'tiny')
+  const broken = path.join(work, 'broken')
+  await mkdir(broken, { recursive: true })
+  await writeFile(path.join(broken, 'manifest.json'), '{"format": ')
+  await assert.rejects(loadBuiltinModel(broken), /broken[/\\]manifest\.json: not valid JSON/)
+  await writeFile(path.join(broken, 'manifest.json'), '{"format": "something-else"}')
+  await assert.rejects(loadBuiltinModel(broken), /broken[/\\]manifest\.json: "format" must be/)
+  await copyFile(path.join(tiny, 'manifest.json'), path.join(broken, 'manifest.json'))
+  await assert.rejects(loadBuiltinModel(broken), /broken[/\\]model\.onnx: file not found/)
+  await writeFile(path.join(broken, 'model.onnx'), Buffer.from('this is not a protobuf'))
+  await assert.rejects(loadBuiltinModel(broken), /broken[/\\]model\.onnx: not a usable ONNX model/)
+})
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
