@@ -78,6 +78,12 @@ function limitList(raw: string): LimitRule[] {
   return rules
 }
 
+function databaseUrl(raw: string): string {
+  if (raw === '') return raw
+  if (!/^postgres(ql)?:\/\/./.test(raw)) throw new Error('must be a PostgreSQL URL such as postgres://user@host:5432/db')
+  return raw
+}
+
 function redisUrl(raw: string): string {
   if (raw === '') return raw
   let url: URL
@@ -141,6 +147,13 @@ export const settings = {
     default: './.infergate',
     placeholder: 'dir',
     parse: nonEmpty,
+  },
+  databaseUrl: {
+    flag: 'database-url',
+    description: 'PostgreSQL for keys, jobs and audit shared by several instances (empty: SQLite in --data-dir)',
+    default: '',
+    placeholder: 'url',
+    parse: databaseUrl,
   },
   apiKeyHeader: {
     flag: 'api-key-header',

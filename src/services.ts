@@ -45,7 +45,7 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
   const models = await loadModels(config, { ...(overrides.models ? { lent: overrides.models } : {}) })
   let db: Database
   try {
-    db = await openDatabase({ dataDir: config.dataDir })
+    db = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl })
   } catch (error) {
     await models.close()
     throw error

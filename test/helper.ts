@@ -14,6 +14,7 @@ import type { Scope } from '../src/keys/types.js'
 import type { LimitRule } from '../src/ratelimit/policy.js'
 import { loadBuiltinModel } from '../src/models/builtin/load.js'
 import type { TextClassifier } from '../src/models/types.js'
+import { TEST_DATABASE_URL, freshPostgres } from './postgres.js'
 
 export { PROJECT_ROOT }
 
@@ -36,12 +37,16 @@ export interface TestAppOptions extends AppOverrides {
   config?: Partial<Config>
 }
 
-/** The real app on a new temporary data directory, quiet, serving the built-in model. */
+/**
+ * The real app on a new temporary store, quiet, serving the built-in model. The store is
+ * SQLite, or a fresh PostgreSQL schema when INFERGATE_TEST_DATABASE_URL is set.
+ */
 export async function buildTestApp(options: TestAppOptions = {}): Promise<FastifyInstance> {
   const { config, ...overrides } = options
   const dataDir = config?.dataDir ?? tempDir()
+  const databaseUrl = config?.databaseUrl ?? (TEST_DATABASE_URL ? await freshPostgres() : '')
   const models = overrides.models ?? [await builtinModel()]
-  return buildApp(testConfig({ logLevel: 'silent', ...config, dataDir }), { ...overrides, models })
+  return buildApp(testConfig({ logLevel: 'silent', ...config, dataDir, databaseUrl }), { ...overrides, models })
 }
 
 export interface TestKeyOptions {

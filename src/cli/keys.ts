@@ -20,7 +20,7 @@ import { CliError } from './run.js'
 import { formatTime, renderTable } from './table.js'
 
 async function withKeys<T>(config: Config, use: (keys: KeyService) => Promise<T>): Promise<T> {
-  const db = await openDatabase({ dataDir: config.dataDir })
+  const db = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl })
   const keys = new KeyService({ db, clock: systemClock })
   try {
     return await use(keys)

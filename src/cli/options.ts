@@ -45,4 +45,4 @@ export function configFrom(command: Command): Config {
 }
 
 /** The settings every command that opens the store takes. */
-export const STORE_SETTINGS: readonly SettingName[] = ['dataDir']
+export const STORE_SETTINGS: readonly SettingName[] = ['dataDir', 'databaseUrl']

@@ -1,101 +1,44 @@
 /**
- * Opens the store behind keys (and later audit and jobs): one Kysely query layer, with the
- * dialect chosen from configuration. Stores never branch on the dialect.
+ * Opens the store behind keys, jobs and the audit log: one Kysely query layer over SQLite
+ * (default, embedded) or PostgreSQL (`--database-url`, for several instances). Stores never
+ * branch on the dialect; what differs between the two lives in `sqlite.ts` and `postgres.ts`.
  */
-import fs from 'node:fs'
-import path from 'node:path'
-import SQLite from 'better-sqlite3'
-import { Kysely, SqliteDialect, sql } from 'kysely'
-import { migrateToLatest } from './migrations.js'
+import type { Kysely } from 'kysely'
 import type { DatabaseSchema } from './schema.js'
 
 export interface DatabaseOptions {
+  /** Directory of the SQLite file, when no database URL is given. */
   dataDir: string
+  /** `postgres://...` to use PostgreSQL; empty for SQLite. */
+  databaseUrl?: string
 }
 
 /** A handle on the store shared by every service of one process. */
 export interface Database {
   readonly kysely: Kysely<DatabaseSchema>
+  readonly dialect: 'sqlite' | 'postgres'
+  /** Where the data is, for messages (never a password). */
   readonly location: string
   /**
-   * Calls `listener` soon after another process (the CLI, another server) commits a change.
-   * Returns a function that stops listening.
+   * Calls `listener` soon after a change is committed by another process (the CLI, another
+   * instance) — or possibly by this one. Returns a function that stops listening.
    */
   onExternalChange(listener: () => void): () => void
+  /** Tells other processes that something they may cache (keys) changed. */
+  announceChange(): Promise<void>
   /** Resolves when the store answers a trivial query. */
   ping(): Promise<void>
   close(): Promise<void>
 }
 
 export const SQLITE_FILE = 'infergate.db'
-const CHANGE_POLL_MS = 200
 
-/** Opens (creating if needed) the embedded SQLite store in `dataDir` and migrates it. */
+/** Opens (creating and migrating if needed) the store the options point to. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 })
-  const file = path.join(options.dataDir, SQLITE_FILE)
-  const sqlite = new SQLite(file)
-  sqlite.pragma('journal_mode = WAL')
-  sqlite.pragma('synchronous = NORMAL')
-  sqlite.pragma('busy_timeout = 5000')
-  sqlite.pragma('foreign_keys = ON')
-  const kysely = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) })
-  try {
-    await migrateToLatest(kysely as Kysely<unknown>)
-  } catch (error) {
-    await kysely.destroy()
-    throw error
+  if (options.databaseUrl) {
+    const { openPostgres } = await import('./postgres.js')
+    return openPostgres(options.databaseUrl)
   }
-  return new SqliteDatabase(kysely, sqlite, file)
-}
-
-class SqliteDatabase implements Database {
-  private readonly listeners = new Set<() => void>()
-  private timer: NodeJS.Timeout | undefined
-  private lastVersion: number
-
-  constructor(
-    readonly kysely: Kysely<DatabaseSchema>,
-    private readonly sqlite: SQLite.Database,
-    readonly location: string,
-  ) {
-    this.lastVersion = this.dataVersion()
-  }
-
-  // SQLite's data_version changes when another connection commits: a cheap, exact signal.
-  private dataVersion(): number {
-    return this.sqlite.pragma('data_version', { simple: true }) as number
-  }
-
-  onExternalChange(listener: () => void): () => void {
-    this.listeners.add(listener)
-    this.timer ??= setInterval(() => this.poll(), CHANGE_POLL_MS).unref()
-    return () => {
-      this.listeners.delete(listener)
-      if (this.listeners.size === 0) this.stopPolling()
-    }
-  }
-
-  private poll(): void {
-    if (!this.sqlite.open) return
-    const version = this.dataVersion()
-    if (version === this.lastVersion) return
-    this.lastVersion = version
-    for (const listener of this.listeners) listener()
-  }
-
-  private stopPolling(): void {
-    clearInterval(this.timer)
-    this.timer = undefined
-  }
-
-  async ping(): Promise<void> {
-    await sql`select 1`.execute(this.kysely)
-  }
-
-  async close(): Promise<void> {
-    this.stopPolling()
-    this.listeners.clear()
-    await this.kysely.destroy()
-  }
+  const { openSqlite } = await import('./sqlite.js')
+  return openSqlite(options.dataDir)
 }

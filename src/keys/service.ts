@@ -58,7 +58,7 @@ export class KeyService {
   private readonly stopWatching: () => void
 
   constructor(options: KeyServiceOptions) {
-    this.store = new KeyStore(options.db.kysely)
+    this.store = new KeyStore(options.db)
     this.clock = options.clock
     this.negativeTtlMs = options.negativeTtlMs ?? 10_000
     this.cache = new LRUCache({ max: options.cacheSize ?? 10_000 })

@@ -2,6 +2,7 @@
  * Persistence of API keys over the shared query layer (SQLite or PostgreSQL alike).
  */
 import type { Kysely, Selectable } from 'kysely'
+import type { Database } from '../db/database.js'
 import type { ApiKeysTable, DatabaseSchema } from '../db/schema.js'
 import type { LimitRule } from '../ratelimit/policy.js'
 import type { ApiKeyRecord, Scope } from './types.js'
@@ -52,10 +53,16 @@ function toRow(record: ApiKeyRecord): Row {
 }
 
 export class KeyStore {
-  constructor(private readonly db: Kysely<DatabaseSchema>) {}
+  private readonly db: Kysely<DatabaseSchema>
+
+  /** Changes are announced to other processes, which drop their verification caches. */
+  constructor(private readonly database: Database) {
+    this.db = database.kysely
+  }
 
   async insert(record: ApiKeyRecord): Promise<void> {
     await this.db.insertInto('api_keys').values(toRow(record)).execute()
+    await this.database.announceChange()
   }
 
   async findByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
@@ -90,6 +97,7 @@ export class KeyStore {
       .where('id', '=', id)
       .where('revoked_at', 'is', null)
       .executeTakeFirst()
+    await this.database.announceChange()
     return Number(result.numUpdatedRows) > 0
   }
 
@@ -107,6 +115,7 @@ export class KeyStore {
       })
       .where('id', '=', id)
       .executeTakeFirst()
+    await this.database.announceChange()
     return Number(result.numUpdatedRows) > 0
   }
 

@@ -74,6 +74,19 @@ describe('infergate serve', () => {
     assert.match(env.stderr, /INFERGATE_MAX_TEXT_LENGTH/)
   })
 
+  test('a broken --model folder stops the start with exit code 2, naming the file', async () => {
+    const folder = path.join(tempDir(), 'half-exported')
+    fs.mkdirSync(folder)
+    fs.writeFileSync(path.join(folder, 'config.json'), JSON.stringify({ id2label: { 0: 'NEGATIVE', 1: 'POSITIVE' } }))
+    const result = await runCli(['serve', '--data-dir', tempDir(), '--model', `sst2=${folder}`])
+    assert.equal(result.code, 2, result.stderr)
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr)
+    assert.match(result.stderr, /cannot load model "sst2": .*half-exported\/tokenizer\.json: file not found/)
+    const unknown = await runCli(['serve', '--data-dir', tempDir(), '--default-model', 'nope'])
+    assert.equal(unknown.code, 2)
+    assert.match(unknown.stderr, /--default-model nope: no such model \(loaded: sentiment\)/)
+  })
+
   test('--help documents every setting with its environment variable', async () => {
     const help = await runCli(['serve', '--help'])
     assert.equal(help.code, 0)

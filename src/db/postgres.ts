@@ -1,0 +1,134 @@
+/**
+ * PostgreSQL, for several instances sharing one store: a `pg` pool for queries, and one
+ * dedicated connection LISTENing for change notifications, so that a key revoked through one
+ * instance (or the CLI) is dropped from every instance's cache at once. While that connection
+ * is down, caches are dropped every second instead (the polling fallback), and once more when
+ * it is back, for what was missed.
+ */
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import pg from 'pg'
+import type { Database } from './database.js'
+import { migrateToLatest } from './migrations.js'
+import type { DatabaseSchema } from './schema.js'
+
+const CHANNEL = 'infergate_changes'
+const FALLBACK_POLL_MS = 1000
+const RECONNECT_MS = 1000
+
+// BIGINT (epoch milliseconds, counts) arrives as a string by default; every value we store
+// fits a double exactly.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password) parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return 'postgres://(unparsable url)'
+  }
+}
+
+export async function openPostgres(url: string): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 })
+  // Idle clients that lose their connection emit errors; queries report their own.
+  pool.on('error', () => {})
+  const kysely = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) })
+  try {
+    const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(kysely)
+    await migrateToLatest(kysely as Kysely<unknown>, rows[0]?.schema)
+  } catch (error) {
+    await kysely.destroy()
+    throw error
+  }
+  return new PostgresDatabase(kysely, url)
+}
+
+class PostgresDatabase implements Database {
+  readonly dialect = 'postgres' as const
+  readonly location: string
+  private readonly listeners = new Set<() => void>()
+  private client: pg.Client | undefined
+  private connecting: pg.Client | undefined
+  private closed = false
+  private fallback: NodeJS.Timeout | undefined
+
+  constructor(
+    readonly kysely: Kysely<DatabaseSchema>,
+    private readonly url: string,
+  ) {
+    this.location = redactUrl(url)
+  }
+
+  onExternalChange(listener: () => void): () => void {
+    this.listeners.add(listener)
+    if (!this.client && !this.connecting) void this.listen()
+    return () => this.listeners.delete(listener)
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) listener()
+  }
+
+  private async listen(): Promise<void> {
+    if (this.closed) return
+    const client = new pg.Client({ connectionString: this.url })
+    this.connecting = client
+    client.on('error', () => this.lost(client))
+    client.on('end', () => this.lost(client))
+    client.on('notification', () => this.notify())
+    try {
+      await client.connect()
+      await client.query(`LISTEN ${CHANNEL}`)
+      if (this.closed) throw new Error('closed while connecting')
+      this.client = client
+      this.stopFallback()
+      // Whatever happened while nobody listened.
+      this.notify()
+    } catch {
+      void client.end().catch(() => {})
+      if (!this.closed) {
+        this.startFallback()
+        setTimeout(() => void this.listen(), RECONNECT_MS).unref()
+      }
+    } finally {
+      this.connecting = undefined
+    }
+  }
+
+  private lost(client: pg.Client): void {
+    if (this.client !== client) return
+    this.client = undefined
+    if (this.closed) return
+    this.startFallback()
+    setTimeout(() => void this.listen(), RECONNECT_MS).unref()
+  }
+
+  private startFallback(): void {
+    this.fallback ??= setInterval(() => this.notify(), FALLBACK_POLL_MS).unref()
+  }
+
+  private stopFallback(): void {
+    clearInterval(this.fallback)
+    this.fallback = undefined
+  }
+
+  async announceChange(): Promise<void> {
+    await sql`select pg_notify(${CHANNEL}, '')`.execute(this.kysely)
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.kysely)
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    this.stopFallback()
+    this.listeners.clear()
+    const clients = [this.client, this.connecting]
+    this.client = undefined
+    for (const client of clients) if (client) await client.end().catch(() => {})
+    await this.kysely.destroy()
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The embedded store: one SQLite file in WAL mode, one connection per process. Changes made
+ * by other processes are seen through SQLite's `data_version`, polled every 200 ms.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import SQLite from 'better-sqlite3'
+import { Kysely, SqliteDialect, sql } from 'kysely'
+import type { Database } from './database.js'
+import { SQLITE_FILE } from './database.js'
+import { migrateToLatest } from './migrations.js'
+import type { DatabaseSchema } from './schema.js'
+
+const CHANGE_POLL_MS = 200
+
+export async function openSqlite(dataDir: string): Promise<Database> {
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const file = path.join(dataDir, SQLITE_FILE)
+  const sqlite = new SQLite(file)
+  sqlite.pragma('journal_mode = WAL')
+  sqlite.pragma('synchronous = NORMAL')
+  sqlite.pragma('busy_timeout = 5000')
+  sqlite.pragma('foreign_keys = ON')
+  const kysely = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) })
+  try {
+    await migrateToLatest(kysely as Kysely<unknown>)
+  } catch (error) {
+    await kysely.destroy()
+    throw error
+  }
+  return new SqliteDatabase(kysely, sqlite, file)
+}
+
+class SqliteDatabase implements Database {
+  readonly dialect = 'sqlite' as const
+  private readonly listeners = new Set<() => void>()
+  private timer: NodeJS.Timeout | undefined
+  private lastVersion: number
+
+  constructor(
+    readonly kysely: Kysely<DatabaseSchema>,
+    private readonly sqlite: SQLite.Database,
+    readonly location: string,
+  ) {
+    this.lastVersion = this.dataVersion()
+  }
+
+  // SQLite's data_version changes when another connection commits: a cheap, exact signal.
+  private dataVersion(): number {
+    return this.sqlite.pragma('data_version', { simple: true }) as number
+  }
+
+  onExternalChange(listener: () => void): () => void {
+    this.listeners.add(listener)
+    this.timer ??= setInterval(() => this.poll(), CHANGE_POLL_MS).unref()
+    return () => {
+      this.listeners.delete(listener)
+      if (this.listeners.size === 0) this.stopPolling()
+    }
+  }
+
+  // Other processes see the commit itself through data_version; nothing to send.
+  announceChange(): Promise<void> {
+    return Promise.resolve()
+  }
+
+  private poll(): void {
+    if (!this.sqlite.open) return
+    const version = this.dataVersion()
+    if (version === this.lastVersion) return
+    this.lastVersion = version
+    for (const listener of this.listeners) listener()
+  }
+
+  private stopPolling(): void {
+    clearInterval(this.timer)
+    this.timer = undefined
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.kysely)
+  }
+
+  async close(): Promise<void> {
+    this.stopPolling()
+    this.listeners.clear()
+    await this.kysely.destroy()
+  }
+}
