@@ -8,7 +8,7 @@ import path from 'node:path'
 import { once } from 'node:events'
 import { PROJECT_ROOT } from '../helper.js'
 
-const ENTRY = process.env.SCRATCH_ENTRY ?? path.join(PROJECT_ROOT, 'src', 'cli', 'index.ts')
+const ENTRY = path.join(PROJECT_ROOT, 'src', 'cli', 'index.ts')
 
 export interface CliResult {
   code: number | null

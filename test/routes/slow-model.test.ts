@@ -107,7 +107,7 @@ describe('backpressure and time limits', () => {
     const { app, key, model } = await slowApp(600, { maxBatch: 1, predictTimeoutMs: 50 })
     try {
       const first = predict(app, key, 'good first')
-      await new Promise((resolve) => setTimeout(resolve, 5))
+      while (model.batches.length === 0) await new Promise((resolve) => setImmediate(resolve))
       const late = await predict(app, key, 'bad late')
       assert.equal(late.statusCode, 504)
       assert.equal(late.json().code, 'prediction_timeout')
@@ -133,11 +133,20 @@ describe('backpressure and time limits', () => {
     try {
       const busy = await new Promise<number>((resolve) => send('good busy').on('response', (res) => resolve(res.statusCode ?? 0)))
       assert.equal(busy, 200)
-      const holding = send('great holding')
-      holding.on('response', () => {})
-      await new Promise((resolve) => setTimeout(resolve, 30))
-      send('awful leaving').on('response', () => {}).on('socket', (socket) => setTimeout(() => socket.destroy(), 40))
-      await new Promise((resolve) => setTimeout(resolve, 1500))
+      const holding = new Promise<number>((resolve) => send('great holding').on('response', (res) => resolve(res.statusCode ?? 0)))
+      const until = async (condition: () => boolean) => {
+        while (!condition()) await new Promise((resolve) => setTimeout(resolve, 2))
+      }
+      await until(() => model.seen().includes('great holding'))
+      const served = app.services.models.get('slow')!
+      const leaving = send('awful leaving')
+      leaving.on('response', () => {})
+      // Leave once the text waits in the queue behind the running batch.
+      await until(() => served.queueDepth() === 1)
+      leaving.destroy()
+      await until(() => served.queueDepth() === 0)
+      assert.equal(await holding, 200)
+      await new Promise((resolve) => setTimeout(resolve, 300))
       assert.ok(model.seen().includes('great holding'))
       assert.ok(!model.seen().includes('awful leaving'), `the model computed the text of a client that left: ${model.seen().join(' | ')}`)
     } finally {

@@ -3,8 +3,11 @@
  */
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import ort from 'onnxruntime-node'
 import { ModelLoadError } from '../load-error.js'
+import type { ModelSession } from '../onnx/session.js'
+import { openSession } from '../onnx/session.js'
+import type { WireTensor } from '../onnx/session-protocol.js'
+import { toClassification } from '../scores.js'
 import type { Classification, ModelInfo, TextClassifier } from '../types.js'
 import { MANIFEST_FILE, MODEL_FILE, validateManifest, type BuiltinManifest } from './manifest.js'
 import { Featurizer } from './features.js'
@@ -27,13 +30,10 @@ export async function loadBuiltinModel(dir: string, options: LoadBuiltinModelOpt
   const manifest = parseManifest(await readBytes(manifestPath), manifestPath)
   const modelPath = path.join(dir, manifest.onnx.file || MODEL_FILE)
   const bytes = await readBytes(modelPath)
-  let session: ort.InferenceSession
+  let session: ModelSession
   try {
-    session = await ort.InferenceSession.create(bytes, {
-      graphOptimizationLevel: 'all',
-      intraOpNumThreads: options.intraOpThreads ?? 1,
-      interOpNumThreads: 1,
-    })
+    // In a worker thread: a batch of 64 takes milliseconds, which the event loop must not wait for.
+    session = await openSession(bytes, { intraOpThreads: options.intraOpThreads ?? 1 })
   } catch (error) {
     throw new ModelLoadError(modelPath, `not a usable ONNX model (${(error as Error).message.split('\n')[0]})`)
   }
@@ -42,7 +42,10 @@ export async function loadBuiltinModel(dir: string, options: LoadBuiltinModelOpt
     ['output', manifest.onnx.outputs, session.outputNames],
   ] as const) {
     const missing = expected.map((t) => t.name).filter((n) => !actual.includes(n))
-    if (missing.length > 0) throw new ModelLoadError(modelPath, `has no ${kind} named ${missing.join(', ')} (see ${manifestPath})`)
+    if (missing.length > 0) {
+      await session.release()
+      throw new ModelLoadError(modelPath, `has no ${kind} named ${missing.join(', ')} (see ${manifestPath})`)
+    }
   }
   return new BuiltinClassifier(session, manifest, options.name ?? manifest.name)
 }
@@ -52,7 +55,7 @@ class BuiltinClassifier implements TextClassifier {
   private readonly featurizer: Featurizer
 
   constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly session: ModelSession,
     manifest: BuiltinManifest,
     name: string,
   ) {
@@ -70,18 +73,10 @@ class BuiltinClassifier implements TextClassifier {
   async classifyBatch(texts: readonly string[]): Promise<Classification[]> {
     if (texts.length === 0) return []
     const features = this.featurize(texts)
-    const output = await this.session.run({ features })
+    const output = await this.session.run({ features }, ['probabilities'])
     const probabilities = output.probabilities!.data as Float32Array
     const labels = this.info.labels
-    return texts.map((_, i) => {
-      const scores: Record<string, number> = {}
-      let best = 0
-      labels.forEach((label, k) => {
-        scores[label] = probabilities[i * labels.length + k]!
-        if (probabilities[i * labels.length + k]! > probabilities[i * labels.length + best]!) best = k
-      })
-      return { label: labels[best]!, confidence: probabilities[i * labels.length + best]!, scores }
-    })
+    return texts.map((_, i) => toClassification(Array.from(probabilities.subarray(i * labels.length, (i + 1) * labels.length)), labels))
   }
 
   async close(): Promise<void> {
@@ -89,9 +84,9 @@ class BuiltinClassifier implements TextClassifier {
   }
 
   /** One padded int64 tensor [batch, tokens, slots] (see `Featurizer.batch`). */
-  private featurize(texts: readonly string[]): ort.Tensor {
+  private featurize(texts: readonly string[]): WireTensor {
     const { data, dims } = this.featurizer.batch(texts.map((text) => tokenize(text)))
-    return new ort.Tensor('int64', data, dims)
+    return { type: 'int64', data, dims }
   }
 }
 

@@ -59,11 +59,11 @@ class WorkerSession implements ModelSession {
     readonly outputNames: readonly string[],
     readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[],
   ) {
-    // An idle worker does not keep the process alive; one with calls in flight does.
-    worker.unref()
     worker.on('message', (message: SessionResponse) => this.settle(message))
     worker.on('error', (error) => this.fail(error))
     worker.on('exit', (code) => this.fail(new Error(`the inference worker exited (code ${code})`)))
+    // An idle worker does not keep the process alive; one with calls in flight does.
+    worker.unref()
   }
 
   private settle(message: SessionResponse): void {
