@@ -194,14 +194,14 @@ export const settings = {
   ratelimitFail: {
     flag: 'ratelimit-fail',
     description: 'when Redis is unreachable: open (limit in memory meanwhile) or closed (answer 503)',
-    default: 'open' as 'open' | 'closed',
+    default: 'open',
     placeholder: 'mode',
     parse: oneOf(['open', 'closed'] as const),
   },
   authFailLimit: {
     flag: 'auth-fail-limit',
     description: 'failed authentications allowed per client IP before it is refused with 429',
-    default: { name: 'auth', limit: 20, windowMs: 60_000 } as LimitRule,
+    default: { name: 'auth', limit: 20, windowMs: 60_000 },
     shown: '20/1m',
     placeholder: 'limit',
     parse: (raw: string) => ({ ...parseRule(raw), name: 'auth' }),
@@ -209,7 +209,7 @@ export const settings = {
   trustProxy: {
     flag: 'trust-proxy',
     description: 'proxies whose X-Forwarded-For is believed: comma-separated addresses, CIDRs or loopback (empty: none)',
-    default: false as TrustProxy,
+    default: false,
     shown: '(none)',
     placeholder: 'cidrs',
     parse: trustProxy,

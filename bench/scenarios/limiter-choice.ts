@@ -27,7 +27,10 @@ function slidingLog(rule: LimitRule): Algorithm {
       while (head < log.length && log[head]! < now - rule.windowMs) head++
       if (log.length - head >= rule.limit) return false
       log.push(now)
-      if (head > 4096 && head * 2 > log.length) log.splice(0, head), (head = 0)
+      if (head > 4096 && head * 2 > log.length) {
+        log.splice(0, head)
+        head = 0
+      }
       return true
     },
     bytes: () => (log.length - head) * 8,
@@ -41,7 +44,10 @@ function fixedWindow(rule: LimitRule): Algorithm {
     name: 'fixed window',
     admit(now) {
       const current = Math.floor(now / rule.windowMs)
-      if (current !== window) (window = current), (count = 0)
+      if (current !== window) {
+        window = current
+        count = 0
+      }
       if (count >= rule.limit) return false
       count++
       return true

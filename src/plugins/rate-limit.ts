@@ -4,7 +4,7 @@
  * carries `RateLimit-Policy` and `RateLimit`; a refused request gets 429 with an exact
  * `Retry-After` and consumes nothing.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, ErrorCode } from '../errors.js'
 import { policyHeader, stateHeader } from '../ratelimit/headers.js'
