@@ -1,5 +1,5 @@
 /**
- * Opens the store behind keys (and later audit and jobs): one Kysely query layer, with the
+ * Opens the store behind keys and the audit log (and later jobs): one Kysely query layer, with the
  * dialect chosen from configuration. Stores never branch on the dialect.
  */
 import fs from 'node:fs'
@@ -22,6 +22,12 @@ export interface Database {
    * Returns a function that stops listening.
    */
   onExternalChange(listener: () => void): () => void
+  /**
+   * Runs `work` in a transaction that holds the write lock from its first statement, so that
+   * what it reads cannot be changed by another process before it writes (the audit chain's
+   * head). Rolls back when `work` throws.
+   */
+  writeTransaction<T>(work: (trx: Kysely<DatabaseSchema>) => Promise<T>): Promise<T>
   /** Resolves when the store answers a trivial query. */
   ping(): Promise<void>
   close(): Promise<void>
@@ -87,6 +93,23 @@ class SqliteDatabase implements Database {
   private stopPolling(): void {
     clearInterval(this.timer)
     this.timer = undefined
+  }
+
+  // A deferred transaction (Kysely's `begin`) that reads and then writes fails with
+  // SQLITE_BUSY_SNAPSHOT under WAL when another process committed in between; IMMEDIATE takes
+  // the lock up front and waits for it (busy_timeout) instead.
+  writeTransaction<T>(work: (trx: Kysely<DatabaseSchema>) => Promise<T>): Promise<T> {
+    return this.kysely.connection().execute(async (connection) => {
+      await sql`begin immediate`.execute(connection)
+      try {
+        const result = await work(connection)
+        await sql`commit`.execute(connection)
+        return result
+      } catch (error) {
+        if (this.sqlite.inTransaction) await sql`rollback`.execute(connection)
+        throw error
+      }
+    })
   }
 
   async ping(): Promise<void> {

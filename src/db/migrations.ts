@@ -29,6 +29,38 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('api_keys').addColumn('limits', 'text').execute()
     },
   },
+  '0003_audit': {
+    async up(db: Kysely<unknown>) {
+      // Append-only, hash-chained (see src/audit/chain.ts). seq orders the chain and is
+      // assigned by the writer inside its transaction; it is not part of the hashed content.
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('seq', 'bigint', (c) => c.primaryKey())
+        .addColumn('time', 'bigint', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text')
+        .addColumn('key_id', 'text')
+        .addColumn('key_prefix', 'text')
+        .addColumn('ip', 'text')
+        .addColumn('method', 'text')
+        .addColumn('route', 'text')
+        .addColumn('model', 'text')
+        .addColumn('status', 'integer')
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('cost', 'integer', (c) => c.notNull())
+        .addColumn('latency_us', 'bigint')
+        .addColumn('texts', 'integer')
+        .addColumn('chars', 'bigint')
+        .addColumn('action', 'text')
+        .addColumn('actor', 'text')
+        .addColumn('detail', 'text')
+        .addColumn('prev_hash', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .execute()
+      await db.schema.createIndex('audit_log_time').on('audit_log').column('time').execute()
+      await db.schema.createIndex('audit_log_key_time').on('audit_log').columns(['key_id', 'time']).execute()
+    },
+  },
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }
