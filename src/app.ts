@@ -7,9 +7,11 @@ import Fastify, { LogController } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config.js'
 import { createLogger } from './logger.js'
+import auditPlugin from './plugins/audit.js'
 import authPlugin from './plugins/auth.js'
 import errorHandler from './plugins/error-handler.js'
 import jsonBody from './plugins/json-body.js'
+import metricsPlugin from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
 import rateLimit from './plugins/rate-limit.js'
 import requestId, { requestIdOf } from './plugins/request-id.js'
@@ -55,9 +57,12 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(requestId)
   await app.register(jsonBody)
   await app.register(validation)
+  // Before auth: while the audit buffer is full, refuse before doing any work.
+  if (services.audit) await app.register(auditPlugin, { writer: services.audit, clock: services.clock })
   await app.register(authPlugin, { keys: services.keys, header: config.apiKeyHeader, guard: services.authGuard })
   await app.register(rateLimit, { limiter: services.limiter, defaults: config.defaultLimits })
   await app.register(requestLog)
+  await app.register(metricsPlugin, { metrics: services.metrics })
   await app.register(openapi, { apiKeyHeader: config.apiKeyHeader, version: VERSION })
   await app.register(healthRoutes)
   await app.register(predictRoutes, { maxTextLength: config.maxTextLength })

@@ -214,6 +214,32 @@ export const settings = {
     placeholder: 'cidrs',
     parse: trustProxy,
   },
+  audit: {
+    flag: 'audit',
+    description: 'write the tamper-evident audit log (turn off only to measure what it costs)',
+    default: true,
+    parse: boolean,
+  },
+  auditBuffer: {
+    flag: 'audit-buffer',
+    description: 'most audit records waiting to be written; when full, requests get 503 until the log catches up',
+    default: 10_000,
+    placeholder: 'records',
+    parse: integer(1, 10_000_000),
+  },
+  auditFlushMs: {
+    flag: 'audit-flush-ms',
+    description: 'milliseconds an audit record may wait before its batch is written',
+    default: 50,
+    placeholder: 'ms',
+    parse: integer(1, 60_000),
+  },
+  metricsPublic: {
+    flag: 'metrics-public',
+    description: 'serve /metrics without a key (default: admin scope required)',
+    default: false,
+    parse: boolean,
+  },
   logLevel: {
     flag: 'log-level',
     description: `log level: ${LOG_LEVELS.join(', ')}`,

@@ -2,6 +2,8 @@
  * The services one process runs, built once from the configuration and injected into the
  * HTTP app and the CLI alike. Tests replace any of them through `ServiceOverrides`.
  */
+import { AuditStore } from './audit/store.js'
+import { AuditWriter } from './audit/writer.js'
 import type { Config } from './config.js'
 import { ConfigError } from './config.js'
 import type { Database } from './db/database.js'
@@ -15,6 +17,7 @@ import type { TextClassifier } from './models/types.js'
 import { AuthFailureGuard } from './ratelimit/auth-guard.js'
 import { buildLimiter } from './ratelimit/build.js'
 import type { Limiter } from './ratelimit/limiter.js'
+import { AppMetrics } from './metrics/registry.js'
 import type { Logger } from 'pino'
 
 export interface AppServices {
@@ -25,6 +28,11 @@ export interface AppServices {
   readonly models: ModelRegistry
   readonly limiter: Limiter
   readonly authGuard: AuthFailureGuard
+  /** Buffers and writes the audit log; null with `--no-audit`. */
+  readonly audit: AuditWriter | null
+  /** Reads the audit log (also with `--no-audit`: older records stay readable). */
+  readonly auditStore: AuditStore
+  readonly metrics: AppMetrics
   /** Closes what the services opened, in order. */
   readonly close: () => Promise<void>
 }
@@ -46,16 +54,33 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     await models.close()
     throw error
   }
-  const keys = new KeyService({ db, clock, onBackgroundError: (error) => log.error({ err: error }, 'background task failed') })
+  const metrics = new AppMetrics()
+  models.observer = metrics.modelObserver
+  const auditStore = new AuditStore(db)
+  const audit = config.audit
+    ? new AuditWriter({ store: auditStore, clock, log, capacity: config.auditBuffer, flushMs: config.auditFlushMs, observer: metrics.auditObserver })
+    : null
+  const keys = new KeyService({ db, clock, audit: audit ?? undefined, onBackgroundError: (error) => log.error({ err: error }, 'background task failed') })
   const { limiter, close: closeLimiter } = buildLimiter({ config, log, clock, clockInjected: overrides.clock !== undefined })
   const authGuard = new AuthFailureGuard({ limiter, rule: config.authFailLimit, clock })
+  metrics.watch({
+    queueDepths: () => models.list().map((info) => [info.name, models.get(info.name)?.queueDepth() ?? 0]),
+    keyCache: () => keys.cacheStats,
+    ...(audit && { audit: () => ({ depth: audit.depth, capacity: audit.capacity }) }),
+  })
   const close = async () => {
-    await keys.close()
-    await closeLimiter()
-    await db.close()
-    await models.close()
+    try {
+      await keys.close()
+      // After the server stopped answering and before the store closes: nothing is lost.
+      await audit?.close()
+    } finally {
+      await closeLimiter()
+      await db.close()
+      await models.close()
+      metrics.close()
+    }
   }
-  return { config, clock, db, keys, models, limiter, authGuard, close }
+  return { config, clock, db, keys, models, limiter, authGuard, audit, auditStore, metrics, close }
 }
 
 async function loadModels(config: Config, lent: TextClassifier[] | undefined): Promise<ModelRegistry> {

@@ -13,6 +13,11 @@ export interface ServedModel {
   queueDepth(): number
 }
 
+/** Told about every model call, for metrics. */
+export interface ModelObserver {
+  batch(model: string, size: number, seconds: number): void
+}
+
 interface Entry {
   served: ServedModel
   classifier: TextClassifier
@@ -22,6 +27,8 @@ interface Entry {
 
 export class ModelRegistry {
   private readonly entries = new Map<string, Entry>()
+  /** Sees every batch of every model (set by the services for metrics). */
+  observer: ModelObserver | undefined
 
   constructor(private defaultName?: string) {}
 
@@ -29,7 +36,7 @@ export class ModelRegistry {
   add(classifier: TextClassifier, batching: BatcherOptions, owned = true): void {
     const name = classifier.info.name
     if (this.entries.has(name)) throw new Error(`a model named "${name}" is already registered`)
-    const batcher = new Batcher((texts) => classifier.classifyBatch(texts), batching)
+    const batcher = new Batcher((texts) => this.run(name, classifier, texts), batching)
     const served: ServedModel = {
       info: classifier.info,
       classify: (texts) => batcher.submit(texts),
@@ -37,6 +44,17 @@ export class ModelRegistry {
     }
     this.entries.set(name, { served, classifier, owned })
     this.defaultName ??= name
+  }
+
+  private async run(name: string, classifier: TextClassifier, texts: string[]): Promise<Classification[]> {
+    const observer = this.observer
+    if (!observer) return classifier.classifyBatch(texts)
+    const started = performance.now()
+    try {
+      return await classifier.classifyBatch(texts)
+    } finally {
+      observer.batch(name, texts.length, (performance.now() - started) / 1000)
+    }
   }
 
   get(name: string): ServedModel | undefined {
