@@ -17,8 +17,11 @@ import rateLimit from './plugins/rate-limit.js'
 import requestId, { requestIdOf } from './plugins/request-id.js'
 import requestLog from './plugins/request-log.js'
 import validation from './plugins/validation.js'
+import auditRoutes from './routes/audit.js'
 import healthRoutes from './routes/health.js'
+import metricsRoutes from './routes/metrics.js'
 import predictRoutes from './routes/predict.js'
+import usageRoutes from './routes/usage.js'
 import type { AppServices, ServiceOverrides } from './services.js'
 import { createServices } from './services.js'
 import { VERSION } from './version.js'
@@ -66,5 +69,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(openapi, { apiKeyHeader: config.apiKeyHeader, version: VERSION })
   await app.register(healthRoutes)
   await app.register(predictRoutes, { maxTextLength: config.maxTextLength })
+  await app.register(auditRoutes)
+  await app.register(usageRoutes)
+  await app.register(metricsRoutes, { public: config.metricsPublic })
   return app
 }

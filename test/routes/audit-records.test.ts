@@ -153,6 +153,12 @@ describe('audit records', () => {
     assert.equal(record.texts, 1)
   })
 
+  test('admin routes are audited too', async () => {
+    const record = await one({ key: keys.admin!.key, method: 'GET', url: '/v1/audit?limit=1' }, 200, 'ok')
+    assert.equal(record.route, '/v1/audit')
+    assert.equal(record.model, null)
+  })
+
   test('public routes and unknown URLs are not audited', async () => {
     for (const url of ['/health', '/ready', '/openapi.json', '/nowhere']) {
       const result = await send({ method: 'GET', url, key: keys.good!.key })
