@@ -39,7 +39,7 @@ export interface AppOverrides extends ServiceOverrides {
 
 /** Builds the app and its services; closing the app closes the services. */
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
-  const logger = overrides.logger ?? createLogger(config.logLevel)
+  const logger = overrides.logger ?? createLogger(config.logLevel, undefined, config.apiKeyHeader)
   const services = await createServices(config, logger, overrides)
   // Typed as Fastify's logger so that the app's type does not depend on pino's.
   const loggerInstance: FastifyBaseLogger = logger

@@ -28,7 +28,7 @@ export function bootstrapBanner(created: CreatedKey, header: string): string {
 }
 
 export async function startServer(config: Config): Promise<FastifyInstance> {
-  const logger = createLogger(config.logLevel, pino.destination({ dest: 1, sync: false }))
+  const logger = createLogger(config.logLevel, pino.destination({ dest: 1, sync: false }), config.apiKeyHeader)
   const app = await buildApp(config, { logger })
   if (config.bootstrap) {
     const created = await app.services.keys.bootstrapIfEmpty()
