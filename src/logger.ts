@@ -8,11 +8,9 @@
  */
 import pino from 'pino'
 import type { Logger, LevelWithSilent, DestinationStream } from 'pino'
-import { KEY_PREFIX, visiblePrefix } from './keys/format.js'
+import { redactKeys } from './keys/format.js'
 
 const CENSOR = '[redacted]'
-// No word boundaries: a key glued to other characters (`key_igk_...`) is scrubbed too.
-const KEY_ANYWHERE = /igk_[0-9A-Za-z]{38}/g
 
 /** Redaction paths for the headers that carry keys, under the usual places headers are logged. */
 export function redactedPaths(keyHeader = 'X-API-Key'): string[] {
@@ -21,10 +19,7 @@ export function redactedPaths(keyHeader = 'X-API-Key'): string[] {
 }
 
 /** Replaces every key-shaped string in a log line by its visible prefix and a marker. */
-export function scrubKeys(line: string): string {
-  if (!line.includes(KEY_PREFIX)) return line
-  return line.replace(KEY_ANYWHERE, (key) => `${visiblePrefix(key)}…${CENSOR}`)
-}
+export const scrubKeys = redactKeys
 
 /** A pino logger at `level`, writing to `destination` (stdout by default). */
 export function createLogger(level: LevelWithSilent, destination?: DestinationStream, keyHeader?: string): Logger {

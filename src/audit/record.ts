@@ -7,6 +7,7 @@
  * (only their count and total length).
  */
 import { ErrorCode } from '../errors.js'
+import { redactKeys } from '../keys/format.js'
 import type { AuthFailure } from '../plugins/auth.js'
 
 /** Why a request ended as it did; stable strings that filters and dashboards rely on. */
@@ -178,7 +179,8 @@ export function adminEntry(time: number, event: AdminEvent): AuditEntry {
     keyPrefix: event.keyPrefix,
     action: event.action,
     actor: event.actor,
-    detail: event.detail === undefined ? null : JSON.stringify(event.detail),
+    // A key pasted where a name belongs must not end up in the log for good.
+    detail: event.detail === undefined ? null : redactKeys(JSON.stringify(event.detail)),
   }
 }
 

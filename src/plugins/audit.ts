@@ -10,6 +10,7 @@ import type { AuditEntry } from '../audit/record.js'
 import { CLIENT_CLOSED_STATUS, outcomeOf } from '../audit/record.js'
 import type { AuditWriter } from '../audit/writer.js'
 import { AppError, ErrorCode } from '../errors.js'
+import { redactKeys } from '../keys/format.js'
 import type { Clock } from '../lib/clock.js'
 
 export interface AuditPluginOptions {
@@ -35,7 +36,8 @@ export function requestEntry(request: FastifyRequest, time: number, status: numb
     requestId: request.id,
     keyId: principal?.keyId ?? refused?.id ?? null,
     keyPrefix: principal?.prefix ?? refused?.prefix ?? null,
-    ip: request.ip,
+    // From X-Forwarded-For when a proxy is trusted, and proxy-addr does not insist on an address.
+    ip: redactKeys(request.ip),
     method: request.method,
     route: request.routeOptions.url ?? null,
     model: usage?.model ?? null,

@@ -166,6 +166,27 @@ describe('audit records', () => {
     }
   })
 
+  test('a key sent as X-Request-Id or through a trusted proxy is neither echoed nor recorded', async () => {
+    const proxied = await buildTestApp({ clock, config: { trustProxy: ['127.0.0.1'] } })
+    try {
+      const { key } = await createKey(proxied)
+      const response = await proxied.inject({
+        method: 'POST',
+        url: '/predict?text=fine',
+        headers: { 'x-api-key': key, 'x-request-id': key, 'x-forwarded-for': key },
+      })
+      assert.equal(response.statusCode, 200)
+      assert.notEqual(response.headers['x-request-id'], key)
+      assert.ok(!response.body.includes(key))
+      await proxied.services.audit!.flush()
+      const [record] = await proxied.services.auditStore.list({ kind: 'request' }, 10)
+      assert.equal(record!.requestId, response.headers['x-request-id'])
+      assert.ok(!JSON.stringify(record).includes(key), JSON.stringify(record))
+    } finally {
+      await proxied.close()
+    }
+  })
+
   test('key creation, update and revocation are recorded with their actor, never the key', async () => {
     const created = await app.services.keys.create({ name: 'by-cli', scopes: ['predict'] }, 'cli')
     await app.services.keys.update(created.record.id, { name: 'renamed' }, keys.admin!.id)
