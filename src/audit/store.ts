@@ -5,9 +5,12 @@
  */
 import type { Kysely, Selectable, SelectQueryBuilder } from 'kysely'
 import type { Database } from '../db/database.js'
+import type { Clock } from '../lib/clock.js'
 import type { AuditLogTable, DatabaseSchema } from '../db/schema.js'
 import { GENESIS_HASH, chainAfter } from './chain.js'
-import type { AdminAction, AuditEntry, AuditRecord, Outcome, RecordKind } from './record.js'
+import type { AdminAction, AdminEvent, AuditEntry, AuditRecord, Outcome, RecordKind } from './record.js'
+import { adminEntry } from './record.js'
+import type { AuditSink } from './writer.js'
 
 type Row = Selectable<AuditLogTable>
 
@@ -105,6 +108,15 @@ export class AuditStore {
       }
       return records
     })
+  }
+
+  /** A sink that appends each administrative action at once (the CLI: no buffer to lose). */
+  directSink(clock: Clock): AuditSink {
+    return {
+      admin: async (event: AdminEvent) => {
+        await this.append([adminEntry(clock.now(), event)])
+      },
+    }
   }
 
   /** The last record's sequence number and hash (seq 0 and the genesis hash when empty). */
