@@ -50,7 +50,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     bodyLimit: config.maxBodyBytes,
     genReqId: requestIdOf,
     requestIdHeader: false,
-    return503OnClosing: true,
+    // While closing, a request that still arrives on an open keep-alive connection is served
+    // (with Connection: close) rather than refused by Fastify's bare 503: that answer would
+    // carry neither our error shape nor an audit record.
+    return503OnClosing: false,
     trustProxy: config.trustProxy,
   })
   app.decorate('services', services)
