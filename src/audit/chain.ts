@@ -4,8 +4,9 @@
  * or moving any record breaks the link to every record after it.
  */
 import { createHash, hash as oneShotHash } from 'node:crypto'
+import type { EntryValues } from './canonical.js'
+import { canonicalValues, entryValues } from './canonical.js'
 import type { AuditEntry, AuditRecord } from './record.js'
-import { canonical } from './record.js'
 
 /** The previous hash of the very first record. */
 export const GENESIS_HASH = '0'.repeat(64)
@@ -14,20 +15,28 @@ function sha256Hex(text: string): string {
   return typeof oneShotHash === 'function' ? oneShotHash('sha256', text, 'hex') : createHash('sha256').update(text).digest('hex')
 }
 
-/** The hash of `entry` chained after a record whose hash is `prevHash`. */
-export function chainHash(prevHash: string, entry: AuditEntry): string {
+/** The hash of values chained after a record whose hash is `prevHash`. */
+export function hashValues(prevHash: string, values: EntryValues): string {
   // prevHash is always 64 hex characters, so plain concatenation is unambiguous.
-  return sha256Hex(prevHash + canonical(entry))
+  return sha256Hex(prevHash + canonicalValues(values))
 }
 
-/** Chains entries after `head`, numbering them from `head.seq + 1`. */
-export function chainAfter(head: { seq: number; hash: string }, entries: readonly AuditEntry[]): AuditRecord[] {
+/** The hash of `entry` chained after a record whose hash is `prevHash`. */
+export function chainHash(prevHash: string, entry: AuditEntry): string {
+  return hashValues(prevHash, entryValues(entry))
+}
+
+/** A stored row, positionally: seq, the entry's values in canonical order, prev_hash, hash. */
+export type ChainedRow = (string | number | null)[]
+
+/** Chains entries (as values) after `head`, numbering them from `head.seq + 1`. */
+export function chainAfter(head: { seq: number; hash: string }, batch: readonly EntryValues[]): ChainedRow[] {
   let { seq, hash: prevHash } = head
-  return entries.map((entry) => {
-    const hash = chainHash(prevHash, entry)
-    const record: AuditRecord = { ...entry, seq: ++seq, prevHash, hash }
+  return batch.map((values) => {
+    const hash = hashValues(prevHash, values)
+    const row = [++seq, ...values, prevHash, hash]
     prevHash = hash
-    return record
+    return row
   })
 }
 

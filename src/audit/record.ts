@@ -1,7 +1,6 @@
 /**
  * The audit record: what is kept about each request that reached authentication and each
- * administrative action, how a request's answer maps to an outcome code, and the canonical
- * serialisation that the hash chain covers.
+ * administrative action, and how a request's answer maps to an outcome code.
  *
  * Never stored: the API key (only its id and visible prefix) and the texts sent for prediction
  * (only their count and total length).
@@ -103,37 +102,6 @@ export function outcomeOf(status: number, authFailure: AuthFailure | null, error
   if (status === 504) return 'timeout'
   if (status >= 500) return 'error'
   return 'bad_request'
-}
-
-const FORMAT = 'infergate-audit/1'
-
-/**
- * The bytes the hash covers: a JSON array of every field in a fixed order, led by a format
- * tag. JSON gives one spelling per value (strings escaped alike, integers without exponent),
- * so the same record always serialises the same way, in any process and from either database.
- */
-export function canonical(entry: AuditEntry): string {
-  return JSON.stringify([
-    FORMAT,
-    entry.time,
-    entry.kind,
-    entry.requestId,
-    entry.keyId,
-    entry.keyPrefix,
-    entry.ip,
-    entry.method,
-    entry.route,
-    entry.model,
-    entry.status,
-    entry.outcome,
-    entry.cost,
-    entry.latencyUs,
-    entry.texts,
-    entry.chars,
-    entry.action,
-    entry.actor,
-    entry.detail,
-  ])
 }
 
 /** An entry of `kind` with every optional field empty. */

@@ -7,6 +7,8 @@ import type { Kysely, Selectable, SelectQueryBuilder } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { Clock } from '../lib/clock.js'
 import type { AuditLogTable, DatabaseSchema } from '../db/schema.js'
+import type { EntryValues } from './canonical.js'
+import { ENTRY_COLUMNS, entryValues } from './canonical.js'
 import { GENESIS_HASH, chainAfter } from './chain.js'
 import type { AdminAction, AdminEvent, AuditEntry, AuditRecord, Outcome, RecordKind } from './record.js'
 import { adminEntry } from './record.js'
@@ -69,6 +71,9 @@ export function toRow(record: AuditRecord): Row {
   }
 }
 
+/** The table's columns in the order of a chained row. */
+const COLUMNS = ['seq', ...ENTRY_COLUMNS, 'prev_hash', 'hash'] as const
+
 /** Which records to read; times in ms, `since` inclusive and `until` exclusive. */
 export interface AuditFilter {
   since?: number
@@ -87,9 +92,6 @@ export interface ChainHead {
   time: number | null
 }
 
-// Rows per INSERT statement: well under SQLite's 32,766 bound parameters (21 columns per row).
-const ROWS_PER_INSERT = 200
-
 export class AuditStore {
   private readonly kysely: Kysely<DatabaseSchema>
 
@@ -97,16 +99,21 @@ export class AuditStore {
     this.kysely = db.kysely
   }
 
-  /** Chains and stores entries in one transaction; returns them as stored. */
-  async append(entries: readonly AuditEntry[]): Promise<AuditRecord[]> {
-    if (entries.length === 0) return []
+  /** Chains and stores entries in one transaction; returns the new head. */
+  append(entries: readonly AuditEntry[]): Promise<ChainHead> {
+    return this.appendValues(entries.map(entryValues))
+  }
+
+  /** The same for entries already in positional form (as the writer's worker receives them). */
+  async appendValues(batch: readonly EntryValues[]): Promise<ChainHead> {
     // The head is read inside the transaction: other processes (the CLI) append too.
     return this.db.writeTransaction(async (trx) => {
-      const records = chainAfter(await headOf(trx), entries)
-      for (let i = 0; i < records.length; i += ROWS_PER_INSERT) {
-        await trx.insertInto('audit_log').values(records.slice(i, i + ROWS_PER_INSERT).map(toRow)).execute()
-      }
-      return records
+      const head = await headOf(trx)
+      if (batch.length === 0) return head
+      const rows = chainAfter(head, batch)
+      await this.db.insertRows(trx, 'audit_log', COLUMNS, rows)
+      const last = rows[rows.length - 1]!
+      return { seq: last[0] as number, hash: last[last.length - 1] as string, time: last[1] as number }
     })
   }
 

@@ -3,7 +3,7 @@
  * store). Kysely's migrator records what ran and takes a lock, so they are idempotent.
  */
 import type { Kysely, Migration, MigrationProvider } from 'kysely'
-import { Migrator } from 'kysely'
+import { Migrator, SqliteAdapter } from 'kysely'
 
 const migrations: Record<string, Migration> = {
   '0001_api_keys': {
@@ -33,9 +33,12 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       // Append-only, hash-chained (see src/audit/chain.ts). seq orders the chain and is
       // assigned by the writer inside its transaction; it is not part of the hashed content.
+      // On SQLite only INTEGER PRIMARY KEY makes it the rowid (one b-tree fewer per insert);
+      // elsewhere it must be 64-bit.
+      const seqType = db.getExecutor().adapter instanceof SqliteAdapter ? 'integer' : 'bigint'
       await db.schema
         .createTable('audit_log')
-        .addColumn('seq', 'bigint', (c) => c.primaryKey())
+        .addColumn('seq', seqType, (c) => c.primaryKey())
         .addColumn('time', 'bigint', (c) => c.notNull())
         .addColumn('kind', 'text', (c) => c.notNull())
         .addColumn('request_id', 'text')

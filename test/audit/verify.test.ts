@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { GENESIS_HASH, chainHash } from '../../src/audit/chain.js'
-import { canonical } from '../../src/audit/record.js'
+import { canonical } from '../../src/audit/canonical.js'
 import { AuditStore } from '../../src/audit/store.js'
 import type { VerifyOptions, VerifyReport } from '../../src/audit/verify.js'
 import { describeReport, verifyChain } from '../../src/audit/verify.js'
