@@ -3,6 +3,7 @@
  * HTTP app and the CLI alike. Tests replace any of them through `ServiceOverrides`.
  */
 import { AuditStore } from './audit/store.js'
+import { WorkerAuditStore } from './audit/worker-store.js'
 import { AuditWriter } from './audit/writer.js'
 import type { Config } from './config.js'
 import { ConfigError } from './config.js'
@@ -57,8 +58,18 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
   const metrics = new AppMetrics()
   models.observer = metrics.modelObserver
   const auditStore = new AuditStore(db)
-  const audit = config.audit
-    ? new AuditWriter({ store: auditStore, clock, log, capacity: config.auditBuffer, flushMs: config.auditFlushMs, observer: metrics.auditObserver })
+  // Batches are written by a worker thread with its own connection: the event loop only
+  // buffers records (measured: writing on it stopped the loop ~10% of the time at 6k req/s).
+  const auditWorker = config.audit ? new WorkerAuditStore(config.dataDir) : null
+  try {
+    await auditWorker?.start()
+  } catch (error) {
+    await db.close()
+    await models.close()
+    throw error
+  }
+  const audit = auditWorker
+    ? new AuditWriter({ store: auditWorker, clock, log, capacity: config.auditBuffer, flushMs: config.auditFlushMs, observer: metrics.auditObserver })
     : null
   const keys = new KeyService({ db, clock, audit: audit ?? undefined, onBackgroundError: (error) => log.error({ err: error }, 'background task failed') })
   const { limiter, close: closeLimiter } = buildLimiter({ config, log, clock, clockInjected: overrides.clock !== undefined })
@@ -74,6 +85,7 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
       // After the server stopped answering and before the store closes: nothing is lost.
       await audit?.close()
     } finally {
+      await auditWorker?.close()
       await closeLimiter()
       await db.close()
       await models.close()

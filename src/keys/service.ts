@@ -64,6 +64,7 @@ export class KeyService {
   private readonly touchTimer: NodeJS.Timeout
   private readonly stopWatching: () => void
   private readonly audit: AuditSink | undefined
+  private keysVersion: string | undefined
   /** Verifications answered from the cache and those that went to the store, for metrics. */
   readonly cacheStats = { hits: 0, misses: 0 }
 
@@ -73,8 +74,10 @@ export class KeyService {
     this.audit = options.audit
     this.negativeTtlMs = options.negativeTtlMs ?? 10_000
     this.cache = new LRUCache({ max: options.cacheSize ?? 10_000 })
-    this.stopWatching = options.db.onExternalChange(() => this.cache.clear())
     const onError = options.onBackgroundError ?? (() => {})
+    // Other connections also commit audit records all the time (the audit worker, the CLI,
+    // other instances): only a change to the keys themselves drops the cache.
+    this.stopWatching = options.db.onExternalChange(() => void this.dropCacheIfKeysChanged().catch(onError))
     this.touchTimer = setInterval(() => void this.flushLastUsed().catch(onError), options.touchIntervalMs ?? 5000).unref()
   }
 
@@ -163,6 +166,12 @@ export class KeyService {
     if (status !== 'active') return { ok: false, reason: status, keyId: entry.record.id }
     this.lastUsed.set(entry.record.id, now)
     return { ok: true, principal: entry.principal }
+  }
+
+  private async dropCacheIfKeysChanged(): Promise<void> {
+    const version = await this.store.version()
+    if (version !== this.keysVersion) this.cache.clear()
+    this.keysVersion = version
   }
 
   /** Writes the last-use times gathered since the previous flush. */
