@@ -78,6 +78,7 @@ export class KeyService {
     // Other connections also commit audit records all the time (the audit worker, the CLI,
     // other instances): only a change to the keys themselves drops the cache.
     this.stopWatching = options.db.onExternalChange(() => void this.dropCacheIfKeysChanged().catch(onError))
+    void this.store.version().then((version) => (this.keysVersion ??= version), onError)
     this.touchTimer = setInterval(() => void this.flushLastUsed().catch(onError), options.touchIntervalMs ?? 5000).unref()
   }
 
@@ -98,6 +99,7 @@ export class KeyService {
       limits: input.limits ?? null,
     }
     await this.store.insert(record)
+    await this.changedHere()
     const { name, scopes, expiresAt, limits } = record
     await this.audit?.admin({ action: 'key.create', actor, keyId: record.id, keyPrefix: record.prefix, detail: { name, scopes, expiresAt, limits } })
     return { key, record }
@@ -107,7 +109,7 @@ export class KeyService {
   async revoke(id: string, actor: Actor = 'system'): Promise<boolean> {
     const revoked = await this.store.revoke(id, this.clock.now())
     if (!revoked) return false
-    this.cache.clear()
+    await this.changedHere()
     if (this.audit) {
       const record = await this.store.findById(id)
       await this.audit.admin({ action: 'key.revoke', actor, keyId: id, keyPrefix: record?.prefix ?? '' })
@@ -118,7 +120,7 @@ export class KeyService {
   /** Changes a key; returns it as it now is, or undefined when there is no such key. */
   async update(id: string, changes: KeyChanges, actor: Actor = 'system'): Promise<ApiKeyRecord | undefined> {
     if (!(await this.store.update(id, changes, this.clock.now()))) return undefined
-    this.cache.clear()
+    await this.changedHere()
     const record = await this.store.findById(id)
     await this.audit?.admin({ action: 'key.update', actor, keyId: id, keyPrefix: record?.prefix ?? '', detail: { ...changes } })
     return record
@@ -166,6 +168,13 @@ export class KeyService {
     if (status !== 'active') return { ok: false, reason: status, keyId: entry.record.id }
     this.lastUsed.set(entry.record.id, now)
     return { ok: true, principal: entry.principal }
+  }
+
+  // After a change made through this service: forget what was cached, and take the new
+  // fingerprint as known so that the next external change is judged against it.
+  private async changedHere(): Promise<void> {
+    this.cache.clear()
+    this.keysVersion = await this.store.version()
   }
 
   private async dropCacheIfKeysChanged(): Promise<void> {
