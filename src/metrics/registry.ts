@@ -119,6 +119,11 @@ export class AppMetrics {
     },
   }
 
+  /** The same per model, in the shape of a batcher's `(batchSize, durationMs)` callback. */
+  batchObserver(model: string): (batchSize: number, durationMs: number) => void {
+    return (batchSize, durationMs) => this.modelObserver.batch(model, batchSize, durationMs / 1000)
+  }
+
   /** For the audit writer: batch durations, failures and refusals. */
   readonly auditObserver: AuditObserver = {
     written: (records, seconds) => {

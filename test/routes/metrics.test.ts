@@ -85,6 +85,16 @@ describe('/metrics', () => {
     assert.match(now, /^infergate_model_queue_depth\{model="sentiment"\} 0$/m)
   })
 
+  test('a batcher-shaped observer feeds the model series', async () => {
+    const series = 'infergate_model_batch_size_count{model="other"}'
+    const before = sample(await scrape(), series)
+    app.services.metrics.batchObserver('other')(8, 12.5)
+    const text = await scrape()
+    assert.equal(sample(text, series) - before, 1)
+    assert.equal(sample(text, 'infergate_model_batch_size_sum{model="other"}'), 8)
+    assert.equal(sample(text, 'infergate_model_inference_seconds_sum{model="other"}'), 0.0125)
+  })
+
   test('unknown URLs share one route label', async () => {
     await app.inject({ method: 'GET', url: '/wp-admin/setup.php' })
     await app.inject({ method: 'GET', url: '/.env' })
