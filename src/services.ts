@@ -55,8 +55,6 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     await models.close()
     throw error
   }
-  const metrics = new AppMetrics()
-  models.observer = metrics.modelObserver
   const auditStore = new AuditStore(db)
   // Batches are written by a worker thread with its own connection: the event loop only
   // buffers records (measured: writing on it stopped the loop ~10% of the time at 6k req/s).
@@ -68,6 +66,8 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     await models.close()
     throw error
   }
+  const metrics = new AppMetrics()
+  models.observer = metrics.modelObserver
   const audit = auditWorker
     ? new AuditWriter({ store: auditWorker, clock, log, capacity: config.auditBuffer, flushMs: config.auditFlushMs, observer: metrics.auditObserver })
     : null
