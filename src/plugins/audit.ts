@@ -63,7 +63,9 @@ async function audit(app: FastifyInstance, options: AuditPluginOptions): Promise
 
   app.addHook('onRequest', (request, _reply, done) => {
     // Same test as the auth plugin: public routes and unknown URLs never reach authentication.
-    if (request.routeOptions.config.public === true || request.routeOptions.url === undefined) return done()
+    // (routeOptions builds a new object on every read.)
+    const route = request.routeOptions
+    if (route.config.public === true || route.url === undefined) return done()
     if (!writer.hasRoom()) {
       writer.refuse()
       return done(auditBehind())
