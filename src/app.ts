@@ -7,18 +7,23 @@ import Fastify, { LogController } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config.js'
 import { createLogger } from './logger.js'
+import auditPlugin from './plugins/audit.js'
 import authPlugin from './plugins/auth.js'
 import errorHandler from './plugins/error-handler.js'
 import jsonBody from './plugins/json-body.js'
+import metricsPlugin from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
 import rateLimit from './plugins/rate-limit.js'
 import requestId, { requestIdOf } from './plugins/request-id.js'
 import requestLog from './plugins/request-log.js'
 import validation from './plugins/validation.js'
+import auditRoutes from './routes/audit.js'
 import healthRoutes from './routes/health.js'
 import jobRoutes from './routes/jobs.js'
+import metricsRoutes from './routes/metrics.js'
 import modelRoutes from './routes/models.js'
 import predictRoutes from './routes/predict.js'
+import usageRoutes from './routes/usage.js'
 import type { AppServices, ServiceOverrides } from './services.js'
 import { createServices } from './services.js'
 import { VERSION } from './version.js'
@@ -36,7 +41,7 @@ export interface AppOverrides extends ServiceOverrides {
 
 /** Builds the app and its services; closing the app closes the services. */
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
-  const logger = overrides.logger ?? createLogger(config.logLevel)
+  const logger = overrides.logger ?? createLogger(config.logLevel, undefined, config.apiKeyHeader)
   const services = await createServices(config, logger, overrides)
   // Typed as Fastify's logger so that the app's type does not depend on pino's.
   const loggerInstance: FastifyBaseLogger = logger
@@ -47,7 +52,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     bodyLimit: config.maxBodyBytes,
     genReqId: requestIdOf,
     requestIdHeader: false,
-    return503OnClosing: true,
+    // While closing, a request that still arrives on an open keep-alive connection is served
+    // (with Connection: close) rather than refused by Fastify's bare 503: that answer would
+    // carry neither our error shape nor an audit record.
+    return503OnClosing: false,
     trustProxy: config.trustProxy,
   })
   app.decorate('services', services)
@@ -57,13 +65,19 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(requestId)
   await app.register(jsonBody)
   await app.register(validation)
+  // Before auth: while the audit buffer is full, refuse before doing any work.
+  if (services.audit) await app.register(auditPlugin, { writer: services.audit, clock: services.clock })
   await app.register(authPlugin, { keys: services.keys, header: config.apiKeyHeader, guard: services.authGuard })
   await app.register(rateLimit, { limiter: services.limiter, defaults: config.defaultLimits })
   await app.register(requestLog)
+  await app.register(metricsPlugin, { metrics: services.metrics })
   await app.register(openapi, { apiKeyHeader: config.apiKeyHeader, version: VERSION })
   await app.register(healthRoutes)
   await app.register(predictRoutes, { maxTextLength: config.maxTextLength, maxTexts: config.maxTexts, timeoutMs: config.predictTimeoutMs })
   await app.register(modelRoutes)
   await app.register(jobRoutes, { maxTextLength: config.maxTextLength, maxJobTexts: config.maxJobTexts, maxJobBodyBytes: config.maxJobBodyBytes })
+  await app.register(auditRoutes)
+  await app.register(usageRoutes)
+  await app.register(metricsRoutes, { public: config.metricsPublic })
   return app
 }

@@ -28,7 +28,7 @@ export function bootstrapBanner(created: CreatedKey, header: string): string {
 }
 
 export async function startServer(config: Config): Promise<FastifyInstance> {
-  const logger = createLogger(config.logLevel, pino.destination({ dest: 1, sync: false }))
+  const logger = createLogger(config.logLevel, pino.destination({ dest: 1, sync: false }), config.apiKeyHeader)
   const app = await buildApp(config, { logger })
   if (config.bootstrap) {
     const created = await app.services.keys.bootstrapIfEmpty()
@@ -50,7 +50,7 @@ function handleSignals(app: FastifyInstance, logger: Logger, config: Config): vo
     app.log.info({ signal }, 'shutting down: finishing in-flight requests')
     setTimeout(() => {
       app.log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out: exiting anyway')
-      logger.flush(() => process.exit(1))
+      exitAfterFlush(logger, 1)
     }, config.shutdownTimeoutMs).unref()
     app.close().then(
       () => exitAfterFlush(logger, 0, 'stopped'),
@@ -64,7 +64,9 @@ function handleSignals(app: FastifyInstance, logger: Logger, config: Config): vo
   process.on('SIGINT', shutdown)
 }
 
-function exitAfterFlush(logger: Logger, code: number, message: string): void {
-  logger.info(message)
+/** Exits once the log is written; if the log cannot be written (stdout closed), after 1 s anyway. */
+function exitAfterFlush(logger: Logger, code: number, message?: string): void {
+  if (message) logger.info(message)
+  setTimeout(() => process.exit(code), 1000)
   logger.flush(() => process.exit(code))
 }

@@ -6,6 +6,7 @@
 import { Command } from 'commander'
 import { registerServe } from './serve.js'
 import { registerKeys } from './keys.js'
+import { registerAudit } from './audit.js'
 import { registerTrain } from './train.js'
 import { registerEval } from './eval.js'
 import { runCli } from './run.js'
@@ -16,6 +17,7 @@ const program = new Command('infergate')
 
 registerServe(program)
 registerKeys(program)
+registerAudit(program)
 registerTrain(program)
 registerEval(program)
 

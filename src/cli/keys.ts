@@ -4,7 +4,10 @@
  */
 import type { Command } from 'commander'
 import { Option } from 'commander'
+import { AuditStore } from '../audit/store.js'
+import { countsByKeySince } from '../audit/usage.js'
 import type { Config } from '../config.js'
+import type { Database } from '../db/database.js'
 import { openDatabase } from '../db/database.js'
 import type { CreatedKey } from '../keys/service.js'
 import type { KeyChanges } from '../keys/store.js'
@@ -19,11 +22,14 @@ import { STORE_SETTINGS, addSettingOptions, configFrom } from './options.js'
 import { CliError } from './run.js'
 import { formatTime, renderTable } from './table.js'
 
-async function withKeys<T>(config: Config, use: (keys: KeyService) => Promise<T>): Promise<T> {
+const DAY_MS = 86_400_000
+
+async function withKeys<T>(config: Config, use: (keys: KeyService, db: Database) => Promise<T>): Promise<T> {
   const db = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl })
-  const keys = new KeyService({ db, clock: systemClock })
+  // Changes made here are audited at once, by actor 'cli', in the server's chain.
+  const keys = new KeyService({ db, clock: systemClock, audit: new AuditStore(db).directSink(systemClock) })
   try {
-    return await use(keys)
+    return await use(keys, db)
   } finally {
     await keys.close()
     await db.close()
@@ -104,26 +110,34 @@ function registerCreate(keys: Command): void {
     } catch (error) {
       throw usageError('invalid option', error)
     }
-    const created = await withKeys(configFrom(command), (service) => service.create(input))
+    const created = await withKeys(configFrom(command), (service) => service.create(input, 'cli'))
     printCreated(created, options.json === true)
   })
 }
 
 function registerList(keys: Command): void {
-  const list = keys.command('list').description('list keys (never the keys themselves)').option('--json', 'print a JSON array')
+  const list = keys.command('list').description('list keys with their last use and requests in the last 24 hours (never the keys themselves)').option('--json', 'print a JSON array')
   addSettingOptions(list, STORE_SETTINGS)
   list.action(async (options: { json?: boolean }, command: Command) => {
-    const records = await withKeys(configFrom(command), (service) => service.list())
     const now = Date.now()
+    const [records, counts] = await withKeys(configFrom(command), async (service, db) =>
+      Promise.all([service.list(), countsByKeySince(db.kysely, now - DAY_MS)]))
+    const day = (id: string) => {
+      const byOutcome = counts.get(id) ?? {}
+      const requests = Object.values(byOutcome).reduce((sum, n) => sum + n, 0)
+      return { requests, refused: requests - (byOutcome.ok ?? 0), by_outcome: byOutcome }
+    }
     if (options.json === true) {
-      console.log(JSON.stringify(records.map((record) => keyJson(record, now))))
+      console.log(JSON.stringify(records.map((record) => ({ ...keyJson(record, now), last_24h: day(record.id) }))))
       return
     }
     const rows = records.map((r) => [
       r.id, r.name, r.prefix, r.scopes.join(','), keyStatus(r, now),
-      formatTime(r.createdAt), formatTime(r.expiresAt), formatTime(r.lastUsedAt), limitsText(r),
+      formatTime(r.createdAt), formatTime(r.expiresAt), formatTime(r.lastUsedAt),
+      String(day(r.id).requests), String(day(r.id).refused), limitsText(r),
     ])
-    console.log(renderTable(['ID', 'NAME', 'PREFIX', 'SCOPES', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED', 'LIMITS'], rows))
+    const headers = ['ID', 'NAME', 'PREFIX', 'SCOPES', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED', '24H REQUESTS', '24H REFUSED', 'LIMITS']
+    console.log(renderTable(headers, rows))
   })
 }
 
@@ -135,7 +149,7 @@ function registerRevoke(keys: Command): void {
     const record = await withKeys(configFrom(command), async (service) => {
       const existing = await service.store.findById(id)
       if (!existing) throw new CliError(`no key with id ${id}`)
-      if (!(await service.revoke(id))) throw new CliError(`key ${id} was already revoked`)
+      if (!(await service.revoke(id, 'cli'))) throw new CliError(`key ${id} was already revoked`)
       return service.store.findById(id)
     })
     if (options.json === true) console.log(JSON.stringify(keyJson(record!, Date.now())))
@@ -192,7 +206,7 @@ function registerUpdate(keys: Command): void {
     } catch (error) {
       throw usageError('invalid option', error)
     }
-    const record = await withKeys(configFrom(command), (service) => service.update(id, changes))
+    const record = await withKeys(configFrom(command), (service) => service.update(id, changes, 'cli'))
     if (!record) throw new CliError(`no key with id ${id}`)
     if (options.json === true) console.log(JSON.stringify(keyJson(record, Date.now())))
     else console.log(`Updated ${id}: scopes ${record.scopes.join(',')}; limits ${limitsText(record)}; expires ${formatTime(record.expiresAt)}`)

@@ -21,8 +21,10 @@ export function addSettingOptions(command: Command, names: readonly SettingName[
   const attributes = new Map<string, SettingName>()
   for (const name of names) {
     const setting = settings[name]
+    // A boolean setting without a value placeholder is a switch; --trust-proxy takes a value.
+    const isSwitch = typeof setting.default === 'boolean' && !('placeholder' in setting)
     const option =
-      typeof setting.default === 'boolean'
+      isSwitch
         ? new Option(`--${setting.default ? 'no-' : ''}${setting.flag}`, helpText(name))
         : new Option(`--${setting.flag} <${'placeholder' in setting ? setting.placeholder : 'value'}>`, helpText(name))
     if ('repeatable' in setting && setting.repeatable) option.argParser((value: string, previous: string | undefined) => (previous === undefined ? value : `${previous}\n${value}`))

@@ -26,6 +26,23 @@ export interface Database {
   onExternalChange(listener: () => void): () => void
   /** Tells other processes that something they may cache (keys) changed. */
   announceChange(): Promise<void>
+  /**
+   * Runs `work` in a transaction that holds the write lock from its first statement, so that
+   * what it reads cannot be changed by another process before it writes (the audit chain's
+   * head). Rolls back when `work` throws.
+   */
+  writeTransaction<T>(work: (trx: Kysely<DatabaseSchema>) => Promise<T>): Promise<T>
+  /**
+   * Inserts rows given as arrays of values in `columns` order, inside `writeTransaction`
+   * (`trx` is its handle), as cheaply as the store allows: the audit log's hot path, where
+   * building and preparing SQL for every batch cost several times more than the writes.
+   */
+  insertRows<T extends keyof DatabaseSchema>(
+    trx: Kysely<DatabaseSchema>,
+    table: T,
+    columns: readonly (keyof DatabaseSchema[T] & string)[],
+    rows: readonly (readonly unknown[])[],
+  ): Promise<void>
   /** Resolves when the store answers a trivial query. */
   ping(): Promise<void>
   close(): Promise<void>

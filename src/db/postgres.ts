@@ -14,6 +14,10 @@ import type { DatabaseSchema } from './schema.js'
 const CHANNEL = 'infergate_changes'
 const FALLBACK_POLL_MS = 1000
 const RECONNECT_MS = 1000
+// An arbitrary constant naming infergate's write lock among the database's advisory locks.
+const WRITE_LOCK = 0x1f6a7e
+// PostgreSQL takes at most 65,535 parameters per statement; audit rows have about 20 columns.
+const INSERT_ROWS = 1000
 
 // BIGINT (epoch milliseconds, counts) arrives as a string by default; every value we store
 // fits a double exactly.
@@ -116,6 +120,27 @@ class PostgresDatabase implements Database {
 
   async announceChange(): Promise<void> {
     await sql`select pg_notify(${CHANNEL}, '')`.execute(this.kysely)
+  }
+
+  // Appends to the audit chain must be serialised across instances: each write transaction
+  // takes one transaction-scoped advisory lock before it reads the chain's head.
+  writeTransaction<T>(work: (trx: Kysely<DatabaseSchema>) => Promise<T>): Promise<T> {
+    return this.kysely.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(${WRITE_LOCK})`.execute(trx)
+      return work(trx)
+    })
+  }
+
+  async insertRows<T extends keyof DatabaseSchema>(
+    trx: Kysely<DatabaseSchema>,
+    table: T,
+    columns: readonly (keyof DatabaseSchema[T] & string)[],
+    rows: readonly (readonly unknown[])[],
+  ): Promise<void> {
+    for (let start = 0; start < rows.length; start += INSERT_ROWS) {
+      const values = rows.slice(start, start + INSERT_ROWS).map((row) => Object.fromEntries(columns.map((column, i) => [column, row[i]])))
+      await trx.insertInto(table).values(values as never).execute()
+    }
   }
 
   async ping(): Promise<void> {

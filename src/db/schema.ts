@@ -53,10 +53,37 @@ export interface JobItemsTable {
   result: string | null
 }
 
+/** One audit record; see `src/audit/record.ts` for the meaning of each field. */
+export interface AuditLogTable {
+  seq: number
+  time: number
+  kind: string
+  request_id: string | null
+  key_id: string | null
+  key_prefix: string | null
+  ip: string | null
+  method: string | null
+  route: string | null
+  model: string | null
+  status: number | null
+  outcome: string
+  cost: number
+  latency_us: number | null
+  texts: number | null
+  chars: number | null
+  action: string | null
+  actor: string | null
+  /** JSON text, hashed exactly as stored. */
+  detail: string | null
+  prev_hash: string
+  hash: string
+}
+
 export interface DatabaseSchema {
   api_keys: ApiKeysTable
   jobs: JobsTable
   job_items: JobItemsTable
+  audit_log: AuditLogTable
 }
 
 /** Re-exported so that stores can mark generated columns. */

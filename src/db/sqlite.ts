@@ -34,6 +34,7 @@ export async function openSqlite(dataDir: string): Promise<Database> {
 class SqliteDatabase implements Database {
   readonly dialect = 'sqlite' as const
   private readonly listeners = new Set<() => void>()
+  private readonly inserts = new Map<string, SQLite.Statement>()
   private timer: NodeJS.Timeout | undefined
   private lastVersion: number
 
@@ -75,6 +76,42 @@ class SqliteDatabase implements Database {
   private stopPolling(): void {
     clearInterval(this.timer)
     this.timer = undefined
+  }
+
+  // A deferred transaction (Kysely's `begin`) that reads and then writes fails with
+  // SQLITE_BUSY_SNAPSHOT under WAL when another process committed in between; IMMEDIATE takes
+  // the lock up front and waits for it (busy_timeout) instead.
+  writeTransaction<T>(work: (trx: Kysely<DatabaseSchema>) => Promise<T>): Promise<T> {
+    return this.kysely.connection().execute(async (connection) => {
+      await sql`begin immediate`.execute(connection)
+      try {
+        const result = await work(connection)
+        await sql`commit`.execute(connection)
+        return result
+      } catch (error) {
+        if (this.sqlite.inTransaction) await sql`rollback`.execute(connection)
+        throw error
+      }
+    })
+  }
+
+  // One prepared statement per table and column list, bound by position: the same
+  // connection as the transaction's, so the rows are part of it.
+  insertRows<T extends keyof DatabaseSchema>(
+    _trx: Kysely<DatabaseSchema>,
+    table: T,
+    columns: readonly (keyof DatabaseSchema[T] & string)[],
+    rows: readonly (readonly unknown[])[],
+  ): Promise<void> {
+    const key = `${table}(${columns.join(',')})`
+    let statement = this.inserts.get(key)
+    if (!statement) {
+      const names = columns.map((column) => `"${column}"`).join(', ')
+      statement = this.sqlite.prepare(`insert into "${table}" (${names}) values (${columns.map(() => '?').join(', ')})`)
+      this.inserts.set(key, statement)
+    }
+    for (const row of rows) statement.run(row)
+    return Promise.resolve()
   }
 
   async ping(): Promise<void> {

@@ -3,6 +3,7 @@
  * clients written for FastAPI read infergate's validation errors unchanged.
  */
 import type { ValidationIssue } from '../errors.js'
+import { NOT_BLANK } from './texts.js'
 
 /** The subset of an Ajv error that is read here. */
 export interface SchemaError {
@@ -53,6 +54,8 @@ function describe(error: SchemaError): Omit<ValidationIssue, 'loc'> {
       return { type: 'less_than_equal', msg: `Input should be less than or equal to ${String(p.limit)}`, ctx: { le: p.limit } }
     case 'minimum':
       return { type: 'greater_than_equal', msg: `Input should be greater than or equal to ${String(p.limit)}`, ctx: { ge: p.limit } }
+    case NOT_BLANK:
+      return { type: 'value_error', msg: 'Empty text provided' }
     case 'additionalProperties':
       return { type: 'extra_forbidden', msg: 'Extra inputs are not permitted' }
     case 'pattern':

@@ -20,6 +20,20 @@ export const KEY_REGEX = /^igk_[0-9A-Za-z]{38}$/
 /** For secret scanners (gitleaks, GitHub custom patterns): a key anywhere in a text. */
 export const KEY_SCAN_REGEX = /\bigk_[0-9A-Za-z]{38}\b/g
 
+// No word boundaries: a key glued to other characters (`key_igk_...`) is found too.
+const KEY_ANYWHERE = /igk_[0-9A-Za-z]{38}/g
+
+/** True when a text contains something shaped like a key (checksum or not). */
+export function containsKey(text: string): boolean {
+  return text.includes(KEY_PREFIX) && /igk_[0-9A-Za-z]{38}/.test(text)
+}
+
+/** Replaces everything shaped like a key by its visible prefix and `…[redacted]`. */
+export function redactKeys(text: string): string {
+  if (!text.includes(KEY_PREFIX)) return text
+  return text.replace(KEY_ANYWHERE, (key) => `${visiblePrefix(key)}…[redacted]`)
+}
+
 /** Encodes an unsigned 32-bit integer as exactly `width` base62 digits. */
 function base62(value: number, width: number): string {
   let out = ''

@@ -7,6 +7,7 @@
  * takes effect within the store's change-poll interval.
  */
 import { LRUCache } from 'lru-cache'
+import type { AuditSink } from '../audit/writer.js'
 import type { Database } from '../db/database.js'
 import type { Clock } from '../lib/clock.js'
 import { generateKey, isWellFormedKey, randomId, visiblePrefix } from './format.js'
@@ -28,7 +29,15 @@ export interface KeyServiceOptions {
   touchIntervalMs?: number
   /** Told about background failures (a last-use flush that could not be written). */
   onBackgroundError?: (error: unknown) => void
+  /** Where creations, updates and revocations are recorded (the audit log). */
+  audit?: AuditSink
 }
+
+/**
+ * Who performs an administrative action, for the audit log: `cli`, `bootstrap` (the first
+ * start), `system` (code without a caller) or the id of the acting key.
+ */
+export type Actor = string
 
 export interface CreateKeyInput {
   name: string
@@ -56,18 +65,26 @@ export class KeyService {
   private readonly lastUsed = new Map<string, number>()
   private readonly touchTimer: NodeJS.Timeout
   private readonly stopWatching: () => void
+  private readonly audit: AuditSink | undefined
+  private keysVersion: string | undefined
+  /** Verifications answered from the cache and those that went to the store, for metrics. */
+  readonly cacheStats = { hits: 0, misses: 0 }
 
   constructor(options: KeyServiceOptions) {
     this.store = new KeyStore(options.db)
     this.clock = options.clock
+    this.audit = options.audit
     this.negativeTtlMs = options.negativeTtlMs ?? 10_000
     this.cache = new LRUCache({ max: options.cacheSize ?? 10_000 })
-    this.stopWatching = options.db.onExternalChange(() => this.cache.clear())
     const onError = options.onBackgroundError ?? (() => {})
+    // Other connections also commit audit records all the time (the audit worker, the CLI,
+    // other instances): only a change to the keys themselves drops the cache.
+    this.stopWatching = options.db.onExternalChange(() => void this.dropCacheIfKeysChanged().catch(onError))
+    void this.store.version().then((version) => (this.keysVersion ??= version), onError)
     this.touchTimer = setInterval(() => void this.flushLastUsed().catch(onError), options.touchIntervalMs ?? 5000).unref()
   }
 
-  async create(input: CreateKeyInput): Promise<CreatedKey> {
+  async create(input: CreateKeyInput, actor: Actor = 'system'): Promise<CreatedKey> {
     const key = generateKey()
     const now = this.clock.now()
     const record: ApiKeyRecord = {
@@ -85,21 +102,31 @@ export class KeyService {
       models: input.models ?? null,
     }
     await this.store.insert(record)
+    await this.changedHere()
+    const { name, scopes, expiresAt, limits } = record
+    await this.audit?.admin({ action: 'key.create', actor, keyId: record.id, keyPrefix: record.prefix, detail: { name, scopes, expiresAt, limits } })
     return { key, record }
   }
 
   /** Revokes a key; false when it does not exist or was revoked already. */
-  async revoke(id: string): Promise<boolean> {
+  async revoke(id: string, actor: Actor = 'system'): Promise<boolean> {
     const revoked = await this.store.revoke(id, this.clock.now())
-    if (revoked) this.cache.clear()
-    return revoked
+    if (!revoked) return false
+    await this.changedHere()
+    if (this.audit) {
+      const record = await this.store.findById(id)
+      await this.audit.admin({ action: 'key.revoke', actor, keyId: id, keyPrefix: record?.prefix ?? '' })
+    }
+    return true
   }
 
   /** Changes a key; returns it as it now is, or undefined when there is no such key. */
-  async update(id: string, changes: KeyChanges): Promise<ApiKeyRecord | undefined> {
+  async update(id: string, changes: KeyChanges, actor: Actor = 'system'): Promise<ApiKeyRecord | undefined> {
     if (!(await this.store.update(id, changes, this.clock.now()))) return undefined
-    this.cache.clear()
-    return this.store.findById(id)
+    await this.changedHere()
+    const record = await this.store.findById(id)
+    await this.audit?.admin({ action: 'key.update', actor, keyId: id, keyPrefix: record?.prefix ?? '', detail: { ...changes } })
+    return record
   }
 
   list(): Promise<ApiKeyRecord[]> {
@@ -109,7 +136,7 @@ export class KeyService {
   /** Creates an all-scopes key when the store has none: the first start's way in. */
   async bootstrapIfEmpty(): Promise<CreatedKey | undefined> {
     if ((await this.store.count()) > 0) return undefined
-    return this.create({ name: 'bootstrap-admin', scopes: ['admin', 'predict'] })
+    return this.create({ name: 'bootstrap-admin', scopes: ['admin', 'predict'] }, 'bootstrap')
   }
 
   /**
@@ -120,7 +147,11 @@ export class KeyService {
     if (!isWellFormedKey(presented)) return { ok: false, reason: 'malformed' }
     const digest = hashKey(presented)
     const cached = this.cache.get(digest)
-    if (cached) return this.judge(digest, cached)
+    if (cached) {
+      this.cacheStats.hits++
+      return this.judge(digest, cached)
+    }
+    this.cacheStats.misses++
     return this.lookup(digest)
   }
 
@@ -137,9 +168,22 @@ export class KeyService {
     if (entry.record === null || !digestsEqual(entry.record.keyHash, digest)) return { ok: false, reason: 'unknown' }
     const now = this.clock.now()
     const status = keyStatus(entry.record, now)
-    if (status !== 'active') return { ok: false, reason: status }
+    if (status !== 'active') return { ok: false, reason: status, keyId: entry.record.id }
     this.lastUsed.set(entry.record.id, now)
     return { ok: true, principal: entry.principal }
+  }
+
+  // After a change made through this service: forget what was cached, and take the new
+  // fingerprint as known so that the next external change is judged against it.
+  private async changedHere(): Promise<void> {
+    this.cache.clear()
+    this.keysVersion = await this.store.version()
+  }
+
+  private async dropCacheIfKeysChanged(): Promise<void> {
+    const version = await this.store.version()
+    if (version !== this.keysVersion) this.cache.clear()
+    this.keysVersion = version
   }
 
   /** Writes the last-use times gathered since the previous flush. */

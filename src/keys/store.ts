@@ -2,6 +2,7 @@
  * Persistence of API keys over the shared query layer (SQLite or PostgreSQL alike).
  */
 import type { Kysely, Selectable } from 'kysely'
+import { sql } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { ApiKeysTable, DatabaseSchema } from '../db/schema.js'
 import type { LimitRule } from '../ratelimit/policy.js'
@@ -117,6 +118,18 @@ export class KeyStore {
       .executeTakeFirst()
     await this.database.announceChange()
     return Number(result.numUpdatedRows) > 0
+  }
+
+  /**
+   * A fingerprint of every key's creation, change and revocation (not of last-use times): it
+   * differs whenever a key was added, removed, updated or revoked since it was last read.
+   */
+  async version(): Promise<string> {
+    const row = await this.db
+      .selectFrom('api_keys')
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('updated_at').as('latest'), sql<number>`sum(updated_at % 65536)`.as('spread')])
+      .executeTakeFirstOrThrow()
+    return `${row.n}:${row.latest ?? 0}:${row.spread ?? 0}`
   }
 
   /** Records last-use times collected in memory, in one transaction. */

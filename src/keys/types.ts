@@ -37,7 +37,8 @@ export interface Principal {
 /** Why a presented key was refused; callers all see the same 403, the audit log sees this. */
 export type RejectReason = 'malformed' | 'unknown' | 'revoked' | 'expired'
 
-export type VerifyResult = { ok: true; principal: Principal } | { ok: false; reason: RejectReason }
+/** A refused key that exists (revoked, expired) carries its id, for the audit log. */
+export type VerifyResult = { ok: true; principal: Principal } | { ok: false; reason: RejectReason; keyId?: string }
 
 /** The state of a key at time `now`. */
 export function keyStatus(record: Pick<ApiKeyRecord, 'revokedAt' | 'expiresAt'>, now: number): KeyStatus {

@@ -10,6 +10,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, ErrorCode, errors } from '../errors.js'
+import { visiblePrefix } from '../keys/format.js'
 import type { KeyService } from '../keys/service.js'
 import type { AuthFailureGuard } from '../ratelimit/auth-guard.js'
 import { ceilSeconds } from '../ratelimit/limiter.js'
@@ -30,12 +31,14 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Reachable without a key (health, docs). */
     public?: boolean
-    /** Scope the key needs; default `predict`. */
-    scope?: Scope
+    /** Scope the key needs (any one of a list); default `predict`. */
+    scope?: Scope | readonly Scope[]
   }
   interface FastifyRequest {
     principal: Principal | null
     authFailure: AuthFailure | null
+    /** A well-formed key that was refused: its id when it exists, and its visible prefix (audit log). */
+    refusedKey: { id: string | null; prefix: string } | null
   }
 }
 
@@ -61,6 +64,7 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
   const header = options.header.toLowerCase()
   app.decorateRequest('principal', null)
   app.decorateRequest('authFailure', null)
+  app.decorateRequest('refusedKey', null)
 
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config
@@ -77,12 +81,14 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
     const result = pending instanceof Promise ? await pending : pending
     if (!result.ok) {
       request.authFailure = result.reason
+      if (result.reason !== 'malformed') request.refusedKey = { id: result.keyId ?? null, prefix: visiblePrefix(key) }
       await options.guard.recordFailure(request.ip)
       throw errors.invalidKey()
     }
     request.principal = result.principal
     const scope = config.scope ?? 'predict'
-    if (!result.principal.scopes.includes(scope)) throw errors.insufficientScope(scope)
+    const scopes: readonly Scope[] = typeof scope === 'string' ? [scope] : scope
+    if (!scopes.some((needed) => result.principal.scopes.includes(needed))) throw errors.insufficientScope(scopes.join("' or '"))
   })
 }
 

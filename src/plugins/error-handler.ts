@@ -7,6 +7,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import type { ErrorBody } from '../errors.js'
 import { AppError, ErrorCode, errors } from '../errors.js'
+import { NOT_BLANK } from '../http/texts.js'
 import { validationIssues } from '../http/validation-errors.js'
 
 declare module 'fastify' {
@@ -32,7 +33,12 @@ export function toAppError(error: FastifyError | AppError | Error): AppError {
   if (error instanceof AppError) return error
   const fastifyError = error as FastifyError
   if (fastifyError.validation) {
-    return errors.validation(validationIssues(fastifyError.validation, fastifyError.validationContext))
+    const issues = validationIssues(fastifyError.validation, fastifyError.validationContext)
+    // A blank single text answers as the reference service does; a blank batch item is a 422.
+    if (fastifyError.validation[0]?.keyword === NOT_BLANK && issues[0]?.loc.at(-1) === 'text') {
+      return new AppError(ErrorCode.EmptyText, 'Empty text provided')
+    }
+    return errors.validation(issues)
   }
   const known = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined
   if (known) return known()

@@ -6,13 +6,17 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { containsKey } from '../keys/format.js'
 
 const SAFE_ID = /^[\w.:+/=@-]{1,128}$/
 
-/** Fastify's `genReqId`: reuses a well-formed incoming id, else makes one. */
+/**
+ * Fastify's `genReqId`: reuses a well-formed incoming id, else makes one. An id that contains
+ * something shaped like an API key is replaced: it would be echoed, logged and audited.
+ */
 export function requestIdOf(request: IncomingMessage): string {
   const incoming = request.headers['x-request-id']
-  return typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID()
+  return typeof incoming === 'string' && SAFE_ID.test(incoming) && !containsKey(incoming) ? incoming : randomUUID()
 }
 
 async function requestId(app: FastifyInstance): Promise<void> {

@@ -8,15 +8,22 @@ import fp from 'fastify-plugin'
 import { Ajv } from 'ajv'
 import type { Options } from 'ajv'
 import addFormatsModule from 'ajv-formats'
+import { NOT_BLANK, isBlank } from '../http/texts.js'
 
 // ajv-formats is CommonJS: its default export arrives wrapped under ESM.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
 
 const common: Options = { useDefaults: true, removeAdditional: false, allErrors: false, strict: false }
 
+function withKeywords(ajv: Ajv): Ajv {
+  addFormats(ajv)
+  ajv.addKeyword({ keyword: NOT_BLANK, type: 'string', schemaType: 'boolean', errors: false, validate: (on: boolean, text: string) => !on || !isBlank(text) })
+  return ajv
+}
+
 async function validation(app: FastifyInstance): Promise<void> {
-  const bodies = addFormats(new Ajv({ ...common, coerceTypes: false }))
-  const params = addFormats(new Ajv({ ...common, coerceTypes: 'array' }))
+  const bodies = withKeywords(new Ajv({ ...common, coerceTypes: false }))
+  const params = withKeywords(new Ajv({ ...common, coerceTypes: 'array' }))
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : params).compile(schema))
 }
 

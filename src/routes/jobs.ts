@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { checkTexts } from '../http/texts.js'
+import { NOT_BLANK } from '../http/texts.js'
 import { jobNotFound } from '../jobs/service.js'
 import type { Job } from '../jobs/types.js'
 import { sentimentField } from '../models/sentiment.js'
@@ -82,7 +82,7 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
         tags: ['jobs'],
         summary: 'Queue texts for classification in the background',
         body: Type.Object({
-          texts: Type.Array(Type.String({ maxLength: options.maxTextLength }), { minItems: 1, maxItems: options.maxJobTexts }),
+          texts: Type.Array(Type.String({ maxLength: options.maxTextLength, [NOT_BLANK]: true }), { minItems: 1, maxItems: options.maxJobTexts }),
           model: Type.Optional(Type.String({ maxLength: 128, description: 'Default: the default model' })),
         }),
         response: {
@@ -95,7 +95,7 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
       },
     },
     async (request, reply) => {
-      const texts = checkTexts(request.body.texts)
+      const texts = request.body.texts
       const job = await jobs.create(request.principal!, texts, request.body.model)
       request.usage = { model: job.model, texts: texts.length, chars: texts.reduce((sum, t) => sum + t.length, 0) }
       return reply.code(202).header('location', `/v1/jobs/${job.id}`).send({ id: job.id, status: 'queued' as const, total: job.total, model: job.model })

@@ -10,8 +10,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { Static } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { AppError, ErrorCode, errors } from '../errors.js'
-import { checkTexts, pickText } from '../http/texts.js'
+import { AppError, ErrorCode } from '../errors.js'
+import { NOT_BLANK, requireOneText } from '../http/texts.js'
 import { resolveModel } from '../models/access.js'
 import { sentimentField } from '../models/sentiment.js'
 import type { ServedModel } from '../models/registry.js'
@@ -26,7 +26,7 @@ export interface PredictRoutesOptions {
 }
 
 export function predictSchemas(options: Pick<PredictRoutesOptions, 'maxTextLength' | 'maxTexts'>) {
-  const text = Type.String({ maxLength: options.maxTextLength, description: `The text to classify (at most ${options.maxTextLength} characters)` })
+  const text = Type.String({ maxLength: options.maxTextLength, [NOT_BLANK]: true, description: `The text to classify (at most ${options.maxTextLength} characters, not blank)` })
   const answer = Type.Object({
     text: Type.String(),
     sentiment: Type.Optional(Type.String({ description: 'For sentiment models: positive or negative' })),
@@ -46,12 +46,6 @@ export function predictSchemas(options: Pick<PredictRoutesOptions, 'maxTextLengt
 }
 
 type Body = Static<ReturnType<typeof predictSchemas>['body']>
-
-/** The texts of a batch request; 422 when `text` is given too or one is blank. */
-function pickTexts(texts: string[], alsoText: boolean): string[] {
-  if (alsoText) throw errors.validation([{ loc: ['body', 'texts'], msg: 'Give either text or texts, not both', type: 'value_error' }])
-  return checkTexts(texts)
-}
 
 /** One text's answer; `sentiment` only for models whose labels are positive/negative. */
 export function toAnswer(text: string, info: ModelInfo, result: Classification) {
@@ -96,12 +90,13 @@ interface Input {
 async function answer(input: Input, request: FastifyRequest, reply: FastifyReply, model: ServedModel, timeoutMs: number) {
   const { body, query } = input
   if (body.texts !== undefined) {
-    const texts = pickTexts(body.texts, body.text !== undefined || query.text !== undefined)
+    const texts = body.texts
     request.usage = { model: model.info.name, texts: texts.length, chars: texts.reduce((sum, t) => sum + t.length, 0) }
     const results = await classify(model, texts, reply, timeoutMs)
     return { results: results.map((result, i) => toAnswer(texts[i]!, model.info, result)), status: 'success' as const, model: model.info.name }
   }
-  const text = pickText(query.text, body.text)
+  // requireOneText made sure there is exactly one.
+  const text = (query.text ?? body.text)!
   request.usage = { model: model.info.name, texts: 1, chars: text.length }
   const [result] = await classify(model, [text], reply, timeoutMs)
   return { ...toAnswer(text, model.info, result!), status: 'success' as const, model: model.info.name }
@@ -124,11 +119,7 @@ export default async function predictRoutes(fastify: FastifyInstance, options: P
   }
   const common = {
     config: { scope: 'predict' as const, cost: predictionCost },
-    // No body at all (the reference service's `?text=` form) validates as an empty one.
-    preValidation: (request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
-      request.body ??= {}
-      done()
-    },
+    preValidation: requireOneText,
     // Answers are plain objects; JSON.stringify is as fast as a compiled serializer for them
     // and spares fast-json-stringify from trying each branch of the single/batch union.
     serializerCompiler: () => (data: unknown) => JSON.stringify(data),

@@ -16,7 +16,8 @@ export interface CliResult {
   stderr: string
 }
 
-function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+/** Starts `infergate ...args` with its output piped, for tests that talk to it while it runs. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, NODE_ENV: 'test', ...env },

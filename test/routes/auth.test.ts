@@ -7,4 +7,7 @@ describeAuthTable([
   { method: 'POST', url: '/v1/jobs', payload: { texts: ['fine'] }, scope: 'predict', okStatus: 202, model: 'sentiment' },
   { method: 'GET', url: '/v1/jobs', scope: 'predict', okStatus: 200 },
   { method: 'GET', url: '/v1/models', scope: 'predict', okStatus: 200 },
+  { method: 'GET', url: '/v1/audit?limit=5', scope: 'admin', okStatus: 200 },
+  { method: 'GET', url: '/v1/usage?bucket=day', scope: 'any', okStatus: 200 },
+  { method: 'GET', url: '/metrics', scope: 'admin', okStatus: 200 },
 ])

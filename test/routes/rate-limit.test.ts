@@ -75,9 +75,12 @@ describe('per-key limits (memory)', () => {
   test('invalid keys never touch a key counter; answers refused before the check carry the headers and cost nothing', async () => {
     const { key } = await createKey(app)
     for (let i = 0; i < 5; i++) assert.equal((await predict(app, generateKey())).statusCode, 403)
-    const invalid = await app.inject({ method: 'POST', url: '/predict', headers: { 'x-api-key': key }, payload: { text: 5 } })
-    assert.equal(invalid.statusCode, 422)
-    assert.equal(invalid.headers['ratelimit'], '"minute";r=60;t=0')
+    const malformed: [unknown, number][] = [[{ text: 5 }, 422], [{ text: '  ' }, 400], [{}, 422], [{ texts: ['ok', ''] }, 422], [{ text: 'a', texts: ['b'] }, 422]]
+    for (const [payload, status] of malformed) {
+      const invalid = await app.inject({ method: 'POST', url: '/predict', headers: { 'x-api-key': key }, payload: payload as Record<string, unknown> })
+      assert.equal(invalid.statusCode, status, invalid.body)
+      assert.equal(invalid.headers['ratelimit'], '"minute";r=60;t=0', JSON.stringify(payload))
+    }
     const ok = await predict(app, key)
     assert.match(String(ok.headers['ratelimit']), /^"minute";r=59;/)
   })

@@ -1,0 +1,81 @@
+/**
+ * `GET /v1/audit` (admin scope): the audit log, filtered by time, key, outcome and kind, in
+ * sequence order, a page at a time (`after` = the last `seq` of the previous page).
+ */
+import type { FastifyInstance } from 'fastify'
+import { Type } from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { recordJson } from '../audit/json.js'
+import { OUTCOMES, RECORD_KINDS } from '../audit/record.js'
+import { ErrorResponse, protectedErrors } from './common.js'
+import { parseRange, rangeQuery } from './audit-query.js'
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
+
+export const AuditRecordSchema = Type.Object({
+  seq: Type.Integer({ description: 'Position in the chain, from 1' }),
+  time: Type.String({ format: 'date-time' }),
+  kind: Type.Enum(RECORD_KINDS),
+  request_id: Nullable(Type.String()),
+  key_id: Nullable(Type.String({ description: 'The calling key (requests) or the key acted upon (admin)' })),
+  key_prefix: Nullable(Type.String({ description: 'The visible start of that key, never the key' })),
+  ip: Nullable(Type.String()),
+  method: Nullable(Type.String()),
+  route: Nullable(Type.String()),
+  model: Nullable(Type.String()),
+  status: Nullable(Type.Integer()),
+  outcome: Type.Enum(OUTCOMES),
+  cost: Type.Integer(),
+  latency_ms: Nullable(Type.Number()),
+  texts: Nullable(Type.Integer({ description: 'Texts sent for prediction (the texts are not stored)' })),
+  chars: Nullable(Type.Integer({ description: 'Their total length in characters' })),
+  action: Nullable(Type.String({ description: 'Admin records: key.create, key.update, key.revoke, key.rotate' })),
+  actor: Nullable(Type.String({ description: 'Admin records: cli, bootstrap, system or the acting key id' })),
+  detail: Nullable(Type.Record(Type.String(), Type.Unknown())),
+  prev_hash: Type.String(),
+  hash: Type.String({ description: 'SHA-256(prev_hash ‖ canonical record)' }),
+})
+
+const AuditQuery = Type.Object(
+  {
+    ...rangeQuery,
+    outcome: Type.Optional(Type.Enum(OUTCOMES)),
+    kind: Type.Optional(Type.Enum(RECORD_KINDS)),
+    after: Type.Optional(Type.Integer({ minimum: 0, description: 'Only records after this seq (the previous page’s next_after)' })),
+  },
+  { additionalProperties: false },
+)
+
+const AuditPage = Type.Object({
+  records: Type.Array(AuditRecordSchema),
+  next_after: Nullable(Type.Integer({ description: 'Pass as `after` for the next page; null on the last page' })),
+})
+
+export default async function auditRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  const { auditStore, clock } = app.services
+
+  app.get(
+    '/v1/audit',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['audit'],
+        summary: 'Read the audit log (admin)',
+        description: 'Records in sequence order. Filters combine; page with `limit` and `after`.',
+        querystring: AuditQuery,
+        response: { 200: AuditPage, ...protectedErrors, 422: ErrorResponse },
+      },
+    },
+    async (request) => {
+      const { key, outcome, kind, after, limit } = request.query
+      const filter = { ...parseRange(request.query, clock.now()), keyId: key, outcome, kind, afterSeq: after }
+      const records = await auditStore.list(filter, limit + 1)
+      const page = records.slice(0, limit)
+      return {
+        records: page.map(recordJson),
+        next_after: records.length > limit ? page[page.length - 1]!.seq : null,
+      }
+    },
+  )
+}

@@ -1,0 +1,48 @@
+/** A client that hangs up before the answer still leaves its audit record (status 499, aborted). */
+import assert from 'node:assert/strict'
+import type { AddressInfo } from 'node:net'
+import net from 'node:net'
+import { test } from 'node:test'
+import type { TextClassifier } from '../../src/models/types.js'
+import { buildTestApp, builtinModel, createKey } from '../helper.js'
+
+test('a request abandoned by its client is recorded as aborted', async () => {
+  const real = await builtinModel()
+  let release = () => {}
+  const held = new Promise<void>((resolve) => (release = resolve))
+  let reached = false
+  const slow: TextClassifier = {
+    ...real,
+    classifyBatch: async (texts) => {
+      reached = true
+      await held
+      return real.classifyBatch(texts)
+    },
+  }
+  const app = await buildTestApp({ models: [slow] })
+  try {
+    const { key, id } = await createKey(app)
+    await app.services.audit!.flush()
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    const { port } = app.server.address() as AddressInfo
+    const socket = net.connect(port, '127.0.0.1')
+    await new Promise((resolve) => socket.once('connect', resolve))
+    socket.write(`POST /predict?text=fine HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nX-Request-Id: gone-early\r\n\r\n`)
+    while (!reached) await new Promise((resolve) => setTimeout(resolve, 5))
+    socket.destroy()
+    // The abort is recorded as soon as the server sees the connection close...
+    while (app.services.audit!.depth === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    // ...and the model answers only afterwards, when the answer has nowhere to go.
+    release()
+    await app.services.audit!.flush()
+    const records = (await app.services.auditStore.list({ kind: 'request' }, 10)).filter((r) => r.requestId === 'gone-early')
+    assert.equal(records.length, 1)
+    assert.equal(records[0]!.outcome, 'aborted')
+    assert.equal(records[0]!.status, 499)
+    assert.equal(records[0]!.keyId, id)
+    assert.equal(records[0]!.cost, 1)
+  } finally {
+    release()
+    await app.close()
+  }
+})
