@@ -3,9 +3,8 @@
  * the new head once the worker committed it. A worker that died is replaced at the next
  * batch; the failed batch stays with the writer, which retries it.
  */
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import { workerEntry } from '../lib/worker-entry.js'
 import type { DatabaseOptions } from '../db/database.js'
 import type { EntryValues } from './canonical.js'
 import { entryValues } from './canonical.js'
@@ -19,18 +18,6 @@ export type StoreReply =
   | { type: 'appended'; id: number; head: ChainHead }
   | { type: 'failed'; id: number; message: string }
   | { type: 'closed'; id: number }
-
-/**
- * The worker is this module's sibling: `.js` when built. From the TypeScript sources (tests,
- * `npm run dev`) Node 20 does not pass tsx's loader on to workers, so a small bootstrap loads
- * the `.ts` file through tsx's API.
- */
-function workerEntry(): { entry: string | URL; eval: boolean } {
-  const self = fileURLToPath(import.meta.url)
-  if (path.extname(self) !== '.ts') return { entry: new URL('./store-worker.js', import.meta.url), eval: false }
-  const file = JSON.stringify(path.join(path.dirname(self), 'store-worker.ts'))
-  return { entry: `import('tsx/esm/api').then(({ tsImport }) => tsImport(${file}, ${JSON.stringify(import.meta.url)}))`, eval: true }
-}
 
 /** A request before it is given its id. */
 type Unsent<T> = T extends unknown ? Omit<T, 'id'> : never
@@ -55,7 +42,7 @@ export class WorkerAuditStore {
 
   private connect(): Promise<void> {
     if (this.ready) return this.ready
-    const { entry, eval: isEval } = workerEntry()
+    const { entry, eval: isEval } = workerEntry(import.meta.url, 'store-worker')
     const worker = new Worker(entry, { eval: isEval, workerData: { storeOptions: this.storeOptions } })
     this.worker = worker
     this.ready = new Promise<void>((resolve, reject) => {

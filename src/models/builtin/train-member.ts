@@ -2,8 +2,8 @@
  * Trains one network of the ensemble. Runs in a worker thread (started by `train.ts` with this
  * file as entry point) or inline; the result depends only on the data and the seed.
  */
-import path from 'node:path'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
+import { workerEntry } from '../../lib/worker-entry.js'
 import { CnnModel, type CnnHyperParameters, type CnnWeights, type EncodedExample } from './cnn.js'
 import { seededRandom, shuffleInPlace } from './random.js'
 
@@ -120,19 +120,10 @@ export async function runMembers(jobs: MemberJob[], threads: number, onProgress:
 }
 
 function runInWorker(job: MemberJob, onProgress: (p: MemberProgress) => void): Promise<MemberResult> {
-  const extension = path.extname(new URL(import.meta.url).pathname)
-  const entry = new URL(`./train-member${extension}`, import.meta.url)
   const workerData = { kind: 'infergate-train-member', job }
+  const { entry, eval: isEval } = workerEntry(import.meta.url, 'train-member')
   return new Promise((resolve, reject) => {
-    // Under tsx (running the .ts sources) a worker does not inherit the TypeScript loader, so the
-    // worker registers it before importing the entry; compiled .js needs nothing.
-    const worker =
-      extension === '.ts'
-        ? new Worker(
-            `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}) })`,
-            { eval: true, workerData },
-          )
-        : new Worker(entry, { workerData })
+    const worker = new Worker(entry, { eval: isEval, workerData })
     let result: MemberResult | undefined
     worker.on('message', (message: { type: 'progress'; progress: MemberProgress } | { type: 'done'; result: MemberResult }) => {
       if (message.type === 'progress') onProgress(message.progress)

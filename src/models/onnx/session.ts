@@ -6,10 +6,9 @@
  * a worker thread of its own; the main thread only tokenises, posts the input tensors (their
  * buffers are transferred, not copied) and receives the outputs.
  */
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type ort from 'onnxruntime-node'
+import { workerEntry } from '../../lib/worker-entry.js'
 import type { SessionRequest, SessionResponse, WireTensor } from './session-protocol.js'
 
 export interface SessionOptions {
@@ -29,19 +28,7 @@ export interface ModelSession {
   release(): Promise<void>
 }
 
-/**
- * The worker is this module's sibling: `.js` when built. When run from the TypeScript sources
- * (tests, `npm run dev`), Node 20 does not pass tsx's loader on to workers, so a small bootstrap
- * loads the `.ts` worker through tsx's API.
- */
-function workerEntry(): { entry: string | URL; eval: boolean } {
-  const self = fileURLToPath(import.meta.url)
-  if (path.extname(self) !== '.ts') return { entry: new URL('./session-worker.js', import.meta.url), eval: false }
-  const file = JSON.stringify(path.join(path.dirname(self), 'session-worker.ts'))
-  return { entry: `import('tsx/esm/api').then(({ tsImport }) => tsImport(${file}, ${JSON.stringify(import.meta.url)}))`, eval: true }
-}
-
-const WORKER = workerEntry()
+const WORKER = workerEntry(import.meta.url, 'session-worker')
 
 interface Pending {
   resolve: (outputs: Record<string, OutputTensor>) => void
