@@ -53,14 +53,14 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
   const clock = overrides.clock ?? systemClock
   const metrics = new AppMetrics()
   const models = await loadModels(config, { ...(overrides.models ? { lent: overrides.models } : {}), observe: (name) => metrics.batchObserver(name) })
-  const storeOptions = { dataDir: config.dataDir, databaseUrl: config.databaseUrl }
+  const store = { dataDir: config.dataDir, databaseUrl: config.databaseUrl }
   let db: Database
   // Audit batches are written by a worker thread with its own connection: the event loop only
   // buffers records (measured: writing on it stopped the loop ~10% of the time at 6k req/s).
   let auditWorker: WorkerAuditStore | null = null
   try {
-    db = await openDatabase(storeOptions)
-    auditWorker = config.audit ? new WorkerAuditStore(storeOptions) : null
+    db = await openDatabase(store)
+    auditWorker = config.audit ? new WorkerAuditStore(store) : null
     await auditWorker?.start()
   } catch (error) {
     await models.close()

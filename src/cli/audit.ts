@@ -13,12 +13,12 @@ import { AuditStore } from '../audit/store.js'
 import { describeReport, verifyChain } from '../audit/verify.js'
 import { openDatabase } from '../db/database.js'
 import { TimeRangeError, parseTimeRange } from '../lib/instant.js'
-import { STORE_SETTINGS, addSettingOptions, configFrom } from './options.js'
+import { STORE_SETTINGS, addSettingOptions, configFrom, storeOptions } from './options.js'
 import { CliError } from './run.js'
 import { describeRecord } from './audit-format.js'
 
 async function withStore<T>(command: Command, use: (store: AuditStore) => Promise<T>): Promise<T> {
-  const db = await openDatabase({ dataDir: configFrom(command).dataDir })
+  const db = await openDatabase(storeOptions(configFrom(command)))
   try {
     return await use(new AuditStore(db))
   } finally {

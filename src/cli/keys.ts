@@ -18,14 +18,14 @@ import { systemClock } from '../lib/clock.js'
 import { parseExpiry } from '../lib/duration.js'
 import { formatRule, parseRules } from '../ratelimit/policy.js'
 import { parseModelList } from '../models/spec.js'
-import { STORE_SETTINGS, addSettingOptions, configFrom } from './options.js'
+import { STORE_SETTINGS, addSettingOptions, configFrom, storeOptions } from './options.js'
 import { CliError } from './run.js'
 import { formatTime, renderTable } from './table.js'
 
 const DAY_MS = 86_400_000
 
 async function withKeys<T>(config: Config, use: (keys: KeyService, db: Database) => Promise<T>): Promise<T> {
-  const db = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl })
+  const db = await openDatabase(storeOptions(config))
   // Changes made here are audited at once, by actor 'cli', in the server's chain.
   const keys = new KeyService({ db, clock: systemClock, audit: new AuditStore(db).directSink(systemClock) })
   try {

@@ -5,6 +5,7 @@
 import type { Command } from 'commander'
 import { Option } from 'commander'
 import type { Config, RawSettings, SettingName } from '../config.js'
+import type { DatabaseOptions } from '../db/database.js'
 import { envName, loadConfig, settings } from '../config.js'
 
 const ATTRIBUTE = Symbol('settingAttributes')
@@ -48,3 +49,8 @@ export function configFrom(command: Command): Config {
 
 /** The settings every command that opens the store takes. */
 export const STORE_SETTINGS: readonly SettingName[] = ['dataDir', 'databaseUrl']
+
+/** Where the store is, for `openDatabase`: the SQLite folder or the PostgreSQL URL. */
+export function storeOptions(config: Config): DatabaseOptions {
+  return { dataDir: config.dataDir, databaseUrl: config.databaseUrl }
+}
