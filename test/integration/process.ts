@@ -47,7 +47,7 @@ export interface RunningServer {
 }
 
 /** Starts `infergate serve --port 0 ...args` and resolves once it listens. */
-export async function startServer(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<RunningServer> {
+export async function startServer(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 90_000): Promise<RunningServer> {
   const child = spawnCli(['serve', '--port', '0', ...args], env)
   let stdout = ''
   let stderr = ''

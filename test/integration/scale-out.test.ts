@@ -96,4 +96,17 @@ describe('scale-out on PostgreSQL + Redis', async () => {
     }
     assert.deepEqual(indices, texts.map((_, i) => i))
   })
+
+  test('the audit chain written by all three at once verifies intact', async (t) => {
+    if (!reachable) return t.skip('PostgreSQL not reachable; skipping')
+    const { key } = await createKey(databaseUrl)
+    const alive = servers.filter((server) => server.child.exitCode === null && server.child.signalCode === null)
+    await Promise.all(Array.from({ length: 150 }, (_, i) => predict(alive[i % alive.length]!, key)))
+    // SIGTERM flushes what the survivors buffered (the instance killed above lost only its buffer).
+    await Promise.all(servers.map((server) => server.stop('SIGTERM')))
+    const verified = await runCli(['audit', 'verify', '--database-url', databaseUrl])
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr)
+    const count = Number(/(\d+) records, chain intact/.exec(verified.stdout)?.[1])
+    assert.ok(count >= 150, verified.stdout)
+  })
 })
