@@ -14,6 +14,7 @@ import { runHttpPredict } from './scenarios/http-predict.js'
 import { runMicro } from './scenarios/micro.js'
 import { runLimiterChoice } from './scenarios/limiter-choice.js'
 import { runBatching } from './scenarios/batching.js'
+import { runScaleOut } from './scenarios/scale-out.js'
 
 interface BenchOptions {
   only?: string
@@ -24,7 +25,7 @@ interface BenchOptions {
 }
 
 const program = new Command('bench')
-  .option('--only <ids>', 'comma-separated scenario ids (default: all): micro, limiter-choice, http-predict, batching')
+  .option('--only <ids>', 'comma-separated scenario ids (default: all): micro, limiter-choice, http-predict, batching, scale-out')
   .option('--duration <seconds>', 'seconds per measurement', '8')
   .option('--rounds <n>', 'interleaved rounds per target (the median is reported)', '3')
   .option('--connections <n>', 'concurrent connections', '32')
@@ -37,6 +38,8 @@ const scenarios: Record<string, () => Promise<ScenarioReport>> = {
   micro: () => runMicro({ redisUrl: options.redisUrl, log }),
   'limiter-choice': runLimiterChoice,
   batching: () => runBatching({ durationSec: Number(options.duration), log }),
+  'scale-out': () =>
+    runScaleOut({ durationSec: Number(options.duration), rounds: Number(options.rounds), connections: Number(options.connections), redisUrl: options.redisUrl, log }),
   'http-predict': () =>
     runHttpPredict({
       durationSec: Number(options.duration),

@@ -24,10 +24,10 @@ export const bareHttp = () => startTsServer('bare node:http (constant JSON)', 'b
 /** (b) bare Fastify, same model and batcher, no security. */
 export const bareFastify = () => startTsServer('bare Fastify + model (no security)', 'bench/servers/bare-fastify.ts')
 
-/** A fresh data directory holding one key with every scope. */
-export async function dataDirWithKey(): Promise<{ dataDir: string; key: string }> {
+/** A fresh data directory (or the given PostgreSQL store) holding one key with every scope. */
+export async function dataDirWithKey(store: { databaseUrl?: string } = {}): Promise<{ dataDir: string; key: string }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'infergate-bench-'))
-  const db = await openDatabase({ dataDir })
+  const db = await openDatabase({ dataDir, ...store })
   const keys = new KeyService({ db, clock: systemClock })
   // A limit that is checked on every request but never reached during a run.
   const limits = [{ name: 'minute', limit: 1_000_000_000, windowMs: 60_000 }]
@@ -37,12 +37,22 @@ export async function dataDirWithKey(): Promise<{ dataDir: string; key: string }
   return { dataDir, key }
 }
 
+export interface InfergateOptions {
+  /** Extra `serve` flags. */
+  args?: string[]
+  name?: string
+  /** A key already in the store the flags point to; by default a fresh SQLite store with one. */
+  key?: string
+}
+
 /** (c) infergate's full /predict: auth and everything else on, as shipped. */
-export async function infergate(extraArgs: string[] = [], name = 'infergate /predict (full)', ready = /Server listening at/): Promise<Target> {
-  const { dataDir, key } = await dataDirWithKey()
+export async function infergate(options: InfergateOptions = {}): Promise<Target> {
+  const store = options.key === undefined ? await dataDirWithKey() : { dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'infergate-bench-')), key: options.key }
+  const { dataDir, key } = store
+  const name = options.name ?? 'infergate /predict (full)'
   const port = await freePort()
-  const args = [...TSX, path.join(PROJECT_ROOT, 'src/cli/index.ts'), 'serve', '--port', String(port), '--data-dir', dataDir, '--no-bootstrap', ...extraArgs]
-  const { child } = await spawnUntil(process.execPath, args, ready)
+  const args = [...TSX, path.join(PROJECT_ROOT, 'src/cli/index.ts'), 'serve', '--port', String(port), '--data-dir', dataDir, '--no-bootstrap', ...(options.args ?? [])]
+  const { child } = await spawnUntil(process.execPath, args, /Server listening at/)
   return {
     name,
     url: `http://127.0.0.1:${port}`,

@@ -66,7 +66,7 @@ export async function runBatching(options: BatchingOptions): Promise<ScenarioRep
   const data: Record<string, unknown>[] = []
   for (const maxBatch of [64, 1]) {
     const args = ['--model', `heavy=${heavy.dir}`, '--default-model', 'heavy', '--max-batch', String(maxBatch), '--max-queue', '100000']
-    const target = await infergate(args, `max-batch ${maxBatch}`)
+    const target = await infergate({ args, name: `max-batch ${maxBatch}` })
     try {
       for (const connections of CLIENTS) {
         const load = runLoad(target, { connections, durationSec: options.durationSec, paths: ['/predict?text=a%20good%20movie'] })

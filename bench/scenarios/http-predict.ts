@@ -53,8 +53,8 @@ export async function runHttpPredict(options: HttpBenchOptions): Promise<Scenari
   const skipped = fastapiUnavailable()
   if (skipped) options.log(`  d FastAPI reference: skipped: ${skipped}`)
   else rows.push({ id: 'd', start: fastapiSeed, runs: [] })
-  rows.push({ id: 'e', start: () => infergate(['--redis-url', options.redisUrl], 'infergate /predict (full, Redis limiter)'), runs: [] })
-  rows.push({ id: 'f', start: () => infergate(['--no-audit'], 'infergate /predict (full, audit log off)'), runs: [] })
+  rows.push({ id: 'e', start: () => infergate({ args: ['--redis-url', options.redisUrl], name: 'infergate /predict (full, Redis limiter)' }), runs: [] })
+  rows.push({ id: 'f', start: () => infergate({ args: ['--no-audit'], name: 'infergate /predict (full, audit log off)' }), runs: [] })
 
   for (let round = 1; round <= options.rounds; round++) {
     options.log(`round ${round}/${options.rounds}`)
