@@ -86,7 +86,7 @@ export async function fastapiSeed(): Promise<Target> {
   }
   const port = await freePort()
   const env = { API_KEY: 'secret', RATE_LIMIT_PER_MIN: String(PEER_RATE_LIMIT), MODEL_PATH: PEER_MODEL }
-  const args = ['-m', 'uvicorn', 'app:app', '--app-dir', PEER_DIR, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'info']
+  const args = ['-m', 'uvicorn', 'app:app', '--app-dir', PEER_DIR, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'info', '--no-access-log']
   const { child } = await spawnUntil('/usr/bin/python3', args, /Uvicorn running on/, env)
   return { name: 'FastAPI reference (fastapi-seed)', url: `http://127.0.0.1:${port}`, headers: { 'x-api-key': 'secret' }, stop: () => stopChild(child) }
 }

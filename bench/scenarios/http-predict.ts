@@ -101,7 +101,7 @@ function report(rows: Row[], options: HttpBenchOptions, skipped: string | undefi
     `${options.rounds} interleaved rounds of ${options.durationSec} s per server after a 1 s warm-up; ${options.connections} connections; autocannon on the same machine.`,
     'Request mix: `POST /predict?text=...` cycling through the first 32 SST-2 dev sentences.',
     'infergate runs as shipped (auth, rate limit with a 1e9/minute key limit that is checked but never reached, audit log on, one JSON log line per request to /dev/null); (f) is the same with `--no-audit`.',
-    skipped ? `(d) skipped: ${skipped}.` : `(d) ran with RATE_LIMIT_PER_MIN=${PEER_RATE_LIMIT} (its sliding log scans every timestamp of the last minute on each request).`,
+    skipped ? `(d) skipped: ${skipped}.` : `(d) ran as its README says: RATE_LIMIT_PER_MIN=${PEER_RATE_LIMIT} (its sliding log scans every timestamp of the last minute on each request), no access log.`,
   ]
   return {
     id: 'http-predict',
