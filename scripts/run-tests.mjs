@@ -38,12 +38,29 @@ function reachable(url) {
   })
 }
 
-/** Drops the per-app schemas that an interrupted earlier run left behind. */
+/** True while the process that made a schema (`t_<pid>_...`, see test/postgres.ts) still runs. */
+function ownerAlive(schema) {
+  const pid = Number(/^t_(\d+)_/.exec(schema)?.[1])
+  if (!pid) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return error.code === 'EPERM'
+  }
+}
+
+/**
+ * Drops the per-app schemas that an interrupted earlier run left behind, and only those: a
+ * schema whose process still runs belongs to another test run or benchmark going on now.
+ */
 async function dropStaleSchemas(url) {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   const { rows } = await client.query("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 't\\_%'")
-  for (const { schema_name: schema } of rows) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+  for (const { schema_name: schema } of rows) {
+    if (!ownerAlive(schema)) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+  }
   await client.end()
 }
 
