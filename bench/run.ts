@@ -1,13 +1,14 @@
 /**
  * `npm run bench`: runs the benchmark scenarios on this machine, prints markdown tables and
- * writes `bench/results/latest.{md,json}` (plus a timestamped JSON copy).
+ * writes `bench/results/latest.{md,json}` after each scenario (and `docs/benchmarks.md` with
+ * `--write-docs`). A scenario that fails is reported as failed; the others still run.
  *
  *   npm run bench -- --only http-predict --duration 10 --rounds 3
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import { Command } from 'commander'
-import { RESULTS_DIR } from './lib/paths.js'
+import { PROJECT_ROOT, RESULTS_DIR } from './lib/paths.js'
 import type { ScenarioReport } from './lib/report.js'
 import { machineDescription } from './lib/report.js'
 import { runHttpPredict } from './scenarios/http-predict.js'
@@ -23,6 +24,7 @@ interface BenchOptions {
   rounds: string
   connections: string
   redisUrl: string
+  writeDocs?: boolean
 }
 
 const program = new Command('bench')
@@ -31,6 +33,7 @@ const program = new Command('bench')
   .option('--rounds <n>', 'interleaved rounds per target (the median is reported)', '3')
   .option('--connections <n>', 'concurrent connections', '32')
   .option('--redis-url <url>', 'Redis for the Redis scenarios', 'redis://127.0.0.1:6379')
+  .option('--write-docs', 'also write the tables to docs/benchmarks.md')
   .parse()
 const options = program.opts<BenchOptions>()
 const log = (line: string) => console.error(line)
@@ -38,10 +41,6 @@ const log = (line: string) => console.error(line)
 const scenarios: Record<string, () => Promise<ScenarioReport>> = {
   micro: () => runMicro({ redisUrl: options.redisUrl, log }),
   'model-latency': () => runModelLatency({ log }),
-  'limiter-choice': runLimiterChoice,
-  batching: () => runBatching({ durationSec: Number(options.duration), log }),
-  'scale-out': () =>
-    runScaleOut({ durationSec: Number(options.duration), rounds: Number(options.rounds), connections: Number(options.connections), redisUrl: options.redisUrl, log }),
   'http-predict': () =>
     runHttpPredict({
       durationSec: Number(options.duration),
@@ -50,24 +49,55 @@ const scenarios: Record<string, () => Promise<ScenarioReport>> = {
       redisUrl: options.redisUrl,
       log,
     }),
+  'limiter-choice': runLimiterChoice,
+  batching: () => runBatching({ durationSec: Number(options.duration), log }),
+  'scale-out': () =>
+    runScaleOut({ durationSec: Number(options.duration), rounds: Number(options.rounds), connections: Number(options.connections), redisUrl: options.redisUrl, log }),
 }
+
+const DOCS_HEADER = `# Benchmarks
+
+Produced by \`npm run bench -- --write-docs\` (every scenario) on the machine named below; the
+scenarios live in \`bench/scenarios/\`, one file each. Servers run as child processes on the
+same machine as the load generator (autocannon), rounds are interleaved and medians reported,
+so the **ratios** measured in one run are the figures to compare; absolute numbers depend on
+the machine and on what else ran on it.
+`
 
 const selected = options.only ? options.only.split(',') : Object.keys(scenarios)
+const unknown = selected.filter((id) => !scenarios[id])
+if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${Object.keys(scenarios).join(', ')}`)
 const reports: ScenarioReport[] = []
+let failed = false
 for (const id of selected) {
-  const run = scenarios[id]
-  if (!run) throw new Error(`unknown scenario ${id}; known: ${Object.keys(scenarios).join(', ')}`)
   log(`\n# ${id}`)
-  reports.push(await run())
+  try {
+    reports.push(await scenarios[id]!())
+  } catch (error) {
+    // One broken scenario must not throw away the figures of the others.
+    failed = true
+    log(`  FAILED: ${(error as Error).stack ?? String(error)}`)
+    reports.push({ id, title: `${id}: failed`, markdown: `- failed: ${(error as Error).message.split('\n')[0]}`, data: null })
+  }
+  writeResults(reports)
 }
-
-const machine = machineDescription()
-const when = new Date().toISOString()
-const markdown = [`Measured ${when} on ${machine}.`, ...reports.map((r) => `### ${r.title}\n\n${r.markdown}`)].join('\n\n')
+const markdown = writeResults(reports)
 console.log(`\n${markdown}\n`)
-fs.mkdirSync(RESULTS_DIR, { recursive: true })
-const json = JSON.stringify({ when, machine, reports: reports.map(({ id, title, data }) => ({ id, title, data })) }, null, 2)
-fs.writeFileSync(path.join(RESULTS_DIR, 'latest.md'), markdown + '\n')
-fs.writeFileSync(path.join(RESULTS_DIR, 'latest.json'), json + '\n')
-fs.writeFileSync(path.join(RESULTS_DIR, `${when.replace(/[:.]/g, '-')}.json`), json + '\n')
+if (options.writeDocs) {
+  fs.writeFileSync(path.join(PROJECT_ROOT, 'docs', 'benchmarks.md'), `${DOCS_HEADER}\n${markdown}\n`)
+  log('docs/benchmarks.md written')
+}
 log(`results written to ${path.relative(process.cwd(), RESULTS_DIR)}/latest.{md,json}`)
+if (failed) process.exitCode = 1
+
+/** Writes what has been measured so far; returns it as markdown. */
+function writeResults(done: ScenarioReport[]): string {
+  const machine = machineDescription()
+  const when = new Date().toISOString()
+  const markdown = [`Measured ${when} on ${machine}.`, ...done.map((r) => `### ${r.title}\n\n${r.markdown}`)].join('\n\n')
+  fs.mkdirSync(RESULTS_DIR, { recursive: true })
+  const json = JSON.stringify({ when, machine, reports: done.map(({ id, title, data }) => ({ id, title, data })) }, null, 2)
+  fs.writeFileSync(path.join(RESULTS_DIR, 'latest.md'), markdown + '\n')
+  fs.writeFileSync(path.join(RESULTS_DIR, 'latest.json'), json + '\n')
+  return markdown
+}
