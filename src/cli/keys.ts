@@ -9,11 +9,13 @@ import { countsByKeySince } from '../audit/usage.js'
 import type { Config } from '../config.js'
 import type { Database } from '../db/database.js'
 import { openDatabase } from '../db/database.js'
-import type { CreatedKey } from '../keys/service.js'
+import type { ChangeRefusal, CreatedKey } from '../keys/service.js'
 import type { KeyChanges } from '../keys/store.js'
 import { KeyService } from '../keys/service.js'
 import type { ApiKeyRecord } from '../keys/types.js'
-import { keyStatus, parseScopes } from '../keys/types.js'
+import { keyStatus, parseKeyName, parseScopes } from '../keys/types.js'
+import type { KeyView } from '../keys/view.js'
+import { keyView } from '../keys/view.js'
 import { systemClock } from '../lib/clock.js'
 import { parseExpiry } from '../lib/duration.js'
 import { formatRule, parseRules } from '../ratelimit/policy.js'
@@ -36,35 +38,27 @@ async function withKeys<T>(config: Config, use: (keys: KeyService, db: Database)
   }
 }
 
+/** The one line a refused change prints. */
+export function refusalError(id: string, reason: ChangeRefusal): CliError {
+  switch (reason) {
+    case 'not_found':
+      return new CliError(`no key with id ${id}`)
+    case 'revoked':
+      return new CliError(`key ${id} was already revoked`)
+    case 'rotated':
+      return new CliError(`key ${id} was already rotated`)
+    case 'last_admin':
+      return new CliError(`key ${id} is the last active admin key: create another admin key first`)
+  }
+}
+
 function usageError(what: string, error: unknown): CliError {
   return new CliError(`${what}: ${(error as Error).message}`, 2)
 }
 
-/** A key name: 1 to 100 printable characters. */
-export function parseKeyName(raw: string): string {
-  const name = raw.trim()
-  if (name.length === 0 || name.length > 100 || /\p{Cc}/u.test(name)) {
-    throw new Error('must be 1 to 100 characters without control characters')
-  }
-  return name
-}
-
-/** The JSON form of a key record for scripts (snake_case, ISO times). */
-export function keyJson(record: ApiKeyRecord, now: number) {
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
-  return {
-    id: record.id,
-    name: record.name,
-    prefix: record.prefix,
-    scopes: record.scopes,
-    status: keyStatus(record, now),
-    created_at: iso(record.createdAt),
-    expires_at: iso(record.expiresAt),
-    revoked_at: iso(record.revokedAt),
-    last_used_at: iso(record.lastUsedAt),
-    limits: record.limits?.map(formatRule) ?? null,
-    models: record.models,
-  }
+/** The JSON form of a key record for scripts: the admin API's key object. */
+export function keyJson(record: ApiKeyRecord, now: number): KeyView {
+  return keyView(record, now)
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -146,13 +140,9 @@ function registerRevoke(keys: Command): void {
     .option('--json', 'print the revoked key as JSON')
   addSettingOptions(revoke, STORE_SETTINGS)
   revoke.action(async (id: string, options: { json?: boolean }, command: Command) => {
-    const record = await withKeys(configFrom(command), async (service) => {
-      const existing = await service.store.findById(id)
-      if (!existing) throw new CliError(`no key with id ${id}`)
-      if (!(await service.revoke(id, 'cli'))) throw new CliError(`key ${id} was already revoked`)
-      return service.store.findById(id)
-    })
-    if (options.json === true) console.log(JSON.stringify(keyJson(record!, Date.now())))
+    const result = await withKeys(configFrom(command), (service) => service.revoke(id, 'cli'))
+    if (!result.ok) throw refusalError(id, result.reason)
+    if (options.json === true) console.log(JSON.stringify(keyJson(result.value, Date.now())))
     else console.log(`Revoked ${id}: it is refused from now on (a running server sees this within a second).`)
   })
 }
@@ -206,8 +196,9 @@ function registerUpdate(keys: Command): void {
     } catch (error) {
       throw usageError('invalid option', error)
     }
-    const record = await withKeys(configFrom(command), (service) => service.update(id, changes, 'cli'))
-    if (!record) throw new CliError(`no key with id ${id}`)
+    const result = await withKeys(configFrom(command), (service) => service.update(id, changes, 'cli'))
+    if (!result.ok) throw refusalError(id, result.reason)
+    const record = result.value
     if (options.json === true) console.log(JSON.stringify(keyJson(record, Date.now())))
     else console.log(`Updated ${id}: scopes ${record.scopes.join(',')}; limits ${limitsText(record)}; expires ${formatTime(record.expiresAt)}`)
   })
