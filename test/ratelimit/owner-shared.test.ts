@@ -42,7 +42,7 @@ for (const makeBackend of [memoryBackend, redisBackend]) {
 
     test('concurrent calls of two keys never admit more than the owner allows', async () => {
       const { limiter, groupsOf } = fresh()
-      const calls = Array.from({ length: 40 }, (_, i) => limiter.consumeAll(groupsOf(i % 2 === 0 ? 'a' : 'b'), 1))
+      const calls = Array.from({ length: 40 }, (_, i) => Promise.resolve(limiter.consumeAll(groupsOf(i % 2 === 0 ? 'a' : 'b'), 1)))
       const decisions = await Promise.all(calls)
       assert.equal(decisions.filter((d) => d.allowed).length, 7)
     })
