@@ -55,6 +55,7 @@ export interface TestKeyOptions {
   name?: string
   limits?: LimitRule[] | null
   models?: string[] | null
+  owner?: string
 }
 
 /** Creates a key through the service and returns the plaintext key and its id. */
@@ -65,6 +66,7 @@ export async function createKey(app: FastifyInstance, options: TestKeyOptions = 
     expiresAt: options.expiresAt ?? null,
     limits: options.limits ?? null,
     models: options.models ?? null,
+    ...(options.owner !== undefined && { owner: options.owner }),
   })
   return { key: created.key, id: created.record.id }
 }

@@ -16,6 +16,8 @@ export const OUTCOMES = [
   'invalid_key',
   'expired_key',
   'revoked_key',
+  'disabled_key',
+  'rotated_key',
   'insufficient_scope',
   'rate_limited',
   'bad_request',
@@ -34,7 +36,8 @@ export const RECORD_KINDS = ['request', 'admin', 'unaudited'] as const
 export type RecordKind = (typeof RECORD_KINDS)[number]
 
 /** Administrative actions; `actor` says who did it: `cli`, `bootstrap`, `system` or a key id. */
-export type AdminAction = 'key.create' | 'key.update' | 'key.revoke' | 'key.rotate'
+export const ADMIN_ACTIONS = ['key.create', 'key.update', 'key.disable', 'key.enable', 'key.rotate', 'key.revoke', 'owner.update'] as const
+export type AdminAction = (typeof ADMIN_ACTIONS)[number]
 
 /** Status recorded for a request whose client went away before the answer (nginx's 499). */
 export const CLIENT_CLOSED_STATUS = 499
@@ -91,6 +94,8 @@ const BY_AUTH_FAILURE: Record<AuthFailure, Outcome> = {
   unknown: 'invalid_key',
   expired: 'expired_key',
   revoked: 'revoked_key',
+  disabled: 'disabled_key',
+  rotated: 'rotated_key',
 }
 
 /** The outcome of an answered request, from the true reason of an auth failure, the error code and the status. */
@@ -133,8 +138,9 @@ export interface AdminEvent {
   action: AdminAction
   /** `cli`, `bootstrap`, `system` or the id of the acting key. */
   actor: string
-  keyId: string
-  keyPrefix: string
+  /** The key acted upon; null for an action on an owner (named in `detail`). */
+  keyId: string | null
+  keyPrefix: string | null
   /** What changed (never the key itself). */
   detail?: Record<string, unknown>
 }

@@ -96,15 +96,20 @@ export async function usageByKey(
 }
 
 /** Requests per key since `since`, by outcome: for `keys list`. */
-export async function countsByKeySince(db: Kysely<DatabaseSchema>, since: number): Promise<Map<string, Partial<Record<Outcome, number>>>> {
-  const groups = await db
+export async function countsByKeySince(
+  db: Kysely<DatabaseSchema>,
+  since: number,
+  keyIds?: readonly string[],
+): Promise<Map<string, Partial<Record<Outcome, number>>>> {
+  if (keyIds !== undefined && keyIds.length === 0) return new Map()
+  let query = db
     .selectFrom('audit_log')
     .select((eb) => ['key_id', 'outcome', eb.fn.countAll<number>().as('n')])
     .where('kind', '=', 'request')
     .where('key_id', 'is not', null)
     .where('time', '>=', since)
-    .groupBy(['key_id', 'outcome'])
-    .execute()
+  if (keyIds !== undefined) query = query.where('key_id', 'in', keyIds)
+  const groups = await query.groupBy(['key_id', 'outcome']).execute()
   const counts = new Map<string, Partial<Record<Outcome, number>>>()
   for (const group of groups) {
     const byOutcome = counts.get(group.key_id!) ?? {}
@@ -112,4 +117,21 @@ export async function countsByKeySince(db: Kysely<DatabaseSchema>, since: number
     counts.set(group.key_id!, byOutcome)
   }
   return counts
+}
+
+/** Requests, of which refused (any outcome but `ok`), and the count per outcome. */
+export interface UsageSummary {
+  requests: number
+  rejected: number
+  by_outcome: Partial<Record<Outcome, number>>
+}
+
+/** Sums per-key outcome counts (e.g. from `countsByKeySince`) into one summary. */
+export function summarize(counts: Iterable<Partial<Record<Outcome, number>>>): UsageSummary {
+  const byOutcome: Partial<Record<Outcome, number>> = {}
+  for (const perKey of counts) {
+    for (const [outcome, n] of Object.entries(perKey) as [Outcome, number][]) byOutcome[outcome] = (byOutcome[outcome] ?? 0) + n
+  }
+  const requests = Object.values(byOutcome).reduce((sum, n) => sum + n, 0)
+  return { requests, rejected: requests - (byOutcome.ok ?? 0), by_outcome: byOutcome }
 }

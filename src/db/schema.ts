@@ -22,6 +22,25 @@ export interface ApiKeysTable {
   limits: string | null
   /** JSON array of the model names the key may use, or NULL for all. */
   models: string | null
+  /** External id of who the key belongs to (`[A-Za-z0-9_.-]{1,255}`); keys of before owners: `default`. */
+  owner: string
+  /** A small JSON object chosen by the operator, or NULL. */
+  metadata: string | null
+  /** 1 while the key is disabled (temporarily refused), else 0. */
+  disabled: number
+  /** Set by a rotation on the old key: the id of the key that replaced it. */
+  rotated_to: string | null
+  /** Set by a rotation on the old key: when it stops being accepted. */
+  grace_ends_at: number | null
+}
+
+/** Limits shared by all keys of an owner (a row exists only once limits were set). */
+export interface OwnersTable {
+  id: string
+  /** JSON array of limit rules, or NULL for none. */
+  limits: string | null
+  created_at: number
+  updated_at: number
 }
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
@@ -81,6 +100,7 @@ export interface AuditLogTable {
 
 export interface DatabaseSchema {
   api_keys: ApiKeysTable
+  owners: OwnersTable
   jobs: JobsTable
   job_items: JobItemsTable
   audit_log: AuditLogTable

@@ -13,7 +13,8 @@
 import type { Logger } from 'pino'
 import { AppError, ErrorCode } from '../errors.js'
 import type { KeyService } from '../keys/service.js'
-import { keyStatus } from '../keys/types.js'
+import { refusalOf } from '../keys/types.js'
+import { limitGroups } from '../ratelimit/subjects.js'
 import type { Clock } from '../lib/clock.js'
 import { randomId } from '../keys/format.js'
 import type { ModelRegistry, ServedModel } from '../models/registry.js'
@@ -156,16 +157,16 @@ export class JobWorker {
    */
   private async chargeBudget(job: Job, wanted: number): Promise<{ admitted: number; retryAfterMs: number }> {
     const record = await this.options.keys.store.findById(job.keyId)
-    if (!record || keyStatus(record, this.options.clock.now()) !== 'active') throw new JobFailure('the key that created the job is no longer active')
-    const rules = record.limits ?? this.options.defaultLimits
+    if (!record || refusalOf(record, this.options.clock.now()) !== null) throw new JobFailure('the key that created the job is no longer active')
+    const ownerLimits = (await this.options.keys.owner(record.owner))?.limits ?? null
+    const groups = limitGroups({ keyId: record.id, limits: record.limits, owner: record.owner, ownerLimits }, this.options.defaultLimits)
     // Smaller chunks than the smallest limit, so that a job always fits eventually.
-    const cost = Math.min(wanted, ...rules.map((rule) => rule.limit))
-    const subject = `key:${job.keyId}`
-    const decision = await this.options.limiter.consume(subject, rules, cost)
+    const cost = Math.min(wanted, ...groups.flatMap((group) => group.rules.map((rule) => rule.limit)))
+    const decision = await this.options.limiter.consumeAll(groups, cost)
     if (decision.allowed) return { admitted: cost, retryAfterMs: 0 }
     // Use what is left of the budget rather than wait for room for a whole chunk.
     const left = Math.min(...decision.states.map((state) => state.remaining))
-    if (left > 0 && (await this.options.limiter.consume(subject, rules, left)).allowed) return { admitted: left, retryAfterMs: 0 }
+    if (left > 0 && (await this.options.limiter.consumeAll(groups, left)).allowed) return { admitted: left, retryAfterMs: 0 }
     return { admitted: 0, retryAfterMs: Math.max(decision.retryAfterMs, 1) }
   }
 

@@ -1,5 +1,6 @@
 /**
- * API key use cases shared by the HTTP API and the CLI: create, list, revoke, verify.
+ * API key use cases shared by the HTTP API and the CLI: create, list, update, disable and
+ * enable, rotate, revoke, owners' shared limits, and verify. Every change is audited.
  *
  * Verification is on every request's path, so it is cached: parse and checksum (no I/O),
  * SHA-256, a bounded in-memory cache keyed by the digest, and only then the store. The cache
@@ -13,10 +14,10 @@ import type { Clock } from '../lib/clock.js'
 import { generateKey, isWellFormedKey, randomId, visiblePrefix } from './format.js'
 import { digestsEqual, hashKey } from './hash.js'
 import type { LimitRule } from '../ratelimit/policy.js'
-import type { KeyChanges } from './store.js'
+import type { KeyChanges, OwnerRecord } from './store.js'
 import { KeyStore } from './store.js'
-import type { ApiKeyRecord, Principal, Scope, VerifyResult } from './types.js'
-import { keyStatus } from './types.js'
+import type { ApiKeyRecord, KeyMetadata, Principal, Scope, VerifyResult } from './types.js'
+import { DEFAULT_OWNER, keyStatus, refusalOf } from './types.js'
 
 export interface KeyServiceOptions {
   db: Database
@@ -47,6 +48,9 @@ export interface CreateKeyInput {
   limits?: LimitRule[] | null
   /** The models the key may use; null or absent: all. */
   models?: string[] | null
+  /** Who the key belongs to; absent: `default`. */
+  owner?: string
+  metadata?: KeyMetadata | null
 }
 
 export interface CreatedKey {
@@ -54,6 +58,21 @@ export interface CreatedKey {
   key: string
   record: ApiKeyRecord
 }
+
+/**
+ * Why a change was refused: no such key; the key is revoked (or already replaced, for a
+ * rotation); or it is the last active admin key, which must not be lost.
+ */
+export type ChangeRefusal = 'not_found' | 'revoked' | 'rotated' | 'last_admin'
+export type ChangeResult<T> = { ok: true; value: T } | { ok: false; reason: ChangeRefusal }
+
+export interface Rotation {
+  created: CreatedKey
+  previous: ApiKeyRecord
+}
+
+const refused = <T>(reason: ChangeRefusal): ChangeResult<T> => ({ ok: false, reason })
+const done = <T>(value: T): ChangeResult<T> => ({ ok: true, value })
 
 type CacheEntry = { record: ApiKeyRecord; principal: Principal } | { record: null }
 
@@ -85,8 +104,19 @@ export class KeyService {
   }
 
   async create(input: CreateKeyInput, actor: Actor = 'system'): Promise<CreatedKey> {
+    const created = this.newKey(input, this.clock.now())
+    await this.store.insert(created.record)
+    await this.changedHere()
+    const { name, owner, scopes, expiresAt, limits, models, metadata } = created.record
+    await this.audit?.admin({
+      action: 'key.create', actor, keyId: created.record.id, keyPrefix: created.record.prefix,
+      detail: { name, owner, scopes, expiresAt, limits, models, metadata },
+    })
+    return created
+  }
+
+  private newKey(input: CreateKeyInput & { disabled?: boolean }, now: number): CreatedKey {
     const key = generateKey()
-    const now = this.clock.now()
     const record: ApiKeyRecord = {
       id: randomId('key'),
       name: input.name,
@@ -100,37 +130,96 @@ export class KeyService {
       updatedAt: now,
       limits: input.limits ?? null,
       models: input.models ?? null,
+      owner: input.owner ?? DEFAULT_OWNER,
+      metadata: input.metadata ?? null,
+      disabled: input.disabled ?? false,
+      rotatedTo: null,
+      graceEndsAt: null,
     }
-    await this.store.insert(record)
-    await this.changedHere()
-    const { name, scopes, expiresAt, limits } = record
-    await this.audit?.admin({ action: 'key.create', actor, keyId: record.id, keyPrefix: record.prefix, detail: { name, scopes, expiresAt, limits } })
     return { key, record }
   }
 
-  /** Revokes a key; false when it does not exist or was revoked already. */
-  async revoke(id: string, actor: Actor = 'system'): Promise<boolean> {
-    const revoked = await this.store.revoke(id, this.clock.now())
-    if (!revoked) return false
+  /** Revokes a key for good. Refused for the last active admin key; a revoked key stays as it is. */
+  async revoke(id: string, actor: Actor = 'system'): Promise<ChangeResult<ApiKeyRecord>> {
+    const record = await this.store.findById(id)
+    if (!record) return refused('not_found')
+    if (record.revokedAt !== null) return refused('revoked')
+    if (await this.isLastAdmin(record)) return refused('last_admin')
+    if (!(await this.store.revoke(id, this.clock.now()))) return refused('revoked')
     await this.changedHere()
-    if (this.audit) {
-      const record = await this.store.findById(id)
-      await this.audit.admin({ action: 'key.revoke', actor, keyId: id, keyPrefix: record?.prefix ?? '' })
-    }
-    return true
+    await this.audit?.admin({ action: 'key.revoke', actor, keyId: id, keyPrefix: record.prefix })
+    return done((await this.store.findById(id))!)
   }
 
-  /** Changes a key; returns it as it now is, or undefined when there is no such key. */
-  async update(id: string, changes: KeyChanges, actor: Actor = 'system'): Promise<ApiKeyRecord | undefined> {
-    if (!(await this.store.update(id, changes, this.clock.now()))) return undefined
-    await this.changedHere()
+  /**
+   * Changes a key. Refused for a revoked key, and when the change would disable the last
+   * active admin key or take its admin scope. Audited as `key.disable` / `key.enable` when
+   * only `disabled` changes, else as `key.update` with the changes.
+   */
+  async update(id: string, changes: KeyChanges, actor: Actor = 'system'): Promise<ChangeResult<ApiKeyRecord>> {
     const record = await this.store.findById(id)
-    await this.audit?.admin({ action: 'key.update', actor, keyId: id, keyPrefix: record?.prefix ?? '', detail: { ...changes } })
-    return record
+    if (!record) return refused('not_found')
+    if (record.revokedAt !== null) return refused('revoked')
+    const losesAdmin = changes.disabled === true || (changes.scopes !== undefined && !changes.scopes.includes('admin'))
+    if (losesAdmin && (await this.isLastAdmin(record))) return refused('last_admin')
+    if (!(await this.store.update(id, changes, this.clock.now()))) return refused('not_found')
+    await this.changedHere()
+    const onlyEnabled = Object.keys(changes).length === 1 && changes.disabled !== undefined
+    const action = onlyEnabled ? (changes.disabled ? 'key.disable' : 'key.enable') : 'key.update'
+    await this.audit?.admin({ action, actor, keyId: id, keyPrefix: record.prefix, ...(!onlyEnabled && { detail: { ...changes } }) })
+    return done((await this.store.findById(id))!)
+  }
+
+  /**
+   * Replaces a key by a new one with the same settings (name, owner, scopes, models, limits,
+   * expiry, metadata, enabled). The old key is accepted until `graceMs` from now (0: refused
+   * at once) and shows as `rotated`. Refused for revoked keys and keys already rotated.
+   */
+  async rotate(id: string, graceMs: number, actor: Actor = 'system'): Promise<ChangeResult<Rotation>> {
+    const old = await this.store.findById(id)
+    if (!old) return refused('not_found')
+    if (old.revokedAt !== null) return refused('revoked')
+    if (old.rotatedTo !== null) return refused('rotated')
+    const now = this.clock.now()
+    const created = this.newKey(old, now)
+    const graceEndsAt = now + graceMs
+    if (!(await this.store.rotate(id, created.record, graceEndsAt, now))) return refused('rotated')
+    await this.changedHere()
+    await this.audit?.admin({
+      action: 'key.rotate', actor, keyId: id, keyPrefix: old.prefix,
+      detail: { rotatedTo: created.record.id, rotatedToPrefix: created.record.prefix, graceEndsAt },
+    })
+    return done({ created, previous: (await this.store.findById(id))! })
+  }
+
+  /** True when `record` is an active admin key and no other active admin key exists. */
+  private async isLastAdmin(record: ApiKeyRecord): Promise<boolean> {
+    const now = this.clock.now()
+    if (!record.scopes.includes('admin') || keyStatus(record, now) !== 'active') return false
+    const admins = await this.store.adminCandidates()
+    return !admins.some((other) => other.id !== record.id && keyStatus(other, now) === 'active')
+  }
+
+  /** An owner's shared limits, or undefined when none were ever set. */
+  owner(id: string): Promise<OwnerRecord | undefined> {
+    return this.store.findOwner(id)
+  }
+
+  /** Sets (null: clears) the limits shared by every key of an owner; applied within a second. */
+  async setOwnerLimits(owner: string, limits: LimitRule[] | null, actor: Actor = 'system'): Promise<OwnerRecord> {
+    await this.store.setOwnerLimits(owner, limits, this.clock.now())
+    await this.changedHere()
+    await this.audit?.admin({ action: 'owner.update', actor, keyId: null, keyPrefix: null, detail: { owner, limits } })
+    return (await this.store.findOwner(owner))!
   }
 
   list(): Promise<ApiKeyRecord[]> {
     return this.store.list()
+  }
+
+  /** The key a presented string is, by its digest (no status check): for leak response. */
+  findByKey(presented: string): Promise<ApiKeyRecord | undefined> {
+    return this.store.findByHash(hashKey(presented))
   }
 
   /** Creates an all-scopes key when the store has none: the first start's way in. */
@@ -157,7 +246,8 @@ export class KeyService {
 
   private async lookup(digest: string): Promise<VerifyResult> {
     const record = (await this.store.findByHash(digest)) ?? null
-    const entry: CacheEntry = record ? { record, principal: toPrincipal(record) } : { record: null }
+    const ownerLimits = record ? ((await this.store.findOwner(record.owner))?.limits ?? null) : null
+    const entry: CacheEntry = record ? { record, principal: toPrincipal(record, ownerLimits) } : { record: null }
     this.cache.set(digest, entry, record ? {} : { ttl: this.negativeTtlMs })
     return this.judge(digest, entry)
   }
@@ -167,8 +257,8 @@ export class KeyService {
     // decision itself free of timing differences, whatever the store's index does.
     if (entry.record === null || !digestsEqual(entry.record.keyHash, digest)) return { ok: false, reason: 'unknown' }
     const now = this.clock.now()
-    const status = keyStatus(entry.record, now)
-    if (status !== 'active') return { ok: false, reason: status, keyId: entry.record.id }
+    const refusal = refusalOf(entry.record, now)
+    if (refusal !== null) return { ok: false, reason: refusal, keyId: entry.record.id }
     this.lastUsed.set(entry.record.id, now)
     return { ok: true, principal: entry.principal }
   }
@@ -207,6 +297,7 @@ export class KeyService {
   }
 }
 
-function toPrincipal(record: ApiKeyRecord): Principal {
-  return { keyId: record.id, prefix: record.prefix, name: record.name, scopes: record.scopes, limits: record.limits, models: record.models }
+function toPrincipal(record: ApiKeyRecord, ownerLimits: LimitRule[] | null): Principal {
+  const { id: keyId, prefix, name, scopes, limits, models, owner } = record
+  return { keyId, prefix, name, scopes, limits, models, owner, ownerLimits }
 }

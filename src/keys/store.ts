@@ -6,7 +6,7 @@ import { sql } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { ApiKeysTable, DatabaseSchema } from '../db/schema.js'
 import type { LimitRule } from '../ratelimit/policy.js'
-import type { ApiKeyRecord, Scope } from './types.js'
+import type { ApiKeyRecord, KeyMetadata, KeyStatus, Scope } from './types.js'
 
 /** Fields of a key that can change after creation. */
 export interface KeyChanges {
@@ -15,6 +15,33 @@ export interface KeyChanges {
   expiresAt?: number | null
   limits?: LimitRule[] | null
   models?: string[] | null
+  metadata?: KeyMetadata | null
+  disabled?: boolean
+}
+
+/** Which keys a listing shows; every field narrows it. */
+export interface KeyFilter {
+  owner?: string
+  status?: KeyStatus
+  scope?: Scope
+  /** A substring of the name (any case), or the start of a key (`igk_AbC…`). */
+  q?: string
+}
+
+/** An owner's shared limits as stored. */
+export interface OwnerRecord {
+  id: string
+  limits: LimitRule[] | null
+  createdAt: number
+  updatedAt: number
+}
+
+const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T))
+const text = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value))
+
+/** `%` and `_` taken literally in a LIKE pattern (escape character `!`). */
+function likeLiteral(value: string): string {
+  return value.replace(/[!%_]/g, (c) => `!${c}`)
 }
 
 type Row = Selectable<ApiKeysTable>
@@ -31,8 +58,13 @@ function toRecord(row: Row): ApiKeyRecord {
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
     lastUsedAt: row.last_used_at === null ? null : Number(row.last_used_at),
     updatedAt: Number(row.updated_at),
-    limits: row.limits === null ? null : (JSON.parse(row.limits) as LimitRule[]),
-    models: row.models === null ? null : (JSON.parse(row.models) as string[]),
+    limits: json<LimitRule[]>(row.limits),
+    models: json<string[]>(row.models),
+    owner: row.owner,
+    metadata: json<KeyMetadata>(row.metadata),
+    disabled: Number(row.disabled) === 1,
+    rotatedTo: row.rotated_to,
+    graceEndsAt: row.grace_ends_at === null ? null : Number(row.grace_ends_at),
   }
 }
 
@@ -48,8 +80,13 @@ function toRow(record: ApiKeyRecord): Row {
     revoked_at: record.revokedAt,
     last_used_at: record.lastUsedAt,
     updated_at: record.updatedAt,
-    limits: record.limits === null ? null : JSON.stringify(record.limits),
-    models: record.models === null ? null : JSON.stringify(record.models),
+    limits: text(record.limits),
+    models: text(record.models),
+    owner: record.owner,
+    metadata: text(record.metadata),
+    disabled: record.disabled ? 1 : 0,
+    rotated_to: record.rotatedTo,
+    grace_ends_at: record.graceEndsAt,
   }
 }
 
@@ -111,7 +148,9 @@ export class KeyStore {
         ...(changes.scopes !== undefined && { scopes: changes.scopes.join(',') }),
         ...(changes.expiresAt !== undefined && { expires_at: changes.expiresAt }),
         ...(changes.limits !== undefined && { limits: changes.limits === null ? null : JSON.stringify(changes.limits) }),
-        ...(changes.models !== undefined && { models: changes.models === null ? null : JSON.stringify(changes.models) }),
+        ...(changes.models !== undefined && { models: text(changes.models) }),
+        ...(changes.metadata !== undefined && { metadata: text(changes.metadata) }),
+        ...(changes.disabled !== undefined && { disabled: changes.disabled ? 1 : 0 }),
         updated_at: at,
       })
       .where('id', '=', id)
@@ -120,16 +159,110 @@ export class KeyStore {
     return Number(result.numUpdatedRows) > 0
   }
 
+  /** A page of keys matching `filter` at time `now`, newest first, and how many match in all. */
+  async page(filter: KeyFilter, now: number, offset: number, limit: number): Promise<{ keys: ApiKeyRecord[]; total: number }> {
+    const base = this.filtered(filter, now)
+    const [rows, count] = await Promise.all([
+      base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit).execute(),
+      base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+    ])
+    return { keys: rows.map(toRecord), total: Number(count.n) }
+  }
+
+  private filtered(filter: KeyFilter, now: number) {
+    let query = this.db.selectFrom('api_keys')
+    if (filter.owner !== undefined) query = query.where('owner', '=', filter.owner)
+    if (filter.scope !== undefined) query = query.where(sql<string>`',' || scopes || ','`, 'like', `%,${filter.scope},%`)
+    if (filter.q !== undefined && filter.q !== '') {
+      const q = filter.q
+      query = q.startsWith('igk_')
+        ? query.where(sql<boolean>`prefix like ${likeLiteral(q.slice(0, 10))} || '%' escape '!'`)
+        : query.where(sql<boolean>`lower(name) like ${`%${likeLiteral(q.toLowerCase())}%`} escape '!'`)
+    }
+    if (filter.status === undefined) return query
+    // The same order as keyStatus: revoked, expired, disabled, rotated, active.
+    const status = filter.status
+    return query.where((eb) => {
+      const revoked = eb('revoked_at', 'is not', null)
+      const expired = eb.and([eb('expires_at', 'is not', null), eb('expires_at', '<=', now)])
+      const disabled = eb('disabled', '=', 1)
+      const rotated = eb('rotated_to', 'is not', null)
+      const ladder = [revoked, expired, disabled, rotated]
+      const index = ['revoked', 'expired', 'disabled', 'rotated', 'active'].indexOf(status)
+      const earlier = ladder.slice(0, index).map((condition) => eb.not(condition))
+      return eb.and(index < ladder.length ? [...earlier, ladder[index]!] : earlier)
+    })
+  }
+
+  /** Every key of an owner, newest first. */
+  async listByOwner(owner: string): Promise<ApiKeyRecord[]> {
+    const rows = await this.db.selectFrom('api_keys').selectAll().where('owner', '=', owner).orderBy('created_at', 'desc').orderBy('id', 'desc').execute()
+    return rows.map(toRecord)
+  }
+
+  /** Keys with the admin scope that are not revoked, disabled or rotated (expiry is judged by the caller). */
+  async adminCandidates(): Promise<ApiKeyRecord[]> {
+    const rows = await this.db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where(sql<string>`',' || scopes || ','`, 'like', '%,admin,%')
+      .where('revoked_at', 'is', null)
+      .where('disabled', '=', 0)
+      .where('rotated_to', 'is', null)
+      .execute()
+    return rows.map(toRecord)
+  }
+
   /**
-   * A fingerprint of every key's creation, change and revocation (not of last-use times): it
-   * differs whenever a key was added, removed, updated or revoked since it was last read.
+   * Inserts the new key of a rotation and marks the old one as replaced, in one transaction;
+   * false (and nothing written) when the old key was revoked or rotated meanwhile.
+   */
+  async rotate(oldId: string, replacement: ApiKeyRecord, graceEndsAt: number, at: number): Promise<boolean> {
+    const done = await this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('api_keys')
+        .set({ rotated_to: replacement.id, grace_ends_at: graceEndsAt, updated_at: at })
+        .where('id', '=', oldId)
+        .where('revoked_at', 'is', null)
+        .where('rotated_to', 'is', null)
+        .executeTakeFirst()
+      if (Number(result.numUpdatedRows) === 0) return false
+      await trx.insertInto('api_keys').values(toRow(replacement)).execute()
+      return true
+    })
+    await this.database.announceChange()
+    return done
+  }
+
+  async findOwner(id: string): Promise<OwnerRecord | undefined> {
+    const row = await this.db.selectFrom('owners').selectAll().where('id', '=', id).executeTakeFirst()
+    return row && { id: row.id, limits: json<LimitRule[]>(row.limits), createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) }
+  }
+
+  /** Sets (or clears, with null) an owner's shared limits. */
+  async setOwnerLimits(id: string, limits: LimitRule[] | null, at: number): Promise<void> {
+    await this.db
+      .insertInto('owners')
+      .values({ id, limits: text(limits), created_at: at, updated_at: at })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ limits: text(limits), updated_at: at }))
+      .execute()
+    await this.database.announceChange()
+  }
+
+  /**
+   * A fingerprint of every key's creation, change and revocation, and of every owner's limits
+   * (not of last-use times): it differs whenever one of them changed since it was last read.
    */
   async version(): Promise<string> {
-    const row = await this.db
-      .selectFrom('api_keys')
-      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('updated_at').as('latest'), sql<number>`sum(updated_at % 65536)`.as('spread')])
-      .executeTakeFirstOrThrow()
-    return `${row.n}:${row.latest ?? 0}:${row.spread ?? 0}`
+    const [keys, owners] = await Promise.all(
+      (['api_keys', 'owners'] as const).map((table) =>
+        this.db
+          .selectFrom(table)
+          .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('updated_at').as('latest'), sql<number>`sum(updated_at % 65536)`.as('spread')])
+          .executeTakeFirstOrThrow(),
+      ),
+    )
+    return [keys!, owners!].map((row) => `${row.n}:${row.latest ?? 0}:${row.spread ?? 0}`).join('/')
   }
 
   /** Records last-use times collected in memory, in one transaction. */

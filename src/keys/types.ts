@@ -1,10 +1,26 @@
 /** What the key services know about a key. The key itself never appears here. */
+import { parseDuration } from '../lib/duration.js'
 import type { LimitRule } from '../ratelimit/policy.js'
 
 export const SCOPES = ['predict', 'admin'] as const
 export type Scope = (typeof SCOPES)[number]
 
-export type KeyStatus = 'active' | 'expired' | 'revoked'
+/**
+ * `disabled`: refused until enabled again; `rotated`: replaced by another key, accepted until
+ * its grace period ends and refused after.
+ */
+export const KEY_STATUSES = ['active', 'disabled', 'expired', 'revoked', 'rotated'] as const
+export type KeyStatus = (typeof KEY_STATUSES)[number]
+
+/** Owner ids are chosen by the operator (a customer or team id from another system). */
+export const OWNER_ID_PATTERN = '^[A-Za-z0-9_.-]{1,255}$'
+const OWNER_ID = new RegExp(OWNER_ID_PATTERN)
+/** The owner of keys created before owners existed, and of keys created without one by code. */
+export const DEFAULT_OWNER = 'default'
+/** Largest metadata object, serialized as JSON. */
+export const MAX_METADATA_BYTES = 4096
+
+export type KeyMetadata = Record<string, unknown>
 
 export interface ApiKeyRecord {
   id: string
@@ -22,6 +38,12 @@ export interface ApiKeyRecord {
   limits: LimitRule[] | null
   /** The models the key may use; null: all of them. */
   models: string[] | null
+  owner: string
+  metadata: KeyMetadata | null
+  disabled: boolean
+  /** Set on a key replaced by a rotation: the new key's id and when the old one stops working. */
+  rotatedTo: string | null
+  graceEndsAt: number | null
 }
 
 /** The authenticated caller, attached to each request. */
@@ -32,19 +54,51 @@ export interface Principal {
   scopes: readonly Scope[]
   limits: readonly LimitRule[] | null
   models: readonly string[] | null
+  owner: string
+  /** Limits shared by every key of the owner; null: none. */
+  ownerLimits: readonly LimitRule[] | null
 }
 
 /** Why a presented key was refused; callers all see the same 403, the audit log sees this. */
-export type RejectReason = 'malformed' | 'unknown' | 'revoked' | 'expired'
+export type RejectReason = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'disabled' | 'rotated'
 
-/** A refused key that exists (revoked, expired) carries its id, for the audit log. */
+/** A refused key that exists (revoked, expired, disabled, rotated) carries its id, for the audit log. */
 export type VerifyResult = { ok: true; principal: Principal } | { ok: false; reason: RejectReason; keyId?: string }
 
-/** The state of a key at time `now`. */
-export function keyStatus(record: Pick<ApiKeyRecord, 'revokedAt' | 'expiresAt'>, now: number): KeyStatus {
+type StatusFields = Pick<ApiKeyRecord, 'revokedAt' | 'expiresAt' | 'disabled' | 'rotatedTo' | 'graceEndsAt'>
+
+/**
+ * The state of a key at time `now`, the strongest first: revoked, expired, disabled, rotated
+ * (in its grace period or past it), active.
+ */
+export function keyStatus(record: StatusFields, now: number): KeyStatus {
   if (record.revokedAt !== null) return 'revoked'
   if (record.expiresAt !== null && record.expiresAt <= now) return 'expired'
+  if (record.disabled) return 'disabled'
+  if (record.rotatedTo !== null) return 'rotated'
   return 'active'
+}
+
+/** Why a key is refused at `now`, or null when it is accepted (active, or rotated within its grace period). */
+export function refusalOf(record: StatusFields, now: number): Exclude<RejectReason, 'malformed' | 'unknown'> | null {
+  const status = keyStatus(record, now)
+  if (status === 'active') return null
+  if (status === 'rotated') return record.graceEndsAt !== null && record.graceEndsAt > now ? null : 'rotated'
+  return status
+}
+
+/** Checks an owner id; throws a readable message otherwise. */
+export function parseOwnerId(raw: string): string {
+  if (!OWNER_ID.test(raw)) throw new Error(`"${raw}" is not an owner id: 1 to 255 characters from A-Z a-z 0-9 _ . -`)
+  return raw
+}
+
+/** Checks metadata: a JSON object of at most MAX_METADATA_BYTES once serialized. */
+export function parseMetadata(value: unknown): KeyMetadata {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('metadata must be a JSON object')
+  const bytes = Buffer.byteLength(JSON.stringify(value))
+  if (bytes > MAX_METADATA_BYTES) throw new Error(`metadata is ${bytes} bytes as JSON; at most ${MAX_METADATA_BYTES} are allowed`)
+  return value as KeyMetadata
 }
 
 /** Parses `predict,admin` into scopes; throws naming the unknown scope. */
@@ -57,4 +111,23 @@ export function parseScopes(raw: string): Scope[] {
     }
   }
   return [...new Set(scopes)].sort() as Scope[]
+}
+
+/** A key name: 1 to 100 characters without control characters, trimmed. */
+export function parseKeyName(raw: string): string {
+  const name = raw.trim()
+  if (name.length === 0 || name.length > 100 || /\p{Cc}/u.test(name)) {
+    throw new Error('must be 1 to 100 characters without control characters')
+  }
+  return name
+}
+
+/** Longest grace period of a rotation. */
+export const MAX_GRACE_MS = 30 * 86_400_000
+
+/** A rotation's grace period: `0` (the old key is refused at once) or a duration such as `24h`, at most 30 days. */
+export function parseGrace(raw: string): number {
+  const ms = raw.trim() === '0' ? 0 : parseDuration(raw)
+  if (ms > MAX_GRACE_MS) throw new Error(`"${raw}" is longer than 30d`)
+  return ms
 }

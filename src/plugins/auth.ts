@@ -2,9 +2,9 @@
  * App-wide authentication: every route requires an API key unless its config says
  * `public: true`. The key comes from the configured header or `Authorization: Bearer`.
  *
- * No key: 401 + `WWW-Authenticate: APIKey`. Malformed, unknown, revoked or expired key: the
- * same 403 for all, so callers learn nothing; the true reason stays on the request for the
- * audit log. A valid key without the route's scope: 403 `insufficient_scope`. An address
+ * No key: 401 + `WWW-Authenticate: APIKey`. Malformed, unknown, revoked, expired, disabled or
+ * rotated-past-grace key: the same 403 for all, so callers learn nothing; the true reason stays
+ * on the request for the audit log. A valid key without the route's scope: 403 `insufficient_scope`. An address
  * that failed too often is refused with 429 before its key is even looked at.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'

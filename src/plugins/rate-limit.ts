@@ -1,5 +1,5 @@
 /**
- * Per-key rate limits, checked after authentication (so invalid keys never touch a key's
+ * Per-key rate limits, and the key owner's shared limits, checked after authentication (so invalid keys never touch a key's
  * counters) and after validation (so a batch's cost is known). Every authenticated answer
  * carries `RateLimit-Policy` and `RateLimit`; a refused request gets 429 with an exact
  * `Retry-After` and consumes nothing.
@@ -11,6 +11,7 @@ import { policyHeader, stateHeader } from '../ratelimit/headers.js'
 import type { Decision, Limiter } from '../ratelimit/limiter.js'
 import { ceilSeconds } from '../ratelimit/limiter.js'
 import type { LimitRule } from '../ratelimit/policy.js'
+import { limitGroups } from '../ratelimit/subjects.js'
 
 export interface RateLimitOptions {
   limiter: Limiter
@@ -57,9 +58,10 @@ async function rateLimit(app: FastifyInstance, options: RateLimitOptions): Promi
   app.addHook('preHandler', async (request, reply) => {
     const principal = request.principal
     if (principal === null) return
-    const rules = principal.limits ?? defaults
+    const groups = limitGroups(principal, defaults)
+    const rules = groups.flatMap((group) => group.rules)
     const cost = request.routeOptions.config.cost?.(request) ?? 1
-    const decision = await limiter.consume(`key:${principal.keyId}`, rules, cost)
+    const decision = await limiter.consumeAll(groups, cost)
     request.rateLimit = decision
     setHeaders(reply, rules, decision)
     if (!decision.allowed) throw refusal(decision, cost)
@@ -71,8 +73,9 @@ async function rateLimit(app: FastifyInstance, options: RateLimitOptions): Promi
   app.addHook('onSend', (request, reply, payload, done) => {
     const principal = request.principal
     if (principal === null || request.rateLimit !== null) return done(null, payload)
-    const rules = principal.limits ?? defaults
-    Promise.resolve(limiter.consume(`key:${principal.keyId}`, rules, 0)).then(
+    const groups = limitGroups(principal, defaults)
+    const rules = groups.flatMap((group) => group.rules)
+    Promise.resolve(limiter.peek(groups)).then(
       (decision) => {
         setHeaders(reply, rules, decision)
         done(null, payload)

@@ -3,6 +3,8 @@
  *
  * `consume` checks every rule of a subject (a key, an owner, a client IP) and charges the
  * cost to all of them only if all admit it: a request refused by one limit consumes none.
+ * `consumeAll` does the same for several subjects at once (a key and its owner), atomically:
+ * one decision, in one step in memory and one Lua call on Redis.
  */
 import type { LimitRule } from './policy.js'
 
@@ -26,9 +28,19 @@ export interface Decision {
   exceedsLimit: boolean
 }
 
+/** The rules of one subject, e.g. `key:key_…` or `owner:team-a`. */
+export interface LimitGroup {
+  subject: string
+  rules: readonly LimitRule[]
+}
+
 export interface Limiter {
   /** Admits and charges `cost` on every rule, or refuses and charges nothing. Cost 0 only reads. */
   consume(subject: string, rules: readonly LimitRule[], cost: number): Decision | Promise<Decision>
+  /** `consume` over the rules of several subjects as one decision; states in the groups' order. */
+  consumeAll(groups: readonly LimitGroup[], cost: number): Decision | Promise<Decision>
+  /** The current state of the groups' rules, charging nothing. */
+  peek(groups: readonly LimitGroup[]): Decision | Promise<Decision>
   close(): Promise<void>
 }
 

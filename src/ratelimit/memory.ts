@@ -4,7 +4,7 @@
  */
 import { LRUCache } from 'lru-cache'
 import type { Clock } from '../lib/clock.js'
-import type { Decision, Limiter } from './limiter.js'
+import type { Decision, LimitGroup, Limiter } from './limiter.js'
 import type { LimitRule } from './policy.js'
 import { WindowCounter } from './window-counter.js'
 
@@ -34,9 +34,19 @@ export class MemoryLimiter implements Limiter {
   }
 
   consume(subject: string, rules: readonly LimitRule[], cost: number): Decision {
+    return this.consumeAll([{ subject, rules }], cost)
+  }
+
+  peek(groups: readonly LimitGroup[]): Decision {
+    return this.consumeAll(groups, 0)
+  }
+
+  // Synchronous from the first read to the last charge: atomic within the process.
+  consumeAll(groups: readonly LimitGroup[], cost: number): Decision {
     const now = this.clock.now()
-    const counters = rules.map((rule) => this.counter(subject, rule))
-    const blocked = rules.filter((rule, i) => counters[i]!.used(now) + cost > rule.limit)
+    const rules = groups.flatMap((group) => group.rules)
+    const counters = groups.flatMap((group) => group.rules.map((rule) => this.counter(group.subject, rule)))
+    const blocked = rules.flatMap((rule, i) => (counters[i]!.used(now) + cost > rule.limit ? [i] : []))
     const allowed = blocked.length === 0
     if (allowed && cost > 0) for (const counter of counters) counter.charge(now, cost)
     const states = rules.map((rule, i) => ({
@@ -48,9 +58,9 @@ export class MemoryLimiter implements Limiter {
     return {
       allowed,
       states,
-      retryAfterMs: Math.max(...blocked.map((rule) => counters[rules.indexOf(rule)]!.waitFor(now, cost, rule.limit))),
-      blockedBy: blocked.map((rule) => rule.name),
-      exceedsLimit: blocked.some((rule) => cost > rule.limit),
+      retryAfterMs: Math.max(...blocked.map((i) => counters[i]!.waitFor(now, cost, rules[i]!.limit))),
+      blockedBy: blocked.map((i) => rules[i]!.name),
+      exceedsLimit: blocked.some((i) => cost > rules[i]!.limit),
     }
   }
 

@@ -4,7 +4,7 @@
  */
 import type { Redis } from 'ioredis'
 import type { Clock } from '../lib/clock.js'
-import type { Decision, Limiter } from './limiter.js'
+import type { Decision, LimitGroup, Limiter } from './limiter.js'
 import type { LimitRule } from './policy.js'
 import { LIMIT_SCRIPT } from './redis-script.js'
 import { BUCKETS_PER_WINDOW, bucketSize } from './window.js'
@@ -34,9 +34,20 @@ export class RedisLimiter implements Limiter {
     }
   }
 
-  async consume(subject: string, rules: readonly LimitRule[], cost: number): Promise<Decision> {
-    // The hash tag keeps all of a subject's windows in one slot on Redis Cluster.
-    const keys = rules.map((rule) => `${this.prefix}{${subject}}:${rule.name}:${rule.windowMs}`)
+  consume(subject: string, rules: readonly LimitRule[], cost: number): Promise<Decision> {
+    return this.consumeAll([{ subject, rules }], cost)
+  }
+
+  peek(groups: readonly LimitGroup[]): Promise<Decision> {
+    return this.consumeAll(groups, 0)
+  }
+
+  /** Every group's rules in one script call: checked and charged atomically by Redis. */
+  async consumeAll(groups: readonly LimitGroup[], cost: number): Promise<Decision> {
+    // The hash tag keeps all of a subject's windows in one slot on Redis Cluster (several
+    // subjects in one call must then share a slot: see docs/rate-limits.md).
+    const keys = groups.flatMap(({ subject, rules }) => rules.map((rule) => `${this.prefix}{${subject}}:${rule.name}:${rule.windowMs}`))
+    const rules = groups.flatMap((group) => group.rules)
     const args: (string | number)[] = [this.clock ? this.clock.now() : '', cost, BUCKETS_PER_WINDOW + 2]
     for (const rule of rules) args.push(rule.limit, rule.windowMs, bucketSize(rule.windowMs))
     const reply = await this.redis.infergateLimit(keys.length, ...keys, ...args)

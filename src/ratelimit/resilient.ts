@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino'
 import { AppError, ErrorCode } from '../errors.js'
-import type { Decision, Limiter } from './limiter.js'
+import type { Decision, LimitGroup, Limiter } from './limiter.js'
 import type { LimitRule } from './policy.js'
 
 export type FailMode = 'open' | 'closed'
@@ -31,9 +31,17 @@ export class ResilientLimiter implements Limiter {
     return this.down
   }
 
-  async consume(subject: string, rules: readonly LimitRule[], cost: number): Promise<Decision> {
+  consume(subject: string, rules: readonly LimitRule[], cost: number): Promise<Decision> {
+    return this.consumeAll([{ subject, rules }], cost)
+  }
+
+  peek(groups: readonly LimitGroup[]): Promise<Decision> {
+    return this.consumeAll(groups, 0)
+  }
+
+  async consumeAll(groups: readonly LimitGroup[], cost: number): Promise<Decision> {
     try {
-      const decision = await this.options.primary.consume(subject, rules, cost)
+      const decision = await this.options.primary.consumeAll(groups, cost)
       if (this.down) this.recovered()
       return decision
     } catch (error) {
@@ -42,7 +50,7 @@ export class ResilientLimiter implements Limiter {
         throw new AppError(ErrorCode.RateLimitUnavailable, 'Rate limiting is unavailable; try again shortly', { headers: { 'retry-after': '1' } })
       }
       this.fallbackDecisions++
-      return this.options.fallback.consume(subject, rules, cost)
+      return this.options.fallback.consumeAll(groups, cost)
     }
   }
 

@@ -1,0 +1,44 @@
+/**
+ * The key object as the admin API and `infergate keys … --json` show it: snake_case, ISO
+ * times, never the key itself nor its digest.
+ */
+import { compactDuration } from '../lib/duration.js'
+import type { LimitRule } from '../ratelimit/policy.js'
+import type { ApiKeyRecord } from './types.js'
+import { keyStatus } from './types.js'
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
+
+/** A rule as JSON: `{name, limit, window}` with the window written as on the CLI (`1m`). */
+export function ruleView(rule: LimitRule) {
+  return { name: rule.name, limit: rule.limit, window: compactDuration(rule.windowMs) }
+}
+
+export function limitsView(limits: readonly LimitRule[] | null) {
+  return limits === null ? null : limits.map(ruleView)
+}
+
+export function keyView(record: ApiKeyRecord, now: number) {
+  const status = keyStatus(record, now)
+  return {
+    id: record.id,
+    name: record.name,
+    owner: record.owner,
+    prefix: record.prefix,
+    scopes: record.scopes,
+    models: record.models,
+    limits: limitsView(record.limits),
+    metadata: record.metadata,
+    status,
+    enabled: !record.disabled,
+    created_at: iso(record.createdAt)!,
+    updated_at: iso(record.updatedAt)!,
+    expires_at: iso(record.expiresAt),
+    revoked_at: iso(record.revokedAt),
+    last_used_at: iso(record.lastUsedAt),
+    grace_ends_at: iso(record.graceEndsAt),
+    rotated_to: record.rotatedTo,
+  }
+}
+
+export type KeyView = ReturnType<typeof keyView>
