@@ -141,13 +141,17 @@ export class KeyService {
 
   /** Revokes a key for good. Refused for the last active admin key; a revoked key stays as it is. */
   async revoke(id: string, actor: Actor = 'system'): Promise<ChangeResult<ApiKeyRecord>> {
-    const record = await this.store.findById(id)
-    if (!record) return refused('not_found')
-    if (record.revokedAt !== null) return refused('revoked')
-    if (await this.isLastAdmin(record)) return refused('last_admin')
-    if (!(await this.store.revoke(id, this.clock.now()))) return refused('revoked')
+    const outcome = await this.store.exclusive(async (store): Promise<ChangeResult<ApiKeyRecord>> => {
+      const record = await store.findById(id)
+      if (!record) return refused('not_found')
+      if (record.revokedAt !== null) return refused('revoked')
+      if (await this.isLastAdmin(store, record)) return refused('last_admin')
+      if (!(await store.revoke(id, this.clock.now()))) return refused('revoked')
+      return done(record)
+    })
+    if (!outcome.ok) return outcome
     await this.changedHere()
-    await this.audit?.admin({ action: 'key.revoke', actor, keyId: id, keyPrefix: record.prefix })
+    await this.audit?.admin({ action: 'key.revoke', actor, keyId: id, keyPrefix: outcome.value.prefix })
     return done((await this.store.findById(id))!)
   }
 
@@ -157,12 +161,17 @@ export class KeyService {
    * only `disabled` changes, else as `key.update` with the changes.
    */
   async update(id: string, changes: KeyChanges, actor: Actor = 'system'): Promise<ChangeResult<ApiKeyRecord>> {
-    const record = await this.store.findById(id)
-    if (!record) return refused('not_found')
-    if (record.revokedAt !== null) return refused('revoked')
     const losesAdmin = changes.disabled === true || (changes.scopes !== undefined && !changes.scopes.includes('admin'))
-    if (losesAdmin && (await this.isLastAdmin(record))) return refused('last_admin')
-    if (!(await this.store.update(id, changes, this.clock.now()))) return refused('not_found')
+    const outcome = await this.store.exclusive(async (store): Promise<ChangeResult<ApiKeyRecord>> => {
+      const record = await store.findById(id)
+      if (!record) return refused('not_found')
+      if (record.revokedAt !== null) return refused('revoked')
+      if (losesAdmin && (await this.isLastAdmin(store, record))) return refused('last_admin')
+      if (!(await store.update(id, changes, this.clock.now()))) return refused('not_found')
+      return done(record)
+    })
+    if (!outcome.ok) return outcome
+    const record = outcome.value
     await this.changedHere()
     const onlyEnabled = Object.keys(changes).length === 1 && changes.disabled !== undefined
     const action = onlyEnabled ? (changes.disabled ? 'key.disable' : 'key.enable') : 'key.update'
@@ -192,11 +201,14 @@ export class KeyService {
     return done({ created, previous: (await this.store.findById(id))! })
   }
 
-  /** True when `record` is an active admin key and no other active admin key exists. */
-  private async isLastAdmin(record: ApiKeyRecord): Promise<boolean> {
+  /**
+   * True when `record` is an active admin key and no other active admin key exists. Asked
+   * inside `store.exclusive`, so two requests cannot each remove one of the last two.
+   */
+  private async isLastAdmin(store: KeyStore, record: ApiKeyRecord): Promise<boolean> {
     const now = this.clock.now()
     if (!record.scopes.includes('admin') || keyStatus(record, now) !== 'active') return false
-    const admins = await this.store.adminCandidates()
+    const admins = await store.adminCandidates()
     return !admins.some((other) => other.id !== record.id && keyStatus(other, now) === 'active')
   }
 

@@ -92,10 +92,31 @@ function toRow(record: ApiKeyRecord): Row {
 
 export class KeyStore {
   private readonly db: Kysely<DatabaseSchema>
+  /** True for the store handed to `exclusive`'s work: its changes are announced after commit. */
+  private readonly inTransaction: boolean
 
   /** Changes are announced to other processes, which drop their verification caches. */
-  constructor(private readonly database: Database) {
-    this.db = database.kysely
+  constructor(
+    private readonly database: Database,
+    transaction?: Kysely<DatabaseSchema>,
+  ) {
+    this.db = transaction ?? database.kysely
+    this.inTransaction = transaction !== undefined
+  }
+
+  /**
+   * Runs `work` on a store bound to one write transaction, which concurrent writers (other
+   * requests, the CLI, other instances) wait for: a check and the write it allows cannot
+   * interleave with another's. The change is announced once committed.
+   */
+  async exclusive<T>(work: (store: KeyStore) => Promise<T>): Promise<T> {
+    const result = await this.database.writeTransaction((trx) => work(new KeyStore(this.database, trx)))
+    await this.database.announceChange()
+    return result
+  }
+
+  private async announce(): Promise<void> {
+    if (!this.inTransaction) await this.database.announceChange()
   }
 
   async insert(record: ApiKeyRecord): Promise<void> {
@@ -135,7 +156,7 @@ export class KeyStore {
       .where('id', '=', id)
       .where('revoked_at', 'is', null)
       .executeTakeFirst()
-    await this.database.announceChange()
+    await this.announce()
     return Number(result.numUpdatedRows) > 0
   }
 
@@ -155,7 +176,7 @@ export class KeyStore {
       })
       .where('id', '=', id)
       .executeTakeFirst()
-    await this.database.announceChange()
+    await this.announce()
     return Number(result.numUpdatedRows) > 0
   }
 

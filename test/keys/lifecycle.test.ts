@@ -18,9 +18,11 @@ for (const store of ['sqlite', 'postgres'] as const) describe(`key lifecycle (se
   const clock = new ManualClock()
   let db: Database
   let keys: KeyService
+  let where: { dataDir: string; databaseUrl: string }
 
   before(async () => {
-    db = await openDatabase({ dataDir: tempDir(), databaseUrl: store === 'postgres' ? await freshPostgres() : '' })
+    where = { dataDir: tempDir(), databaseUrl: store === 'postgres' ? await freshPostgres() : '' }
+    db = await openDatabase(where)
     keys = new KeyService({ db, clock })
   })
   after(async () => {
@@ -101,6 +103,29 @@ for (const store of ['sqlite', 'postgres'] as const) describe(`key lifecycle (se
     assert.deepEqual(await keys.revoke(second.record.id), { ok: false, reason: 'last_admin' })
     assert.ok((await keys.update(first.record.id, { disabled: false })).ok)
     assert.ok((await keys.revoke(second.record.id)).ok)
+  })
+
+  test('two admins removing the last two admin keys at the same moment: exactly one succeeds', async () => {
+    // On PostgreSQL a second connection, as another instance would have. On SQLite the same
+    // one: better-sqlite3 waits for a lock synchronously, so two connections of one thread
+    // would wait for each other (across processes, BEGIN IMMEDIATE makes the other one wait).
+    const otherDb = store === 'postgres' ? await openDatabase(where) : db
+    const other = otherDb === db ? keys : new KeyService({ db: otherDb, clock })
+    try {
+      const a = await keys.create({ name: 'race-a', scopes: ['admin'] })
+      const b = await keys.create({ name: 'race-b', scopes: ['admin'] })
+      for (const admin of await keys.store.adminCandidates()) {
+        if (admin.id !== a.record.id && admin.id !== b.record.id) await keys.revoke(admin.id)
+      }
+      const results = await Promise.all([keys.revoke(a.record.id), other.update(b.record.id, { disabled: true }), keys.update(b.record.id, { scopes: ['predict'] })])
+      const succeeded = results.filter((r) => r.ok).length
+      assert.equal(succeeded, 1, JSON.stringify(results))
+      assert.equal(results.filter((r) => !r.ok && r.reason === 'last_admin').length, 2)
+      assert.equal((await keys.store.adminCandidates()).length, 1)
+    } finally {
+      if (other !== keys) await other.close()
+      if (otherDb !== db) await otherDb.close()
+    }
   })
 
   test('owner limits: set, read back, and seen by verification after the change', async () => {
