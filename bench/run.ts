@@ -6,6 +6,7 @@
  *   npm run bench -- --only http-predict --duration 10 --rounds 3
  */
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { Command } from 'commander'
 import { PROJECT_ROOT, RESULTS_DIR } from './lib/paths.js'
@@ -64,6 +65,9 @@ so the **ratios** measured in one run are the figures to compare; absolute numbe
 the machine and on what else ran on it.
 `
 
+// What else the machine was doing when the run started (a shared machine's noise shows here).
+const loadBefore = os.loadavg()[0]!.toFixed(1)
+
 const selected = options.only ? options.only.split(',') : Object.keys(scenarios)
 const unknown = selected.filter((id) => !scenarios[id])
 if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${Object.keys(scenarios).join(', ')}`)
@@ -94,7 +98,7 @@ if (failed) process.exitCode = 1
 function writeResults(done: ScenarioReport[]): string {
   const machine = machineDescription()
   const when = new Date().toISOString()
-  const markdown = [`Measured ${when} on ${machine}.`, ...done.map((r) => `### ${r.title}\n\n${r.markdown}`)].join('\n\n')
+  const markdown = [`Measured ${when} on ${machine}; 1-minute load average before the run: ${loadBefore}.`, ...done.map((r) => `### ${r.title}\n\n${r.markdown}`)].join('\n\n')
   fs.mkdirSync(RESULTS_DIR, { recursive: true })
   const json = JSON.stringify({ when, machine, reports: done.map(({ id, title, data }) => ({ id, title, data })) }, null, 2)
   fs.writeFileSync(path.join(RESULTS_DIR, 'latest.md'), markdown + '\n')
