@@ -7,6 +7,7 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { recordJson } from '../audit/json.js'
 import { OUTCOMES, RECORD_KINDS } from '../audit/record.js'
+import { verifyChain } from '../audit/verify.js'
 import { ErrorResponse, protectedErrors } from './common.js'
 import { parseRange, rangeQuery } from './audit-query.js'
 
@@ -46,6 +47,25 @@ const AuditQuery = Type.Object(
   { additionalProperties: false },
 )
 
+const VerifyQuery = Type.Object(
+  { expect_head: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'A head hash kept elsewhere (`audit head`); it must still be in the chain' })) },
+  { additionalProperties: false },
+)
+
+/** The report of `infergate audit verify --json`. */
+const VerifyReportSchema = Type.Object({
+  intact: Type.Boolean(),
+  records: Type.Integer({ description: 'Records that check out (before the break, if any)' }),
+  head: Type.Optional(Type.Object({ seq: Type.Integer(), hash: Type.String(), time: Nullable(Type.Integer({ description: 'ms since the epoch' })) })),
+  break: Type.Optional(
+    Type.Object({
+      seq: Type.Integer({ description: 'The first sequence number where the chain is broken' }),
+      kind: Type.Enum(['edited', 'deleted', 'inserted', 'reordered', 'truncated']),
+      explanation: Type.String(),
+    }),
+  ),
+})
+
 const AuditPage = Type.Object({
   records: Type.Array(AuditRecordSchema),
   next_after: Nullable(Type.Integer({ description: 'Pass as `after` for the next page; null on the last page' })),
@@ -77,5 +97,19 @@ export default async function auditRoutes(fastify: FastifyInstance): Promise<voi
         next_after: records.length > limit ? page[page.length - 1]!.seq : null,
       }
     },
+  )
+  app.post(
+    '/v1/audit/verify',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['audit'],
+        summary: 'Verify the audit chain (admin)',
+        description: 'Re-walks the hash chain and names the first break, as `infergate audit verify --json` does.',
+        querystring: VerifyQuery,
+        response: { 200: VerifyReportSchema, ...protectedErrors, 422: ErrorResponse },
+      },
+    },
+    async (request) => verifyChain(auditStore, { expectHead: request.query.expect_head }),
   )
 }
