@@ -125,9 +125,9 @@ export function Keys() {
       >
         <label for="filter-q">Search</label>
         <input type="search" placeholder="name or igk_ prefix" {...field('q')} />
-        <label for="filter-owner">Owner</label>
+        <label for="filter-owner">Owner filter</label>
         <input {...field('owner')} />
-        <label for="filter-status">Status</label>
+        <label for="filter-status">Status filter</label>
         <select {...field('status')} onChange={(event) => setDraft({ ...draft, status: event.currentTarget.value })}>
           <option value="">any</option>
           {KEY_STATUSES.map((status) => (
@@ -136,7 +136,7 @@ export function Keys() {
             </option>
           ))}
         </select>
-        <label for="filter-scope">Scope</label>
+        <label for="filter-scope">Scope filter</label>
         <select {...field('scope')} onChange={(event) => setDraft({ ...draft, scope: event.currentTarget.value })}>
           <option value="">any</option>
           <option value="predict">predict</option>
