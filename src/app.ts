@@ -23,8 +23,10 @@ import validation from './plugins/validation.js'
 import auditRoutes from './routes/audit.js'
 import healthRoutes from './routes/health.js'
 import jobRoutes from './routes/jobs.js'
+import keyRoutes from './routes/keys.js'
 import metricsRoutes from './routes/metrics.js'
 import modelRoutes from './routes/models.js'
+import ownerRoutes from './routes/owners.js'
 import predictRoutes from './routes/predict.js'
 import usageRoutes from './routes/usage.js'
 import usageSummaryRoutes from './routes/usage-summary.js'
@@ -80,6 +82,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(predictRoutes, { maxTextLength: config.maxTextLength, maxTexts: config.maxTexts, timeoutMs: config.predictTimeoutMs })
   await app.register(modelRoutes)
   await app.register(jobRoutes, { maxTextLength: config.maxTextLength, maxJobTexts: config.maxJobTexts, maxJobBodyBytes: config.maxJobBodyBytes })
+  await app.register(keyRoutes)
+  await app.register(ownerRoutes)
   await app.register(auditRoutes)
   await app.register(usageRoutes)
   await app.register(usageSummaryRoutes)

@@ -1,4 +1,5 @@
 /** What the key services know about a key. The key itself never appears here. */
+import { parseDuration } from '../lib/duration.js'
 import type { LimitRule } from '../ratelimit/policy.js'
 
 export const SCOPES = ['predict', 'admin'] as const
@@ -119,4 +120,14 @@ export function parseKeyName(raw: string): string {
     throw new Error('must be 1 to 100 characters without control characters')
   }
   return name
+}
+
+/** Longest grace period of a rotation. */
+export const MAX_GRACE_MS = 30 * 86_400_000
+
+/** A rotation's grace period: `0` (the old key is refused at once) or a duration such as `24h`, at most 30 days. */
+export function parseGrace(raw: string): number {
+  const ms = raw.trim() === '0' ? 0 : parseDuration(raw)
+  if (ms > MAX_GRACE_MS) throw new Error(`"${raw}" is longer than 30d`)
+  return ms
 }

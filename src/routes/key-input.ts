@@ -1,0 +1,49 @@
+/**
+ * Turns admin API bodies into the key service's inputs: limits written as on the CLI,
+ * expiry as a time or a duration, metadata size. Every problem is a 422 naming the field.
+ */
+import type { ValidationIssue } from '../errors.js'
+import { errors } from '../errors.js'
+import type { KeyMetadata } from '../keys/types.js'
+import { parseGrace, parseKeyName, parseMetadata } from '../keys/types.js'
+import { parseDuration } from '../lib/duration.js'
+import type { LimitRule } from '../ratelimit/policy.js'
+import { parseRules } from '../ratelimit/policy.js'
+
+function invalid(field: string, error: unknown): never {
+  const issue: ValidationIssue = { loc: ['body', field], msg: (error as Error).message, type: 'value_error' }
+  throw errors.validation([issue])
+}
+
+function guard<T>(field: string, parse: () => T): T {
+  try {
+    return parse()
+  } catch (error) {
+    invalid(field, error)
+  }
+}
+
+export const nameInput = (raw: string) => guard('name', () => parseKeyName(raw))
+
+export const limitsInput = (raw: readonly string[] | null): LimitRule[] | null =>
+  raw === null ? null : guard('limits', () => parseRules(raw))
+
+export const metadataInput = (raw: Record<string, unknown> | null): KeyMetadata | null =>
+  raw === null ? null : guard('metadata', () => parseMetadata(raw))
+
+/** `expires_at` (an ISO time in the future, or null) or `expires_in` (a duration from now); not both. */
+export function expiryInput(body: { expires_at?: string | null; expires_in?: string }, now: number): number | null | undefined {
+  if (body.expires_at !== undefined && body.expires_in !== undefined) invalid('expires_in', new Error('give expires_at or expires_in, not both'))
+  if (body.expires_in !== undefined) {
+    const ms = guard('expires_in', () => parseDuration(body.expires_in!))
+    if (ms <= 0) invalid('expires_in', new Error('must be longer than 0'))
+    return now + ms
+  }
+  if (body.expires_at === undefined || body.expires_at === null) return body.expires_at
+  const at = Date.parse(body.expires_at)
+  if (Number.isNaN(at)) invalid('expires_at', new Error(`"${body.expires_at}" is not an ISO 8601 time`))
+  if (at <= now) invalid('expires_at', new Error('must be in the future'))
+  return at
+}
+
+export const graceInput = (raw: string) => guard('grace', () => parseGrace(raw))

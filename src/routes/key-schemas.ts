@@ -1,0 +1,80 @@
+/** Schemas of the admin key and owner API, shared by `keys.ts` and `owners.ts`. */
+import { Type } from 'typebox'
+import { KEY_STATUSES, MAX_METADATA_BYTES, OWNER_ID_PATTERN, SCOPES } from '../keys/types.js'
+import { ErrorResponse } from './common.js'
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
+const Time = Type.String({ format: 'date-time' })
+
+export const OwnerId = Type.String({ pattern: OWNER_ID_PATTERN, description: 'External id of the owner: 1 to 255 of A-Z a-z 0-9 _ . -' })
+export const KeyId = Type.String({ maxLength: 64, description: 'The key id (key_…)' })
+export const Scopes = Type.Array(Type.Enum(SCOPES), { minItems: 1, maxItems: SCOPES.length, uniqueItems: true })
+export const Models = Nullable(
+  Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' }), { minItems: 1, maxItems: 100, uniqueItems: true, description: 'Models the key may use; null: all' }),
+)
+export const LimitsInput = Nullable(
+  Type.Array(Type.String({ maxLength: 64 }), {
+    minItems: 1,
+    maxItems: 20,
+    description: 'Rules as on the CLI, e.g. ["60/1m", "burst=10/5s"]; null: the server defaults (keys) or none (owners)',
+  }),
+)
+export const Metadata = Nullable(
+  Type.Record(Type.String(), Type.Unknown(), { description: `A small JSON object of your own (at most ${MAX_METADATA_BYTES} bytes as JSON)` }),
+)
+
+export const RuleView = Type.Object({ name: Type.String(), limit: Type.Integer(), window: Type.String({ description: 'e.g. 1m, 1h, 1d' }) })
+
+export const KeyObject = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  owner: Type.String(),
+  prefix: Type.String({ description: 'The visible start of the key, never the key' }),
+  scopes: Type.Array(Type.Enum(SCOPES)),
+  models: Nullable(Type.Array(Type.String())),
+  limits: Nullable(Type.Array(RuleView)),
+  metadata: Nullable(Type.Record(Type.String(), Type.Unknown())),
+  status: Type.Enum(KEY_STATUSES, { description: 'rotated: replaced by a rotation (accepted until grace_ends_at)' }),
+  enabled: Type.Boolean(),
+  created_at: Time,
+  updated_at: Time,
+  expires_at: Nullable(Time),
+  revoked_at: Nullable(Time),
+  last_used_at: Nullable(Time),
+  grace_ends_at: Nullable(Time),
+  rotated_to: Nullable(Type.String()),
+})
+
+export const CreatedKeyObject = Type.Object({
+  ...KeyObject.properties,
+  key: Type.String({ description: 'The key itself: shown only in this answer, never stored' }),
+})
+
+export const LimitStateView = Type.Object({
+  subject: Type.Union([Type.Literal('key'), Type.Literal('owner')]),
+  name: Type.String(),
+  limit: Type.Integer(),
+  window: Type.String(),
+  remaining: Type.Integer(),
+  reset_seconds: Type.Integer(),
+})
+
+export const UsageView = Type.Object({
+  since: Time,
+  requests: Type.Integer(),
+  rejected: Type.Integer({ description: 'Requests refused for any reason' }),
+  by_outcome: Type.Record(Type.String(), Type.Integer()),
+})
+
+export const OwnerObject = Type.Object({
+  id: Type.String(),
+  limits: Nullable(Type.Array(RuleView, { description: 'Shared by all the owner’s keys, on top of each key’s own' })),
+  keys: Type.Array(KeyObject),
+  usage: UsageView,
+})
+
+export const adminErrors = {
+  404: { ...ErrorResponse, description: 'No such key or owner (`not_found`)' },
+  422: { ...ErrorResponse, description: 'Invalid input (`validation_error`)' },
+}
+export const conflictError = { 409: { ...ErrorResponse, description: 'Would leave no active admin key, or the key is revoked or rotated already (`conflict`)' } }

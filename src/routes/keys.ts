@@ -1,0 +1,228 @@
+/**
+ * The admin key API (scope `admin`): create, list, read, change, rotate and revoke keys. The
+ * key itself appears once, in the answer that creates it; every change is an audit record
+ * naming the acting key. See docs/keys.md.
+ */
+import type { FastifyInstance } from 'fastify'
+import { Type } from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { AppError, ErrorCode, errors } from '../errors.js'
+import type { ChangeRefusal, ChangeResult } from '../keys/service.js'
+import type { KeyChanges } from '../keys/store.js'
+import type { ApiKeyRecord } from '../keys/types.js'
+import { KEY_STATUSES, SCOPES } from '../keys/types.js'
+import { keyView, ruleView } from '../keys/view.js'
+import { ceilSeconds } from '../ratelimit/limiter.js'
+import { limitGroups } from '../ratelimit/subjects.js'
+import { ErrorResponse, protectedErrors } from './common.js'
+import { expiryInput, graceInput, limitsInput, metadataInput, nameInput } from './key-input.js'
+import { CreatedKeyObject, KeyId, KeyObject, LimitStateView, LimitsInput, Metadata, Models, OwnerId, Scopes, adminErrors, conflictError } from './key-schemas.js'
+
+const IdParams = Type.Object({ id: KeyId })
+const admin = { scope: 'admin' as const }
+
+/** The 404 or 409 of a refused change. */
+export function refusalError(id: string, reason: ChangeRefusal): AppError {
+  switch (reason) {
+    case 'not_found':
+      return errors.notFound(`No key with id ${id}`)
+    case 'revoked':
+      return new AppError(ErrorCode.Conflict, `Key ${id} is revoked`)
+    case 'rotated':
+      return new AppError(ErrorCode.Conflict, `Key ${id} was rotated already`)
+    case 'last_admin':
+      return new AppError(ErrorCode.Conflict, `Key ${id} is the last active admin key; create another admin key first`)
+  }
+}
+
+function unwrap<T>(id: string, result: ChangeResult<T>): T {
+  if (!result.ok) throw refusalError(id, result.reason)
+  return result.value
+}
+
+export default async function keyRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  const { keys, clock, limiter, config } = app.services
+  const view = (record: ApiKeyRecord) => keyView(record, clock.now())
+  const actor = (request: { principal: { keyId: string } | null }) => request.principal!.keyId
+
+  app.post(
+    '/v1/keys',
+    {
+      config: admin,
+      schema: {
+        tags: ['keys'],
+        summary: 'Create a key (admin); the key is in this answer only',
+        body: Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 100 }),
+            owner: OwnerId,
+            scopes: Type.Optional(Scopes),
+            models: Type.Optional(Models),
+            limits: Type.Optional(LimitsInput),
+            expires_at: Type.Optional(Type.Union([Type.String({ maxLength: 40, description: 'ISO 8601 time in the future' }), Type.Null()])),
+            expires_in: Type.Optional(Type.String({ maxLength: 20, description: 'A duration from now, e.g. 30d' })),
+            metadata: Type.Optional(Metadata),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: CreatedKeyObject, ...protectedErrors, 422: adminErrors[422] },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body
+      const created = await keys.create(
+        {
+          name: nameInput(body.name),
+          owner: body.owner,
+          scopes: body.scopes ? [...body.scopes].sort() : ['predict'],
+          models: body.models ?? null,
+          limits: limitsInput(body.limits ?? null),
+          expiresAt: expiryInput(body, clock.now()) ?? null,
+          metadata: metadataInput(body.metadata ?? null),
+        },
+        actor(request),
+      )
+      return reply.code(201).header('location', `/v1/keys/${created.record.id}`).send({ ...view(created.record), key: created.key })
+    },
+  )
+
+  app.get(
+    '/v1/keys',
+    {
+      config: admin,
+      schema: {
+        tags: ['keys'],
+        summary: 'List keys, newest first (admin)',
+        querystring: Type.Object(
+          {
+            owner: Type.Optional(OwnerId),
+            status: Type.Optional(Type.Enum(KEY_STATUSES)),
+            scope: Type.Optional(Type.Enum(SCOPES)),
+            q: Type.Optional(Type.String({ maxLength: 100, description: 'A substring of the name, or the start of a key (igk_AbC…)' })),
+            offset: Type.Integer({ minimum: 0, default: 0 }),
+            limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ keys: Type.Array(KeyObject), total: Type.Integer(), next_offset: Type.Union([Type.Integer(), Type.Null()]) }),
+          ...protectedErrors,
+          422: adminErrors[422],
+        },
+      },
+    },
+    async (request) => {
+      const { offset, limit, ...filter } = request.query
+      const page = await keys.store.page(filter, clock.now(), offset, limit)
+      return { keys: page.keys.map(view), total: page.total, next_offset: offset + limit < page.total ? offset + limit : null }
+    },
+  )
+
+  app.get(
+    '/v1/keys/:id',
+    {
+      config: admin,
+      schema: {
+        tags: ['keys'],
+        summary: 'A key, with what is left of its limits and its owner’s (admin)',
+        params: IdParams,
+        response: { 200: Type.Object({ ...KeyObject.properties, limit_state: Type.Array(LimitStateView) }), ...protectedErrors, 404: adminErrors[404] },
+      },
+    },
+    async (request) => {
+      const record = await keys.store.findById(request.params.id)
+      if (!record) throw refusalError(request.params.id, 'not_found')
+      const ownerLimits = (await keys.owner(record.owner))?.limits ?? null
+      const groups = limitGroups({ keyId: record.id, limits: record.limits, owner: record.owner, ownerLimits }, config.defaultLimits)
+      const decision = await limiter.peek(groups)
+      // States come in the groups' order: the key's rules, then the owner's.
+      const keyRules = groups[0]!.rules.length
+      const limitState = decision.states.map((state, i) => ({
+        subject: i < keyRules ? ('key' as const) : ('owner' as const),
+        ...ruleView(i < keyRules ? state.rule : ownerLimits![i - keyRules]!),
+        remaining: state.remaining,
+        reset_seconds: ceilSeconds(state.resetMs),
+      }))
+      return { ...view(record), limit_state: limitState }
+    },
+  )
+
+  app.patch(
+    '/v1/keys/:id',
+    {
+      config: admin,
+      schema: {
+        tags: ['keys'],
+        summary: 'Change a key: name, scopes, models, limits, expiry, metadata, enabled (admin)',
+        params: IdParams,
+        body: Type.Object(
+          {
+            name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+            scopes: Type.Optional(Scopes),
+            models: Type.Optional(Models),
+            limits: Type.Optional(LimitsInput),
+            expires_at: Type.Optional(Type.Union([Type.String({ maxLength: 40 }), Type.Null()], { description: 'null: never expires' })),
+            metadata: Type.Optional(Metadata),
+            enabled: Type.Optional(Type.Boolean({ description: 'false: disable (refused until enabled again)' })),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 200: KeyObject, ...protectedErrors, ...adminErrors, ...conflictError },
+      },
+    },
+    async (request) => {
+      const body = request.body
+      const changes: KeyChanges = {}
+      if (body.name !== undefined) changes.name = nameInput(body.name)
+      if (body.scopes !== undefined) changes.scopes = [...body.scopes].sort()
+      if (body.models !== undefined) changes.models = body.models
+      if (body.limits !== undefined) changes.limits = limitsInput(body.limits)
+      if (body.expires_at !== undefined) changes.expiresAt = expiryInput({ expires_at: body.expires_at }, clock.now())
+      if (body.metadata !== undefined) changes.metadata = metadataInput(body.metadata)
+      if (body.enabled !== undefined) changes.disabled = !body.enabled
+      return view(unwrap(request.params.id, await keys.update(request.params.id, changes, actor(request))))
+    },
+  )
+
+  app.post(
+    '/v1/keys/:id/rotate',
+    {
+      config: admin,
+      schema: {
+        tags: ['keys'],
+        summary: 'Replace a key by a new one with the same settings; the old one works until the grace period ends (admin)',
+        params: IdParams,
+        body: Type.Object(
+          { grace: Type.String({ maxLength: 20, default: '24h', description: 'How long the old key keeps working: 0 (at once) to 30d; default 24h' }) },
+          { additionalProperties: false },
+        ),
+        response: { 201: Type.Object({ ...CreatedKeyObject.properties, previous: KeyObject }), ...protectedErrors, ...adminErrors, ...conflictError },
+      },
+    },
+    async (request, reply) => {
+      const grace = graceInput(request.body.grace)
+      const { created, previous } = unwrap(request.params.id, await keys.rotate(request.params.id, grace, actor(request)))
+      return reply.code(201).header('location', `/v1/keys/${created.record.id}`).send({ ...view(created.record), key: created.key, previous: view(previous) })
+    },
+  )
+
+  app.delete(
+    '/v1/keys/:id',
+    {
+      config: admin,
+      schema: {
+        tags: ['keys'],
+        summary: 'Revoke a key for good (admin); revoking a revoked key changes nothing',
+        params: IdParams,
+        response: { 200: KeyObject, ...protectedErrors, 404: adminErrors[404], 409: { ...ErrorResponse, description: 'The last active admin key (`conflict`)' } },
+      },
+    },
+    async (request) => {
+      const id = request.params.id
+      const result = await keys.revoke(id, actor(request))
+      if (!result.ok && result.reason === 'revoked') return view((await keys.store.findById(id))!)
+      return view(unwrap(id, result))
+    },
+  )
+}

@@ -1,0 +1,72 @@
+/**
+ * Owners (scope `admin`): the keys of one owner, their usage over the last 24 hours, and the
+ * limits they share (`PATCH`). An owner exists as soon as a key names it or limits are set.
+ */
+import type { FastifyInstance } from 'fastify'
+import { Type } from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { countsByKeySince, summarize } from '../audit/usage.js'
+import { errors } from '../errors.js'
+import { keyView, limitsView } from '../keys/view.js'
+import { protectedErrors } from './common.js'
+import { limitsInput } from './key-input.js'
+import { LimitsInput, OwnerId, OwnerObject, adminErrors } from './key-schemas.js'
+
+const DAY_MS = 86_400_000
+const IdParams = Type.Object({ id: OwnerId })
+
+export default async function ownerRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  const { keys, clock, db } = app.services
+
+  /** The owner object, or undefined when no key names it and no limits were ever set. */
+  async function ownerView(id: string) {
+    const [owner, records] = await Promise.all([keys.owner(id), keys.store.listByOwner(id)])
+    if (!owner && records.length === 0) return undefined
+    const now = clock.now()
+    const since = now - DAY_MS
+    const counts = await countsByKeySince(db.kysely, since, records.map((record) => record.id))
+    return {
+      id,
+      limits: limitsView(owner?.limits ?? null),
+      keys: records.map((record) => keyView(record, now)),
+      usage: { since: new Date(since).toISOString(), ...summarize(counts.values()) },
+    }
+  }
+
+  app.get(
+    '/v1/owners/:id',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['keys'],
+        summary: 'An owner: its shared limits, its keys and their usage over the last 24 hours (admin)',
+        params: IdParams,
+        response: { 200: OwnerObject, ...protectedErrors, ...adminErrors },
+      },
+    },
+    async (request) => {
+      const owner = await ownerView(request.params.id)
+      if (!owner) throw errors.notFound(`No key has the owner ${request.params.id} and it has no limits`)
+      return owner
+    },
+  )
+
+  app.patch(
+    '/v1/owners/:id',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['keys'],
+        summary: 'Set (or clear, with null) the limits shared by all of an owner’s keys (admin)',
+        params: IdParams,
+        body: Type.Object({ limits: LimitsInput }, { additionalProperties: false }),
+        response: { 200: OwnerObject, ...protectedErrors, 422: adminErrors[422] },
+      },
+    },
+    async (request) => {
+      await keys.setOwnerLimits(request.params.id, limitsInput(request.body.limits), request.principal!.keyId)
+      return (await ownerView(request.params.id))!
+    },
+  )
+}
