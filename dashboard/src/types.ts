@@ -106,6 +106,7 @@ export interface AuditRecord {
 export interface AuditPage {
   records: AuditRecord[]
   next_after: number | null
+  next_before: number | null
 }
 
 export interface VerifyReport {
@@ -124,6 +125,7 @@ export interface SeriesPoint {
 export interface KeyTotals {
   key_id: string
   key_prefix: string | null
+  key_name: string | null
   requests: number
   rejections: number
 }

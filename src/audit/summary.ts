@@ -28,6 +28,8 @@ export interface SeriesPoint {
 export interface KeyTotals {
   keyId: string
   keyPrefix: string | null
+  /** The key's name now (null when the key no longer exists). */
+  keyName: string | null
   requests: number
   rejections: number
 }
@@ -101,10 +103,18 @@ export async function topKeys(db: Db, range: SummaryRange, by: 'requests' | 'rej
     .orderBy('key_id')
     .limit(limit)
     .execute()
+  const names = await keyNames(db, rows.map((row) => row.key_id!))
   return rows.map((row) => ({
     keyId: row.key_id!,
     keyPrefix: row.key_prefix,
+    keyName: names.get(row.key_id!) ?? null,
     requests: Number(row.requests),
     rejections: Number(row.rejections),
   }))
+}
+
+async function keyNames(db: Db, ids: string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map()
+  const rows = await db.selectFrom('api_keys').select(['id', 'name']).where('id', 'in', ids).execute()
+  return new Map(rows.map((row) => [row.id, row.name]))
 }

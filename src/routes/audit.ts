@@ -43,6 +43,8 @@ const AuditQuery = Type.Object(
     outcome: Type.Optional(Type.Enum(OUTCOMES)),
     kind: Type.Optional(Type.Enum(RECORD_KINDS)),
     after: Type.Optional(Type.Integer({ minimum: 0, description: 'Only records after this seq (the previous page’s next_after)' })),
+    before: Type.Optional(Type.Integer({ minimum: 1, description: 'Only records before this seq (the previous page’s next_before, newest first)' })),
+    order: Type.Enum(['asc', 'desc'], { default: 'asc', description: '`desc`: newest first, paged with `before`' }),
   },
   { additionalProperties: false },
 )
@@ -68,7 +70,8 @@ const VerifyReportSchema = Type.Object({
 
 const AuditPage = Type.Object({
   records: Type.Array(AuditRecordSchema),
-  next_after: Nullable(Type.Integer({ description: 'Pass as `after` for the next page; null on the last page' })),
+  next_after: Nullable(Type.Integer({ description: 'Pass as `after` for the next page; null on the last page (and with order=desc)' })),
+  next_before: Nullable(Type.Integer({ description: 'order=desc: pass as `before` for the next (older) page; null on the last page (and with order=asc)' })),
 })
 
 export default async function auditRoutes(fastify: FastifyInstance): Promise<void> {
@@ -82,19 +85,21 @@ export default async function auditRoutes(fastify: FastifyInstance): Promise<voi
       schema: {
         tags: ['audit'],
         summary: 'Read the audit log (admin)',
-        description: 'Records in sequence order. Filters combine; page with `limit` and `after`.',
+        description: 'Records in sequence order (newest first with order=desc). Filters combine; page with `limit` and `after` (`before` with order=desc).',
         querystring: AuditQuery,
         response: { 200: AuditPage, ...protectedErrors, 422: ErrorResponse },
       },
     },
     async (request) => {
-      const { key, outcome, kind, after, limit } = request.query
-      const filter = { ...parseRange(request.query, clock.now()), keyId: key, outcome, kind, afterSeq: after }
-      const records = await auditStore.list(filter, limit + 1)
+      const { key, outcome, kind, after, before, order, limit } = request.query
+      const filter = { ...parseRange(request.query, clock.now()), keyId: key, outcome, kind, afterSeq: after, beforeSeq: before }
+      const records = await auditStore.list(filter, limit + 1, order)
       const page = records.slice(0, limit)
+      const next = records.length > limit ? page[page.length - 1]!.seq : null
       return {
         records: page.map(recordJson),
-        next_after: records.length > limit ? page[page.length - 1]!.seq : null,
+        next_after: order === 'asc' ? next : null,
+        next_before: order === 'desc' ? next : null,
       }
     },
   )

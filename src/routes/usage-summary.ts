@@ -35,6 +35,7 @@ const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T)
 const KeyTotalsSchema = Type.Object({
   key_id: Type.String(),
   key_prefix: Nullable(Type.String()),
+  key_name: Nullable(Type.String({ description: 'The key’s current name; null once the key is gone' })),
   requests: Type.Integer(),
   rejections: Type.Integer({ description: 'Requests refused for the key, its scope or its rate' }),
 })
@@ -62,6 +63,7 @@ const Summary = Type.Object({
 const totalsJson = (totals: KeyTotals) => ({
   key_id: totals.keyId,
   key_prefix: totals.keyPrefix,
+  key_name: totals.keyName,
   requests: totals.requests,
   rejections: totals.rejections,
 })

@@ -211,6 +211,24 @@ describe('dashboard in Chromium', { skip }, () => {
     assert.deepEqual(dialogs, [])
   })
 
+  test('jobs: every key’s jobs with their progress', async () => {
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { 'x-api-key': admin.key },
+      payload: { texts: ['first text', 'second text', 'third text'] },
+    })
+    assert.equal(response.statusCode, 202, response.body)
+    const id = response.json<{ id: string }>().id
+    await nav('Jobs')
+    const row = page.getByTestId('jobs-table').locator('tr', { hasText: id })
+    await row.waitFor()
+    await page.getByRole('button', { name: 'Refresh' }).click()
+    await until(async () => (/succeeded/.test((await row.textContent()) ?? '') ? true : undefined), 'the job to finish')
+    assert.match((await row.textContent()) ?? '', /3\/3/)
+    assert.equal(await row.locator('progress').getAttribute('value'), '3')
+  })
+
   test('works at 390 px: the navigation and the keys table stay reachable', async () => {
     await page.setViewportSize({ width: 390, height: 844 })
     await nav('Keys')

@@ -12,6 +12,7 @@ const MINUTE = 60_000
 
 interface KeyTotals {
   key_id: string
+  key_name: string | null
   requests: number
   rejections: number
 }
@@ -71,9 +72,9 @@ describe('GET /v1/usage/summary', () => {
 
   test('top keys by volume and by rejections', async () => {
     const { top_keys } = await summary()
-    assert.deepEqual(top_keys.by_requests.map((k) => [k.key_id, k.requests, k.rejections]), [
-      [keys.busy.id, 4, 1],
-      [keys.limited.id, 3, 2],
+    assert.deepEqual(top_keys.by_requests.map((k) => [k.key_id, k.key_name, k.requests, k.rejections]), [
+      [keys.busy.id, 'busy', 4, 1],
+      [keys.limited.id, 'limited', 3, 2],
     ])
     assert.deepEqual(top_keys.by_rejections.map((k) => [k.key_id, k.rejections]), [
       [keys.limited.id, 2],

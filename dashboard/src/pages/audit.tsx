@@ -21,6 +21,7 @@ interface Filters {
   key: string
   outcome: string
   kind: string
+  order: 'desc' | 'asc'
 }
 
 function describe(report: VerifyReport): string {
@@ -58,12 +59,16 @@ function VerifyChain() {
 }
 
 export function Audit() {
-  const [draft, setDraft] = useState<Filters>({ since: '24h', key: '', outcome: '', kind: '' })
+  const [draft, setDraft] = useState<Filters>({ since: '24h', key: '', outcome: '', kind: '', order: 'desc' })
   const [filters, setFilters] = useState<Filters>(draft)
   // Seq cursors of the pages seen so far: [0] is the first page (no cursor).
   const [cursors, setCursors] = useState<(number | undefined)[]>([undefined])
-  const after = cursors[cursors.length - 1]
-  const page = useLoad(() => api<AuditPage>('GET', `/v1/audit${query({ ...filters, after, limit: PAGE_SIZE })}`), [filters, after])
+  const cursor = cursors[cursors.length - 1]
+  const page = useLoad(() => {
+    const paging = filters.order === 'desc' ? { before: cursor } : { after: cursor }
+    return api<AuditPage>('GET', `/v1/audit${query({ ...filters, ...paging, limit: PAGE_SIZE })}`)
+  }, [filters, cursor])
+  const next = page.data === null ? null : filters.order === 'desc' ? page.data.next_before : page.data.next_after
   const set = (name: keyof Filters) => (event: Event) => setDraft({ ...draft, [name]: (event.currentTarget as HTMLInputElement).value })
   return (
     <>
@@ -105,6 +110,11 @@ export function Audit() {
           <option value="admin">admin</option>
           <option value="unaudited">unaudited</option>
         </select>
+        <label for="audit-order">Order</label>
+        <select id="audit-order" value={draft.order} onChange={set('order')}>
+          <option value="desc">newest first</option>
+          <option value="asc">oldest first</option>
+        </select>
         <button type="submit">Apply</button>
         <button type="button" class="secondary" onClick={page.reload}>
           Refresh
@@ -123,8 +133,8 @@ export function Audit() {
             <span class="muted">Page {cursors.length}</span>
             <button
               type="button"
-              disabled={page.data.next_after === null}
-              onClick={() => setCursors([...cursors, page.data?.next_after ?? undefined])}
+              disabled={next === null}
+              onClick={() => setCursors([...cursors, next ?? undefined])}
             >
               Next page
             </button>

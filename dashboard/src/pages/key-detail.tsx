@@ -95,11 +95,10 @@ function KeyUsage({ id }: { id: string }) {
 }
 
 function RecentAudit({ id }: { id: string }) {
-  const audit = useLoad(() => api<AuditPage>('GET', `/v1/audit${query({ key: id, since: '24h', limit: 1000 })}`), [id])
+  const audit = useLoad(() => api<AuditPage>('GET', `/v1/audit${query({ key: id, order: 'desc', limit: RECENT_RECORDS })}`), [id])
   if (audit.error !== null) return <ErrorBox error={audit.error} />
   if (audit.data === null) return <Loading what="audit records" />
-  const recent = audit.data.records.slice(-RECENT_RECORDS).reverse()
-  return <AuditTable records={recent} testId="key-audit" />
+  return <AuditTable records={audit.data.records} testId="key-audit" />
 }
 
 type Pending = 'revoke' | null

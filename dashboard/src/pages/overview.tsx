@@ -40,7 +40,7 @@ function TopKeys({ title, rows, column }: { title: string; rows: KeyTotals[]; co
             {rows.map((row) => (
               <tr key={row.key_id}>
                 <td>
-                  <a href={href('keys', row.key_id)}>{row.key_prefix ?? row.key_id}</a>
+                  <a href={href('keys', row.key_id)}>{row.key_name ?? row.key_id}</a> <code class="muted">{row.key_prefix ?? ''}</code>
                 </td>
                 <td class="num">{row[column]}</td>
                 <td class="num">{column === 'requests' ? row.rejections : row.requests}</td>
