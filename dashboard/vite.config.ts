@@ -7,6 +7,8 @@ export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: '/dashboard/',
   plugins: [preact()],
+  // `npx vite --config dashboard/vite.config.ts`: the front-end alone, the API of a server on :8000.
+  server: { proxy: { '/v1': 'http://127.0.0.1:8000' } },
   build: {
     outDir: fileURLToPath(new URL('../dist/dashboard', import.meta.url)),
     emptyOutDir: true,
