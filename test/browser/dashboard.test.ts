@@ -24,6 +24,7 @@ describe('dashboard in Chromium', { skip }, () => {
   // Filled in as the story goes on.
   let created: { id: string; key: string }
   let rotated: { key: string }
+  let serverClosed = false
 
   const url = (hash = '') => `${server.url}/dashboard/${hash}`
   const nav = (name: string) => page.getByRole('navigation').getByRole('link', { name, exact: true }).click()
@@ -87,7 +88,7 @@ describe('dashboard in Chromium', { skip }, () => {
 
   after(async () => {
     await browser?.close()
-    await server?.app.close()
+    if (!serverClosed) await server?.app.close()
   })
 
   test('a key without the admin scope is refused with a clear message', async () => {
@@ -118,6 +119,7 @@ describe('dashboard in Chromium', { skip }, () => {
     await page.getByText('Create a key').click()
     await page.getByLabel('Name', { exact: true }).fill('dash-test')
     await page.getByLabel('Owner', { exact: true }).fill('team-a')
+    await page.getByLabel(/^Limits/).fill('100/1d')
     await page.getByRole('button', { name: 'Create key' }).click()
     const panel = page.getByTestId('secret-panel')
     await panel.waitFor()
@@ -175,6 +177,13 @@ describe('dashboard in Chromium', { skip }, () => {
   test('rotate: a new secret, the old key marked rotated', async () => {
     await page.goto(url(`#/keys/${created.id}`))
     await page.getByTestId('key-name').waitFor()
+    // Its limit and what remains after the playground's calls (read without charging).
+    const keyLimit = page.getByTestId('limit-state').locator('tr', { hasText: 'key' })
+    await keyLimit.waitFor()
+    const cells = await keyLimit.locator('td').allTextContents()
+    assert.deepEqual(cells.slice(0, 3), ['key', '1d', '100'])
+    assert.ok(Number(cells[3]) < 100 && Number(cells[3]) >= 97, `remaining ${cells[3]}`)
+    assert.ok((await page.getByTestId('key-audit').locator('tr', { hasText: '/v1/models/:name/predict' }).count()) >= 2, 'its recent audit records')
     await page.getByLabel('Grace for the old key').fill('1h')
     await page.getByRole('button', { name: 'Rotate' }).click()
     const panel = page.getByTestId('secret-panel')
@@ -249,6 +258,16 @@ describe('dashboard in Chromium', { skip }, () => {
     await page.getByText('Your key is no longer accepted').waitFor()
     await page.getByLabel('Admin API key').waitFor()
     assert.equal(await page.evaluate<number>('window.sessionStorage.length'), 0, 'the key was forgotten')
+  })
+
+  test('the server going down shows an error message, not a blank page', async () => {
+    await signIn(admin.key)
+    await page.getByTestId('total-requests').waitFor()
+    await server.app.close()
+    serverClosed = true
+    await page.getByRole('button', { name: 'Refresh' }).click()
+    await page.getByRole('alert').getByText('The server cannot be reached').waitFor()
+    assert.equal(await page.getByRole('navigation').count(), 1, 'still signed in: the key was not refused, the server was away')
   })
 
   test('no Content-Security-Policy violation and no script error happened', () => {
