@@ -221,6 +221,34 @@ describe('dashboard in Chromium', { skip }, () => {
     assert.deepEqual(dialogs, [])
   })
 
+  test('the key list filters by search, status and owner', async () => {
+    await nav('Keys')
+    const table = page.getByTestId('keys-table')
+    const rows = table.locator('tbody tr')
+    const apply = async (label: string | RegExp, value: string, select = false) => {
+      const field = page.getByLabel(label, { exact: true })
+      if (select) await field.selectOption(value)
+      else await field.fill(value)
+      await page.getByRole('button', { name: 'Apply' }).click()
+    }
+    await apply('Search', 'dash-test')
+    // The key and its successor from the rotation, which keeps the name.
+    await until(async () => ((await rows.count()) === 2 ? true : undefined), 'the two keys named dash-test')
+    assert.ok((await rows.allTextContents()).every((text) => text.includes('dash-test')))
+    await apply('Search', '')
+    await apply('Status filter', 'revoked', true)
+    await until(async () => ((await rows.allTextContents()).every((text) => /revoked/.test(text)) ? true : undefined), 'only revoked keys')
+    assert.ok((await rows.count()) >= 1)
+    await apply('Status filter', '', true)
+    await apply('Owner filter', 'ops')
+    const owners = rows.locator('td:nth-child(2)')
+    await until(async () => {
+      const names = await owners.allTextContents()
+      return names.length >= 1 && names.every((owner) => owner === 'ops') ? true : undefined
+    }, 'only the ops keys')
+    await apply('Owner filter', '')
+  })
+
   test('jobs: every key’s jobs with their progress', async () => {
     const response = await server.app.inject({
       method: 'POST',
