@@ -102,9 +102,21 @@ describe('dashboard in Chromium', { skip }, () => {
     assert.equal(await page.getByRole('navigation').count(), 0, 'still on the sign-in page')
   })
 
-  test('sign in with an admin key: the key is in sessionStorage only, never in the URL or localStorage', async () => {
-    await signIn(admin.key)
+  test('sign in with an admin key, by keyboard: the key is in sessionStorage only, never in the URL or localStorage', async () => {
+    await page.goto(url())
+    await page.getByLabel('Admin API key').waitFor()
+    await page.keyboard.type(admin.key) // the field has the focus
+    await page.keyboard.press('Enter')
     await page.getByRole('heading', { name: 'Overview' }).waitFor()
+    const focused = () => page.evaluate<string>('document.activeElement ? document.activeElement.textContent : ""')
+    await page.keyboard.press('Tab')
+    assert.equal(await focused(), 'Skip to content')
+    await page.keyboard.press('Tab')
+    assert.equal(await focused(), 'Overview')
+    await page.keyboard.press('Tab')
+    assert.equal(await focused(), 'Keys')
+    await page.keyboard.press('Enter')
+    await page.getByRole('heading', { name: 'Keys' }).waitFor()
     // Page code as strings: the test's own TypeScript has no DOM types.
     const storage = await page.evaluate<{ local: string; session: string; href: string }>(
       '({ local: JSON.stringify(window.localStorage), session: JSON.stringify(window.sessionStorage), href: window.location.href })',
