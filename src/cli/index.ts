@@ -6,6 +6,7 @@
 import { Command } from 'commander'
 import { registerServe } from './serve.js'
 import { registerKeys } from './keys.js'
+import { registerOwners } from './owners.js'
 import { registerAudit } from './audit.js'
 import { registerTrain } from './train.js'
 import { registerEval } from './eval.js'
@@ -17,6 +18,7 @@ const program = new Command('infergate')
 
 registerServe(program)
 registerKeys(program)
+registerOwners(program)
 registerAudit(program)
 registerTrain(program)
 registerEval(program)

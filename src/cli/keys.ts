@@ -1,72 +1,42 @@
 /**
- * `infergate keys create|list|revoke`: manage API keys on the store directly, whether or not
- * a server is running (a running server sees changes within a second).
+ * `infergate keys create|list|show|update|rotate|disable|enable|revoke|find`: manage API keys
+ * on the store directly, whether or not a server is running (a running server sees changes
+ * within a second). Every command takes `--json`; every change is audited by actor `cli`.
  */
 import type { Command } from 'commander'
 import { Option } from 'commander'
-import { AuditStore } from '../audit/store.js'
-import { countsByKeySince } from '../audit/usage.js'
-import type { Config } from '../config.js'
-import type { Database } from '../db/database.js'
-import { openDatabase } from '../db/database.js'
-import type { ChangeRefusal, CreatedKey } from '../keys/service.js'
-import type { KeyChanges } from '../keys/store.js'
-import { KeyService } from '../keys/service.js'
-import type { ApiKeyRecord } from '../keys/types.js'
-import { keyStatus, parseKeyName, parseScopes } from '../keys/types.js'
+import { countsByKeySince, summarize } from '../audit/usage.js'
+import type { CreatedKey } from '../keys/service.js'
+import type { KeyChanges, KeyFilter } from '../keys/store.js'
+import type { ApiKeyRecord, KeyMetadata, Scope } from '../keys/types.js'
+import { KEY_STATUSES, SCOPES, parseKeyName, parseMetadata, parseOwnerId, parseScopes } from '../keys/types.js'
 import type { KeyView } from '../keys/view.js'
-import { keyView } from '../keys/view.js'
-import { systemClock } from '../lib/clock.js'
+import { keyView, limitsView } from '../keys/view.js'
 import { parseExpiry } from '../lib/duration.js'
-import { formatRule, parseRules } from '../ratelimit/policy.js'
 import { parseModelList } from '../models/spec.js'
-import { STORE_SETTINGS, addSettingOptions, configFrom, storeOptions } from './options.js'
-import { CliError } from './run.js'
+import { parseRules } from '../ratelimit/policy.js'
+import { registerFind } from './keys-find.js'
+import { registerLifecycle } from './keys-lifecycle.js'
+import { collect, keyLines, limitsText, parseOptions, refusalError, statusText, storeCommand, withKeys } from './keys-common.js'
+import { configFrom } from './options.js'
 import { formatTime, renderTable } from './table.js'
 
 const DAY_MS = 86_400_000
-
-async function withKeys<T>(config: Config, use: (keys: KeyService, db: Database) => Promise<T>): Promise<T> {
-  const db = await openDatabase(storeOptions(config))
-  // Changes made here are audited at once, by actor 'cli', in the server's chain.
-  const keys = new KeyService({ db, clock: systemClock, audit: new AuditStore(db).directSink(systemClock) })
-  try {
-    return await use(keys, db)
-  } finally {
-    await keys.close()
-    await db.close()
-  }
-}
-
-/** The one line a refused change prints. */
-export function refusalError(id: string, reason: ChangeRefusal): CliError {
-  switch (reason) {
-    case 'not_found':
-      return new CliError(`no key with id ${id}`)
-    case 'revoked':
-      return new CliError(`key ${id} was already revoked`)
-    case 'rotated':
-      return new CliError(`key ${id} was already rotated`)
-    case 'last_admin':
-      return new CliError(`key ${id} is the last active admin key: create another admin key first`)
-  }
-}
-
-function usageError(what: string, error: unknown): CliError {
-  return new CliError(`${what}: ${(error as Error).message}`, 2)
-}
 
 /** The JSON form of a key record for scripts: the admin API's key object. */
 export function keyJson(record: ApiKeyRecord, now: number): KeyView {
   return keyView(record, now)
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value]
-}
-
-function limitsText(record: ApiKeyRecord): string {
-  return record.limits ? record.limits.map(formatRule).join(',') : 'default'
+/** `--metadata '{"plan":"pro"}'`: a JSON object of at most 4 KiB. */
+function parseMetadataOption(raw: string): KeyMetadata {
+  let value: unknown
+  try {
+    value = JSON.parse(raw)
+  } catch {
+    throw new Error('--metadata must be a JSON object, e.g. \'{"plan":"pro"}\'')
+  }
+  return parseMetadata(value)
 }
 
 function printCreated(created: CreatedKey, json: boolean): void {
@@ -75,76 +45,121 @@ function printCreated(created: CreatedKey, json: boolean): void {
     return
   }
   const { record } = created
-  console.log(`Created key ${record.id} "${record.name}" (scopes: ${record.scopes.join(', ')}; limits: ${limitsText(record)}; expires: ${formatTime(record.expiresAt)})`)
+  console.log(`Created key ${record.id} "${record.name}" for owner ${record.owner} (scopes: ${record.scopes.join(', ')}; limits: ${limitsText(record.limits)}; expires: ${formatTime(record.expiresAt)})`)
   console.log(`\n    ${created.key}\n`)
   console.log('This is the only time the key is shown: it is not stored. Keep it in a secret manager.')
 }
 
+interface CreateOptions {
+  name: string
+  owner?: string
+  scopes: string
+  expires?: string
+  limit: string[]
+  models?: string
+  metadata?: string
+  json?: boolean
+}
+
 function registerCreate(keys: Command): void {
-  const create = keys
-    .command('create')
-    .description('create a key and print it once')
+  storeCommand(keys, 'create', 'create a key and print it once')
     .requiredOption('--name <name>', 'who or what the key is for')
+    .option('--owner <id>', 'who the key belongs to (A-Z a-z 0-9 _ . -; default "default"); owner limits are shared by its keys')
     .option('--scopes <list>', 'comma-separated scopes: predict, admin', 'predict')
     .option('--expires <when>', 'expiry: a duration from now (30d, 12h) or an ISO date')
     .addOption(new Option('--limit <rule>', 'a limit such as 60/1m or day=10000/1d; repeat for several').argParser(collect).default([], "the server's"))
     .option('--models <list>', 'comma-separated models the key may use (default: all)')
-    .option('--json', 'print one JSON object with id and key')
-  addSettingOptions(create, STORE_SETTINGS)
-  create.action(async (options: { name: string; scopes: string; expires?: string; limit: string[]; models?: string; json?: boolean }, command: Command) => {
-    let input
-    try {
-      input = {
+    .option('--metadata <json>', 'a small JSON object of your own (at most 4 KiB)')
+    .action(async (options: CreateOptions, command: Command) => {
+      const input = parseOptions(() => ({
         name: parseKeyName(options.name),
+        ...(options.owner !== undefined && { owner: parseOwnerId(options.owner) }),
         scopes: parseScopes(options.scopes),
         expiresAt: options.expires === undefined ? null : parseExpiry(options.expires, Date.now()),
         limits: options.limit.length > 0 ? parseRules(options.limit) : null,
         models: options.models === undefined ? null : parseModelList(options.models),
-      }
-    } catch (error) {
-      throw usageError('invalid option', error)
-    }
-    const created = await withKeys(configFrom(command), (service) => service.create(input, 'cli'))
-    printCreated(created, options.json === true)
-  })
+        metadata: options.metadata === undefined ? null : parseMetadataOption(options.metadata),
+      }))
+      const created = await withKeys(configFrom(command), (service) => service.create(input, 'cli'))
+      printCreated(created, options.json === true)
+    })
+}
+
+interface ListOptions {
+  owner?: string
+  status?: string
+  scope?: string
+  search?: string
+  json?: boolean
+}
+
+function listFilter(options: ListOptions): KeyFilter {
+  const filter: KeyFilter = {}
+  if (options.owner !== undefined) filter.owner = parseOwnerId(options.owner)
+  if (options.status !== undefined) {
+    if (!(KEY_STATUSES as readonly string[]).includes(options.status)) throw new Error(`--status must be one of ${KEY_STATUSES.join(', ')}`)
+    filter.status = options.status as KeyFilter['status']
+  }
+  if (options.scope !== undefined) {
+    if (!(SCOPES as readonly string[]).includes(options.scope)) throw new Error(`--scope must be one of ${SCOPES.join(', ')}`)
+    filter.scope = options.scope as Scope
+  }
+  if (options.search !== undefined) filter.q = options.search
+  return filter
 }
 
 function registerList(keys: Command): void {
-  const list = keys.command('list').description('list keys with their last use and requests in the last 24 hours (never the keys themselves)').option('--json', 'print a JSON array')
-  addSettingOptions(list, STORE_SETTINGS)
-  list.action(async (options: { json?: boolean }, command: Command) => {
-    const now = Date.now()
-    const [records, counts] = await withKeys(configFrom(command), async (service, db) =>
-      Promise.all([service.list(), countsByKeySince(db.kysely, now - DAY_MS)]))
-    const day = (id: string) => {
-      const byOutcome = counts.get(id) ?? {}
-      const requests = Object.values(byOutcome).reduce((sum, n) => sum + n, 0)
-      return { requests, refused: requests - (byOutcome.ok ?? 0), by_outcome: byOutcome }
-    }
-    if (options.json === true) {
-      console.log(JSON.stringify(records.map((record) => ({ ...keyJson(record, now), last_24h: day(record.id) }))))
-      return
-    }
-    const rows = records.map((r) => [
-      r.id, r.name, r.prefix, r.scopes.join(','), keyStatus(r, now),
-      formatTime(r.createdAt), formatTime(r.expiresAt), formatTime(r.lastUsedAt),
-      String(day(r.id).requests), String(day(r.id).refused), limitsText(r),
-    ])
-    const headers = ['ID', 'NAME', 'PREFIX', 'SCOPES', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED', '24H REQUESTS', '24H REFUSED', 'LIMITS']
-    console.log(renderTable(headers, rows))
-  })
+  storeCommand(keys, 'list', 'list keys, newest first, with their status, last use and requests in the last 24 hours (never the keys themselves)')
+    .option('--owner <id>', 'only keys of this owner')
+    .option('--status <status>', `only keys in this state: ${KEY_STATUSES.join(', ')}`)
+    .option('--scope <scope>', 'only keys with this scope')
+    .option('--search <text>', 'only keys whose name contains the text, or whose prefix starts with it (igk_AbC…)')
+    .action(async (options: ListOptions, command: Command) => {
+      const filter = parseOptions(() => listFilter(options))
+      const now = Date.now()
+      const [records, counts] = await withKeys(configFrom(command), async (service, db) => {
+        const page = await service.store.page(filter, now, 0, Number.MAX_SAFE_INTEGER)
+        return [page.keys, await countsByKeySince(db.kysely, now - DAY_MS)] as const
+      })
+      const day = (id: string) => {
+        const { requests, rejected, by_outcome } = summarize([counts.get(id) ?? {}])
+        return { requests, refused: rejected, by_outcome }
+      }
+      if (options.json === true) {
+        console.log(JSON.stringify(records.map((record) => ({ ...keyJson(record, now), last_24h: day(record.id) }))))
+        return
+      }
+      const rows = records.map((r) => [
+        r.id, r.name, r.owner, r.prefix, r.scopes.join(','), statusText(r, now),
+        formatTime(r.createdAt), formatTime(r.expiresAt), formatTime(r.lastUsedAt),
+        String(day(r.id).requests), String(day(r.id).refused), limitsText(r.limits),
+      ])
+      const headers = ['ID', 'NAME', 'OWNER', 'PREFIX', 'SCOPES', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED', '24H REQUESTS', '24H REFUSED', 'LIMITS']
+      console.log(renderTable(headers, rows))
+    })
 }
 
-function registerRevoke(keys: Command): void {
-  const revoke = keys.command('revoke').description('revoke a key for good').argument('<id>', 'the key id (key_...)')
-    .option('--json', 'print the revoked key as JSON')
-  addSettingOptions(revoke, STORE_SETTINGS)
-  revoke.action(async (id: string, options: { json?: boolean }, command: Command) => {
-    const result = await withKeys(configFrom(command), (service) => service.revoke(id, 'cli'))
-    if (!result.ok) throw refusalError(id, result.reason)
-    if (options.json === true) console.log(JSON.stringify(keyJson(result.value, Date.now())))
-    else console.log(`Revoked ${id}: it is refused from now on (a running server sees this within a second).`)
-  })
+function registerShow(keys: Command): void {
+  storeCommand(keys, 'show', "show one key: its settings, state, its owner's shared limits and its requests in the last 24 hours")
+    .argument('<id>', 'the key id (key_...)')
+    .action(async (id: string, options: { json?: boolean }, command: Command) => {
+      const now = Date.now()
+      const found = await withKeys(configFrom(command), async (service, db) => {
+        const record = await service.store.findById(id)
+        if (!record) return undefined
+        const owner = await service.owner(record.owner)
+        const counts = await countsByKeySince(db.kysely, now - DAY_MS, [id])
+        return { record, ownerLimits: owner?.limits ?? null, usage: summarize(counts.values()) }
+      })
+      if (!found) throw refusalError(id, 'not_found')
+      if (options.json === true) {
+        console.log(JSON.stringify({ ...keyJson(found.record, now), owner_limits: limitsView(found.ownerLimits), last_24h: found.usage }))
+        return
+      }
+      console.log(keyLines(found.record, now))
+      console.log(`owner limits: ${limitsText(found.ownerLimits, 'none')}`)
+      console.log(`last 24h:     ${found.usage.requests} requests, ${found.usage.rejected} refused`)
+    })
 }
 
 interface UpdateOptions {
@@ -155,11 +170,13 @@ interface UpdateOptions {
   defaultLimits?: boolean
   models?: string
   allModels?: boolean
+  metadata?: string | false
   json?: boolean
 }
 
 function parseChanges(options: UpdateOptions): KeyChanges {
   if (options.limit.length > 0 && options.defaultLimits) throw new Error('--limit and --default-limits exclude each other')
+  if (options.models !== undefined && options.allModels) throw new Error('--models and --all-models exclude each other')
   const changes: KeyChanges = {}
   if (options.name !== undefined) changes.name = parseKeyName(options.name)
   if (options.scopes !== undefined) changes.scopes = parseScopes(options.scopes)
@@ -167,47 +184,46 @@ function parseChanges(options: UpdateOptions): KeyChanges {
   else if (options.expires !== undefined) changes.expiresAt = parseExpiry(options.expires, Date.now())
   if (options.limit.length > 0) changes.limits = parseRules(options.limit)
   if (options.defaultLimits) changes.limits = null
-  if (options.models !== undefined && options.allModels) throw new Error('--models and --all-models exclude each other')
   if (options.models !== undefined) changes.models = parseModelList(options.models)
   if (options.allModels) changes.models = null
-  if (Object.keys(changes).length === 0) throw new Error('nothing to change: give --name, --scopes, --expires, --limit, --default-limits, --models or --all-models')
+  if (options.metadata === false) changes.metadata = null
+  else if (options.metadata !== undefined) changes.metadata = parseMetadataOption(options.metadata)
+  if (Object.keys(changes).length === 0) {
+    throw new Error('nothing to change: give --name, --scopes, --expires, --no-expires, --limit, --default-limits, --models, --all-models, --metadata or --no-metadata')
+  }
   return changes
 }
 
 function registerUpdate(keys: Command): void {
-  const update = keys
-    .command('update')
-    .description("change a key's name, scopes, expiry or limits (a running server applies it within a second)")
+  storeCommand(keys, 'update', "change a key's name, scopes, expiry, limits, models or metadata (a running server applies it within a second)")
     .argument('<id>', 'the key id (key_...)')
     .option('--name <name>', 'new name')
     .option('--scopes <list>', 'new comma-separated scopes')
     .option('--expires <when>', 'new expiry: a duration from now or an ISO date')
     .option('--no-expires', 'never expire')
     .addOption(new Option('--limit <rule>', "replace the key's limits (repeat for several), e.g. --limit 60/1m --limit day=10000/1d").argParser(collect).default([], 'unchanged'))
-    .option('--default-limits', 'drop the key\'s own limits: the server\'s defaults apply')
+    .option('--default-limits', "drop the key's own limits: the server's defaults apply")
     .option('--models <list>', 'restrict the key to these comma-separated models')
     .option('--all-models', 'let the key use every model')
-    .option('--json', 'print the key as JSON')
-  addSettingOptions(update, STORE_SETTINGS)
-  update.action(async (id: string, options: UpdateOptions, command: Command) => {
-    let changes: KeyChanges
-    try {
-      changes = parseChanges(options)
-    } catch (error) {
-      throw usageError('invalid option', error)
-    }
-    const result = await withKeys(configFrom(command), (service) => service.update(id, changes, 'cli'))
-    if (!result.ok) throw refusalError(id, result.reason)
-    const record = result.value
-    if (options.json === true) console.log(JSON.stringify(keyJson(record, Date.now())))
-    else console.log(`Updated ${id}: scopes ${record.scopes.join(',')}; limits ${limitsText(record)}; expires ${formatTime(record.expiresAt)}`)
-  })
+    .option('--metadata <json>', 'replace the metadata with this JSON object')
+    .option('--no-metadata', 'drop the metadata')
+    .action(async (id: string, options: UpdateOptions, command: Command) => {
+      const changes = parseOptions(() => parseChanges(options))
+      const result = await withKeys(configFrom(command), (service) => service.update(id, changes, 'cli'))
+      if (!result.ok) throw refusalError(id, result.reason)
+      const record = result.value
+      if (options.json === true) console.log(JSON.stringify(keyJson(record, Date.now())))
+      else console.log(`Updated ${id}: scopes ${record.scopes.join(',')}; limits ${limitsText(record.limits)}; expires ${formatTime(record.expiresAt)}`)
+    })
 }
 
 export function registerKeys(program: Command): void {
-  const keys = program.command('keys').description('create, list, update and revoke API keys')
+  const keys = program.command('keys').description('create, list, show, update, rotate, disable, enable, revoke and find API keys')
   registerCreate(keys)
   registerList(keys)
+  registerShow(keys)
   registerUpdate(keys)
-  registerRevoke(keys)
+  registerLifecycle(keys)
+  registerFind(keys)
 }
+

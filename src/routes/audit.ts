@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { recordJson } from '../audit/json.js'
-import { OUTCOMES, RECORD_KINDS } from '../audit/record.js'
+import { ADMIN_ACTIONS, OUTCOMES, RECORD_KINDS } from '../audit/record.js'
 import { verifyChain } from '../audit/verify.js'
 import { ErrorResponse, protectedErrors } from './common.js'
 import { parseRange, rangeQuery } from './audit-query.js'
@@ -30,7 +30,7 @@ export const AuditRecordSchema = Type.Object({
   latency_ms: Nullable(Type.Number()),
   texts: Nullable(Type.Integer({ description: 'Texts sent for prediction (the texts are not stored)' })),
   chars: Nullable(Type.Integer({ description: 'Their total length in characters' })),
-  action: Nullable(Type.String({ description: 'Admin records: key.create, key.update, key.revoke, key.rotate' })),
+  action: Nullable(Type.String({ description: `Admin records: ${ADMIN_ACTIONS.join(', ')}` })),
   actor: Nullable(Type.String({ description: 'Admin records: cli, bootstrap, system or the acting key id' })),
   detail: Nullable(Type.Record(Type.String(), Type.Unknown())),
   prev_hash: Type.String(),

@@ -22,8 +22,8 @@ describe('infergate keys', () => {
 
     const listed = await runCli(['keys', 'list', '--data-dir', dataDir])
     assert.equal(listed.code, 0, listed.stderr)
-    assert.match(listed.stdout, /ID\s+NAME\s+PREFIX\s+SCOPES\s+STATUS\s+CREATED\s+EXPIRES\s+LAST USED/)
-    assert.match(listed.stdout, new RegExp(`${key.id}\\s+alice\\s+${key.prefix}\\s+predict\\s+active`))
+    assert.match(listed.stdout, /ID\s+NAME\s+OWNER\s+PREFIX\s+SCOPES\s+STATUS\s+CREATED\s+EXPIRES\s+LAST USED/)
+    assert.match(listed.stdout, new RegExp(`${key.id}\\s+alice\\s+default\\s+${key.prefix}\\s+predict\\s+active`))
     assert.ok(!listed.stdout.includes(key.key), 'list must never print the key')
 
     const revoked = await runCli(['keys', 'revoke', key.id, '--data-dir', dataDir])

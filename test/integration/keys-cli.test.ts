@@ -1,0 +1,153 @@
+/**
+ * The key lifecycle from the command line: owners and metadata, show, disable/enable, rotate,
+ * revoke, last-admin protection, `keys find` on a real key and on look-alikes, `owners
+ * show|update`, and the audit records they leave (actor `cli`).
+ */
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { AuditStore } from '../../src/audit/store.js'
+import { openDatabase } from '../../src/db/database.js'
+import { KEY_REGEX } from '../../src/keys/format.js'
+import type { KeyView } from '../../src/keys/view.js'
+import { tempDir } from '../helper.js'
+import { runCli } from './process.js'
+
+type Created = KeyView & { key: string }
+
+describe('infergate keys lifecycle', () => {
+  const dataDir = tempDir()
+  const cli = (...args: string[]) => runCli([...args, '--data-dir', dataDir])
+  const json = async <T>(...args: string[]): Promise<T> => {
+    const result = await cli(...args, '--json')
+    assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`)
+    return JSON.parse(result.stdout) as T
+  }
+  let admin: Created
+  let team: Created
+
+  test('create with owner, metadata and limits; show prints it without the key', async () => {
+    admin = await json<Created>('keys', 'create', '--name', 'ops', '--scopes', 'admin')
+    team = await json<Created>('keys', 'create', '--name', 'team-a prod', '--owner', 'team-a', '--metadata', '{"plan":"pro"}', '--limit', '60/1m')
+    assert.match(team.key, KEY_REGEX)
+    assert.deepEqual([team.owner, team.metadata, team.limits, team.status], ['team-a', { plan: 'pro' }, [{ name: 'minute', limit: 60, window: '1m' }], 'active'])
+    assert.equal(admin.owner, 'default')
+
+    const shown = await json<KeyView & { owner_limits: unknown; last_24h: { requests: number } }>('keys', 'show', team.id)
+    assert.deepEqual([shown.id, shown.owner, shown.owner_limits, shown.last_24h.requests], [team.id, 'team-a', null, 0])
+    const text = await cli('keys', 'show', team.id)
+    assert.equal(text.code, 0, text.stderr)
+    assert.match(text.stdout, /owner:\s+team-a/)
+    assert.ok(!text.stdout.includes(team.key))
+    const missing = await cli('keys', 'show', 'key_nope')
+    assert.deepEqual([missing.code, missing.stderr.trim()], [1, 'infergate: no key with id key_nope'])
+  })
+
+  test('invalid owner, metadata or grace: exit code 2 and one line', async () => {
+    const cases: [string[], RegExp][] = [
+      [['keys', 'create', '--name', 'x', '--owner', 'bad owner'], /not an owner id/],
+      [['keys', 'create', '--name', 'x', '--metadata', '[1]'], /metadata must be a JSON object/],
+      [['keys', 'create', '--name', 'x', '--metadata', `{"a":"${'x'.repeat(5000)}"}`], /at most 4096/],
+      [['keys', 'rotate', 'key_x', '--grace', '31d'], /longer than 30d/],
+      [['keys', 'list', '--status', 'sleeping'], /--status must be one of/],
+      [['owners', 'update', 'team-a'], /give --limit/],
+      [['owners', 'update', 'team-a', '--limit', 'lots'], /not a limit/],
+    ]
+    for (const [args, message] of cases) {
+      const result = await cli(...args)
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`)
+      assert.match(result.stderr, message)
+    }
+  })
+
+  test('disable and enable round trip; list tells the states apart and filters by them', async () => {
+    assert.equal((await json<KeyView>('keys', 'disable', team.id)).status, 'disabled')
+    const disabled = await json<KeyView[]>('keys', 'list', '--status', 'disabled')
+    assert.deepEqual(disabled.map((k) => k.id), [team.id])
+    const listed = await cli('keys', 'list')
+    assert.match(listed.stdout, new RegExp(`${team.id}\\s+team-a prod\\s+team-a\\s+${team.prefix}\\s+predict\\s+disabled`))
+    const enabled = await json<KeyView>('keys', 'enable', team.id)
+    assert.deepEqual([enabled.status, enabled.enabled], ['active', true])
+    assert.deepEqual((await json<KeyView[]>('keys', 'list', '--owner', 'team-a')).map((k) => k.status), ['active'])
+  })
+
+  test('update changes metadata and refuses to take admin from the last admin key', async () => {
+    const updated = await json<KeyView>('keys', 'update', team.id, '--metadata', '{"plan":"free"}', '--name', 'team-a main')
+    assert.deepEqual([updated.name, updated.metadata], ['team-a main', { plan: 'free' }])
+    assert.equal((await json<KeyView>('keys', 'update', team.id, '--no-metadata')).metadata, null)
+    for (const args of [['keys', 'update', admin.id, '--scopes', 'predict'], ['keys', 'disable', admin.id], ['keys', 'revoke', admin.id]]) {
+      const result = await cli(...args)
+      assert.equal(result.code, 1, args.join(' '))
+      assert.match(result.stderr, /last active admin key/)
+    }
+  })
+
+  test('rotate prints the new key once; the old one shows as rotated with its grace period', async () => {
+    const rotated = await json<Created & { previous: KeyView }>('keys', 'rotate', team.id, '--grace', '1h')
+    assert.match(rotated.key, KEY_REGEX)
+    assert.deepEqual([rotated.name, rotated.owner, rotated.limits], ['team-a main', 'team-a', team.limits])
+    assert.deepEqual([rotated.previous.status, rotated.previous.rotated_to], ['rotated', rotated.id])
+    const again = await cli('keys', 'rotate', team.id)
+    assert.deepEqual([again.code, again.stderr.trim()], [1, `infergate: key ${team.id} was already rotated`])
+    const text = await cli('keys', 'rotate', rotated.id, '--grace', '0')
+    assert.equal(text.code, 0, text.stderr)
+    assert.match(text.stdout, /the old key is refused from now on/)
+    assert.match(text.stdout, /igk_[0-9A-Za-z]{38}/)
+  })
+
+  test('find names the key a leaked string is; look-alikes and strangers are told apart', async () => {
+    const found = await json<{ verdict: string; prefix: string; key: KeyView }>('keys', 'find', admin.key)
+    assert.deepEqual([found.verdict, found.prefix, found.key.id, found.key.name, found.key.owner, found.key.status], ['found', admin.prefix, admin.id, 'ops', 'default', 'active'])
+    assert.ok('last_used_at' in found.key)
+    const inLine = await cli('keys', 'find', `GET /x?token=${admin.key}&y=1`)
+    assert.equal(inLine.code, 0, inLine.stderr)
+    assert.match(inLine.stdout, new RegExp(`is key ${admin.id}`))
+    assert.match(inLine.stdout, /owner:\s+default/)
+    assert.ok(!inLine.stdout.includes(admin.key), 'the leaked key is never printed back')
+
+    // The same shape, one character changed: the checksum no longer matches.
+    const last = admin.key.at(-1) === 'A' ? 'B' : 'A'
+    const lookAlike = admin.key.slice(0, -1) + last
+    const bad = await cli('keys', 'find', lookAlike)
+    assert.equal(bad.code, 1)
+    assert.match(bad.stdout, /not an infergate key \(bad checksum\)/)
+    const badJson = await cli('keys', 'find', lookAlike, '--json')
+    assert.deepEqual(JSON.parse(badJson.stdout), { verdict: 'bad_checksum', prefix: admin.prefix, key: null })
+
+    const stranger = await runCli(['keys', 'create', '--name', 'elsewhere', '--json', '--data-dir', tempDir()])
+    const unknown = await cli('keys', 'find', (JSON.parse(stranger.stdout) as Created).key)
+    assert.equal(unknown.code, 1)
+    assert.match(unknown.stdout, /well-formed infergate key, but not one of this store/)
+    const notAKey = await cli('keys', 'find', 'sk_live_123')
+    assert.equal(notAKey.code, 1)
+    assert.match(notAKey.stdout, /not an infergate key \(wrong format/)
+  })
+
+  test('owners update and show: shared limits, the owner’s keys and usage', async () => {
+    const updated = await json<{ id: string; limits: unknown }>('owners', 'update', 'team-a', '--limit', '1000/1h')
+    assert.deepEqual(updated.limits, [{ name: 'hour', limit: 1000, window: '1h' }])
+    const owner = await json<{ id: string; limits: unknown; keys: KeyView[]; usage: { requests: number } }>('owners', 'show', 'team-a')
+    assert.equal(owner.keys.length, 3, 'the original and two rotations')
+    assert.ok(owner.keys.every((k) => k.owner === 'team-a'))
+    assert.equal(owner.usage.requests, 0)
+    const text = await cli('owners', 'show', 'team-a')
+    assert.match(text.stdout, /shared limits: hour=1000\/1h/)
+    assert.equal((await json<{ limits: unknown }>('owners', 'update', 'team-a', '--no-limits')).limits, null)
+    const missing = await cli('owners', 'show', 'nobody')
+    assert.deepEqual([missing.code, missing.stderr.trim()], [1, 'infergate: no key has the owner nobody and it has no limits'])
+  })
+
+  test('revoke; every change above is an audit record by actor cli', async () => {
+    assert.equal((await json<KeyView>('keys', 'revoke', team.id)).status, 'revoked')
+    const db = await openDatabase({ dataDir })
+    try {
+      const records = await new AuditStore(db).list({ kind: 'admin' }, 1000)
+      assert.ok(records.every((record) => record.actor === 'cli'))
+      const actions = records.filter((record) => record.keyId === team.id).map((record) => record.action)
+      assert.deepEqual(actions, ['key.create', 'key.disable', 'key.enable', 'key.update', 'key.update', 'key.rotate', 'key.revoke'])
+      assert.deepEqual(records.filter((record) => record.action === 'owner.update').length, 2)
+      for (const record of records) for (const key of [admin.key, team.key]) assert.ok(!JSON.stringify(record).includes(key))
+    } finally {
+      await db.close()
+    }
+  })
+})
