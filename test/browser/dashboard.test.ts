@@ -277,6 +277,18 @@ describe('dashboard in Chromium', { skip }, () => {
     await until(async () => (/succeeded/.test((await row.textContent()) ?? '') ? true : undefined), 'the job to finish')
     assert.match((await row.textContent()) ?? '', /3\/3/)
     assert.equal(await row.locator('progress').getAttribute('value'), '3')
+    assert.equal(await row.getByRole('button', { name: /^Cancel/ }).count(), 0, 'a finished job cannot be cancelled')
+
+    // With the worker stopped, the next job stays queued until it is cancelled.
+    await server.app.services.jobWorker.stop()
+    const queued = await server.app.inject({ method: 'POST', url: '/v1/jobs', headers: { 'x-api-key': admin.key }, payload: { texts: ['waits'] } })
+    const queuedId = queued.json<{ id: string }>().id
+    await page.getByRole('button', { name: 'Refresh' }).click()
+    const waiting = page.getByTestId('jobs-table').locator('tr', { hasText: queuedId })
+    await waiting.waitFor()
+    assert.match((await waiting.textContent()) ?? '', /queued.*0\/1/)
+    await waiting.getByRole('button', { name: `Cancel ${queuedId}` }).click()
+    await until(async () => (/cancelled/.test((await waiting.textContent()) ?? '') ? true : undefined), 'the job to be cancelled')
   })
 
   test('works at 390 px: the navigation and the keys table stay reachable', async () => {
