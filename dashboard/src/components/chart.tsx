@@ -43,27 +43,29 @@ export function OutcomeChart({ title, data, testId }: Props) {
     <figure class="chart" data-testid={testId}>
       <figcaption>{title}</figcaption>
       <div ref={holder} class="chart-canvas" role="img" aria-label={`${title}: line chart by outcome`} />
-      <table class="chart-totals">
-        <caption>Totals in the range</caption>
-        <thead>
-          <tr>
-            {OUTCOME_GROUPS.map((group) => (
-              <th scope="col" key={group.label}>
-                {group.label}
-              </th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>
-          <tr>
-            {OUTCOME_GROUPS.map((group, index) => (
-              <td key={group.label} data-outcome={group.label}>
-                {data.totals[index] ?? 0}
-              </td>
-            ))}
-          </tr>
-        </tbody>
-      </table>
+      <div class="table-wrap">
+        <table class="chart-totals">
+          <caption>Totals in the range</caption>
+          <thead>
+            <tr>
+              {OUTCOME_GROUPS.map((group) => (
+                <th scope="col" key={group.label}>
+                  {group.label}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            <tr>
+              {OUTCOME_GROUPS.map((group, index) => (
+                <td key={group.label} data-outcome={group.label}>
+                  {data.totals[index] ?? 0}
+                </td>
+              ))}
+            </tr>
+          </tbody>
+        </table>
+      </div>
     </figure>
   )
 }
