@@ -83,9 +83,14 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   try {
     return (await requestWithKey<T>(key, method, path, body)).body
   } catch (error) {
-    if (isKeyRefused(error)) sessionLost('Your key is no longer accepted (revoked, disabled or expired). Sign in again with an admin key.')
+    endSessionIfRefused(error)
     throw error
   }
+}
+
+/** Ends the session when an answer to a call made with the signed-in key says the key is refused. */
+export function endSessionIfRefused(error: unknown): void {
+  if (isKeyRefused(error)) sessionLost('Your key is no longer accepted (revoked, disabled or expired). Sign in again with an admin key.')
 }
 
 /** Builds a query string from the defined, non-empty values. */

@@ -1,5 +1,5 @@
 /** One key: its fields, actions (rotate, disable/enable, revoke), limits with remaining, usage and audit. */
-import { useMemo, useState } from 'preact/hooks'
+import { useState } from 'preact/hooks'
 import { api, query } from '../api'
 import { AuditTable } from '../components/audit-table'
 import { OutcomeChart } from '../components/chart'
@@ -28,6 +28,7 @@ function KeyFields({ detail }: { detail: KeyDetail }) {
     ['Expires', formatTime(detail.expires_at)],
     ['Last used', formatTime(detail.last_used_at)],
   ]
+  if (detail.metadata !== null) rows.push(['Metadata', JSON.stringify(detail.metadata)])
   if (detail.revoked_at !== null) rows.push(['Revoked', formatTime(detail.revoked_at)])
   if (detail.grace_ends_at !== null) rows.push(['Grace ends', formatTime(detail.grace_ends_at)])
   return (
@@ -101,15 +102,13 @@ function RecentAudit({ id }: { id: string }) {
   return <AuditTable records={audit.data.records} testId="key-audit" />
 }
 
-type Pending = 'revoke' | null
-
 export function KeyPage({ id }: { id: string }) {
   const detail = useLoad(() => api<KeyDetail>('GET', `/v1/keys/${encodeURIComponent(id)}`), [id])
   const [actionError, setActionError] = useState<unknown>(null)
   const [notice, setNotice] = useState<string | null>(null)
   const [rotated, setRotated] = useState<RotatedKey | null>(null)
   const [grace, setGrace] = useState('24h')
-  const [pending, setPending] = useState<Pending>(null)
+  const [pending, setPending] = useState<'revoke' | null>(null)
   const act = async (what: string, run: () => Promise<unknown>) => {
     setActionError(null)
     setNotice(null)
@@ -122,9 +121,9 @@ export function KeyPage({ id }: { id: string }) {
     }
   }
   const key = detail.data
-  const active = useMemo(() => key !== null && key.status !== 'revoked', [key])
   if (detail.error !== null) return <ErrorBox error={detail.error}><a href={href('keys')}>Back to the keys</a></ErrorBox>
   if (key === null) return <Loading what="the key" />
+  const active = key.status !== 'revoked'
   return (
     <>
       <div class="page-head">

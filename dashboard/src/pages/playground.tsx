@@ -3,7 +3,7 @@
  * key or another one, and see the prediction, the latency and the rate-limit headers.
  */
 import { useEffect, useState } from 'preact/hooks'
-import { ApiError, errorMessage, requestWithKey } from '../api'
+import { ApiError, endSessionIfRefused, errorMessage, requestWithKey } from '../api'
 import { formatMs } from '../format'
 import { sessionKey } from '../session'
 import type { ModelInfo } from '../types'
@@ -72,6 +72,7 @@ export function Playground() {
       const headers = failure instanceof ApiError ? failure.headers : null
       const status = failure instanceof ApiError ? failure.status : 0
       setResult({ status, latencyMs: performance.now() - started, headers: pickHeaders(headers), prediction: null, error: errorMessage(failure) })
+      if (!useOther) endSessionIfRefused(failure)
     } finally {
       setBusy(false)
     }
