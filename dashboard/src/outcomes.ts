@@ -1,5 +1,6 @@
 /** The outcome groups the charts draw: ok, rate-limited, invalid key, client errors, server errors. */
 import type { Outcome, SeriesPoint } from './types'
+import { OUTCOMES } from './types'
 
 export interface OutcomeGroup {
   label: string
@@ -7,13 +8,37 @@ export interface OutcomeGroup {
   color: string
 }
 
-export const OUTCOME_GROUPS: OutcomeGroup[] = [
-  { label: 'ok', outcomes: ['ok'], color: '#2e7d32' },
-  { label: 'rate-limited', outcomes: ['rate_limited'], color: '#ef6c00' },
-  { label: 'invalid key', outcomes: ['missing_key', 'invalid_key', 'expired_key', 'revoked_key', 'insufficient_scope'], color: '#6a1b9a' },
-  { label: 'bad request', outcomes: ['bad_request'], color: '#546e7a' },
-  { label: 'errors', outcomes: ['timeout', 'server_busy', 'error', 'aborted'], color: '#c62828' },
-]
+const GROUPS = [
+  { label: 'ok', color: '#2e7d32' },
+  { label: 'rate-limited', color: '#ef6c00' },
+  { label: 'invalid key', color: '#6a1b9a' },
+  { label: 'bad request', color: '#546e7a' },
+  { label: 'errors', color: '#c62828' },
+] as const
+type GroupLabel = (typeof GROUPS)[number]['label']
+
+/** Every outcome's group: a Record over all outcomes, so a new outcome does not compile until it has one. */
+const GROUP_OF: Record<Outcome, GroupLabel> = {
+  ok: 'ok',
+  rate_limited: 'rate-limited',
+  missing_key: 'invalid key',
+  invalid_key: 'invalid key',
+  expired_key: 'invalid key',
+  revoked_key: 'invalid key',
+  disabled_key: 'invalid key',
+  rotated_key: 'invalid key',
+  insufficient_scope: 'invalid key',
+  bad_request: 'bad request',
+  timeout: 'errors',
+  server_busy: 'errors',
+  error: 'errors',
+  aborted: 'errors',
+}
+
+export const OUTCOME_GROUPS: OutcomeGroup[] = GROUPS.map((group) => ({
+  ...group,
+  outcomes: OUTCOMES.filter((outcome) => GROUP_OF[outcome] === group.label),
+}))
 
 export interface GroupedSeries {
   /** Bucket starts in seconds (uPlot's x axis), every bucket of the range, empty ones as 0. */

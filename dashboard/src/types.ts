@@ -1,32 +1,8 @@
 /** The shapes the dashboard reads from the API (see docs/api.md and the OpenAPI document). */
-export type Outcome =
-  | 'ok'
-  | 'missing_key'
-  | 'invalid_key'
-  | 'expired_key'
-  | 'revoked_key'
-  | 'insufficient_scope'
-  | 'rate_limited'
-  | 'bad_request'
-  | 'timeout'
-  | 'server_busy'
-  | 'error'
-  | 'aborted'
-
-export const OUTCOMES: Outcome[] = [
-  'ok',
-  'missing_key',
-  'invalid_key',
-  'expired_key',
-  'revoked_key',
-  'insufficient_scope',
-  'rate_limited',
-  'bad_request',
-  'timeout',
-  'server_busy',
-  'error',
-  'aborted',
-]
+import type { Outcome } from '../../src/audit/outcomes.js'
+// One list of outcome codes for the server and the dashboard.
+export { OUTCOMES } from '../../src/audit/outcomes.js'
+export type { Outcome }
 
 export interface LimitRule {
   name: string

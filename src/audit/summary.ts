@@ -6,12 +6,11 @@
 import type { Kysely } from 'kysely'
 import { sql } from 'kysely'
 import type { DatabaseSchema } from '../db/schema.js'
-import type { Outcome } from './record.js'
+import type { Outcome } from './outcomes.js'
+import { REJECTED_OUTCOMES } from './outcomes.js'
 import type { BucketName } from './usage.js'
 import { BUCKETS } from './usage.js'
 
-/** Outcomes that mean the gateway refused the caller (its key, scope or rate), not a failure of ours. */
-export const REJECTED_OUTCOMES = ['missing_key', 'invalid_key', 'expired_key', 'revoked_key', 'insufficient_scope', 'rate_limited'] as const
 
 export interface SummaryRange {
   since: number

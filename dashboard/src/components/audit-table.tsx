@@ -1,27 +1,14 @@
 /** Audit records as a table; every value rendered as text. */
 import { formatMs, formatTime } from '../format'
 import type { AuditRecord } from '../types'
+import { TableHead } from './table-head'
 
 export function AuditTable({ records, testId }: { records: AuditRecord[]; testId: string }) {
   if (records.length === 0) return <p class="muted">No records.</p>
   return (
     <div class="table-wrap">
       <table data-testid={testId}>
-        <thead>
-          <tr>
-            <th scope="col">Seq</th>
-            <th scope="col">Time</th>
-            <th scope="col">Kind</th>
-            <th scope="col">Key</th>
-            <th scope="col">Request</th>
-            <th scope="col">Status</th>
-            <th scope="col">Outcome</th>
-            <th scope="col" class="num">
-              Latency
-            </th>
-            <th scope="col">Detail</th>
-          </tr>
-        </thead>
+        <TableHead columns={['Seq', 'Time', 'Kind', 'Key', 'Request', 'Status', 'Outcome', { label: 'Latency', numeric: true }, 'Detail']} />
         <tbody>
           {records.map((record) => (
             <tr key={record.seq} data-outcome={record.outcome}>

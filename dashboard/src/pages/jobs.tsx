@@ -5,6 +5,7 @@ import { ErrorBox, Loading } from '../components/status'
 import { useLoad } from '../components/use-load'
 import { formatTime } from '../format'
 import type { Job } from '../types'
+import { TableHead } from '../components/table-head'
 
 const PAGE_SIZE = 50
 const REFRESH_MS = 5_000
@@ -70,16 +71,7 @@ export function Jobs() {
       ) : (
         <div class="table-wrap">
           <table data-testid="jobs-table">
-            <thead>
-              <tr>
-                <th scope="col">Job</th>
-                <th scope="col">Model</th>
-                <th scope="col">Status</th>
-                <th scope="col">Progress</th>
-                <th scope="col">Created</th>
-                <th scope="col">Action</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Job', 'Model', 'Status', 'Progress', 'Created', 'Action']} />
             <tbody>
               {jobs.data.jobs.map((job) => (
                 <tr key={job.id}>

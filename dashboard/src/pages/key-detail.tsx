@@ -11,6 +11,7 @@ import { formatTime } from '../format'
 import { groupSeries } from '../outcomes'
 import { href } from '../router'
 import type { ApiKey, AuditPage, KeyDetail, RotatedKey, SeriesPoint, UsageRow } from '../types'
+import { TableHead } from '../components/table-head'
 
 const HOUR = 3_600_000
 const RECENT_RECORDS = 20
@@ -56,15 +57,7 @@ function LimitStateTable({ detail }: { detail: KeyDetail }) {
   if (states.length === 0) return <p class="muted">No limits apply to this key.</p>
   return (
     <table data-testid="limit-state">
-      <thead>
-        <tr>
-          <th scope="col">Subject</th>
-          <th scope="col">Window</th>
-          <th scope="col" class="num">Limit</th>
-          <th scope="col" class="num">Remaining</th>
-          <th scope="col" class="num">Resets in</th>
-        </tr>
-      </thead>
+      <TableHead columns={['Subject', 'Window', { label: 'Limit', numeric: true }, { label: 'Remaining', numeric: true }, { label: 'Resets in', numeric: true }]} />
       <tbody>
         {states.map((state, index) => (
           <tr key={index}>

@@ -8,6 +8,7 @@ import { formatTime, splitList } from '../format'
 import { href } from '../router'
 import type { CreatedKey, KeyPage } from '../types'
 import { KEY_STATUSES } from '../types'
+import { TableHead } from '../components/table-head'
 
 const PAGE_SIZE = 50
 
@@ -154,16 +155,7 @@ export function Keys() {
           </p>
           <div class="table-wrap">
             <table data-testid="keys-table">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Owner</th>
-                  <th scope="col">Prefix</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Last used</th>
-                </tr>
-              </thead>
+              <TableHead columns={['Name', 'Owner', 'Prefix', 'Status', 'Scopes', 'Last used']} />
               <tbody>
                 {list.data.keys.map((key) => (
                   <tr key={key.id} data-key-id={key.id}>
