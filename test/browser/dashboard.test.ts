@@ -30,7 +30,7 @@ describe('dashboard in Chromium', { skip }, () => {
   const nav = (name: string) => page.getByRole('navigation').getByRole('link', { name, exact: true }).click()
   const flushAudit = () => server.app.services.audit!.flush()
   /** Polls the page until `read` returns something other than undefined (no fixed waits). */
-  async function until<T>(read: () => Promise<T | undefined>, what: string, tries = 100): Promise<T> {
+  async function until<T>(read: () => Promise<T | undefined>, what: string, tries = 300): Promise<T> {
     for (let i = 0; i < tries; i++) {
       const value = await read()
       if (value !== undefined) return value
