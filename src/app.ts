@@ -5,9 +5,12 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import Fastify, { LogController } from 'fastify'
 import type { Logger } from 'pino'
+import path from 'node:path'
 import type { Config } from './config.js'
+import { PROJECT_ROOT } from './config.js'
 import { createLogger } from './logger.js'
 import auditPlugin from './plugins/audit.js'
+import dashboardPlugin from './plugins/dashboard.js'
 import authPlugin from './plugins/auth.js'
 import errorHandler from './plugins/error-handler.js'
 import jsonBody from './plugins/json-body.js'
@@ -26,6 +29,7 @@ import modelRoutes from './routes/models.js'
 import ownerRoutes from './routes/owners.js'
 import predictRoutes from './routes/predict.js'
 import usageRoutes from './routes/usage.js'
+import usageSummaryRoutes from './routes/usage-summary.js'
 import type { AppServices, ServiceOverrides } from './services.js'
 import { createServices } from './services.js'
 import { VERSION } from './version.js'
@@ -82,6 +86,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(ownerRoutes)
   await app.register(auditRoutes)
   await app.register(usageRoutes)
+  await app.register(usageSummaryRoutes)
   await app.register(metricsRoutes, { public: config.metricsPublic })
+  await app.register(dashboardPlugin, { root: path.join(PROJECT_ROOT, 'dist', 'dashboard') })
   return app
 }

@@ -8,25 +8,11 @@
 import { ErrorCode } from '../errors.js'
 import { redactKeys } from '../keys/format.js'
 import type { AuthFailure } from '../plugins/auth.js'
+import type { Outcome } from './outcomes.js'
 
-/** Why a request ended as it did; stable strings that filters and dashboards rely on. */
-export const OUTCOMES = [
-  'ok',
-  'missing_key',
-  'invalid_key',
-  'expired_key',
-  'revoked_key',
-  'disabled_key',
-  'rotated_key',
-  'insufficient_scope',
-  'rate_limited',
-  'bad_request',
-  'timeout',
-  'server_busy',
-  'error',
-  'aborted',
-] as const
-export type Outcome = (typeof OUTCOMES)[number]
+// The outcome codes live in a file of their own, which the dashboard's bundle shares.
+export { OUTCOMES } from './outcomes.js'
+export type { Outcome } from './outcomes.js'
 
 /**
  * `request`: one answered (or abandoned) request; `admin`: a change to a key; `unaudited`: a

@@ -83,6 +83,8 @@ export interface AuditFilter {
   kind?: RecordKind
   /** Only records after this sequence number (the paging cursor). */
   afterSeq?: number
+  /** Only records before this sequence number (the cursor when paging newest first). */
+  beforeSeq?: number
 }
 
 /** The last record of the chain: what an operator anchors. */
@@ -132,8 +134,8 @@ export class AuditStore {
   }
 
   /** Records matching the filter in sequence order, at most `limit`. */
-  async list(filter: AuditFilter, limit: number): Promise<AuditRecord[]> {
-    const rows = await applyFilter(this.kysely.selectFrom('audit_log').selectAll(), filter).orderBy('seq').limit(limit).execute()
+  async list(filter: AuditFilter, limit: number, order: 'asc' | 'desc' = 'asc'): Promise<AuditRecord[]> {
+    const rows = await applyFilter(this.kysely.selectFrom('audit_log').selectAll(), filter).orderBy('seq', order).limit(limit).execute()
     return rows.map(toRecord)
   }
 
@@ -177,5 +179,6 @@ export function applyFilter<O>(query: SelectQueryBuilder<DatabaseSchema, 'audit_
   if (filter.outcome !== undefined) q = q.where('outcome', '=', filter.outcome)
   if (filter.kind !== undefined) q = q.where('kind', '=', filter.kind)
   if (filter.afterSeq !== undefined) q = q.where('seq', '>', filter.afterSeq)
+  if (filter.beforeSeq !== undefined) q = q.where('seq', '<', filter.beforeSeq)
   return q
 }

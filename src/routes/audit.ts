@@ -7,6 +7,7 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { recordJson } from '../audit/json.js'
 import { ADMIN_ACTIONS, OUTCOMES, RECORD_KINDS } from '../audit/record.js'
+import { verifyChain } from '../audit/verify.js'
 import { ErrorResponse, protectedErrors } from './common.js'
 import { parseRange, rangeQuery } from './audit-query.js'
 
@@ -42,13 +43,35 @@ const AuditQuery = Type.Object(
     outcome: Type.Optional(Type.Enum(OUTCOMES)),
     kind: Type.Optional(Type.Enum(RECORD_KINDS)),
     after: Type.Optional(Type.Integer({ minimum: 0, description: 'Only records after this seq (the previous page’s next_after)' })),
+    before: Type.Optional(Type.Integer({ minimum: 1, description: 'Only records before this seq (the previous page’s next_before, newest first)' })),
+    order: Type.Enum(['asc', 'desc'], { default: 'asc', description: '`desc`: newest first, paged with `before`' }),
   },
   { additionalProperties: false },
 )
 
+const VerifyQuery = Type.Object(
+  { expect_head: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'A head hash kept elsewhere (`audit head`); it must still be in the chain' })) },
+  { additionalProperties: false },
+)
+
+/** The report of `infergate audit verify --json`. */
+const VerifyReportSchema = Type.Object({
+  intact: Type.Boolean(),
+  records: Type.Integer({ description: 'Records that check out (before the break, if any)' }),
+  head: Type.Optional(Type.Object({ seq: Type.Integer(), hash: Type.String(), time: Nullable(Type.Integer({ description: 'ms since the epoch' })) })),
+  break: Type.Optional(
+    Type.Object({
+      seq: Type.Integer({ description: 'The first sequence number where the chain is broken' }),
+      kind: Type.Enum(['edited', 'deleted', 'inserted', 'reordered', 'truncated']),
+      explanation: Type.String(),
+    }),
+  ),
+})
+
 const AuditPage = Type.Object({
   records: Type.Array(AuditRecordSchema),
-  next_after: Nullable(Type.Integer({ description: 'Pass as `after` for the next page; null on the last page' })),
+  next_after: Nullable(Type.Integer({ description: 'Pass as `after` for the next page; null on the last page (and with order=desc)' })),
+  next_before: Nullable(Type.Integer({ description: 'order=desc: pass as `before` for the next (older) page; null on the last page (and with order=asc)' })),
 })
 
 export default async function auditRoutes(fastify: FastifyInstance): Promise<void> {
@@ -62,20 +85,36 @@ export default async function auditRoutes(fastify: FastifyInstance): Promise<voi
       schema: {
         tags: ['audit'],
         summary: 'Read the audit log (admin)',
-        description: 'Records in sequence order. Filters combine; page with `limit` and `after`.',
+        description: 'Records in sequence order (newest first with order=desc). Filters combine; page with `limit` and `after` (`before` with order=desc).',
         querystring: AuditQuery,
         response: { 200: AuditPage, ...protectedErrors, 422: ErrorResponse },
       },
     },
     async (request) => {
-      const { key, outcome, kind, after, limit } = request.query
-      const filter = { ...parseRange(request.query, clock.now()), keyId: key, outcome, kind, afterSeq: after }
-      const records = await auditStore.list(filter, limit + 1)
+      const { key, outcome, kind, after, before, order, limit } = request.query
+      const filter = { ...parseRange(request.query, clock.now()), keyId: key, outcome, kind, afterSeq: after, beforeSeq: before }
+      const records = await auditStore.list(filter, limit + 1, order)
       const page = records.slice(0, limit)
+      const next = records.length > limit ? page[page.length - 1]!.seq : null
       return {
         records: page.map(recordJson),
-        next_after: records.length > limit ? page[page.length - 1]!.seq : null,
+        next_after: order === 'asc' ? next : null,
+        next_before: order === 'desc' ? next : null,
       }
     },
+  )
+  app.post(
+    '/v1/audit/verify',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['audit'],
+        summary: 'Verify the audit chain (admin)',
+        description: 'Re-walks the hash chain and names the first break, as `infergate audit verify --json` does.',
+        querystring: VerifyQuery,
+        response: { 200: VerifyReportSchema, ...protectedErrors, 422: ErrorResponse },
+      },
+    },
+    async (request) => verifyChain(auditStore, { expectHead: request.query.expect_head }),
   )
 }

@@ -103,6 +103,25 @@ describe('/v1/audit and /v1/usage', () => {
       assert.equal(pages, Math.ceil(all.length / 3))
     })
 
+    test('order=desc pages newest first with before, visiting every record once', async () => {
+      const range = `until=${T0 + 2 * 24 * HOUR}`
+      const all = (await get(`/v1/audit?limit=1000&${range}`)).json<AuditPage>().records.map((r) => r.seq)
+      const seen: number[] = []
+      let before: number | null = null
+      do {
+        const cursor: string = before === null ? '' : `&before=${before}`
+        const page = (await get(`/v1/audit?order=desc&limit=3${cursor}&${range}`)).json<AuditPage & { next_before: number | null }>()
+        assert.equal(page.next_after, null)
+        seen.push(...page.records.map((r) => r.seq))
+        before = page.next_before
+      } while (before !== null)
+      assert.deepEqual(seen, [...all].reverse())
+      const filtered = (await get(`/v1/audit?order=desc&kind=request&key=${keys.alice.id}&limit=2`)).json<AuditPage>().records
+      assert.ok(filtered[0]!.seq > filtered[1]!.seq)
+      assert.ok(filtered.every((r) => r.key_id === keys.alice.id && r.kind === 'request'))
+      assert.equal((await get('/v1/audit?order=newest')).statusCode, 422)
+    })
+
     test('bad parameters get a clear 422 naming the parameter', async () => {
       const cases: [string, string][] = [
         ['limit=0', 'limit'],
