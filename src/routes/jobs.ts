@@ -13,6 +13,10 @@ import type { Job } from '../jobs/types.js'
 import { sentimentField } from '../models/sentiment.js'
 import { FINISHED } from '../jobs/types.js'
 import { ErrorResponse, protectedErrors } from './common.js'
+import type { Scope } from '../keys/types.js'
+
+// Reading and cancelling jobs is also open to admin-only keys (operators, the dashboard), which see every key's jobs.
+const READ_SCOPES: Scope[] = ['predict', 'admin']
 
 export interface JobRoutesOptions {
   maxTextLength: number
@@ -105,7 +109,7 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
   app.get(
     '/v1/jobs/:id',
     {
-      config: { cost: free },
+      config: { cost: free, scope: READ_SCOPES },
       schema: {
         tags: ['jobs'],
         summary: 'Progress of a job and, once finished, a page of its results',
@@ -129,7 +133,7 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
   app.get(
     '/v1/jobs',
     {
-      config: { cost: free },
+      config: { cost: free, scope: READ_SCOPES },
       schema: {
         tags: ['jobs'],
         summary: "This key's jobs, newest first (every key's for admin keys)",
@@ -147,7 +151,7 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
   app.delete(
     '/v1/jobs/:id',
     {
-      config: { cost: free },
+      config: { cost: free, scope: READ_SCOPES },
       schema: {
         tags: ['jobs'],
         summary: 'Cancel a job; texts not processed yet are dropped',

@@ -90,6 +90,20 @@ describe('async jobs', () => {
     assert.ok(all.some((job) => job.id === id))
   })
 
+  test('an admin-only key (no predict scope) may list, read and cancel every job, but not create one', async () => {
+    const operator = await createKey(app, { scopes: ['admin'] })
+    const { id } = (await call('POST', '/v1/jobs', owner.key, { texts: ['fine'] })).json()
+    await waitFor(id, owner.key, (b) => b.status === 'succeeded')
+    const listed = await call('GET', '/v1/jobs?limit=1000', operator.key)
+    assert.equal(listed.statusCode, 200)
+    assert.ok((listed.json().jobs as { id: string }[]).some((job) => job.id === id))
+    assert.equal((await call('GET', `/v1/jobs/${id}`, operator.key)).statusCode, 200)
+    assert.equal((await call('DELETE', `/v1/jobs/${id}`, operator.key)).json().code, 'conflict')
+    const create = await call('POST', '/v1/jobs', operator.key, { texts: ['x'] })
+    assert.equal(create.statusCode, 403)
+    assert.equal(create.json().code, 'insufficient_scope')
+  })
+
   test('a job uses its key budget as it runs and waits for capacity instead of failing', async () => {
     const paced = await createKey(app)
     await app.services.keys.update(paced.id, { limits: parseRules(['20/1m']) })
