@@ -58,7 +58,7 @@ export function Jobs() {
       </div>
       {scopeMissing ? (
         <p class="notice" role="alert">
-          Listing jobs needs the predict scope: sign in with a key that has both admin and predict to see every key’s jobs.
+          This key may not list jobs: sign in with an admin key.
         </p>
       ) : (
         jobs.error !== null && <ErrorBox error={jobs.error} />
