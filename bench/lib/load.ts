@@ -1,6 +1,7 @@
 /** Drives a target with autocannon and reduces the result to the figures we report. */
 import autocannon from 'autocannon'
 import type { Target } from './processes.js'
+import { cpuMs } from './processes.js'
 
 export interface LoadOptions {
   connections: number
@@ -16,9 +17,12 @@ export interface LoadResult {
   non2xx: number
   errors: number
   total: number
+  /** The server process's CPU time per answered request (all its threads), when known. */
+  cpuUsPerRequest?: number
 }
 
 export async function runLoad(target: Target, options: LoadOptions): Promise<LoadResult> {
+  const cpuBefore = cpuMs(target.pid)
   const result = await autocannon({
     url: target.url,
     connections: options.connections,
@@ -32,6 +36,7 @@ export async function runLoad(target: Target, options: LoadOptions): Promise<Loa
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
     total: result.requests.total,
+    ...cpuPerRequest(cpuBefore, cpuMs(target.pid), result.requests.total),
   }
 }
 
@@ -40,4 +45,9 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+function cpuPerRequest(before: number | undefined, after: number | undefined, requests: number): { cpuUsPerRequest?: number } {
+  if (before === undefined || after === undefined || requests === 0) return {}
+  return { cpuUsPerRequest: ((after - before) * 1000) / requests }
 }

@@ -15,7 +15,7 @@ const TSX = ['--import', 'tsx']
 async function startTsServer(name: string, file: string, env: NodeJS.ProcessEnv = {}): Promise<Target> {
   const port = await freePort()
   const { child } = await spawnUntil(process.execPath, [...TSX, path.join(PROJECT_ROOT, file)], /listening on \d+/, { ...env, PORT: String(port) })
-  return { name, url: `http://127.0.0.1:${port}`, headers: {}, stop: () => stopChild(child) }
+  return { name, url: `http://127.0.0.1:${port}`, headers: {}, pid: child.pid, stop: () => stopChild(child) }
 }
 
 /** (a) bare node:http, constant body. */
@@ -52,11 +52,12 @@ export async function infergate(options: InfergateOptions = {}): Promise<Target>
   const name = options.name ?? 'infergate /predict (full)'
   const port = await freePort()
   const args = [...TSX, path.join(PROJECT_ROOT, 'src/cli/index.ts'), 'serve', '--port', String(port), '--data-dir', dataDir, '--no-bootstrap', ...(options.args ?? [])]
-  const { child } = await spawnUntil(process.execPath, args, /Server listening at/)
+  const { child } = await spawnUntil(process.execPath, args, new URL(`http://127.0.0.1:${port}/health`))
   return {
     name,
     url: `http://127.0.0.1:${port}`,
     headers: { 'x-api-key': key },
+    pid: child.pid,
     stop: async () => {
       await stopChild(child)
       fs.rmSync(dataDir, { recursive: true, force: true })
@@ -88,5 +89,5 @@ export async function fastapiSeed(): Promise<Target> {
   const env = { API_KEY: 'secret', RATE_LIMIT_PER_MIN: String(PEER_RATE_LIMIT), MODEL_PATH: PEER_MODEL }
   const args = ['-m', 'uvicorn', 'app:app', '--app-dir', PEER_DIR, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'info', '--no-access-log']
   const { child } = await spawnUntil('/usr/bin/python3', args, /Uvicorn running on/, env)
-  return { name: 'FastAPI reference (fastapi-seed)', url: `http://127.0.0.1:${port}`, headers: { 'x-api-key': 'secret' }, stop: () => stopChild(child) }
+  return { name: 'FastAPI reference (fastapi-seed)', url: `http://127.0.0.1:${port}`, headers: { 'x-api-key': 'secret' }, pid: child.pid, stop: () => stopChild(child) }
 }

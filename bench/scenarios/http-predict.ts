@@ -63,6 +63,12 @@ export async function runHttpPredict(options: HttpBenchOptions): Promise<Scenari
   return report(rows, options, skipped)
 }
 
+/** Median CPU per request over the rounds that measured it. */
+function cpuMedian(runs: LoadResult[]): number | undefined {
+  const values = runs.map((r) => r.cpuUsPerRequest).filter((v): v is number => v !== undefined)
+  return values.length === 0 ? undefined : median(values)
+}
+
 function summary(row: Row) {
   return {
     id: row.id,
@@ -70,6 +76,7 @@ function summary(row: Row) {
     requestsPerSec: median(row.runs.map((r) => r.requestsPerSec)),
     p50Ms: median(row.runs.map((r) => r.p50Ms)),
     p99Ms: median(row.runs.map((r) => r.p99Ms)),
+    cpuUsPerRequest: cpuMedian(row.runs),
     non2xx: row.runs.reduce((sum, r) => sum + r.non2xx, 0),
     errors: row.runs.reduce((sum, r) => sum + r.errors, 0),
     runs: row.runs,
@@ -90,8 +97,8 @@ function report(rows: Row[], options: HttpBenchOptions, skipped: string | undefi
   // c/f: the audit log may cost at most 10% of the throughput.
   const targets: Record<string, number> = { 'c/a': 0.35, 'c/b': 0.85, 'c/d': 25, 'e/c': 0.7, 'c/f': 0.9 }
   const table = markdownTable(
-    ['', 'server', 'req/s (median)', 'p50 ms', 'p99 ms', 'non-2xx', 'errors'],
-    results.map((r) => [r.id, r.name, fmt.int(r.requestsPerSec), fmt.ms(r.p50Ms), fmt.ms(r.p99Ms), r.non2xx, r.errors]),
+    ['', 'server', 'req/s (median)', 'p50 ms', 'p99 ms', 'server CPU µs/request', 'non-2xx', 'errors'],
+    results.map((r) => [r.id, r.name, fmt.int(r.requestsPerSec), fmt.ms(r.p50Ms), fmt.ms(r.p99Ms), r.cpuUsPerRequest === undefined ? '' : r.cpuUsPerRequest.toFixed(0), r.non2xx, r.errors]),
   )
   const ratioTable = markdownTable(
     ['ratio', 'measured', 'target', 'met'],
@@ -100,6 +107,7 @@ function report(rows: Row[], options: HttpBenchOptions, skipped: string | undefi
   const notes = [
     `${options.rounds} interleaved rounds of ${options.durationSec} s per server after a 1 s warm-up; ${options.connections} connections; autocannon on the same machine.`,
     'Request mix: `POST /predict?text=...` cycling through the first 32 SST-2 dev sentences.',
+    'Server CPU µs/request: the server process\'s CPU time (every thread: HTTP, inference worker, audit worker) during the run over the requests answered, from /proc; less sensitive to a busy neighbour than req/s.',
     'infergate runs as shipped (auth, rate limit with a 1e9/minute key limit that is checked but never reached, audit log on, one JSON log line per request to /dev/null); (f) is the same with `--no-audit`.',
     skipped ? `(d) skipped: ${skipped}.` : `(d) ran as its README says: RATE_LIMIT_PER_MIN=${PEER_RATE_LIMIT} (its sliding log scans every timestamp of the last minute on each request), no access log.`,
   ]
