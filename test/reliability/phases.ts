@@ -3,7 +3,7 @@ import type { LoadResult } from './load.js'
 import { runLoad } from './load.js'
 
 export class PhasedLoad {
-  phase = 'before'
+  phase = 'warm-up'
   readonly tally: Record<string, Record<string, number>> = {}
   /** The last answers, newest last, to see whether the service has recovered. */
   readonly recent: string[] = []
