@@ -58,17 +58,17 @@ test('faults: SIGKILL of one of two instances mid-load loses no job', { timeout:
       let killed = false
       let finished = false
       try {
-        const loadA = runLoad({ concurrency: 2, stop: () => killed, send: () => status(`${a!.url}/predict?text=steady`, { method: 'POST', headers }) })
-        const loadB = runLoad({ concurrency: 2, stop: () => finished, send: () => status(`${b!.url}/predict?text=steady`, { method: 'POST', headers }) })
+        const loadA = runLoad({ concurrency: 2, stop: () => killed, send: () => status(`${a.url}/predict?text=steady`, { method: 'POST', headers }) })
+        const loadB = runLoad({ concurrency: 2, stop: () => finished, send: () => status(`${b.url}/predict?text=steady`, { method: 'POST', headers }) })
         for (let i = 0; i < JOBS; i++) {
-          const target = i % 2 === 0 ? a! : b!
+          const target = i % 2 === 0 ? a : b
           const texts = Array.from({ length: TEXTS }, (_, n) => `job ${i} text ${n}: ${n % 3 === 0 ? 'wonderful' : 'dull'}`)
           assert.equal(await status(`${target.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ texts }) }), 202)
         }
         await until(async () => (await jobRows(cluster.url)).reduce((sum, job) => sum + job.results, 0) > (JOBS * TEXTS) / 10, 60_000, 'work under way')
         const before = await jobRows(cluster.url)
         report.count('results written before the kill', before.reduce((sum, job) => sum + job.results, 0))
-        await a!.stopAndKeep('SIGKILL')
+        await a.stopAndKeep('SIGKILL')
         killed = true
         await until(async () => (await jobRows(cluster.url)).every((job) => job.status === 'succeeded'), 180_000, 'every job finished on the survivor')
         finished = true
@@ -79,8 +79,8 @@ test('faults: SIGKILL of one of two instances mid-load loses no job', { timeout:
       } finally {
         killed = true
         finished = true
-        await a!.stopAndKeep('SIGKILL')
-        await b!.stopAndKeep()
+        await a.stopAndKeep('SIGKILL')
+        await b.stopAndKeep()
       }
       const jobs = await jobRows(cluster.url)
       report.count('jobs', jobs.length)
