@@ -22,6 +22,9 @@ export interface KeySpec {
   name: string
   scopes?: Scope[]
   limits?: LimitRule[] | null
+  expiresAt?: number | null
+  /** Revoked right after its creation. */
+  revoked?: boolean
 }
 
 /** A new SQLite data directory inside the artifacts directory (scanned afterwards). */
@@ -29,22 +32,28 @@ export function newDataDir(name: string): string {
   return artifactSubdir(`data-${name}`)
 }
 
-/** Creates keys directly on the store; returns the plaintext keys in the order asked. */
-export async function createKeys(store: Store, specs: KeySpec[]): Promise<string[]> {
+/** Creates keys directly on the store; returns the plaintext keys and their ids in the order asked. */
+export async function createKeyRecords(store: Store, specs: KeySpec[]): Promise<{ key: string; id: string }[]> {
   const db = await openDatabase({ dataDir: store.dataDir, databaseUrl: store.databaseUrl ?? '' })
   const service = new KeyService({ db, clock: systemClock })
-  const keys: string[] = []
+  const keys: { key: string; id: string }[] = []
   try {
     for (const spec of specs) {
-      const created = await service.create({ name: spec.name, scopes: spec.scopes ?? ['predict'], limits: spec.limits ?? null })
-      keys.push(created.key)
+      const created = await service.create({ name: spec.name, scopes: spec.scopes ?? ['predict'], limits: spec.limits ?? null, expiresAt: spec.expiresAt ?? null })
+      if (spec.revoked) await service.revoke(created.record.id)
+      keys.push({ key: created.key, id: created.record.id })
     }
   } finally {
     await service.close()
     await db.close()
   }
-  rememberKeys(...keys)
+  rememberKeys(...keys.map(({ key }) => key))
   return keys
+}
+
+/** Creates keys directly on the store; returns the plaintext keys in the order asked. */
+export async function createKeys(store: Store, specs: KeySpec[]): Promise<string[]> {
+  return (await createKeyRecords(store, specs)).map(({ key }) => key)
 }
 
 /** Generous limits so that the scenarios measure what they mean to, not the key's limit. */

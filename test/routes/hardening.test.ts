@@ -49,6 +49,17 @@ test('a path parameter over the router limit is 414 uri_too_long in the document
   assert.equal(response.headers['x-content-type-options'], 'nosniff')
 })
 
+test('a job path holding a key answers 404 without echoing it', async () => {
+  for (const method of ['GET', 'DELETE'] as const) {
+    const response = await app.inject({ method, url: `/v1/jobs/${key}`, headers: { 'x-api-key': key } })
+    assert.equal(response.statusCode, 404)
+    assert.equal(response.json().detail, 'No such job')
+    assert.ok(!response.body.includes(key.slice(10)))
+  }
+  const unknown = await app.inject({ method: 'GET', url: '/v1/jobs/job_0000000000000000', headers: { 'x-api-key': key } })
+  assert.equal(unknown.json().detail, 'No job job_0000000000000000')
+})
+
 test('unreadable requests get 400, 408 or 431 with the documented shape', () => {
   assert.equal(clientErrorOf('HPE_HEADER_OVERFLOW').statusCode, 431)
   assert.equal(clientErrorOf('ERR_HTTP_REQUEST_TIMEOUT').statusCode, 408)
