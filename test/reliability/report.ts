@@ -10,6 +10,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { machineDescription } from '../../bench/lib/report.js'
 
 export const LONG = process.env.INFERGATE_RELIABILITY_LONG === '1'
 
@@ -58,6 +59,7 @@ export interface ScenarioRecord {
   note: string
   mode: 'short' | 'long'
   when: string
+  machine: string
 }
 
 export class ScenarioReport {
@@ -91,7 +93,7 @@ function write(record: ScenarioRecord): void {
 }
 
 function record(id: string, scenario: string, report: ScenarioReport, result: Result): ScenarioRecord {
-  return { id, scenario, done: report.done, counts: report.counts, figures: report.figures, result, note: report.note, mode: LONG ? 'long' : 'short', when: new Date().toISOString() }
+  return { id, scenario, done: report.done, counts: report.counts, figures: report.figures, result, note: report.note, mode: LONG ? 'long' : 'short', when: new Date().toISOString(), machine: machineDescription() }
 }
 
 /**
