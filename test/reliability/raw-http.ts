@@ -43,9 +43,23 @@ export function parseAnswer(bytes: Buffer, timedOut = false): RawAnswer {
   return { status: Number(statusMatch[1]), headers, body: body.toString('utf8'), timedOut }
 }
 
-/** Sends the bytes (in pieces, if given several) and resolves with the answer. */
-export function sendRaw(port: number, request: Buffer | Buffer[], timeoutMs = 10_000): Promise<RawAnswer> {
-  const pieces = Array.isArray(request) ? request : [request]
+/** True once the bytes hold a whole answer (by its Content-Length or its last chunk). */
+function complete(bytes: Buffer): boolean {
+  const headEnd = bytes.indexOf('\r\n\r\n')
+  if (headEnd < 0) return false
+  const head = bytes.subarray(0, headEnd).toString('latin1').toLowerCase()
+  const length = /\r\ncontent-length: *(\d+)/.exec(head)
+  if (length) return bytes.length - headEnd - 4 >= Number(length[1])
+  return /\r\ntransfer-encoding: *chunked/.test(head) && bytes.subarray(-5).toString('latin1') === '0\r\n\r\n'
+}
+
+/**
+ * Sends the bytes and resolves with the first answer. With `halfClose`, the client then ends
+ * its side, so that a request that claims more than it sends meets the end of input (Node
+ * treats a half-closed client as gone: its pending request is aborted).
+ */
+export function sendRaw(port: number, request: Buffer, options: { halfClose?: boolean; timeoutMs?: number } = {}): Promise<RawAnswer> {
+  const timeoutMs = options.timeoutMs ?? 10_000
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
     const socket = net.connect(port, '127.0.0.1')
@@ -55,11 +69,13 @@ export function sendRaw(port: number, request: Buffer | Buffer[], timeoutMs = 10
       socket.destroy()
     }, timeoutMs)
     socket.on('connect', () => {
-      for (const piece of pieces) socket.write(piece)
-      // Half-close: a request that claims more than it sends then meets the end of input.
-      socket.end()
+      socket.write(request)
+      if (options.halfClose) socket.end()
     })
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk)
+      if (complete(Buffer.concat(chunks))) socket.destroy()
+    })
     socket.on('error', () => {})
     socket.on('close', () => {
       clearTimeout(timer)
