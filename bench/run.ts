@@ -15,6 +15,7 @@ import { runMicro } from './scenarios/micro.js'
 import { runLimiterChoice } from './scenarios/limiter-choice.js'
 import { runBatching } from './scenarios/batching.js'
 import { runScaleOut } from './scenarios/scale-out.js'
+import { runKeyTiming } from './scenarios/key-timing.js'
 
 interface BenchOptions {
   only?: string
@@ -25,7 +26,7 @@ interface BenchOptions {
 }
 
 const program = new Command('bench')
-  .option('--only <ids>', 'comma-separated scenario ids (default: all): micro, limiter-choice, http-predict, batching, scale-out')
+  .option('--only <ids>', 'comma-separated scenario ids (default: all): micro, limiter-choice, http-predict, batching, scale-out, key-timing')
   .option('--duration <seconds>', 'seconds per measurement', '8')
   .option('--rounds <n>', 'interleaved rounds per target (the median is reported)', '3')
   .option('--connections <n>', 'concurrent connections', '32')
@@ -36,6 +37,7 @@ const log = (line: string) => console.error(line)
 
 const scenarios: Record<string, () => Promise<ScenarioReport>> = {
   micro: () => runMicro({ redisUrl: options.redisUrl, log }),
+  'key-timing': () => runKeyTiming({ rounds: Math.max(5, Number(options.rounds) * 5), log }),
   'limiter-choice': runLimiterChoice,
   batching: () => runBatching({ durationSec: Number(options.duration), log }),
   'scale-out': () =>
