@@ -8,7 +8,10 @@ import { promisify } from 'node:util'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import type { TestContext } from 'node:test'
 import { freePort } from '../integration/redis-server.js'
+import type { ScenarioReport } from './report.js'
+import { scenario, skipped } from './report.js'
 
 const exec = promisify(execFile)
 
@@ -68,5 +71,27 @@ export class PostgresCluster {
   async destroy(): Promise<void> {
     await this.stop().catch(() => {}) // already stopped
     fs.rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Runs a scenario on a fresh private cluster, destroyed afterwards; when this machine cannot
+ * start one, records the scenario as skipped with the reason and skips the test.
+ */
+export async function scenarioOnCluster(
+  t: TestContext,
+  row: { id: string; title: string; done: string },
+  body: (cluster: PostgresCluster, report: ScenarioReport) => Promise<void>,
+): Promise<void> {
+  const cluster = await PostgresCluster.create()
+  if (typeof cluster === 'string') {
+    skipped(row.id, row.title, row.done, cluster)
+    t.skip(cluster)
+    return
+  }
+  try {
+    await scenario(row.id, row.title, (report) => body(cluster, report))
+  } finally {
+    await cluster.destroy()
   }
 }
