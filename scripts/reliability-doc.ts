@@ -21,9 +21,9 @@ const END = '<!-- reliability:end -->'
 // The figures repeated in the closing note, per scenario.
 const HEADLINES: Record<string, string[]> = {
   'bad-input': ['requests', '5xx', 'crashes', 'error answers without {detail, code, request_id}'],
-  overload: ['answers', '/health p99 ms', 'peak RSS MiB', 'audit request records'],
+  overload: ['answers', '/health p99 ms', '/health p99 under 50 ms', 'peak RSS MiB', 'audit request records'],
   'slow-clients': ['slow connections', 'cut off', 'slowest cut-off ms'],
-  'fault-redis': [],
+  'fault-redis': ['fail-open outage: 200', 'fail-closed outage: 503 ratelimit_unavailable', 'fail-open after: 200', 'fail-closed after: 200'],
   'fault-postgres': ['answers', 'audit request records'],
   'fault-disk': ['answers', 'audit request records', 'refused while the audit buffer was full'],
   'fault-sigkill': ['jobs', 'texts', 'results'],
@@ -49,7 +49,7 @@ export function renderSection(records: ScenarioRecord[]): string {
   const headline = records.map((r) => {
     const picked = (HEADLINES[r.id] ?? []).filter((name) => name in r.counts || name in r.figures)
     const figures = picked.map((name) => `${name} ${(r.counts[name] ?? r.figures[name])!.toLocaleString('en-US')}`)
-    return `- ${r.scenario}: ${RESULT_MARK[r.result]}${figures.length ? ` (${figures.join(', ')})` : ''}${r.result === 'skipped' ? `: ${r.note}` : ''}`
+    return `- ${r.scenario}: ${RESULT_MARK[r.result]}${figures.length ? ` (${figures.join(', ')})` : ''}${r.note ? `: ${r.note}` : ''}`
   })
   return [
     BEGIN,

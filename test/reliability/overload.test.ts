@@ -57,7 +57,10 @@ test('overload: 10x the queue for a bounded time', { timeout: LONG ? 600_000 : 1
     const audit = sqliteAuditCount(dataDir)
     report.count('audit request records', audit.requests)
     report.count('refused while the audit buffer was full', audit.refusedUnaudited)
-    report.note = `/health p99 ${p99.toFixed(1)} ms (target ${HEALTH_P99_TARGET_MS} ms; asserted under ${HEALTH_P99_BOUND_MS} ms on this shared machine)`
+    report.note =
+      p99 < HEALTH_P99_TARGET_MS
+        ? `/health p99 ${p99.toFixed(1)} ms, within the ${HEALTH_P99_TARGET_MS} ms target`
+        : `/health p99 ${p99.toFixed(1)} ms MISSED the ${HEALTH_P99_TARGET_MS} ms target (asserted only under ${HEALTH_P99_BOUND_MS} ms: load generator and server share 2 noisy cores)`
 
     assert.deepEqual(Object.keys(load.statuses).filter((code) => !['200', '429', '503'].includes(code)), [], `unexpected answers: ${JSON.stringify(load.statuses)}`)
     assert.ok((load.statuses['200'] ?? 0) > 0, 'some requests were served')
