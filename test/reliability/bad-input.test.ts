@@ -138,8 +138,10 @@ function judge(tally: Tally, generated: Generated, answer: RawAnswer): void {
     const closed = `${generated.kind} (closed without answer, ${method.slice(0, 10)})`
     tally.byKind[closed] = (tally.byKind[closed] ?? 0) + 1
     // Node closes CONNECT connections (no proxying here); a body over --max-body-size may be
-    // answered 413 and reset before the client has read the answer.
-    if (method !== 'CONNECT' && generated.bytes.length <= MAX_BODY) tally.unexplainedCloses.push(`${generated.kind}: ${generated.bytes.subarray(0, 160).toString('latin1')}`)
+    // answered 413 and reset before the client has read the answer; bare line breaks before
+    // the end are no request at all (HTTP allows empty lines before a request line).
+    const noRequest = /^[\r\n]*$/.test(generated.bytes.toString('latin1'))
+    if (method !== 'CONNECT' && !noRequest && generated.bytes.length <= MAX_BODY) tally.unexplainedCloses.push(`${generated.kind}: ${generated.bytes.subarray(0, 160).toString('latin1')}`)
     return
   }
   const sample = () => `${generated.kind}: ${generated.bytes.subarray(0, 160).toString('latin1')} -> ${answer.status} ${answer.body.slice(0, 200)}`
@@ -174,7 +176,7 @@ test(`bad input: ${COUNT} generated malformed requests over real sockets`, { tim
       report.count('requests', requests.length)
       report.count('routes', routes.length)
       for (const [status, n] of Object.entries(tally.byStatus)) report.count(`answers ${status}`, n)
-      report.count('closed without answer (CONNECT, or body over the limit)', tally.noAnswer - tally.unexplainedCloses.length)
+      report.count('closed without answer (CONNECT, body over the limit, or no request)', tally.noAnswer - tally.unexplainedCloses.length)
       report.count('5xx', tally.serverErrors.length)
       report.count('error answers without {detail, code, request_id}', tally.badShape.length)
       report.figure('seconds', (Date.now() - started) / 1000)
