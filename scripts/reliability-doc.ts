@@ -88,6 +88,7 @@ const args = process.argv.slice(2)
 const from = args.includes('--from') ? args[args.indexOf('--from') + 1] : undefined
 const { file, status } = from ? { file: from, status: 0 } : runSuite(args.includes('--long'))
 const records = readRecords(file)
+if (!from) fs.rmSync(path.dirname(file), { recursive: true, force: true })
 if (records.length === 0) {
   console.error(`no scenario results in ${file}`)
   process.exit(1)

@@ -24,7 +24,13 @@ let artifacts: string | undefined
 /** The directory shared by every scenario of one run (a private one when run alone). */
 export function artifactsDir(): string {
   if (artifacts) return artifacts
-  artifacts = process.env.INFERGATE_RELIABILITY_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'infergate-reliability-'))
+  if (process.env.INFERGATE_RELIABILITY_DIR) {
+    artifacts = process.env.INFERGATE_RELIABILITY_DIR
+  } else {
+    const own = fs.mkdtempSync(path.join(os.tmpdir(), 'infergate-reliability-'))
+    process.once('exit', () => fs.rmSync(own, { recursive: true, force: true }))
+    artifacts = own
+  }
   fs.mkdirSync(artifacts, { recursive: true })
   return artifacts
 }
