@@ -18,6 +18,7 @@ import { runLimiterChoice } from './scenarios/limiter-choice.js'
 import { runBatching } from './scenarios/batching.js'
 import { runScaleOut } from './scenarios/scale-out.js'
 import { runModelLatency } from './scenarios/model-latency.js'
+import { runKeyTiming } from './scenarios/key-timing.js'
 
 interface BenchOptions {
   only?: string
@@ -29,7 +30,7 @@ interface BenchOptions {
 }
 
 const program = new Command('bench')
-  .option('--only <ids>', 'comma-separated scenario ids (default: all): micro, model-latency, limiter-choice, http-predict, batching, scale-out')
+  .option('--only <ids>', 'comma-separated scenario ids (default: all): micro, model-latency, key-timing, http-predict, limiter-choice, batching, scale-out')
   .option('--duration <seconds>', 'seconds per measurement', '8')
   .option('--rounds <n>', 'interleaved rounds per target (the median is reported)', '3')
   .option('--connections <n>', 'concurrent connections', '32')
@@ -42,6 +43,7 @@ const log = (line: string) => console.error(line)
 const scenarios: Record<string, () => Promise<ScenarioReport>> = {
   micro: () => runMicro({ redisUrl: options.redisUrl, log }),
   'model-latency': () => runModelLatency({ log }),
+  'key-timing': () => runKeyTiming({ rounds: Math.max(5, Number(options.rounds) * 5), log }),
   'http-predict': () =>
     runHttpPredict({
       durationSec: Number(options.duration),

@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 // Runs the node:test suite on the TypeScript sources through tsx, then the route suite a
 // second time on PostgreSQL (when one answers on the test URL), as the scale-out issue asks.
-// Usage: node scripts/run-tests.mjs [path-substring ...]   (no argument: every test file)
+// Usage: node scripts/run-tests.mjs [--long] [path-substring ...]   (no argument: every test file)
+// --long runs the reliability scenarios (test/reliability) with their larger counts. Those
+// scenarios share one artifacts directory per run, where they leave what they wrote (logs,
+// databases, answers) for the final security scan and their summary lines (results.jsonl).
 import { spawnSync } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import os from 'node:os'
 import net from 'node:net'
 import path from 'node:path'
 import pg from 'pg'
@@ -64,7 +68,13 @@ async function dropStaleSchemas(url) {
   await client.end()
 }
 
-const filters = process.argv.slice(2)
+const args = process.argv.slice(2)
+const long = args.includes('--long')
+const filters = args.filter((arg) => arg !== '--long')
+const reliabilityDir = process.env.INFERGATE_RELIABILITY_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'infergate-reliability-'))
+if (!process.env.INFERGATE_RELIABILITY_DIR) process.on('exit', () => rmSync(reliabilityDir, { recursive: true, force: true }))
+process.env.INFERGATE_RELIABILITY_DIR = reliabilityDir
+if (long) process.env.INFERGATE_RELIABILITY_LONG = '1'
 const files = findTests('test')
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
   .sort()

@@ -8,6 +8,8 @@ import type { Logger } from 'pino'
 import path from 'node:path'
 import type { Config } from './config.js'
 import { PROJECT_ROOT } from './config.js'
+import { clientErrorHandler } from './http/client-error.js'
+import { frameworkErrors } from './http/framework-errors.js'
 import { createLogger } from './logger.js'
 import auditPlugin from './plugins/audit.js'
 import dashboardPlugin from './plugins/dashboard.js'
@@ -19,6 +21,7 @@ import openapi from './plugins/openapi.js'
 import rateLimit from './plugins/rate-limit.js'
 import requestId, { requestIdOf } from './plugins/request-id.js'
 import requestLog from './plugins/request-log.js'
+import securityHeaders from './plugins/security-headers.js'
 import validation from './plugins/validation.js'
 import auditRoutes from './routes/audit.js'
 import healthRoutes from './routes/health.js'
@@ -63,12 +66,22 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     // carry neither our error shape nor an audit record.
     return503OnClosing: false,
     trustProxy: config.trustProxy,
+    // Slow clients (headers or body trickled in) are cut off with 408 instead of holding a
+    // connection forever; Node checks the deadlines every connectionsCheckingInterval.
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      headersTimeout: config.requestTimeoutMs > 0 ? Math.min(config.headersTimeoutMs, config.requestTimeoutMs) : config.headersTimeoutMs,
+      connectionsCheckingInterval: 1000,
+    },
+    clientErrorHandler,
+    frameworkErrors,
   })
   app.decorate('services', services)
   app.addHook('onClose', () => services.close())
 
   await app.register(errorHandler)
   await app.register(requestId)
+  await app.register(securityHeaders)
   await app.register(jsonBody)
   await app.register(validation)
   // Before auth: while the audit buffer is full, refuse before doing any work.

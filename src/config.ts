@@ -349,6 +349,22 @@ export const settings = {
     placeholder: 'level',
     parse: oneOf(LOG_LEVELS),
   },
+  requestTimeoutMs: {
+    flag: 'request-timeout',
+    description: 'longest a client may take to send a whole request, headers and body (408 after; 0: no limit)',
+    default: 60_000,
+    shown: '60s',
+    placeholder: 'duration',
+    parse: durationMs(0, 3_600_000),
+  },
+  headersTimeoutMs: {
+    flag: 'headers-timeout',
+    description: 'longest a client may take to send the request headers (408 after); at most --request-timeout',
+    default: 10_000,
+    shown: '10s',
+    placeholder: 'duration',
+    parse: durationMs(100, 3_600_000),
+  },
   shutdownTimeoutMs: {
     flag: 'shutdown-timeout',
     description: 'milliseconds to finish in-flight requests on SIGTERM before exiting anyway',

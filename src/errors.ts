@@ -15,6 +15,10 @@ export enum ErrorCode {
   RateLimited = 'rate_limited',
   AuthRateLimited = 'auth_rate_limited',
   TooManyJobs = 'too_many_jobs',
+  BadRequest = 'bad_request',
+  RequestTimeout = 'request_timeout',
+  HeadersTooLarge = 'headers_too_large',
+  UriTooLong = 'uri_too_long',
   ValidationError = 'validation_error',
   EmptyText = 'empty_text',
   InvalidJson = 'invalid_json',
@@ -36,6 +40,7 @@ export enum ErrorCode {
 /** HTTP status of each code; the switch is exhaustive so a new code cannot be forgotten. */
 export function statusOf(code: ErrorCode): number {
   switch (code) {
+    case ErrorCode.BadRequest:
     case ErrorCode.EmptyText:
     case ErrorCode.InvalidJson:
     case ErrorCode.InvalidEncoding:
@@ -49,14 +54,20 @@ export function statusOf(code: ErrorCode): number {
     case ErrorCode.NotFound:
     case ErrorCode.ModelNotFound:
       return 404
+    case ErrorCode.RequestTimeout:
+      return 408
     case ErrorCode.Conflict:
       return 409
     case ErrorCode.PayloadTooLarge:
       return 413
     case ErrorCode.UnsupportedMediaType:
       return 415
+    case ErrorCode.UriTooLong:
+      return 414
     case ErrorCode.ValidationError:
       return 422
+    case ErrorCode.HeadersTooLarge:
+      return 431
     case ErrorCode.RateLimited:
     case ErrorCode.AuthRateLimited:
     case ErrorCode.TooManyJobs:
@@ -126,4 +137,6 @@ export const errors = {
   notFound: (what = 'Not Found') => new AppError(ErrorCode.NotFound, what),
   validation: (issues: ValidationIssue[]) => new AppError(ErrorCode.ValidationError, issues),
   internal: () => new AppError(ErrorCode.InternalError, 'Internal Server Error'),
+  storeUnavailable: () =>
+    new AppError(ErrorCode.ServiceUnavailable, 'The database is unavailable; try again shortly.', { headers: { 'retry-after': '1' } }),
 }

@@ -38,6 +38,11 @@ export async function openPostgres(url: string): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 })
   // Idle clients that lose their connection emit errors; queries report their own.
   pool.on('error', () => {})
+  // A client checked out of the pool has no error listener (pg-pool removes its own until the
+  // client is released), and pg emits 'error' when the server goes away mid-query or
+  // mid-transaction: unheard, that event killed the process when PostgreSQL restarted. The
+  // query in flight fails with the same error, and the pool drops the broken client on release.
+  pool.on('connect', (client) => client.on('error', () => {}))
   const kysely = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) })
   try {
     const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(kysely)

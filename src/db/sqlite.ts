@@ -5,7 +5,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, SqliteDialect, sql } from 'kysely'
+import type { DatabaseConnection, Driver } from 'kysely'
+import { Kysely, SqliteDialect, SqliteDriver, sql } from 'kysely'
 import type { Database } from './database.js'
 import { SQLITE_FILE } from './database.js'
 import { migrateToLatest } from './migrations.js'
@@ -21,7 +22,7 @@ export async function openSqlite(dataDir: string): Promise<Database> {
   sqlite.pragma('synchronous = NORMAL')
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
-  const kysely = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) })
+  const kysely = new Kysely<DatabaseSchema>({ dialect: new StoreSqliteDialect(sqlite) })
   try {
     await migrateToLatest(kysely as Kysely<unknown>)
   } catch (error) {
@@ -29,6 +30,31 @@ export async function openSqlite(dataDir: string): Promise<Database> {
     throw error
   }
   return new SqliteDatabase(kysely, sqlite, file)
+}
+
+/**
+ * SQLite rolls a transaction back by itself after some errors (a full disk, an I/O error):
+ * Kysely's own rollback then fails with "no transaction is active", and that error replaced
+ * the real one (answered 500 instead of 503 on a full disk). Roll back only what is open.
+ */
+class RollbackOnlyWhenOpenDriver extends SqliteDriver {
+  constructor(private readonly sqlite: SQLite.Database) {
+    super({ database: sqlite })
+  }
+
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.sqlite.inTransaction) await super.rollbackTransaction(connection)
+  }
+}
+
+class StoreSqliteDialect extends SqliteDialect {
+  constructor(private readonly sqlite: SQLite.Database) {
+    super({ database: sqlite })
+  }
+
+  override createDriver(): Driver {
+    return new RollbackOnlyWhenOpenDriver(this.sqlite)
+  }
 }
 
 class SqliteDatabase implements Database {

@@ -76,6 +76,9 @@ export class JobService {
   }
 }
 
+// Only an id of the shape we hand out is echoed: a path can hold anything, a key included.
+const JOB_ID = /^job_[0-9A-Za-z]{1,64}$/
+
 export function jobNotFound(id: string): AppError {
-  return new AppError(ErrorCode.NotFound, `No job ${id}`)
+  return new AppError(ErrorCode.NotFound, JOB_ID.test(id) ? `No job ${id}` : 'No such job')
 }

@@ -58,7 +58,23 @@ function checksum(body: string): string {
 
 /** A new random API key. */
 export function generateKey(): string {
-  const body = KEY_PREFIX + randomBase62(RANDOM_LENGTH)
+  return withChecksum(KEY_PREFIX + randomBase62(RANDOM_LENGTH))
+}
+
+/**
+ * A well-formed key that starts with the first `shared` random characters of `key` and goes
+ * on at random (never equal to `key`): for measuring how verification treats near misses.
+ */
+export function keySharingPrefix(key: string, shared: number): string {
+  const keep = key.slice(0, KEY_PREFIX.length + shared)
+  for (;;) {
+    const candidate = withChecksum(keep + randomBase62(RANDOM_LENGTH - shared))
+    // The character after the shared ones must differ, or more would be shared.
+    if (shared === RANDOM_LENGTH || candidate[keep.length] !== key[keep.length]) return candidate
+  }
+}
+
+function withChecksum(body: string): string {
   return body + checksum(body)
 }
 

@@ -7,6 +7,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import type { ErrorBody } from '../errors.js'
 import { AppError, ErrorCode, errors } from '../errors.js'
+import { isStoreUnavailable } from '../db/unavailable.js'
 import { NOT_BLANK } from '../http/texts.js'
 import { validationIssues } from '../http/validation-errors.js'
 
@@ -47,6 +48,7 @@ export function toAppError(error: FastifyError | AppError | Error): AppError {
   }
   if (fastifyError.statusCode === 413) return FASTIFY_CODES.FST_ERR_CTP_BODY_TOO_LARGE!()
   if (fastifyError.statusCode === 415) return FASTIFY_CODES.FST_ERR_CTP_INVALID_MEDIA_TYPE!()
+  if (isStoreUnavailable(error)) return errors.storeUnavailable()
   return errors.internal()
 }
 
@@ -60,7 +62,11 @@ async function errorHandler(app: FastifyInstance): Promise<void> {
   app.decorateRequest('errorCode', null)
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error)
-    if (appError.statusCode >= 500) request.log.error({ err: error }, 'request failed')
+    if (appError.code === ErrorCode.ServiceUnavailable && !(error instanceof AppError)) {
+      request.log.warn({ err: error }, 'store unavailable: answered 503')
+    } else if (appError.statusCode >= 500) {
+      request.log.error({ err: error }, 'request failed')
+    }
     request.errorCode = appError.code
     return sendError(request, reply, appError)
   })

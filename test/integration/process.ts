@@ -63,7 +63,10 @@ export async function startServer(args: string[], env: NodeJS.ProcessEnv = {}, t
         resolve(match[1]!)
       }
     })
-    void exited.then(([code]) => reject(new Error(`server exited with ${code}:\n${stderr}\n${stdout}`)))
+    void exited.then(([code]) => {
+      clearTimeout(timer)
+      reject(new Error(`server exited with ${code}:\n${stderr}\n${stdout}`))
+    })
   })
   return {
     url,

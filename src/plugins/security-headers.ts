@@ -1,0 +1,28 @@
+/**
+ * Headers on every answer that stop browsers from misusing it: no MIME sniffing, no
+ * referrer, no framing (clickjacking), and no caching of API answers, which may carry a
+ * caller's data. An answer that chose its own caching (the docs page's assets) keeps it.
+ * CORS stays closed: no `Access-Control-Allow-Origin` is ever sent.
+ */
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'content-security-policy': "frame-ancestors 'none'",
+}
+
+async function securityHeaders(app: FastifyInstance): Promise<void> {
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(SECURITY_HEADERS)
+    done()
+  })
+  app.addHook('onSend', (_request, reply, _payload, done) => {
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
+    done()
+  })
+}
+
+export default fp(securityHeaders, { name: 'security-headers' })
