@@ -3,6 +3,7 @@
  * until told to stop (every request is awaited, so none is in flight when the load ends),
  * and a prober that times `/health` meanwhile.
  */
+import { Worker } from 'node:worker_threads'
 
 export interface LoadResult {
   /** Answers by status; `error` counts requests that got no HTTP answer at all. */
@@ -60,22 +61,49 @@ export function quantile(samples: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!
 }
 
-/** Times `GET /health` every `everyMs` until stopped; resolves with the latencies (ms) and the statuses. */
-export async function probeHealth(url: string, stop: () => boolean, everyMs = 20): Promise<{ latencies: number[]; failures: number }> {
-  const latencies: number[] = []
-  let failures = 0
-  while (!stop()) {
-    const started = performance.now()
-    try {
-      const code = await status(`${url}/health`)
-      if (code === 200) latencies.push(performance.now() - started)
-      else failures++
-    } catch {
-      failures++
-    }
-    await delay(everyMs)
+// The probe's own loop, in a worker thread: in the test's event loop, which also drives the
+// load, a probe would mostly measure how busy the load generator is, not the server.
+const PROBE = `
+const { parentPort, workerData } = require('node:worker_threads')
+const http = require('node:http')
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+const { url, durationMs, everyMs } = workerData
+const end = Date.now() + durationMs
+const latencies = []
+let failures = 0
+const once = () => new Promise((resolve) => {
+  const started = performance.now()
+  const request = http.get(url, { agent }, (response) => {
+    response.resume()
+    response.on('end', () => resolve(response.statusCode === 200 ? performance.now() - started : -1))
+  })
+  request.on('error', () => resolve(-1))
+})
+;(async () => {
+  while (Date.now() < end) {
+    const latency = await once()
+    if (latency >= 0) latencies.push(latency)
+    else failures++
+    await new Promise((resolve) => setTimeout(resolve, everyMs))
   }
-  return { latencies, failures }
+  agent.destroy()
+  parentPort.postMessage({ latencies, failures })
+})()
+`
+
+/**
+ * Times `GET /health` every `everyMs` for `durationMs`, from a worker thread of its own (one
+ * keep-alive connection, node:http); resolves with the latencies (ms) and the failures.
+ */
+export function probeHealth(url: string, durationMs: number, everyMs = 20): Promise<{ latencies: number[]; failures: number }> {
+  const worker = new Worker(PROBE, { eval: true, workerData: { url: `${url}/health`, durationMs, everyMs } })
+  return new Promise((resolve, reject) => {
+    worker.once('message', (result: { latencies: number[]; failures: number }) => {
+      resolve(result)
+      void worker.terminate()
+    })
+    worker.once('error', reject)
+  })
 }
 
 /** Polls until the check passes, or throws after `timeoutMs`. */
