@@ -12,6 +12,7 @@ import { clientErrorHandler } from './http/client-error.js'
 import { frameworkErrors } from './http/framework-errors.js'
 import { createLogger } from './logger.js'
 import auditPlugin from './plugins/audit.js'
+import corsPlugin from './plugins/cors.js'
 import dashboardPlugin from './plugins/dashboard.js'
 import authPlugin from './plugins/auth.js'
 import errorHandler from './plugins/error-handler.js'
@@ -82,6 +83,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(errorHandler)
   await app.register(requestId)
   await app.register(securityHeaders)
+  // Before audit and auth: a preflight is answered without a key (and is not audited).
+  await app.register(corsPlugin, { origins: config.corsOrigins, apiKeyHeader: config.apiKeyHeader })
   await app.register(jsonBody)
   await app.register(validation)
   // Before auth: while the audit buffer is full, refuse before doing any work.

@@ -118,6 +118,28 @@ function trustProxy(raw: string): TrustProxy {
   return entries
 }
 
+/**
+ * Browser origins allowed to call the API cross-origin: none (CORS closed, the default), or
+ * exact origins such as `https://app.example.com` (scheme, host and optional port, no path).
+ */
+function corsOrigins(raw: string): string[] {
+  const value = raw.trim()
+  if (value === '') return []
+  return value.split(',').map((entry) => {
+    const origin = entry.trim()
+    let url: URL | undefined
+    try {
+      url = new URL(origin)
+    } catch {
+      url = undefined
+    }
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== origin) {
+      throw new Error(`must be origins such as https://app.example.com (scheme and host, no path or slash), got "${origin}"`)
+    }
+    return origin
+  })
+}
+
 /** A duration in milliseconds: `90000`, or with a unit, `90s`, `15m`, `24h`. */
 function durationMs(min: number, max: number) {
   return (raw: string): number => {
@@ -257,6 +279,14 @@ export const settings = {
     shown: '(none)',
     placeholder: 'cidrs',
     parse: trustProxy,
+  },
+  corsOrigins: {
+    flag: 'cors-origin',
+    description: 'browser origins allowed to call the API (comma-separated, e.g. https://app.example.com); empty: CORS closed',
+    default: [] as string[],
+    shown: '(none)',
+    placeholder: 'origins',
+    parse: corsOrigins,
   },
   maxQueue: {
     flag: 'max-queue',

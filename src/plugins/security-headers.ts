@@ -2,7 +2,7 @@
  * Headers on every answer that stop browsers from misusing it: no MIME sniffing, no
  * referrer, no framing (clickjacking), and no caching of API answers, which may carry a
  * caller's data. An answer that chose its own caching (the docs page's assets) keeps it.
- * CORS stays closed: no `Access-Control-Allow-Origin` is ever sent.
+ * CORS is closed unless `--cors-origin` opens it to named origins (plugins/cors.ts).
  */
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
