@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { generateKey, visiblePrefix } from '../../src/keys/format.js'
-import { createLogger, scrubKeys } from '../../src/logger.js'
+import { createLogger, keyHeaderNames, redactKeyHeaders, scrubKeys } from '../../src/logger.js'
 
 function capture(keyHeader?: string) {
   const lines: string[] = []
@@ -28,10 +28,12 @@ test('headers that carry keys are redacted, including a custom key header', () =
   logger.info({ req: { headers } }, 'incoming')
   logger.info({ headers }, 'outgoing')
   logger.info({ upstream: { headers } }, 'nested')
-  assert.equal(lines.length, 3)
+  logger.info({ headers: { 'X-Api-Key': key, Authorization: `Bearer ${key}`, 'X-Team-Key': 'team-secret', 'user-agent': 'curl/8' } }, 'any case')
+  assert.equal(lines.length, 4)
   for (const line of lines) {
     const entry = JSON.parse(line) as Record<string, { headers?: Record<string, string> } & Record<string, unknown>>
-    const logged = (entry.req?.headers ?? entry.headers ?? entry.upstream?.headers) as unknown as Record<string, string>
+    const raw = (entry.req?.headers ?? entry.headers ?? entry.upstream?.headers) as unknown as Record<string, string>
+    const logged = Object.fromEntries(Object.entries(raw).map(([name, value]) => [name.toLowerCase(), value]))
     assert.equal(logged['x-api-key'], '[redacted]')
     assert.equal(logged.authorization, '[redacted]')
     assert.equal(logged['x-team-key'], '[redacted]')
@@ -51,4 +53,15 @@ test('a key in a message, an error or any field never reaches the output', () =>
     assert.ok(!line.includes(key), line)
     assert.ok(line.includes(`${visiblePrefix(key)}…[redacted]`), line)
   }
+})
+
+test('the logged object itself is never changed, and one without key headers is not copied', () => {
+  const names = keyHeaderNames('X-Team-Key')
+  const headers = { 'x-team-key': 'team-secret', accept: '*/*' }
+  const object = { req: { headers }, status: 200 }
+  const out = redactKeyHeaders(object, names)
+  assert.equal(headers['x-team-key'], 'team-secret', 'the caller’s object is untouched')
+  assert.equal((out.req as { headers: Record<string, string> }).headers['x-team-key'], '[redacted]')
+  const plain = { keyId: 'key_x', status: 200, headers: { accept: '*/*' } }
+  assert.equal(redactKeyHeaders(plain, names), plain)
 })
