@@ -107,7 +107,7 @@ describe('dashboard in Chromium', { skip }, () => {
     await page.getByLabel('Admin API key').waitFor()
     await page.keyboard.type(admin.key) // the field has the focus
     await page.keyboard.press('Enter')
-    await page.getByRole('heading', { name: 'Overview' }).waitFor()
+    await page.getByRole('heading', { name: 'Overview', exact: true, level: 1 }).waitFor()
     const focused = () => page.evaluate<string>('document.activeElement ? document.activeElement.textContent : ""')
     await page.keyboard.press('Tab')
     assert.equal(await focused(), 'Skip to content')
@@ -116,7 +116,7 @@ describe('dashboard in Chromium', { skip }, () => {
     await page.keyboard.press('Tab')
     assert.equal(await focused(), 'Keys')
     await page.keyboard.press('Enter')
-    await page.getByRole('heading', { name: 'Keys' }).waitFor()
+    await page.getByRole('heading', { name: 'Keys', exact: true, level: 1 }).waitFor()
     // Page code as strings: the test's own TypeScript has no DOM types.
     const storage = await page.evaluate<{ local: string; session: string; href: string }>(
       '({ local: JSON.stringify(window.localStorage), session: JSON.stringify(window.sessionStorage), href: window.location.href })',
