@@ -3,43 +3,16 @@ import type { Outcome } from '../../src/audit/outcomes.js'
 // One list of outcome codes for the server and the dashboard.
 export { OUTCOMES } from '../../src/audit/outcomes.js'
 export type { Outcome }
+import type { Static } from 'typebox'
+import type { AuditRecordSchema } from '../../src/routes/audit-schemas.js'
+import type { KeyObject, LimitStateView, RuleView } from '../../src/routes/key-schemas.js'
 
-export interface LimitRule {
-  name: string
-  limit: number
-  window: string
-}
-
-export type KeyStatus = 'active' | 'disabled' | 'expired' | 'revoked' | 'rotated'
-export const KEY_STATUSES: KeyStatus[] = ['active', 'disabled', 'expired', 'revoked', 'rotated']
-
-export interface ApiKey {
-  id: string
-  name: string
-  owner: string
-  prefix: string
-  scopes: string[]
-  models: string[] | null
-  limits: LimitRule[] | null
-  metadata: Record<string, unknown> | null
-  status: KeyStatus
-  enabled: boolean
-  created_at: string | null
-  updated_at: string | null
-  expires_at: string | null
-  revoked_at: string | null
-  last_used_at: string | null
-  grace_ends_at: string | null
-  rotated_to: string | null
-}
-
-export interface LimitState {
-  subject: 'key' | 'owner'
-  limit: number
-  window: string
-  remaining: number
-  reset_seconds: number
-}
+// The API's own TypeBox schemas, as types: the dashboard cannot drift from what the server sends.
+export type LimitRule = Static<typeof RuleView>
+export type ApiKey = Static<typeof KeyObject>
+export type KeyStatus = ApiKey['status']
+export { KEY_STATUSES } from '../../src/keys/types.js'
+export type LimitState = Static<typeof LimitStateView>
 
 export interface KeyDetail extends ApiKey {
   limit_state?: LimitState[]
@@ -59,25 +32,7 @@ export interface RotatedKey extends CreatedKey {
   previous: ApiKey
 }
 
-export interface AuditRecord {
-  seq: number
-  time: string
-  kind: string
-  request_id: string | null
-  key_id: string | null
-  key_prefix: string | null
-  ip: string | null
-  method: string | null
-  route: string | null
-  model: string | null
-  status: number | null
-  outcome: Outcome
-  cost: number
-  latency_ms: number | null
-  action: string | null
-  actor: string | null
-  detail: Record<string, unknown> | null
-}
+export type AuditRecord = Static<typeof AuditRecordSchema>
 
 export interface AuditPage {
   records: AuditRecord[]

@@ -6,36 +6,11 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { recordJson } from '../audit/json.js'
-import { ADMIN_ACTIONS, OUTCOMES, RECORD_KINDS } from '../audit/record.js'
+import { OUTCOMES, RECORD_KINDS } from '../audit/record.js'
 import { verifyChain } from '../audit/verify.js'
-import { ErrorResponse, protectedErrors } from './common.js'
+import { ErrorResponse, Nullable, protectedErrors } from './common.js'
 import { parseRange, rangeQuery } from './audit-query.js'
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
-
-export const AuditRecordSchema = Type.Object({
-  seq: Type.Integer({ description: 'Position in the chain, from 1' }),
-  time: Type.String({ format: 'date-time' }),
-  kind: Type.Enum(RECORD_KINDS),
-  request_id: Nullable(Type.String()),
-  key_id: Nullable(Type.String({ description: 'The calling key (requests) or the key acted upon (admin)' })),
-  key_prefix: Nullable(Type.String({ description: 'The visible start of that key, never the key' })),
-  ip: Nullable(Type.String()),
-  method: Nullable(Type.String()),
-  route: Nullable(Type.String()),
-  model: Nullable(Type.String()),
-  status: Nullable(Type.Integer()),
-  outcome: Type.Enum(OUTCOMES),
-  cost: Type.Integer(),
-  latency_ms: Nullable(Type.Number()),
-  texts: Nullable(Type.Integer({ description: 'Texts sent for prediction (the texts are not stored)' })),
-  chars: Nullable(Type.Integer({ description: 'Their total length in characters' })),
-  action: Nullable(Type.String({ description: `Admin records: ${ADMIN_ACTIONS.join(', ')}` })),
-  actor: Nullable(Type.String({ description: 'Admin records: cli, bootstrap, system or the acting key id' })),
-  detail: Nullable(Type.Record(Type.String(), Type.Unknown())),
-  prev_hash: Type.String(),
-  hash: Type.String({ description: 'SHA-256(prev_hash ‖ canonical record)' }),
-})
+import { AuditRecordSchema } from './audit-schemas.js'
 
 const AuditQuery = Type.Object(
   {

@@ -1,6 +1,9 @@
 /** Schemas shared by several routes, for validation and the OpenAPI document. */
 import { Type } from 'typebox'
 
+/** A schema, or null. */
+export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
+
 export const ValidationIssueSchema = Type.Object({
   loc: Type.Array(Type.Union([Type.String(), Type.Integer()])),
   msg: Type.String(),

@@ -1,9 +1,8 @@
 /** Schemas of the admin key and owner API, shared by `keys.ts` and `owners.ts`. */
 import { Type } from 'typebox'
 import { KEY_STATUSES, MAX_METADATA_BYTES, OWNER_ID_PATTERN, SCOPES } from '../keys/types.js'
-import { ErrorResponse } from './common.js'
+import { ErrorResponse, Nullable } from './common.js'
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
 const Time = Type.String({ format: 'date-time' })
 
 export const OwnerId = Type.String({ pattern: OWNER_ID_PATTERN, description: 'External id of the owner: 1 to 255 of A-Z a-z 0-9 _ . -' })

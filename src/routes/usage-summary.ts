@@ -12,7 +12,7 @@ import { latencyPercentiles, requestSeries, topKeys } from '../audit/summary.js'
 import type { BucketName } from '../audit/usage.js'
 import { BUCKETS } from '../audit/usage.js'
 import { errors } from '../errors.js'
-import { ErrorResponse, protectedErrors } from './common.js'
+import { ErrorResponse, Nullable, protectedErrors } from './common.js'
 import { parseRange, rangeQuery } from './audit-query.js'
 
 /** More buckets than this in one answer is a 422: ask for a larger bucket or a shorter range. */
@@ -30,7 +30,6 @@ const SummaryQuery = Type.Object(
   { additionalProperties: false },
 )
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
 
 const KeyTotalsSchema = Type.Object({
   key_id: Type.String(),
