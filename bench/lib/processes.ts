@@ -49,7 +49,7 @@ export async function freePort(): Promise<number> {
  * not a pipe: a pipe would be drained by this process, which also runs autocannon, so a server
  * that logs every request would slow its own load generator (it did: 1.9k against 4.7k req/s).
  */
-export function spawnUntil(command: string, args: string[], ready: RegExp | URL, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+export function spawnUntil(command: string, args: string[], ready: RegExp | URL, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<{ child: ChildProcess }> {
   const logFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'infergate-bench-log-')), 'output.log')
   const fd = fs.openSync(logFile, 'w')
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] })
@@ -61,11 +61,11 @@ export function spawnUntil(command: string, args: string[], ready: RegExp | URL,
     const poll = setInterval(() => {
       if (checking) return
       checking = true
-      void isReady(ready, output).then((match) => {
+      void isReady(ready, output).then((ok) => {
         checking = false
-        if (!match || done) return
+        if (!ok || done) return
         settle()
-        resolve({ child, match })
+        resolve({ child })
       })
     }, 50)
     const timer = setTimeout(() => {
@@ -91,10 +91,10 @@ export function spawnUntil(command: string, args: string[], ready: RegExp | URL,
   })
 }
 
-async function isReady(ready: RegExp | URL, output: () => string): Promise<RegExpExecArray | null> {
-  if (ready instanceof RegExp) return ready.exec(output())
+async function isReady(ready: RegExp | URL, output: () => string): Promise<boolean> {
+  if (ready instanceof RegExp) return ready.test(output())
   const answer = await fetch(ready).catch(() => undefined)
-  return answer?.ok ? /^/.exec('')! : null
+  return answer?.ok === true
 }
 
 /** Stops a child with SIGTERM (SIGKILL after 5 s). */
