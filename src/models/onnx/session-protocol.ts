@@ -1,4 +1,4 @@
-/** Messages between the main thread and an inference worker. */
+/** What the main thread and an ONNX Runtime worker exchange (see `lib/worker-calls.ts`). */
 import type ort from 'onnxruntime-node'
 
 /** A tensor as it crosses threads: its data buffer is transferred, not copied. */
@@ -8,12 +8,23 @@ export interface WireTensor {
   dims: readonly number[]
 }
 
-export type SessionRequest =
-  | { type: 'run'; id: number; feeds: Record<string, WireTensor>; fetches?: string[] }
-  | { type: 'release' }
+/** What the worker is started with. */
+export interface SessionWorkerData {
+  bytes: Uint8Array
+  intraOpThreads: number
+}
 
-export type SessionResponse =
-  | { type: 'ready'; inputNames: string[]; outputNames: string[]; outputMetadata: ort.InferenceSession.ValueMetadata[] }
-  | { type: 'error'; message: string }
-  | { type: 'result'; id: number; outputs: Record<string, WireTensor> }
-  | { type: 'failed'; id: number; message: string }
+/** What the worker reports once its session is open. */
+export interface SessionInfo {
+  inputNames: string[]
+  outputNames: string[]
+  outputMetadata: ort.InferenceSession.ValueMetadata[]
+}
+
+/** One `run`: the feeds, and the outputs wanted (all when absent). */
+export interface RunPayload {
+  feeds: Record<string, WireTensor>
+  fetches?: string[]
+}
+
+export type RunAnswer = Record<string, WireTensor>
