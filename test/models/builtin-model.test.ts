@@ -9,37 +9,13 @@ import { buildOnnxModel } from '../../src/models/builtin/graph.js'
 import { loadBuiltinModel } from '../../src/models/builtin/load.js'
 import ort from 'onnxruntime-node'
 import { Featurizer } from '../../src/models/builtin/features.js'
+import type { BuiltinManifest } from '../../src/models/builtin/manifest.js'
 import { tokenize } from '../../src/models/builtin/tokenizer.js'
-import { trainBuiltinModel, type BuiltinTrainOptions, type TrainedBuiltinModel } from '../../src/models/builtin/train.js'
+import { trainBuiltinModel, type TrainedBuiltinModel } from '../../src/models/builtin/train.js'
+import { MIXED, TINY, tinyTsv } from '../fixtures/tiny-builtin.js'
 
 const COMMITTED = path.join(PROJECT_ROOT, 'models', 'sentiment')
 let work: string
-
-/** A small phrase file in the SST-2 layout: whole sentences plus their sub-phrases. */
-function tinyTsv(): string {
-  const good = ['good', 'great', 'lovely', 'funny', 'moving']
-  const bad = ['bad', 'dull', 'awful', 'boring', 'stupid']
-  const things = ['movie', 'film', 'plot', 'cast', 'script']
-  const lines = ['label\tsentence']
-  for (const thing of things) {
-    for (const [label, words] of [[1, good], [0, bad]] as const) {
-      for (const word of words) {
-        lines.push(`${label}\ta ${word} ${thing} .`, `${label}\t${word} ${thing}`, `${label}\t${word}`)
-        lines.push(`${1 - label}\tthe ${thing} is not ${word} at all .`, `${1 - label}\tnot ${word}`)
-      }
-    }
-  }
-  return `${lines.join('\n')}\n`
-}
-
-const TINY: Omit<BuiltinTrainOptions, 'trainFile'> = {
-  seed: 7,
-  members: 2,
-  heldOutFraction: 0.1,
-  features: { wordBuckets: 256, subwordBuckets: 512, bigramBuckets: 1024 },
-  bagHyperParameters: { dim: 4, epochs: 5 },
-  hyperParameters: { dim: 8, maps: 4, epochs: 3, rootEpochs: 1, batchSize: 8, learningRate: 0.01 },
-}
 
 before(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'infergate-builtin-'))
@@ -134,30 +110,37 @@ test('the ONNX graph computes what the weights say (float32 tables: to 1e-4; int
   }
 })
 
-/** Texts of very different lengths, sub-word counts and scripts. */
-const MIXED = [
-  'Good.',
-  "This movie wasn't good at all, and the supercalifragilistic ending dragged on forever...",
-  '',
-  'A 😀 joyous, life-affirming experience — “unmissable”!',
-  'bad '.repeat(80),
-  'ＦＵＬＬ width and \u0000 control \t characters',
-  'meh',
-]
 
 test('padding changes nothing: each text gets bit-identical probabilities alone and in any batch', async (t) => {
-  const dir = path.join(COMMITTED, 'model.onnx')
-  if (!(await readFile(dir).then(() => true, () => false))) return t.skip(`committed model not found at ${COMMITTED}; skipping`)
+  const file = path.join(COMMITTED, 'model.onnx')
+  if (!(await readFile(file).then(() => true, () => false))) return t.skip(`committed model not found at ${COMMITTED}; skipping`)
+  const batches = [MIXED, [...MIXED].reverse(), [MIXED[1]!, MIXED[0]!, MIXED[4]!, MIXED[1]!]]
+  // As served (the JavaScript evaluator, in its worker).
   const classifier = await loadBuiltinModel(COMMITTED)
   try {
     const alone = await Promise.all(MIXED.map(async (text) => (await classifier.classifyBatch([text]))[0]!.scores))
-    const batches = [MIXED, [...MIXED].reverse(), [MIXED[1]!, MIXED[0]!, MIXED[4]!, MIXED[1]!]]
     for (const batch of batches) {
       const results = await classifier.classifyBatch(batch)
       batch.forEach((text, i) => assert.deepEqual(results[i]!.scores, alone[MIXED.indexOf(text)], JSON.stringify(text)))
     }
   } finally {
     await classifier.close()
+  }
+  // The ONNX file itself, as any ONNX runtime would run it on padded batches.
+  const manifest = JSON.parse(await readFile(path.join(COMMITTED, 'manifest.json'), 'utf8')) as BuiltinManifest
+  const featurizer = new Featurizer(manifest.features)
+  for (const threads of [1, 2]) {
+    const session = await ort.InferenceSession.create(await readFile(file), { intraOpNumThreads: threads })
+    const run = async (texts: string[]) => {
+      const { data, dims } = featurizer.batch(texts.map(tokenize))
+      return (await session.run({ features: new ort.Tensor('int64', data, dims) }, ['probabilities'])).probabilities!.data as Float32Array
+    }
+    const alone = await Promise.all(MIXED.map((text) => run([text])))
+    for (const batch of batches) {
+      const probabilities = await run(batch)
+      batch.forEach((text, i) => assert.deepEqual(probabilities.slice(i * 2, i * 2 + 2), alone[MIXED.indexOf(text)], `${threads} threads: ${JSON.stringify(text)}`))
+    }
+    await session.release()
   }
 })
 

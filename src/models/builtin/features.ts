@@ -40,6 +40,11 @@ export function bigramRow(token: string, next: string, spec: FeatureSpec): numbe
   return spec.wordBuckets + spec.subwordBuckets + (fnv1a(`${token} ${next}`) % spec.bigramBuckets)
 }
 
+/** The bigram row of a token whose FNV-1a hash is `tokenHash`, followed by `next` (`undefined`: the end). */
+export function bigramRowOfHash(tokenHash: number, next: string | undefined, spec: FeatureSpec): number {
+  return spec.wordBuckets + spec.subwordBuckets + (fnv1aContinue(fnv1aContinue(tokenHash, ' '), next ?? END_TOKEN) % spec.bigramBuckets)
+}
+
 /**
  * The word row, then one row per character n-gram of `<token>` (code points; orders
  * `subwordMinN..subwordMaxN`, shorter orders first, left to right, skipping the gram equal to the
@@ -66,14 +71,11 @@ interface TokenEntry {
 /** Featurises token lists, remembering up to `cacheSize` distinct tokens. */
 export class Featurizer {
   private readonly cache = new Map<string, TokenEntry>()
-  private readonly bigramBase: number
 
   constructor(
     readonly spec: FeatureSpec,
     private readonly cacheSize = 50_000,
-  ) {
-    this.bigramBase = spec.wordBuckets + spec.subwordBuckets
-  }
+  ) {}
 
   /** The slots of every token: word row, bigram row, sub-word rows. */
   slots(tokens: readonly string[]): Int32Array[] {
@@ -127,6 +129,6 @@ export class Featurizer {
   }
 
   private bigram(token: string, next: string | undefined, hash = this.entry(token).hash): number {
-    return this.bigramBase + (fnv1aContinue(fnv1aContinue(hash, ' '), next ?? END_TOKEN) % this.spec.bigramBuckets)
+    return bigramRowOfHash(hash, next, this.spec)
   }
 }

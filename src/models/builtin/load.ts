@@ -1,24 +1,22 @@
 /**
- * Loads a built-in model folder (`model.onnx` + `manifest.json`) as a {@link TextClassifier}.
+ * Loads a built-in model folder (`model.onnx` + `manifest.json`) as a {@link TextClassifier},
+ * evaluated by `engine.ts` in a worker thread of its own.
  */
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
+import { startWorker, type WorkerClient } from '../../lib/worker-calls.js'
+import { workerEntry } from '../../lib/worker-entry.js'
 import { ModelLoadError } from '../load-error.js'
-import type { ModelSession } from '../onnx/session.js'
-import { openSession } from '../onnx/session.js'
-import type { WireTensor } from '../onnx/session-protocol.js'
 import { toClassification } from '../scores.js'
 import type { Classification, ModelInfo, TextClassifier } from '../types.js'
+import type { EngineWorkerData } from './engine-worker.js'
 import { MANIFEST_FILE, MODEL_FILE, validateManifest, type BuiltinManifest } from './manifest.js'
-import { Featurizer } from './features.js'
-import { MAX_TOKENS, tokenize } from './tokenizer.js'
+import { MAX_TOKENS } from './tokenizer.js'
 
 /** Options of {@link loadBuiltinModel}. */
 export interface LoadBuiltinModelOptions {
   /** Name clients use; defaults to the manifest's name. */
   name?: string
-  /** ONNX Runtime intra-op threads (default 1: one request batch per core scales best). */
-  intraOpThreads?: number
 }
 
 /**
@@ -29,37 +27,32 @@ export async function loadBuiltinModel(dir: string, options: LoadBuiltinModelOpt
   const manifestPath = path.join(dir, MANIFEST_FILE)
   const manifest = parseManifest(await readBytes(manifestPath), manifestPath)
   const modelPath = path.join(dir, manifest.onnx.file || MODEL_FILE)
-  const bytes = await readBytes(modelPath)
-  let session: ModelSession
+  const bytes = new Uint8Array(await readBytes(modelPath))
+  const data: EngineWorkerData = {
+    bytes,
+    features: manifest.features,
+    inputs: manifest.onnx.inputs.map((t) => t.name),
+    outputs: manifest.onnx.outputs.map((t) => t.name),
+  }
   try {
-    // In a worker thread: a batch of 64 takes milliseconds, which the event loop must not wait for.
-    session = await openSession(bytes, { intraOpThreads: options.intraOpThreads ?? 1 })
+    // In a worker thread: a batch of 64 takes a millisecond or more, which the event loop must not wait for.
+    const { client } = await startWorker<readonly string[], Float32Array, null>(ENGINE_WORKER, data, [bytes.buffer])
+    return new BuiltinClassifier(client, manifest, options.name ?? manifest.name)
   } catch (error) {
-    throw new ModelLoadError(modelPath, `not a usable ONNX model (${(error as Error).message.split('\n')[0]})`)
+    throw new ModelLoadError(modelPath, `not a usable ONNX model (${(error as Error).message})`)
   }
-  for (const [kind, expected, actual] of [
-    ['input', manifest.onnx.inputs, session.inputNames],
-    ['output', manifest.onnx.outputs, session.outputNames],
-  ] as const) {
-    const missing = expected.map((t) => t.name).filter((n) => !actual.includes(n))
-    if (missing.length > 0) {
-      await session.release()
-      throw new ModelLoadError(modelPath, `has no ${kind} named ${missing.join(', ')} (see ${manifestPath})`)
-    }
-  }
-  return new BuiltinClassifier(session, manifest, options.name ?? manifest.name)
 }
+
+const ENGINE_WORKER = workerEntry(import.meta.url, 'engine-worker')
 
 class BuiltinClassifier implements TextClassifier {
   readonly info: ModelInfo
-  private readonly featurizer: Featurizer
 
   constructor(
-    private readonly session: ModelSession,
+    private readonly worker: WorkerClient<readonly string[], Float32Array>,
     manifest: BuiltinManifest,
     name: string,
   ) {
-    this.featurizer = new Featurizer(manifest.features)
     this.info = {
       name,
       task: 'text-classification',
@@ -72,21 +65,13 @@ class BuiltinClassifier implements TextClassifier {
 
   async classifyBatch(texts: readonly string[]): Promise<Classification[]> {
     if (texts.length === 0) return []
-    const features = this.featurize(texts)
-    const output = await this.session.run({ features }, ['probabilities'])
-    const probabilities = output.probabilities!.data as Float32Array
+    const probabilities = await this.worker.call(texts)
     const labels = this.info.labels
     return texts.map((_, i) => toClassification(Array.from(probabilities.subarray(i * labels.length, (i + 1) * labels.length)), labels))
   }
 
-  async close(): Promise<void> {
-    await this.session.release()
-  }
-
-  /** One padded int64 tensor [batch, tokens, slots] (see `Featurizer.batch`). */
-  private featurize(texts: readonly string[]): WireTensor {
-    const { data, dims } = this.featurizer.batch(texts.map((text) => tokenize(text)))
-    return { type: 'int64', data, dims }
+  close(): Promise<void> {
+    return this.worker.release()
   }
 }
 

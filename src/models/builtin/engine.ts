@@ -1,0 +1,166 @@
+/**
+ * Evaluates the built-in model in JavaScript: the same numbers as its ONNX graph (see
+ * `graph.ts`; a test checks both agree on every SST-2 dev sentence), at a fraction of the cost.
+ *
+ * Why not ONNX Runtime here (measured on the 2-core dev machine, `.scratch`-free figures in
+ * docs/model.md): one `InferenceSession.run` from Node costs 17-20 µs even for a one-node graph
+ * (the promise, `setImmediate` and tensor wrapping around a synchronous call), the smallest graph
+ * of this model's dense part 37-44 µs, the full graph 45-55 µs: with tokenising, over the 50 µs
+ * per text the model must meet. This evaluator is faster because a token's contribution to
+ * every convolution window is a linear function of its vector alone: it is computed once per
+ * distinct token and cached (`projection-cache.ts`), so a text costs a few adds per channel and
+ * position (`pooling.ts`). Models of other shapes (Hugging Face exports) run on ONNX Runtime.
+ */
+import { bigramRowOfHash, wordRows, type FeatureSpec } from './features.js'
+import { maxPool, maxPoolFourTaps, type PoolingLayout } from './pooling.js'
+import { ProjectionCache } from './projection-cache.js'
+import { fnv1a, MAX_TOKENS, tokenize } from './tokenizer.js'
+import type { BuiltinWeights, RowTable } from './weights.js'
+
+/** Distinct tokens whose projections are cached (1.7 KB each, 14 MB in all): the working vocabulary of English text. */
+export const TOKEN_CACHE_SIZE = 8192
+
+export class BuiltinEngine {
+  private readonly cache: ProjectionCache
+  private readonly layout: PoolingLayout
+  private readonly pool: typeof maxPool
+  /** Conv weight as [tap][channel][input], contiguous over the inputs. */
+  private readonly tapWeight: Float64Array
+  private readonly inputsPerGroup: number
+  /** The current text's slots, with kernel - 1 padding slots (0) on each side. */
+  private readonly slots: Int32Array
+  private readonly pooled: Float64Array
+  private readonly bagSum: Float64Array
+  private readonly fillSlot = (token: string, slot: number) => this.project(token, slot)
+
+  constructor(
+    private readonly weights: BuiltinWeights,
+    private readonly spec: FeatureSpec,
+    cacheSize = TOKEN_CACHE_SIZE,
+  ) {
+    const { channels, kernel, groups, convWeight, cnnTable } = weights
+    // Every token of a text must keep its slot until the text is pooled.
+    if (cacheSize < MAX_TOKENS) throw new Error(`the token cache must hold at least ${MAX_TOKENS} tokens, got ${cacheSize}`)
+    this.inputsPerGroup = convWeight.length / (channels * kernel)
+    if (cnnTable.width !== groups * this.inputsPerGroup) throw new Error('the token table and the convolution disagree on the vector size')
+    // A token's vector must not depend on its neighbour, or it could not be cached.
+    if (cnnTable.slotOf.subarray(spec.wordBuckets + spec.subwordBuckets).some((slot) => slot >= 0)) {
+      throw new Error('the token table has non-zero bigram rows, which this evaluator does not support')
+    }
+    this.tapWeight = new Float64Array(kernel * channels * this.inputsPerGroup)
+    const tapStart = new Int32Array(kernel).fill(channels)
+    for (let c = 0; c < channels; c++) {
+      for (let d = 0; d < this.inputsPerGroup; d++) {
+        for (let k = 0; k < kernel; k++) {
+          const w = convWeight[(c * this.inputsPerGroup + d) * kernel + k]!
+          this.tapWeight[(k * channels + c) * this.inputsPerGroup + d] = w
+          if (w !== 0 && c < tapStart[k]!) tapStart[k] = c
+        }
+      }
+    }
+    const tapOffset = new Int32Array(kernel)
+    let stride = 0
+    for (let k = 0; k < kernel; k++) {
+      tapOffset[k] = stride
+      stride += channels - tapStart[k]!
+    }
+    this.layout = { stride, tapStart, tapOffset, bias: weights.convBias, floor: weights.poolFloor }
+    const sorted = tapStart.every((start, k) => k === 0 || start >= tapStart[k - 1]!)
+    this.pool = kernel === 4 && sorted ? maxPoolFourTaps : maxPool
+    this.cache = new ProjectionCache(cacheSize, stride)
+    this.slots = new Int32Array(MAX_TOKENS + 2 * (kernel - 1))
+    this.pooled = new Float64Array(channels)
+    this.bagSum = new Float64Array(weights.bagTable.width + 1)
+  }
+
+  /** Class probabilities of each text, `classes` numbers per text. */
+  probabilities(texts: readonly string[]): Float32Array {
+    const { classes } = this.weights
+    const out = new Float32Array(texts.length * classes)
+    const logits = new Float64Array(classes)
+    for (let i = 0; i < texts.length; i++) {
+      this.logits(tokenize(texts[i]!), logits)
+      softmaxInto(logits, out, i * classes)
+    }
+    return out
+  }
+
+  /** Writes the logits of one tokenised text (at most MAX_TOKENS tokens) into `out`. */
+  logits(tokens: readonly string[], out: Float64Array): void {
+    const { kernel, classes, cnnWeight, bagWeight, outBias, channels } = this.weights
+    const slots = this.slots
+    const count = Math.min(tokens.length, MAX_TOKENS)
+    slots.fill(0)
+    for (let t = 0; t < count; t++) slots[kernel - 1 + t] = this.cache.slotOf(tokens[t]!, this.fillSlot)
+    this.pool(this.cache.arena, slots, count + kernel - 1, this.layout, this.pooled)
+    this.sumBag(tokens, count)
+    const bagWidth = this.weights.bagTable.width
+    for (let j = 0; j < classes; j++) {
+      let cnn = 0
+      for (let c = 0; c < channels; c++) cnn += this.pooled[c]! * cnnWeight[c * classes + j]!
+      let bag = 0
+      for (let i = 0; i <= bagWidth; i++) bag += this.bagSum[i]! * bagWeight[i * classes + j]!
+      out[j] = outBias[j]! + cnn + bag / Math.max(count, 1)
+    }
+  }
+
+  /** `bagSum` = the bag rows of every word and bigram (the graph's slots 0 and 1), then the token count. */
+  private sumBag(tokens: readonly string[], count: number): void {
+    const { bagSum, spec, cache } = this
+    const table = this.weights.bagTable
+    const width = table.width
+    const first = this.weights.kernel - 1
+    bagSum.fill(0)
+    for (let t = 0; t < count; t++) {
+      const slot = this.slots[first + t]!
+      addRow(bagSum, table, cache.bagSlot[slot]!, width)
+      const next = t + 1 < count ? tokens[t + 1] : undefined
+      addRow(bagSum, table, table.slotOf[bigramRowOfHash(cache.hash[slot]!, next, spec)]!, width)
+    }
+    bagSum[width] = count
+  }
+
+  /** Fills `slot` with a token's vector (the sum of its word and sub-word rows) through every tap. */
+  private project(token: string, slot: number): void {
+    const rows = wordRows(token, this.spec)
+    const vector = sumRows(this.weights.cnnTable, rows)
+    const { channels, kernel, groups } = this.weights
+    const { tapStart, tapOffset } = this.layout
+    const per = this.inputsPerGroup
+    const groupChannels = channels / groups
+    const out = this.cache.view(slot)
+    for (let k = 0; k < kernel; k++) {
+      for (let c = tapStart[k]!; c < channels; c++) {
+        const base = (k * channels + c) * per
+        const input = Math.floor(c / groupChannels) * per
+        let s = 0
+        for (let d = 0; d < per; d++) s += this.tapWeight[base + d]! * vector[input + d]!
+        out[tapOffset[k]! + c - tapStart[k]!] = s
+      }
+    }
+    this.cache.hash[slot] = fnv1a(token)
+    this.cache.bagSlot[slot] = this.weights.bagTable.slotOf[rows[0]!]!
+  }
+}
+
+/** Adds row `slot` of `table` (nothing when -1, an all-zero row) to `sum`. */
+function addRow(sum: Float64Array, table: RowTable, slot: number, width: number): void {
+  if (slot < 0) return
+  const base = slot * width
+  for (let i = 0; i < width; i++) sum[i]! += table.values[base + i]!
+}
+
+/** The sum of `rows` of `table` (whole numbers: exact in any order). */
+function sumRows(table: RowTable, rows: Int32Array): Float64Array {
+  const sum = new Float64Array(table.width)
+  for (const row of rows) addRow(sum, table, table.slotOf[row]!, table.width)
+  return sum
+}
+
+function softmaxInto(logits: Float64Array, out: Float32Array, offset: number): void {
+  let max = -Infinity
+  for (const v of logits) max = Math.max(max, v)
+  let total = 0
+  for (let j = 0; j < logits.length; j++) total += Math.exp(logits[j]! - max)
+  for (let j = 0; j < logits.length; j++) out[offset + j] = Math.exp(logits[j]! - max) / total
+}

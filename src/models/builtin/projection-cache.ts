@@ -1,0 +1,50 @@
+/**
+ * The built-in engine's per-token cache: each distinct token's projections through every
+ * convolution tap live in one shared arena (a slot of `stride` numbers), so the pooling loop
+ * reads a single typed array and nothing is copied per text. Slot 0 is all zeros: the padding.
+ * When full, the oldest token gives its slot to the new one.
+ */
+
+export class ProjectionCache {
+  /** `(size + 1) * stride` numbers: slot s holds the projections of one token. */
+  readonly arena: Float32Array
+  /** FNV-1a hash of each slot's token (to hash its bigrams without building strings). */
+  readonly hash: Uint32Array
+  /** Each slot's word row in the bag table (a compact index, -1 when the row is zero). */
+  readonly bagSlot: Int32Array
+  private readonly slots = new Map<string, number>()
+  private readonly tokenOf: (string | undefined)[]
+  private next = 1
+
+  constructor(
+    readonly size: number,
+    readonly stride: number,
+  ) {
+    this.arena = new Float32Array((size + 1) * stride)
+    this.hash = new Uint32Array(size + 1)
+    this.bagSlot = new Int32Array(size + 1).fill(-1)
+    this.tokenOf = new Array<string | undefined>(size + 1)
+  }
+
+  /**
+   * The slot of `token`, filled by `fill(token, slot)` the first time it is seen. A text of up to
+   * `size` distinct tokens never evicts its own tokens (slots are reused oldest first).
+   */
+  slotOf(token: string, fill: (token: string, slot: number) => void): number {
+    const known = this.slots.get(token)
+    if (known !== undefined) return known
+    const slot = this.next
+    this.next = slot === this.size ? 1 : slot + 1
+    const previous = this.tokenOf[slot]
+    if (previous !== undefined) this.slots.delete(previous)
+    this.tokenOf[slot] = token
+    this.slots.set(token, slot)
+    fill(token, slot)
+    return slot
+  }
+
+  /** The projections of `slot`, to write. */
+  view(slot: number): Float32Array {
+    return this.arena.subarray(slot * this.stride, (slot + 1) * this.stride)
+  }
+}
