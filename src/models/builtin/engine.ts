@@ -124,22 +124,30 @@ export class BuiltinEngine {
   private project(token: string, slot: number): void {
     const rows = wordRows(token, this.spec)
     const vector = sumRows(this.weights.cnnTable, rows)
-    const { channels, kernel, groups } = this.weights
-    const { tapStart, tapOffset } = this.layout
-    const per = this.inputsPerGroup
-    const groupChannels = channels / groups
-    const out = this.cache.view(slot)
-    for (let k = 0; k < kernel; k++) {
-      for (let c = tapStart[k]!; c < channels; c++) {
-        const base = (k * channels + c) * per
-        const input = Math.floor(c / groupChannels) * per
-        let s = 0
-        for (let d = 0; d < per; d++) s += this.tapWeight[base + d]! * vector[input + d]!
-        out[tapOffset[k]! + c - tapStart[k]!] = s
-      }
-    }
+    const { channels, groups } = this.weights
+    projectVector(vector, this.tapWeight, this.inputsPerGroup, channels / groups, this.layout, this.cache.view(slot))
     this.cache.hash[slot] = fnv1a(token)
     this.cache.bagSlot[slot] = this.weights.bagTable.slotOf[rows[0]!]!
+  }
+}
+
+/**
+ * `out` = the projections of `vector` through every tap (tap k: channels from tapStart[k]);
+ * `tapWeight` is [tap][channel][input]. A plain function, like the pooling loops.
+ */
+function projectVector(vector: Float64Array, tapWeight: Float64Array, inputs: number, groupChannels: number, layout: PoolingLayout, out: Float32Array): void {
+  const { tapStart, tapOffset } = layout
+  const channels = layout.bias.length
+  for (let k = 0; k < tapStart.length; k++) {
+    const start = tapStart[k]!
+    const at = tapOffset[k]! - start
+    for (let c = start; c < channels; c++) {
+      const base = (k * channels + c) * inputs
+      const input = Math.floor(c / groupChannels) * inputs
+      let s = 0
+      for (let d = 0; d < inputs; d++) s += tapWeight[base + d]! * vector[input + d]!
+      out[at + c] = s
+    }
   }
 }
 
