@@ -15,6 +15,7 @@ import { trainBuiltinModel } from '../../src/models/builtin/train.js'
 import { readBuiltinWeights } from '../../src/models/builtin/weights.js'
 import { readLabelledTsv } from '../../src/models/dataset.js'
 import { GraphBuilder } from '../../src/models/onnx/graph-builder.js'
+import { POOLING_WASM_SOURCE, POOLING_WASM_TARGET, poolingModuleText } from '../wasm-module.js'
 import { MIXED, TINY, tinyTsv } from '../fixtures/tiny-builtin.js'
 
 const COMMITTED = path.join(PROJECT_ROOT, 'models', 'sentiment')
@@ -81,12 +82,20 @@ test('the committed model: same probabilities as ONNX Runtime on every SST-2 dev
   if (existsSync(DEV)) texts = [...TEXTS, ...(await readLabelledTsv(DEV)).map((e) => e.text)]
   else t.diagnostic(`SST-2 dev set not found at ${DEV}; comparing on ${TEXTS.length} texts only`)
   const weights = readBuiltinWeights(bytes, manifest.features)
-  assert.equal(weights.kernel, 4, 'the committed model uses the four-tap pooling loop')
-  const engine = new BuiltinEngine(weights, manifest.features)
-  const { maxDiff, labelChanges } = compare(engine.probabilities(texts), await onnxProbabilities(bytes, manifest.features, texts))
-  t.diagnostic(`${texts.length} texts, largest probability difference ${maxDiff.toExponential(2)}`)
-  assert.ok(maxDiff < 1e-5, `probabilities differ by ${maxDiff}`)
-  assert.equal(labelChanges, 0)
+  const onnx = await onnxProbabilities(bytes, manifest.features, texts)
+  for (const simd of [true, false]) {
+    const engine = new BuiltinEngine(weights, manifest.features, { simd })
+    assert.equal(engine.pooling, simd ? 'simd' : 'javascript')
+    const { maxDiff, labelChanges } = compare(engine.probabilities(texts), onnx)
+    t.diagnostic(`${engine.pooling} pooling: ${texts.length} texts, largest probability difference ${maxDiff.toExponential(2)}`)
+    assert.ok(maxDiff < 1e-5, `${engine.pooling}: probabilities differ by ${maxDiff}`)
+    assert.equal(labelChanges, 0, engine.pooling)
+  }
+})
+
+test('the SIMD pooling module is the compiled pooling.wat (npm run build:wasm)', async () => {
+  const expected = await poolingModuleText(await readFile(POOLING_WASM_SOURCE, 'utf8'))
+  assert.equal(await readFile(POOLING_WASM_TARGET, 'utf8'), expected, 'pooling-wasm.ts is stale: run npm run build:wasm')
 })
 
 test('the token cache changes nothing: a cache far smaller than the vocabulary gives the same numbers, batched or not', async () => {
@@ -97,13 +106,13 @@ test('the token cache changes nothing: a cache far smaller than the vocabulary g
   const words = Array.from({ length: 3000 }, (_, i) => `w${(i * 7919).toString(36)}`)
   const texts = Array.from({ length: 1500 }, (_, i) => Array.from({ length: 1 + (i % 40) }, (_, j) => words[(i * 31 + j * 17) % words.length]).join(' '))
   const roomy = new BuiltinEngine(weights, manifest.features)
-  const tight = new BuiltinEngine(weights, manifest.features, 256)
+  const tight = new BuiltinEngine(weights, manifest.features, { cacheSize: 256 })
   const expected = roomy.probabilities(texts)
   assert.deepEqual(tight.probabilities(texts), expected)
   const oneByOne = new Float32Array(expected.length)
   texts.forEach((text, i) => oneByOne.set(tight.probabilities([text]), i * 2))
   assert.deepEqual(oneByOne, expected)
-  assert.throws(() => new BuiltinEngine(weights, manifest.features, 100), /cache/)
+  assert.throws(() => new BuiltinEngine(weights, manifest.features, { cacheSize: 100 }), /cache/)
 })
 
 test('an ONNX file that is not a built-in model is refused with the missing part named', () => {

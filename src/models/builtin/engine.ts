@@ -12,7 +12,8 @@
  * position (`pooling.ts`). Models of other shapes (Hugging Face exports) run on ONNX Runtime.
  */
 import { bigramRowOfHash, wordRows, type FeatureSpec } from './features.js'
-import { maxPool, maxPoolFourTaps, type PoolingLayout } from './pooling.js'
+import { maxPool, type PoolingLayout } from './pooling.js'
+import { SimdPooling } from './pooling-simd.js'
 import { ProjectionCache } from './projection-cache.js'
 import { fnv1a, MAX_TOKENS, tokenize } from './tokenizer.js'
 import type { BuiltinWeights, RowTable } from './weights.js'
@@ -20,10 +21,17 @@ import type { BuiltinWeights, RowTable } from './weights.js'
 /** Distinct tokens whose projections are cached (1.7 KB each, 14 MB in all): the working vocabulary of English text. */
 export const TOKEN_CACHE_SIZE = 8192
 
+export interface BuiltinEngineOptions {
+  /** Distinct tokens cached (default TOKEN_CACHE_SIZE, at least MAX_TOKENS). */
+  cacheSize?: number
+  /** Use the WebAssembly SIMD pooling loop where it applies (default true; false for tests). */
+  simd?: boolean
+}
+
 export class BuiltinEngine {
   private readonly cache: ProjectionCache
   private readonly layout: PoolingLayout
-  private readonly pool: typeof maxPool
+  private readonly simd: SimdPooling | undefined
   /** Conv weight as [tap][channel][input], contiguous over the inputs. */
   private readonly tapWeight: Float64Array
   private readonly inputsPerGroup: number
@@ -36,8 +44,9 @@ export class BuiltinEngine {
   constructor(
     private readonly weights: BuiltinWeights,
     private readonly spec: FeatureSpec,
-    cacheSize = TOKEN_CACHE_SIZE,
+    options: BuiltinEngineOptions = {},
   ) {
+    const cacheSize = options.cacheSize ?? TOKEN_CACHE_SIZE
     const { channels, kernel, groups, convWeight, cnnTable } = weights
     // Every token of a text must keep its slot until the text is pooled.
     if (cacheSize < MAX_TOKENS) throw new Error(`the token cache must hold at least ${MAX_TOKENS} tokens, got ${cacheSize}`)
@@ -65,12 +74,17 @@ export class BuiltinEngine {
       stride += channels - tapStart[k]!
     }
     this.layout = { stride, tapStart, tapOffset, bias: weights.convBias, floor: weights.poolFloor }
-    const sorted = tapStart.every((start, k) => k === 0 || start >= tapStart[k - 1]!)
-    this.pool = kernel === 4 && sorted ? maxPoolFourTaps : maxPool
-    this.cache = new ProjectionCache(cacheSize, stride)
-    this.slots = new Int32Array(MAX_TOKENS + 2 * (kernel - 1))
+    const slotsLength = MAX_TOKENS + 2 * (kernel - 1)
+    this.simd = options.simd !== false && SimdPooling.fits(this.layout) ? new SimdPooling(this.layout, cacheSize + 1, slotsLength) : undefined
+    this.cache = new ProjectionCache(cacheSize, stride, this.simd?.arena)
+    this.slots = this.simd?.slots ?? new Int32Array(slotsLength)
     this.pooled = new Float64Array(channels)
     this.bagSum = new Float64Array(weights.bagTable.width + 1)
+  }
+
+  /** Which pooling loop runs: the WebAssembly SIMD one, or the JavaScript one. */
+  get pooling(): 'simd' | 'javascript' {
+    return this.simd ? 'simd' : 'javascript'
   }
 
   /** Class probabilities of each text, `classes` numbers per text. */
@@ -92,7 +106,8 @@ export class BuiltinEngine {
     const count = Math.min(tokens.length, MAX_TOKENS)
     slots.fill(0)
     for (let t = 0; t < count; t++) slots[kernel - 1 + t] = this.cache.slotOf(tokens[t]!, this.fillSlot)
-    this.pool(this.cache.arena, slots, count + kernel - 1, this.layout, this.pooled)
+    if (this.simd) this.simd.pool(count + kernel - 1, this.pooled)
+    else maxPool(this.cache.arena, slots, count + kernel - 1, this.layout, this.pooled)
     this.sumBag(tokens, count)
     const bagWidth = this.weights.bagTable.width
     for (let j = 0; j < classes; j++) {

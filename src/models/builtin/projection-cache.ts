@@ -16,11 +16,14 @@ export class ProjectionCache {
   private readonly tokenOf: (string | undefined)[]
   private next = 1
 
+  /** `arena`, when given, must hold `(size + 1) * stride` zeros (e.g. WebAssembly memory). */
   constructor(
     readonly size: number,
     readonly stride: number,
+    arena?: Float32Array,
   ) {
-    this.arena = new Float32Array((size + 1) * stride)
+    if (arena && arena.length !== (size + 1) * stride) throw new Error(`the arena holds ${arena.length} numbers, not ${(size + 1) * stride}`)
+    this.arena = arena ?? new Float32Array((size + 1) * stride)
     this.hash = new Uint32Array(size + 1)
     this.bagSlot = new Int32Array(size + 1).fill(-1)
     this.tokenOf = new Array<string | undefined>(size + 1)
