@@ -15,7 +15,7 @@ import { trainBuiltinModel } from '../../src/models/builtin/train.js'
 import { readBuiltinWeights } from '../../src/models/builtin/weights.js'
 import { readLabelledTsv } from '../../src/models/dataset.js'
 import { GraphBuilder } from '../../src/models/onnx/graph-builder.js'
-import { POOLING_WASM_SOURCE, POOLING_WASM_TARGET, poolingModuleText } from '../wasm-module.js'
+import { KERNELS_WASM_SOURCE, KERNELS_WASM_TARGET, kernelsModuleText } from '../wasm-module.js'
 import { MIXED, TINY, tinyTsv } from '../fixtures/tiny-builtin.js'
 
 const COMMITTED = path.join(PROJECT_ROOT, 'models', 'sentiment')
@@ -85,17 +85,17 @@ test('the committed model: same probabilities as ONNX Runtime on every SST-2 dev
   const onnx = await onnxProbabilities(bytes, manifest.features, texts)
   for (const simd of [true, false]) {
     const engine = new BuiltinEngine(weights, manifest.features, { simd })
-    assert.equal(engine.pooling, simd ? 'simd' : 'javascript')
+    assert.equal(engine.kernels, simd ? 'simd' : 'javascript')
     const { maxDiff, labelChanges } = compare(engine.probabilities(texts), onnx)
-    t.diagnostic(`${engine.pooling} pooling: ${texts.length} texts, largest probability difference ${maxDiff.toExponential(2)}`)
-    assert.ok(maxDiff < 1e-5, `${engine.pooling}: probabilities differ by ${maxDiff}`)
-    assert.equal(labelChanges, 0, engine.pooling)
+    t.diagnostic(`${engine.kernels} loops: ${texts.length} texts, largest probability difference ${maxDiff.toExponential(2)}`)
+    assert.ok(maxDiff < 1e-5, `${engine.kernels}: probabilities differ by ${maxDiff}`)
+    assert.equal(labelChanges, 0, engine.kernels)
   }
 })
 
-test('the SIMD pooling module is the compiled pooling.wat (npm run build:wasm)', async () => {
-  const expected = await poolingModuleText(await readFile(POOLING_WASM_SOURCE, 'utf8'))
-  assert.equal(await readFile(POOLING_WASM_TARGET, 'utf8'), expected, 'pooling-wasm.ts is stale: run npm run build:wasm')
+test('the SIMD module is the compiled kernels.wat (npm run build:wasm)', async () => {
+  const expected = await kernelsModuleText(await readFile(KERNELS_WASM_SOURCE, 'utf8'))
+  assert.equal(await readFile(KERNELS_WASM_TARGET, 'utf8'), expected, 'kernels-wasm.ts is stale: run npm run build:wasm')
 })
 
 test('the token cache changes nothing: a cache far smaller than the vocabulary gives the same numbers, batched or not', async () => {

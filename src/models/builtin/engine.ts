@@ -1,20 +1,22 @@
 /**
- * Evaluates the built-in model in JavaScript: the same numbers as its ONNX graph (see
+ * Evaluates the built-in model without ONNX Runtime: the same numbers as its ONNX graph (see
  * `graph.ts`; a test checks both agree on every SST-2 dev sentence), at a fraction of the cost.
  *
- * Why not ONNX Runtime here (measured on the 2-core dev machine, `.scratch`-free figures in
- * docs/model.md): one `InferenceSession.run` from Node costs 17-20 µs even for a one-node graph
- * (the promise, `setImmediate` and tensor wrapping around a synchronous call), the smallest graph
- * of this model's dense part 37-44 µs, the full graph 45-55 µs: with tokenising, over the 50 µs
- * per text the model must meet. This evaluator is faster because a token's contribution to
- * every convolution window is a linear function of its vector alone: it is computed once per
- * distinct token and cached (`projection-cache.ts`), so a text costs a few adds per channel and
- * position (`pooling.ts`). Models of other shapes (Hugging Face exports) run on ONNX Runtime.
+ * Why not ONNX Runtime here (measured on the 2-core dev machine, figures in docs/model.md): one
+ * `InferenceSession.run` from Node costs 17-20 µs even for a one-node graph (the promise,
+ * `setImmediate` and tensor wrapping around a synchronous call), the smallest graph of this
+ * model's dense part 37-44 µs, the full graph 45-55 µs: with tokenising, over the 50 µs per text
+ * the model must meet. This evaluator needs ~17 µs because a token's contribution to every
+ * convolution window is a linear function of its vector alone: it is computed once per distinct
+ * token and cached (`projection-cache.ts`), so a text costs a few adds per channel and position;
+ * both loops run in WebAssembly SIMD where the model's shape allows (`simd-kernels.ts`), in plain
+ * JavaScript otherwise (`pooling.ts`). Models of other shapes (Hugging Face exports) run on
+ * ONNX Runtime.
  */
 import { bigramRowOfHash, wordRows, type FeatureSpec } from './features.js'
 import { maxPool, type PoolingLayout } from './pooling.js'
-import { SimdPooling } from './pooling-simd.js'
 import { ProjectionCache } from './projection-cache.js'
+import { SimdKernels } from './simd-kernels.js'
 import { fnv1a, MAX_TOKENS, tokenize } from './tokenizer.js'
 import type { BuiltinWeights, RowTable } from './weights.js'
 
@@ -24,14 +26,14 @@ export const TOKEN_CACHE_SIZE = 8192
 export interface BuiltinEngineOptions {
   /** Distinct tokens cached (default TOKEN_CACHE_SIZE, at least MAX_TOKENS). */
   cacheSize?: number
-  /** Use the WebAssembly SIMD pooling loop where it applies (default true; false for tests). */
+  /** Use the WebAssembly SIMD loops where they apply (default true; false for tests). */
   simd?: boolean
 }
 
 export class BuiltinEngine {
   private readonly cache: ProjectionCache
   private readonly layout: PoolingLayout
-  private readonly simd: SimdPooling | undefined
+  private readonly simd: SimdKernels | undefined
   /** Conv weight as [tap][channel][input], contiguous over the inputs. */
   private readonly tapWeight: Float64Array
   private readonly inputsPerGroup: number
@@ -75,15 +77,18 @@ export class BuiltinEngine {
     }
     this.layout = { stride, tapStart, tapOffset, bias: weights.convBias, floor: weights.poolFloor }
     const slotsLength = MAX_TOKENS + 2 * (kernel - 1)
-    this.simd = options.simd !== false && SimdPooling.fits(this.layout) ? new SimdPooling(this.layout, cacheSize + 1, slotsLength) : undefined
+    this.simd =
+      options.simd !== false && SimdKernels.fits(this.layout, groups)
+        ? new SimdKernels(this.layout, projectionMatrix(this.tapWeight, this.layout, this.inputsPerGroup), this.inputsPerGroup, cacheSize + 1, slotsLength)
+        : undefined
     this.cache = new ProjectionCache(cacheSize, stride, this.simd?.arena)
     this.slots = this.simd?.slots ?? new Int32Array(slotsLength)
     this.pooled = new Float64Array(channels)
     this.bagSum = new Float64Array(weights.bagTable.width + 1)
   }
 
-  /** Which pooling loop runs: the WebAssembly SIMD one, or the JavaScript one. */
-  get pooling(): 'simd' | 'javascript' {
+  /** Which loops run: the WebAssembly SIMD ones, or the JavaScript ones. */
+  get kernels(): 'simd' | 'javascript' {
     return this.simd ? 'simd' : 'javascript'
   }
 
@@ -140,7 +145,8 @@ export class BuiltinEngine {
     const rows = wordRows(token, this.spec)
     const vector = sumRows(this.weights.cnnTable, rows)
     const { channels, groups } = this.weights
-    projectVector(vector, this.tapWeight, this.inputsPerGroup, channels / groups, this.layout, this.cache.view(slot))
+    if (this.simd) this.simd.project(vector, slot)
+    else projectVector(vector, this.tapWeight, this.inputsPerGroup, channels / groups, this.layout, this.cache.view(slot))
     this.cache.hash[slot] = fnv1a(token)
     this.cache.bagSlot[slot] = this.weights.bagTable.slotOf[rows[0]!]!
   }
@@ -164,6 +170,19 @@ function projectVector(vector: Float64Array, tapWeight: Float64Array, inputs: nu
       out[at + c] = s
     }
   }
+}
+
+/** The [input][projection] matrix of one group's taps, in the arena's slot layout (see SimdKernels). */
+function projectionMatrix(tapWeight: Float64Array, layout: PoolingLayout, inputs: number): Float32Array {
+  const { stride, tapStart, tapOffset } = layout
+  const channels = layout.bias.length
+  const matrix = new Float32Array(inputs * stride)
+  for (let k = 0; k < tapStart.length; k++) {
+    for (let c = tapStart[k]!; c < channels; c++) {
+      for (let d = 0; d < inputs; d++) matrix[d * stride + tapOffset[k]! + c - tapStart[k]!] = tapWeight[(k * channels + c) * inputs + d]!
+    }
+  }
+  return matrix
 }
 
 /** Adds row `slot` of `table` (nothing when -1, an all-zero row) to `sum`. */

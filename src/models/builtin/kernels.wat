@@ -1,6 +1,11 @@
-;; The built-in engine's pooling loop with 128-bit SIMD: `maxPool` of pooling.ts for the model's shape, four
-;; channels at a time. Compiled by `npm run build:wasm` into pooling-wasm.ts (a test checks that
+;; The built-in engine's two loops with 128-bit SIMD, four channels at a time (see
+;; simd-kernels.ts). Compiled by `npm run build:wasm` into kernels-wasm.ts (a test checks that
 ;; file matches this source).
+;;
+;; project(weight, vector, out, inputs, stride)
+;;   out[j] = sum over d < inputs of weight[d * stride + j] * vector[d], for j < stride
+;;   (byte addresses of f32 arrays; stride a multiple of 4): a token's projections through
+;;   every tap, written straight into its arena slot.
 ;;
 ;; pool4(arena, slots, windows, stride, s1, s2, s3, channels, off1, off2, off3, pooled)
 ;;   arena   byte address of the projection arena (f32; slot s at arena + s * stride * 4)
@@ -13,6 +18,32 @@
 ;; Channel boundaries s1, s2, s3 and channels must be multiples of 4 (checked by the caller).
 (module
   (import "env" "memory" (memory 1))
+  (func (export "project")
+    (param $weight i32) (param $vector i32) (param $out i32) (param $inputs i32) (param $stride i32)
+    (local $d i32) (local $j i32) (local $end i32) (local $row i32) (local $x v128)
+    (local.set $end (i32.shl (local.get $stride) (i32.const 2)))
+    (local.set $j (i32.const 0))
+    (block $cleared (loop $clear
+      (br_if $cleared (i32.ge_u (local.get $j) (local.get $end)))
+      (v128.store (i32.add (local.get $out) (local.get $j)) (v128.const f32x4 0 0 0 0))
+      (local.set $j (i32.add (local.get $j) (i32.const 16)))
+      (br $clear)))
+    (local.set $d (i32.const 0))
+    (block $inputsDone (loop $input
+      (br_if $inputsDone (i32.ge_u (local.get $d) (local.get $inputs)))
+      (local.set $x (f32x4.splat (f32.load (i32.add (local.get $vector) (i32.shl (local.get $d) (i32.const 2))))))
+      (local.set $row (i32.add (local.get $weight) (i32.mul (local.get $d) (local.get $end))))
+      (local.set $j (i32.const 0))
+      (block $rowDone (loop $column
+        (br_if $rowDone (i32.ge_u (local.get $j) (local.get $end)))
+        (v128.store (i32.add (local.get $out) (local.get $j))
+          (f32x4.add (v128.load (i32.add (local.get $out) (local.get $j)))
+            (f32x4.mul (v128.load (i32.add (local.get $row) (local.get $j))) (local.get $x))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $column)))
+      (local.set $d (i32.add (local.get $d) (i32.const 1)))
+      (br $input)))
+  )
   (func (export "pool4")
     (param $arena i32) (param $slots i32) (param $windows i32) (param $stride i32)
     (param $s1 i32) (param $s2 i32) (param $s3 i32) (param $channels i32)
