@@ -58,30 +58,15 @@ export class BuiltinEngine {
     if (cnnTable.slotOf.subarray(spec.wordBuckets + spec.subwordBuckets).some((slot) => slot >= 0)) {
       throw new Error('the token table has non-zero bigram rows, which this evaluator does not support')
     }
-    this.tapWeight = new Float64Array(kernel * channels * this.inputsPerGroup)
-    const tapStart = new Int32Array(kernel).fill(channels)
-    for (let c = 0; c < channels; c++) {
-      for (let d = 0; d < this.inputsPerGroup; d++) {
-        for (let k = 0; k < kernel; k++) {
-          const w = convWeight[(c * this.inputsPerGroup + d) * kernel + k]!
-          this.tapWeight[(k * channels + c) * this.inputsPerGroup + d] = w
-          if (w !== 0 && c < tapStart[k]!) tapStart[k] = c
-        }
-      }
-    }
-    const tapOffset = new Int32Array(kernel)
-    let stride = 0
-    for (let k = 0; k < kernel; k++) {
-      tapOffset[k] = stride
-      stride += channels - tapStart[k]!
-    }
-    this.layout = { stride, tapStart, tapOffset, bias: weights.convBias, floor: weights.poolFloor }
+    const convolution = convolutionLayout(weights, this.inputsPerGroup)
+    this.tapWeight = convolution.tapWeight
+    this.layout = convolution.layout
     const slotsLength = MAX_TOKENS + 2 * (kernel - 1)
     this.simd =
       options.simd !== false && SimdKernels.fits(this.layout, groups)
         ? new SimdKernels(this.layout, projectionMatrix(this.tapWeight, this.layout, this.inputsPerGroup), this.inputsPerGroup, cacheSize + 1, slotsLength)
         : undefined
-    this.cache = new ProjectionCache(cacheSize, stride, this.simd?.arena)
+    this.cache = new ProjectionCache(cacheSize, this.layout.stride, this.simd?.arena)
     this.slots = this.simd?.slots ?? new Int32Array(slotsLength)
     this.pooled = new Float64Array(channels)
     this.bagSum = new Float64Array(weights.bagTable.width + 1)
@@ -170,6 +155,33 @@ function projectVector(vector: Float64Array, tapWeight: Float64Array, inputs: nu
       out[at + c] = s
     }
   }
+}
+
+/**
+ * The conv weight as [tap][channel][input], and where each tap's projections sit in a slot:
+ * tap k covers the channels from the first with a non-zero weight at that tap (narrower filters
+ * have zero taps), from offset tapOffset[k].
+ */
+function convolutionLayout(weights: BuiltinWeights, inputs: number): { tapWeight: Float64Array; layout: PoolingLayout } {
+  const { channels, kernel, convWeight } = weights
+  const tapWeight = new Float64Array(kernel * channels * inputs)
+  const tapStart = new Int32Array(kernel).fill(channels)
+  for (let c = 0; c < channels; c++) {
+    for (let d = 0; d < inputs; d++) {
+      for (let k = 0; k < kernel; k++) {
+        const w = convWeight[(c * inputs + d) * kernel + k]!
+        tapWeight[(k * channels + c) * inputs + d] = w
+        if (w !== 0 && c < tapStart[k]!) tapStart[k] = c
+      }
+    }
+  }
+  const tapOffset = new Int32Array(kernel)
+  let stride = 0
+  for (let k = 0; k < kernel; k++) {
+    tapOffset[k] = stride
+    stride += channels - tapStart[k]!
+  }
+  return { tapWeight, layout: { stride, tapStart, tapOffset, bias: weights.convBias, floor: weights.poolFloor } }
 }
 
 /** The [input][projection] matrix of one group's taps, in the arena's slot layout (see SimdKernels). */
