@@ -104,7 +104,12 @@ function storedValues(get: (name: string, type: number) => TensorProto, name: st
     const q = new Int8Array(copy(int8).buffer)
     const scale = new Float32Array(copy(get(`${name}_scale`, FLOAT)).buffer)
     // float32 * float32 is exact in float64; Float32Array rounds it as ONNX Runtime's Mul does.
-    return Float32Array.from(q, (v, i) => v * scale[Math.floor(i / width)]!)
+    const values = new Float32Array(q.length)
+    for (let row = 0; row < count; row++) {
+      const s = scale[row]!
+      for (let i = row * width; i < (row + 1) * width; i++) values[i] = q[i]! * s
+    }
+    return values
   }
   const half = tryGet(get, `${name}_float16`, FLOAT16)
   if (half) return Float32Array.from(new Uint16Array(copy(half).buffer), fromFloat16)
