@@ -23,6 +23,7 @@ import rateLimit from './plugins/rate-limit.js'
 import requestId, { requestIdOf } from './plugins/request-id.js'
 import requestLog from './plugins/request-log.js'
 import securityHeaders from './plugins/security-headers.js'
+import unreadBody from './plugins/unread-body.js'
 import validation from './plugins/validation.js'
 import auditRoutes from './routes/audit.js'
 import healthRoutes from './routes/health.js'
@@ -83,6 +84,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(errorHandler)
   await app.register(requestId)
   await app.register(securityHeaders)
+  await app.register(unreadBody, { maxBytes: config.maxBodyBytes })
   // Before audit and auth: a preflight is answered without a key (and is not audited).
   await app.register(corsPlugin, { origins: config.corsOrigins, apiKeyHeader: config.apiKeyHeader })
   await app.register(jsonBody)

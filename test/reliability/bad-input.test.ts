@@ -141,7 +141,9 @@ function judge(tally: Tally, generated: Generated, answer: RawAnswer): void {
     // answered 413 and reset before the client has read the answer; bare line breaks before
     // the end are no request at all (HTTP allows empty lines before a request line).
     const noRequest = /^[\r\n]*$/.test(generated.bytes.toString('latin1'))
-    if (method !== 'CONNECT' && !noRequest && generated.bytes.length <= MAX_BODY) tally.unexplainedCloses.push(`${generated.kind}: ${generated.bytes.subarray(0, 160).toString('latin1')}`)
+    if (method !== 'CONNECT' && !noRequest && generated.bytes.length <= MAX_BODY) {
+      tally.unexplainedCloses.push(`${generated.kind} (${generated.bytes.length} bytes): ${generated.bytes.subarray(0, 300).toString('latin1')}`)
+    }
     return
   }
   const sample = () => `${generated.kind}: ${generated.bytes.subarray(0, 160).toString('latin1')} -> ${answer.status} ${answer.body.slice(0, 200)}`
