@@ -75,8 +75,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       headersTimeout: config.requestTimeoutMs > 0 ? Math.min(config.headersTimeoutMs, config.requestTimeoutMs) : config.headersTimeoutMs,
       connectionsCheckingInterval: 1000,
     },
-    clientErrorHandler,
-    frameworkErrors,
+    clientErrorHandler: clientErrorHandler(config.maxBodyBytes),
+    frameworkErrors: frameworkErrors(config.maxBodyBytes),
   })
   app.decorate('services', services)
   app.addHook('onClose', () => services.close())

@@ -12,6 +12,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { ErrorBody } from '../errors.js'
 import { AppError, ErrorCode } from '../errors.js'
 import { SECURITY_HEADERS } from '../plugins/security-headers.js'
+import { lingerThenDestroy } from './unread-body.js'
 
 /** The AppError for a `clientError` event's error code. */
 export function clientErrorOf(code: string | undefined): AppError {
@@ -42,16 +43,28 @@ interface SocketWithMessage extends Socket {
   _httpMessage?: { headersSent?: boolean } | null
 }
 
-/** Fastify's `clientErrorHandler` (bound to the instance, so `this.log` is the app's logger). */
-export function clientErrorHandler(this: { log: FastifyBaseLogger }, error: NodeJS.ErrnoException, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return
-  const appError = clientErrorOf(error.code)
-  // Only the code: the error also carries the raw bytes received, which may include a key.
-  this.log.debug({ clientError: error.code ?? 'unknown', status: appError.statusCode }, 'malformed or slow request refused')
-  const inProgress = (socket as SocketWithMessage)._httpMessage
-  if (!socket.writable || inProgress?.headersSent) {
-    socket.destroy()
-    return
+/**
+ * Fastify's `clientErrorHandler` (called with the instance as `this`, so `this.log` is the app's
+ * logger). After a malformed request the connection reads and drops what the client still
+ * sends (up to `maxBodyBytes`) before closing, so the answer is not lost to a reset
+ * (`http/unread-body.ts`); a client too slow to send its request is cut off at once.
+ */
+export function clientErrorHandler(maxBodyBytes: number) {
+  return function handleClientError(this: { log: FastifyBaseLogger }, error: NodeJS.ErrnoException, socket: Socket): void {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return
+    const appError = clientErrorOf(error.code)
+    // Only the code: the error also carries the raw bytes received, which may include a key.
+    this.log.debug({ clientError: error.code ?? 'unknown', status: appError.statusCode }, 'malformed or slow request refused')
+    const inProgress = (socket as SocketWithMessage)._httpMessage
+    if (!socket.writable || inProgress?.headersSent) {
+      socket.destroy()
+      return
+    }
+    const answer = clientErrorResponse(appError, randomUUID())
+    if (appError.code === ErrorCode.RequestTimeout) socket.end(answer, () => socket.destroy())
+    else {
+      socket.end(answer)
+      lingerThenDestroy(socket, maxBodyBytes)
+    }
   }
-  socket.end(clientErrorResponse(appError, randomUUID()), () => socket.destroy())
 }

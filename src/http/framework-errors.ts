@@ -8,6 +8,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, ErrorCode } from '../errors.js'
 import { sendError } from '../plugins/error-handler.js'
 import { SECURITY_HEADERS } from '../plugins/security-headers.js'
+import { discardUnreadBody } from './unread-body.js'
 
 /** The AppError for one of Fastify's router errors. */
 export function frameworkErrorOf(error: FastifyError): AppError {
@@ -15,10 +16,14 @@ export function frameworkErrorOf(error: FastifyError): AppError {
   return new AppError(ErrorCode.BadRequest, 'Malformed URL')
 }
 
-export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const appError = frameworkErrorOf(error)
-  request.errorCode = appError.code
-  // No hook runs for these requests: the headers the plugins would add are set here.
-  reply.headers(SECURITY_HEADERS).header('cache-control', 'no-store').header('x-request-id', request.id)
-  void sendError(request, reply, appError)
+/** The `frameworkErrors` handler; `maxBodyBytes` bounds the unread body it waits for. */
+export function frameworkErrors(maxBodyBytes: number) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const appError = frameworkErrorOf(error)
+    request.errorCode = appError.code
+    // No hook runs for these requests: the headers the plugins would add are set here, and the
+    // unread body is waited for here (plugins/unread-body.ts).
+    reply.headers(SECURITY_HEADERS).header('cache-control', 'no-store').header('x-request-id', request.id)
+    void discardUnreadBody(request.raw, maxBodyBytes).then(() => sendError(request, reply, appError))
+  }
 }

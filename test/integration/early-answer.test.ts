@@ -37,6 +37,8 @@ test('answers given before a large body was read still reach the client (no conn
     ['POST /predict HTTP/1.1\r\nHost: x\r\nX-API-Key: igk_not-a-real-key\r\n', 403],
     ['GET /v1/usage/summary HTTP/1.1\r\nHost: x\r\n', 401],
     [`DELETE /v1/keys/key_x HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\n`, 403],
+    // A URL the router cannot decode: answered by frameworkErrors, where no hook runs.
+    ['OPTIONS /nowhere?text=%7e%97%77%96 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \r\n', 400],
   ] as const
   const lost: string[] = []
   const ROUNDS = 20
