@@ -19,11 +19,15 @@ import type { Socket } from 'node:net'
 /** Longest wait for the rest of a body before answering anyway. */
 export const DRAIN_MS = 5000
 
+/** Whether `request` has body bytes not read yet that are worth waiting for (at most `maxBytes`). */
+export function hasUnreadBody(request: IncomingMessage, maxBytes: number): boolean {
+  if (request.complete || request.readableEnded || !expectsBody(request)) return false
+  return Number(request.headers['content-length'] ?? 0) <= maxBytes
+}
+
 /** Resolves once the unread rest of `request`'s body (if any, up to `maxBytes`) has been read. */
 export function discardUnreadBody(request: IncomingMessage, maxBytes: number): Promise<void> {
-  if (request.complete || request.readableEnded || !expectsBody(request)) return Promise.resolve()
-  if (Number(request.headers['content-length'] ?? 0) > maxBytes) return Promise.resolve()
-  return discardRest(request, maxBytes, DRAIN_MS)
+  return hasUnreadBody(request, maxBytes) ? discardRest(request, maxBytes, DRAIN_MS) : Promise.resolve()
 }
 
 /**

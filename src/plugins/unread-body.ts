@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { discardUnreadBody } from '../http/unread-body.js'
+import { discardUnreadBody, hasUnreadBody } from '../http/unread-body.js'
 
 export interface UnreadBodyOptions {
   /** Bytes to read at most (the body size limit). */
@@ -14,8 +14,10 @@ export interface UnreadBodyOptions {
 }
 
 async function unreadBody(app: FastifyInstance, options: UnreadBodyOptions): Promise<void> {
-  app.addHook('onSend', async (request) => {
-    await discardUnreadBody(request.raw, options.maxBytes)
+  // A callback hook: nearly every request has nothing to wait for, and costs no promise.
+  app.addHook('onSend', (request, _reply, payload, done) => {
+    if (!hasUnreadBody(request.raw, options.maxBytes)) return done(null, payload)
+    void discardUnreadBody(request.raw, options.maxBytes).then(() => done(null, payload))
   })
 }
 
