@@ -12,7 +12,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { ErrorBody } from '../errors.js'
 import { AppError, ErrorCode } from '../errors.js'
 import { SECURITY_HEADERS } from '../plugins/security-headers.js'
-import { lingerThenDestroy } from './unread-body.js'
+import { isLingering, lingerThenDestroy } from './unread-body.js'
 
 /** The AppError for a `clientError` event's error code. */
 export function clientErrorOf(code: string | undefined): AppError {
@@ -51,7 +51,7 @@ interface SocketWithMessage extends Socket {
  */
 export function clientErrorHandler(maxBodyBytes: number) {
   return function handleClientError(this: { log: FastifyBaseLogger }, error: NodeJS.ErrnoException, socket: Socket): void {
-    if (error.code === 'ECONNRESET' || socket.destroyed) return
+    if (error.code === 'ECONNRESET' || socket.destroyed || isLingering(socket)) return
     const appError = clientErrorOf(error.code)
     // Only the code: the error also carries the raw bytes received, which may include a key.
     this.log.debug({ clientError: error.code ?? 'unknown', status: appError.statusCode }, 'malformed or slow request refused')

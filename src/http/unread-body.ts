@@ -30,11 +30,22 @@ export function discardUnreadBody(request: IncomingMessage, maxBytes: number): P
   return hasUnreadBody(request, maxBytes) ? discardRest(request, maxBytes, DRAIN_MS) : Promise.resolve()
 }
 
+/** Sockets answered and now reading out what their client still sends. */
+const lingering = new WeakSet<Socket>()
+
+/** Whether `socket` is reading out a refused request (its answer already sent). */
+export function isLingering(socket: Socket): boolean {
+  return lingering.has(socket)
+}
+
 /**
  * After an answer was written with `socket.end()`: reads and drops what the client still sends,
  * then destroys the socket — once the client ends, `maxBytes` have come or `DRAIN_MS` passed.
  */
 export function lingerThenDestroy(socket: Socket, maxBytes: number): void {
+  lingering.add(socket)
+  // Node's HTTP parser would refuse each further chunk again and close the socket at once.
+  socket.removeAllListeners('data')
   let seen = 0
   const destroy = () => {
     clearTimeout(timer)
