@@ -13,6 +13,7 @@
  * JavaScript otherwise (`pooling.ts`). Models of other shapes (Hugging Face exports) run on
  * ONNX Runtime.
  */
+import { softmax } from '../scores.js'
 import { bigramRowOfHash, wordRows, type FeatureSpec } from './features.js'
 import { maxPool, type PoolingLayout } from './pooling.js'
 import { ProjectionCache } from './projection-cache.js'
@@ -84,7 +85,7 @@ export class BuiltinEngine {
     const logits = new Float64Array(classes)
     for (let i = 0; i < texts.length; i++) {
       this.logits(tokenize(texts[i]!), logits)
-      softmaxInto(logits, out, i * classes)
+      out.set(softmax(logits, 0, classes), i * classes)
     }
     return out
   }
@@ -209,12 +210,4 @@ function sumRows(table: RowTable, rows: Int32Array): Float64Array {
   const sum = new Float64Array(table.width)
   for (const row of rows) addRow(sum, table, table.slotOf[row]!, table.width)
   return sum
-}
-
-function softmaxInto(logits: Float64Array, out: Float32Array, offset: number): void {
-  let max = -Infinity
-  for (const v of logits) max = Math.max(max, v)
-  let total = 0
-  for (let j = 0; j < logits.length; j++) total += Math.exp(logits[j]! - max)
-  for (let j = 0; j < logits.length; j++) out[offset + j] = Math.exp(logits[j]! - max) / total
 }
