@@ -58,6 +58,21 @@ describe('Hugging Face export folders', () => {
     await classifier.close()
   })
 
+  test('weights stored as external data (model.onnx_data, as exported over 2 GB) are read from beside model.onnx', async () => {
+    for (const location of ['model.onnx_data', 'weights/part-1.bin']) {
+      const folder = path.join(dir, `external-${location.replace(/\W/g, '-')}`)
+      fs.mkdirSync(path.join(folder, 'weights'), { recursive: true })
+      const external = writeTinyHfModel(folder, { words: WORDS, labels: LABELS, externalData: location })
+      const weightBytes = 4 * (external.vocab.length + 1) * LABELS.length
+      assert.equal(fs.statSync(path.join(folder, location)).size, weightBytes, 'W and bias live in the external file')
+      const classifier = await loadHfModel(folder, { name: 'external' })
+      const [result] = await classifier.classifyBatch(['The acting was AWFUL'])
+      const expected = expectedProbabilities(external, ['the', 'act', '##ing', 'was', 'awful'])
+      LABELS.forEach((label, j) => assert.ok(Math.abs(result!.scores[label]! - expected[j]!) < 1e-5, `${location} ${label}`))
+      await classifier.close()
+    }
+  })
+
   test('broken folders are refused at load time, naming the file and the problem', async () => {
     const broken = (name: string, change: (dir: string) => void) => {
       const target = path.join(dir, name)
@@ -73,6 +88,15 @@ describe('Hugging Face export folders', () => {
       [broken('no-model', (d) => fs.rmSync(path.join(d, 'model.onnx'))), /model\.onnx: file not found/],
       [broken('wrong-output', (d) => writeTinyHfModel(d, { words: WORDS, labels: LABELS, outputName: 'scores' })), /model\.onnx: no output named "logits" \(outputs: scores\)/],
       [broken('label-mismatch', (d) => fs.writeFileSync(path.join(d, 'config.json'), '{"id2label": {"0": "a", "1": "b"}}')), /"logits" has 3 classes but config\.json id2label names 2/],
+      [broken('no-external-data', (d) => {
+        writeTinyHfModel(d, { words: WORDS, labels: LABELS, externalData: 'model.onnx_data' })
+        fs.rmSync(path.join(d, 'model.onnx_data'))
+      }), /model\.onnx: not a model ONNX Runtime can load \(.*External data path does not exist/],
+      [broken('external-data-outside', (d) => writeTinyHfModel(d, { words: WORDS, labels: LABELS, externalData: '../outside.bin' })), /model\.onnx: not a model ONNX Runtime can load \(.*escapes model directory/],
+      [broken('model-is-a-folder', (d) => {
+        fs.rmSync(path.join(d, 'model.onnx'))
+        fs.mkdirSync(path.join(d, 'model.onnx'))
+      }), /model\.onnx: not a file/],
       [broken('not-a-tokenizer', (d) => fs.writeFileSync(path.join(d, 'tokenizer.json'), '{"vocab": {}}')), /tokenizer\.json: no "model" section/],
     ]
     for (const [folder, message] of cases) {

@@ -26,15 +26,18 @@ export interface HfLoadOptions {
 const REQUIRED_INPUTS = ['input_ids', 'attention_mask']
 const KNOWN_INPUTS = [...REQUIRED_INPUTS, 'token_type_ids']
 
+/**
+ * Opens `model.onnx` by its path, so that ONNX Runtime reads weights stored as external data
+ * (`model.onnx_data`, written by exporters for models over 2 GB) from beside it, and only there:
+ * it refuses external data whose location leaves the model's folder.
+ */
 async function openModel(file: string, threads: number): Promise<ModelSession> {
-  let bytes: Buffer
+  const stat = await fs.stat(file).catch((error: NodeJS.ErrnoException) => {
+    throw new ModelLoadError(file, error.code === 'ENOENT' ? 'file not found' : error.message)
+  })
+  if (!stat.isFile()) throw new ModelLoadError(file, 'not a file')
   try {
-    bytes = await fs.readFile(file)
-  } catch (error) {
-    throw new ModelLoadError(file, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message)
-  }
-  try {
-    return await openSession(bytes, { intraOpThreads: threads })
+    return await openSession(path.resolve(file), { intraOpThreads: threads })
   } catch (error) {
     throw new ModelLoadError(file, `not a model ONNX Runtime can load (${(error as Error).message.split('\n')[0]})`)
   }

@@ -10,7 +10,8 @@ export interface WireTensor {
 
 /** What the worker is started with. */
 export interface SessionWorkerData {
-  bytes: Uint8Array
+  /** The model's bytes, or the path of its file (needed when its weights are external data). */
+  model: Uint8Array | string
   intraOpThreads: number
 }
 

@@ -11,8 +11,9 @@ function toWire(tensor: ort.Tensor): WireTensor {
 }
 
 await serveCalls<RunPayload, RunAnswer, SessionInfo>(async (data) => {
-  const { bytes, intraOpThreads } = data as SessionWorkerData
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all' })
+  const { model, intraOpThreads } = data as SessionWorkerData
+  const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all' }
+  const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options)
   return {
     info: { inputNames: [...session.inputNames], outputNames: [...session.outputNames], outputMetadata: [...session.outputMetadata] },
     async handle({ feeds, fetches }) {

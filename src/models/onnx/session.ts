@@ -54,10 +54,15 @@ class WorkerSession implements ModelSession {
   }
 }
 
-/** Opens a session on `bytes` in a worker thread; rejects with ONNX Runtime's message. */
-export async function openSession(bytes: Uint8Array, options: SessionOptions = {}): Promise<ModelSession> {
-  const copy = bytes.slice()
-  const data: SessionWorkerData = { bytes: copy, intraOpThreads: options.intraOpThreads ?? 1 }
-  const { client, info } = await startWorker<RunPayload, RunAnswer, SessionInfo>(WORKER, data, [copy.buffer])
+/**
+ * Opens a session in a worker thread on a model's bytes or on the path of its file; rejects with
+ * ONNX Runtime's message. A path is read by the worker alone (the main thread never holds the
+ * model) and lets ONNX Runtime find external data (`model.onnx_data`) beside the file.
+ */
+export async function openSession(model: Uint8Array | string, options: SessionOptions = {}): Promise<ModelSession> {
+  const sent = typeof model === 'string' ? model : model.slice()
+  const data: SessionWorkerData = { model: sent, intraOpThreads: options.intraOpThreads ?? 1 }
+  const transfer = typeof sent === 'string' ? [] : [sent.buffer]
+  const { client, info } = await startWorker<RunPayload, RunAnswer, SessionInfo>(WORKER, data, transfer)
   return new WorkerSession(client, info)
 }
