@@ -9,14 +9,18 @@ import { describe, test } from 'node:test'
 import { loadHfModel } from '../../src/models/hf/load.js'
 import { ModelLoadError } from '../../src/models/load-error.js'
 import { tempDir } from '../helper.js'
-import { SPECIAL, writeTinyHfModel } from '../fixtures/hf-model.js'
+import { writeTinyHfModel } from '../fixtures/hf-model.js'
+import { TOKENIZERS } from '../fixtures/hf-tokenizers.js'
+import { readHfConfig } from '../../src/models/hf/config.js'
+import { TokenEncoder } from '../../src/models/hf/encoder.js'
 
 const WORDS = ['good', 'bad', 'movie', 'great', 'awful', 'plot', 'the', 'was', '##s', 'act', '##ing']
 const LABELS = ['negative', 'neutral', 'positive']
 
 /** Independent recomputation: WordPiece by hand for this tiny vocabulary, then the bag of weights. */
-function expectedProbabilities(model: ReturnType<typeof writeTinyHfModel>, tokens: string[]): number[] {
-  const ids = ['[CLS]', ...tokens, '[SEP]'].map((token) => model.vocab.indexOf(token))
+function expectedProbabilities(model: ReturnType<typeof writeTinyHfModel>, tokens: string[], [cls, sep] = ['[CLS]', '[SEP]']): number[] {
+  const ids = [cls, ...tokens, sep].map((token) => model.vocab.indexOf(token))
+  assert.ok(!ids.includes(-1), `a token of ${tokens.join(' ')} is not in the vocabulary`)
   const logits = model.bias.map((b, j) => ids.reduce((sum, id) => sum + model.weights[id]![j]!, b))
   const max = Math.max(...logits)
   const exps = logits.map((l) => Math.exp(l - max))
@@ -110,6 +114,72 @@ describe('Hugging Face export folders', () => {
   })
 
   test('special tokens come first in the vocabulary', () => {
-    assert.deepEqual(model.vocab.slice(0, 4), SPECIAL)
+    assert.deepEqual(model.vocab.slice(0, 4), TOKENIZERS.wordpiece.specials)
   })
+})
+
+/**
+ * BPE (RoBERTa-like, case-sensitive, `Ġ` marks a preceding space) and Unigram (XLM-R-like, `▁`
+ * before every word) tokenizers: the expected segmentations are worked out by hand from the
+ * vocabularies and merges in `fixtures/hf-tokenizers.ts`.
+ */
+describe('BPE and Unigram tokenizers', () => {
+  const dir = tempDir()
+  const CHARS = ['g', 'o', 'd', 'm', 'v', 'i', 'e', 'r', 'a', 't', 'w', 's', 'f', 'u', 'l', 'h', 'p', '!']
+  const kinds = {
+    bpe: {
+      words: ['good', 'Ġmovie', 'Ġgreat', 'Ġawful', 'the', 'Ġthe', 'Ġplot', 'Ġwas', 'plot', 'Ġ', ...CHARS],
+      cases: [
+        ['good movie', ['good', 'Ġmovie']],
+        ['the plot was awful', ['the', 'Ġplot', 'Ġwas', 'Ġawful']],
+        ['plots!', ['plot', 's', '!']],
+        // No merge builds "great" without the leading space: it stays in characters.
+        ['great', ['g', 'r', 'e', 'a', 't']],
+      ],
+      // 'the plot was awful the plot was awful', cut to 8 with <s> and </s>. The second "the" is
+      // Ġ + the, not Ġthe: merges apply by rank, and "t h", "th e" (listed for "the") outrank "Ġ t".
+      long: ['the', 'Ġplot', 'Ġwas', 'Ġawful', 'Ġ', 'the'],
+    },
+    unigram: {
+      words: ['▁good', '▁movie', '▁mov', 'ie', '▁great', '▁plot', '▁the', '▁was', '▁awful', '▁', ...CHARS],
+      cases: [
+        // ▁movie (-2) beats ▁mov + ie (-4).
+        ['good movie', ['▁good', '▁movie']],
+        ['the plot was awful', ['▁the', '▁plot', '▁was', '▁awful']],
+        ['plots!', ['▁plot', 's', '!']],
+        ['the great movies', ['▁the', '▁great', '▁movie', 's']],
+      ],
+      long: ['▁the', '▁plot', '▁was', '▁awful', '▁the', '▁plot'],
+    },
+  } as const
+
+  for (const [kind, { words, cases, long: longTokens }] of Object.entries(kinds) as [keyof typeof kinds, (typeof kinds)[keyof typeof kinds]][]) {
+    test(`${kind}: outputs match an independent computation, padded with the model's pad id`, async () => {
+      const model = writeTinyHfModel(path.join(dir, kind), { words: [...words], labels: LABELS, maxLength: 8, tokenizer: kind })
+      const classifier = await loadHfModel(model.dir, { name: kind })
+      const results = await classifier.classifyBatch(cases.map(([text]) => text))
+      results.forEach((result, i) => {
+        const expected = expectedProbabilities(model, [...cases[i]![1]], ['<s>', '</s>'])
+        LABELS.forEach((label, j) => assert.ok(Math.abs(result.scores[label]! - expected[j]!) < 1e-5, `${cases[i]![0]} ${label}`))
+      })
+      await classifier.close()
+
+      const config = await readHfConfig(model.dir)
+      assert.equal(config.padTokenId, 1)
+      const encoder = new TokenEncoder(config.tokenizer, config.tokenizerConfig, config.maxLength, config.padTokenId)
+      const batch = encoder.encodeBatch(['good movie', 'the plot was awful'])
+      assert.deepEqual([...batch.inputIds.slice(0, batch.length)].map(Number), [0, model.vocab.indexOf(cases[0][1][0]), model.vocab.indexOf(cases[0][1][1]), 2, 1, 1])
+      assert.deepEqual([...batch.attentionMask.slice(0, batch.length)].map(Number), [1, 1, 1, 1, 0, 0])
+    })
+
+    test(`${kind}: a long text keeps <s> and </s> around its first tokens`, async () => {
+      const model = writeTinyHfModel(path.join(dir, `${kind}-long`), { words: [...words], labels: LABELS, maxLength: 8, tokenizer: kind })
+      const classifier = await loadHfModel(model.dir, { name: kind })
+      const text = 'the plot was awful the plot was awful'
+      const [long] = await classifier.classifyBatch([text])
+      const expected = expectedProbabilities(model, [...longTokens], ['<s>', '</s>'])
+      LABELS.forEach((label, j) => assert.ok(Math.abs(long!.scores[label]! - expected[j]!) < 1e-5, label))
+      await classifier.close()
+    })
+  }
 })
