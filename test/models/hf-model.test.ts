@@ -77,6 +77,18 @@ describe('Hugging Face export folders', () => {
     }
   })
 
+  test('a graph that declares token_type_ids gets zeros for one sequence, padded and masked', async () => {
+    const typed = writeTinyHfModel(path.join(dir, 'token-types'), { words: WORDS, labels: LABELS, maxLength: 8, extraInputs: ['token_type_ids'] })
+    const classifier = await loadHfModel(typed.dir, { name: 'typed' })
+    const results = await classifier.classifyBatch(['Good movie', 'The acting was AWFUL'])
+    const cases = [['good', 'movie'], ['the', 'act', '##ing', 'was', 'awful']]
+    results.forEach((result, i) => {
+      const expected = expectedProbabilities(typed, cases[i]!)
+      LABELS.forEach((label, j) => assert.ok(Math.abs(result.scores[label]! - expected[j]!) < 1e-5, `${cases[i]!.join(' ')} ${label}`))
+    })
+    await classifier.close()
+  })
+
   test('broken folders are refused at load time, naming the file and the problem', async () => {
     const broken = (name: string, change: (dir: string) => void) => {
       const target = path.join(dir, name)
@@ -101,6 +113,7 @@ describe('Hugging Face export folders', () => {
         fs.rmSync(path.join(d, 'model.onnx'))
         fs.mkdirSync(path.join(d, 'model.onnx'))
       }), /model\.onnx: not a file/],
+      [broken('unknown-input', (d) => writeTinyHfModel(d, { words: WORDS, labels: LABELS, extraInputs: ['position_ids'] })), /model\.onnx: unexpected inputs position_ids: only input_ids, attention_mask, token_type_ids are fed/],
       [broken('not-a-tokenizer', (d) => fs.writeFileSync(path.join(d, 'tokenizer.json'), '{"vocab": {}}')), /tokenizer\.json: no "model" section/],
     ]
     for (const [folder, message] of cases) {
