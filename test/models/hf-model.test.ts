@@ -89,6 +89,20 @@ describe('Hugging Face export folders', () => {
     await classifier.close()
   })
 
+  test('int32 ids (tf2onnx exports) and float16 or float64 logits are fed and read', async () => {
+    const variants = [{ idType: 'int32' }, { logitsType: 'float16' }, { logitsType: 'float64' }, { idType: 'int32', extraInputs: ['token_type_ids'] }] as const
+    for (const variant of variants) {
+      const folder = writeTinyHfModel(path.join(dir, `types-${Object.values(variant).join('-')}`), { words: WORDS, labels: LABELS, maxLength: 8, ...variant })
+      const classifier = await loadHfModel(folder.dir, { name: 'typed' })
+      const [result] = await classifier.classifyBatch(['The acting was AWFUL'])
+      const expected = expectedProbabilities(folder, ['the', 'act', '##ing', 'was', 'awful'])
+      // Half-precision logits are exact to ~1e-3 of their size.
+      const tolerance = 'logitsType' in variant && variant.logitsType === 'float16' ? 5e-3 : 1e-5
+      LABELS.forEach((label, j) => assert.ok(Math.abs(result!.scores[label]! - expected[j]!) < tolerance, `${JSON.stringify(variant)} ${label}`))
+      await classifier.close()
+    }
+  })
+
   test('broken folders are refused at load time, naming the file and the problem', async () => {
     const broken = (name: string, change: (dir: string) => void) => {
       const target = path.join(dir, name)
@@ -114,6 +128,7 @@ describe('Hugging Face export folders', () => {
         fs.mkdirSync(path.join(d, 'model.onnx'))
       }), /model\.onnx: not a file/],
       [broken('unknown-input', (d) => writeTinyHfModel(d, { words: WORDS, labels: LABELS, extraInputs: ['position_ids'] })), /model\.onnx: unexpected inputs position_ids: only input_ids, attention_mask, token_type_ids are fed/],
+      [broken('float-ids', (d) => writeTinyHfModel(d, { words: WORDS, labels: LABELS, idType: 'float32' })), /model\.onnx: input "input_ids" is float32: ids are fed as int64 or int32/],
       [broken('not-a-tokenizer', (d) => fs.writeFileSync(path.join(d, 'tokenizer.json'), '{"vocab": {}}')), /tokenizer\.json: no "model" section/],
     ]
     for (const [folder, message] of cases) {

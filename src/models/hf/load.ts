@@ -16,6 +16,7 @@ import type { Classification, TextClassifier } from '../types.js'
 import type { HfModelConfig } from './config.js'
 import { readHfConfig } from './config.js'
 import { TokenEncoder } from './encoder.js'
+import { ID_TYPES, idTensor, isIdType, LOGIT_TYPES, logitValues, type IdType } from './tensor-types.js'
 
 export interface HfLoadOptions {
   name: string
@@ -43,22 +44,32 @@ async function openModel(file: string, threads: number): Promise<ModelSession> {
   }
 }
 
-function checkSignature(session: ModelSession, config: HfModelConfig, file: string): void {
+/** Checks the graph's inputs and output against what infergate feeds and reads; returns the id type of each input. */
+function checkSignature(session: ModelSession, config: HfModelConfig, file: string): Map<string, IdType> {
   const missing = REQUIRED_INPUTS.filter((name) => !session.inputNames.includes(name))
   if (missing.length > 0) throw new ModelLoadError(file, `inputs must include ${missing.join(' and ')} (it has ${session.inputNames.join(', ')})`)
   const unknown = session.inputNames.filter((name) => !KNOWN_INPUTS.includes(name))
   if (unknown.length > 0) throw new ModelLoadError(file, `unexpected inputs ${unknown.join(', ')}: only ${KNOWN_INPUTS.join(', ')} are fed`)
+  const idTypes = new Map<string, IdType>()
+  for (const input of session.inputMetadata) {
+    const type = input.isTensor ? input.type : 'not a tensor'
+    if (!isIdType(type)) throw new ModelLoadError(file, `input "${input.name}" is ${type}: ids are fed as ${ID_TYPES.join(' or ')}`)
+    idTypes.set(input.name, type)
+  }
   if (!session.outputNames.includes('logits')) throw new ModelLoadError(file, `no output named "logits" (outputs: ${session.outputNames.join(', ')})`)
   const logits = session.outputMetadata.find((meta) => meta.name === 'logits')
+  if (logits?.isTensor && !(LOGIT_TYPES as readonly string[]).includes(logits.type)) {
+    throw new ModelLoadError(file, `"logits" is ${logits.type}: only ${LOGIT_TYPES.join(', ')} logits are read`)
+  }
   const classes = logits?.isTensor ? logits.shape.at(-1) : undefined
   if (typeof classes === 'number' && classes !== config.labels.length) {
     throw new ModelLoadError(file, `"logits" has ${classes} classes but config.json id2label names ${config.labels.length}`)
   }
+  return idTypes
 }
 
 class HfClassifier implements TextClassifier {
   readonly info
-  private readonly feedsTokenTypes: boolean
 
   constructor(
     name: string,
@@ -66,22 +77,21 @@ class HfClassifier implements TextClassifier {
     private readonly session: ModelSession,
     private readonly encoder: TokenEncoder,
     private readonly labels: string[],
+    /** Each input the graph declares, with the integer type it wants. */
+    private readonly idTypes: Map<string, IdType>,
   ) {
     this.info = { name, task: 'text-classification' as const, labels, source: path.resolve(dir), maxLength: encoder.maxLength }
-    this.feedsTokenTypes = session.inputNames.includes('token_type_ids')
   }
 
   async classifyBatch(texts: readonly string[]): Promise<Classification[]> {
     const batch = this.encoder.encodeBatch(texts)
     const dims = [batch.batch, batch.length]
-    const feeds: Record<string, WireTensor> = {
-      input_ids: { type: 'int64', data: batch.inputIds, dims },
-      attention_mask: { type: 'int64', data: batch.attentionMask, dims },
-    }
-    if (this.feedsTokenTypes) feeds.token_type_ids = { type: 'int64', data: batch.tokenTypeIds, dims }
+    const values = { input_ids: batch.inputIds, attention_mask: batch.attentionMask, token_type_ids: batch.tokenTypeIds }
+    const feeds: Record<string, WireTensor> = {}
+    for (const [name, type] of this.idTypes) feeds[name] = idTensor(values[name as keyof typeof values], type, dims)
     const { logits } = await this.session.run(feeds, ['logits'])
     if (!logits || logits.dims.at(-1) !== this.labels.length) throw new Error('the model returned logits of an unexpected shape')
-    return classifyLogits(logits.data as Float32Array, texts.length, this.labels)
+    return classifyLogits(logitValues(logits), texts.length, this.labels)
   }
 
   close(): Promise<void> {
@@ -101,10 +111,9 @@ export async function loadHfModel(dir: string, options: HfLoadOptions): Promise<
   const file = path.join(dir, 'model.onnx')
   const session = await openModel(file, options.intraOpThreads ?? 1)
   try {
-    checkSignature(session, config, file)
+    return new HfClassifier(options.name, dir, session, encoder, config.labels, checkSignature(session, config, file))
   } catch (error) {
     await session.release()
     throw error
   }
-  return new HfClassifier(options.name, dir, session, encoder, config.labels)
 }

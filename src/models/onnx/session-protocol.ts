@@ -19,6 +19,7 @@ export interface SessionWorkerData {
 export interface SessionInfo {
   inputNames: string[]
   outputNames: string[]
+  inputMetadata: ort.InferenceSession.ValueMetadata[]
   outputMetadata: ort.InferenceSession.ValueMetadata[]
 }
 

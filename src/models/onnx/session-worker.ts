@@ -15,7 +15,7 @@ await serveCalls<RunPayload, RunAnswer, SessionInfo>(async (data) => {
   const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all' }
   const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options)
   return {
-    info: { inputNames: [...session.inputNames], outputNames: [...session.outputNames], outputMetadata: [...session.outputMetadata] },
+    info: { inputNames: [...session.inputNames], outputNames: [...session.outputNames], inputMetadata: [...session.inputMetadata], outputMetadata: [...session.outputMetadata] },
     async handle({ feeds, fetches }) {
       const inputs = Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, new ort.Tensor(t.type, t.data as never, t.dims)]))
       const outputs = await (fetches ? session.run(inputs, fetches) : session.run(inputs))

@@ -23,6 +23,7 @@ export type OutputTensor = WireTensor
 export interface ModelSession {
   readonly inputNames: readonly string[]
   readonly outputNames: readonly string[]
+  readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[]
   readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[]
   run(feeds: Record<string, WireTensor>, fetches?: readonly string[]): Promise<Record<string, OutputTensor>>
   release(): Promise<void>
@@ -33,6 +34,7 @@ const WORKER = workerEntry(import.meta.url, 'session-worker')
 class WorkerSession implements ModelSession {
   readonly inputNames: readonly string[]
   readonly outputNames: readonly string[]
+  readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[]
   readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[]
 
   constructor(
@@ -41,6 +43,7 @@ class WorkerSession implements ModelSession {
   ) {
     this.inputNames = info.inputNames
     this.outputNames = info.outputNames
+    this.inputMetadata = info.inputMetadata
     this.outputMetadata = info.outputMetadata
   }
 
