@@ -1,11 +1,15 @@
 /**
  * `infergate eval`: scores a model folder on a labelled TSV file — accuracy, per-class
  * precision/recall/F1, confusion matrix, mean latency per text and expected calibration error.
+ * The built-in model by default; `--model DIR` scores a Hugging Face export folder instead, as
+ * `serve --model` would load it, so both can be compared on the same file.
  */
 import path from 'node:path'
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import { PROJECT_ROOT } from '../config.js'
 import { loadBuiltinModel } from '../models/builtin/load.js'
+import { loadHfModel } from '../models/hf/load.js'
+import type { TextClassifier } from '../models/types.js'
 import { readLabelledTsv } from '../models/dataset.js'
 import { evaluate, type EvaluationReport } from '../models/evaluate.js'
 import { CliError } from './run.js'
@@ -15,6 +19,7 @@ import { datasetErrors, integerFlag, requireFile } from './train.js'
 interface EvalFlags {
   data: string
   modelDir: string
+  model?: string
   batchSize: string
   json?: boolean
   warmup?: boolean
@@ -25,8 +30,9 @@ export function registerEval(program: Command): void {
   program
     .command('eval')
     .description('score a model on a label<TAB>sentence TSV file (accuracy, precision/recall/F1, latency, ECE)')
-    .requiredOption('--data <file>', 'labelled data: label<TAB>sentence TSV with a header line (label 1 = positive)')
+    .requiredOption('--data <file>', 'labelled data: label<TAB>sentence TSV with a header line (label = index into the model\'s labels; built-in: 1 = positive)')
     .option('--model-dir <dir>', 'built-in model folder', path.join(PROJECT_ROOT, 'models', 'sentiment'))
+    .addOption(new Option('--model <dir>', 'score a Hugging Face export folder instead (as serve --model loads it)').conflicts('modelDir'))
     .option('--batch-size <n>', 'texts per model call', '64')
     .option('--json', 'print the report as JSON')
     .option('--warmup', 'classify the whole file once, untimed, before measuring (steady-state latency)')
@@ -38,21 +44,28 @@ export function registerEval(program: Command): void {
 async function runEval(flags: EvalFlags): Promise<void> {
   const data = requireFile(flags.data, '--data')
   const batchSize = integerFlag(flags.batchSize, '--batch-size', 1)
-  const examples = await datasetErrors(() => readLabelledTsv(data))
-  let classifier
-  try {
-    classifier = await loadBuiltinModel(flags.modelDir)
-  } catch (error) {
-    throw new CliError(`--model-dir ${flags.modelDir}: ${(error as Error).message}`)
-  }
+  const classifier = await loadForEval(flags)
   const bar = process.stderr.isTTY ? progressBar() : undefined
   try {
+    const examples = await datasetErrors(() => readLabelledTsv(data, { classes: classifier.info.labels.length }))
     if (flags.warmup === true) await evaluate(classifier, examples, { batchSize })
     const report = await evaluate(classifier, examples, { batchSize, onProgress: bar?.update })
     bar?.done()
-    console.log(flags.json === true ? JSON.stringify({ data, modelDir: flags.modelDir, ...report }, null, 2) : formatReport(report))
+    const model = flags.model === undefined ? { modelDir: flags.modelDir } : { model: flags.model }
+    console.log(flags.json === true ? JSON.stringify({ data, ...model, ...report }, null, 2) : formatReport(report))
   } finally {
     await classifier.close()
+  }
+}
+
+async function loadForEval(flags: EvalFlags): Promise<TextClassifier> {
+  const [flag, dir, load] = flags.model === undefined
+    ? ['--model-dir', flags.modelDir, () => loadBuiltinModel(flags.modelDir)]
+    : ['--model', flags.model, () => loadHfModel(flags.model!, { name: path.basename(path.resolve(flags.model!)) })]
+  try {
+    return await load()
+  } catch (error) {
+    throw new CliError(`${flag} ${dir}: ${(error as Error).message}`)
   }
 }
 

@@ -8,6 +8,7 @@ import { PROJECT_ROOT } from '../../src/config.js'
 import { loadBuiltinModel } from '../../src/models/builtin/load.js'
 import { readLabelledTsv } from '../../src/models/dataset.js'
 import { evaluate } from '../../src/models/evaluate.js'
+import { referenceProbabilities, writeTinyHfModel } from '../fixtures/hf-model.js'
 
 let dir: string
 let data: string
@@ -65,4 +66,40 @@ test('infergate eval explains a missing data file or model folder in one line', 
   assert.match(noModel.stderr, /no-model[/\\]manifest\.json: file not found/)
   const badBatch = infergate('eval', '--data', data, '--batch-size', '0')
   assert.equal(badBatch.status, 2)
+})
+
+test('infergate eval --model scores a Hugging Face export folder; labels index its id2label', async () => {
+  const labels = ['negative', 'neutral', 'positive']
+  const model = writeTinyHfModel(path.join(dir, 'hf'), { words: ['good', 'bad', 'movie', 'plot', 'the'], labels })
+  const texts: [string, string[]][] = [['good movie', ['good', 'movie']], ['bad plot', ['bad', 'plot']], ['the movie', ['the', 'movie']], ['bad', ['bad']]]
+  const predicted = texts.map(([, tokens]) => {
+    const p = referenceProbabilities(model, tokens)
+    return p.indexOf(Math.max(...p))
+  })
+  // Every text labelled with the reference prediction but the last, labelled with another class: 75 %.
+  const gold = predicted.map((label, i) => (i === texts.length - 1 ? (label + 1) % labels.length : label))
+  const file = path.join(dir, 'three-classes.tsv')
+  await writeFile(file, `label\tsentence\n${texts.map(([text], i) => `${gold[i]}\t${text}`).join('\n')}\n`)
+
+  const run = infergate('eval', '--data', file, '--model', model.dir, '--json')
+  assert.equal(run.status, 0, run.stderr)
+  const report = JSON.parse(run.stdout) as { accuracy: number; labels: string[]; examples: number; model: string; confusion: number[][] }
+  assert.equal(report.model, model.dir)
+  assert.deepEqual(report.labels, labels)
+  assert.equal(report.examples, 4)
+  assert.equal(report.accuracy, 0.75)
+  assert.equal(report.confusion.flat().reduce((a, b) => a + b, 0), 4)
+
+  await writeFile(path.join(dir, 'label-3.tsv'), 'label\tsentence\n3\tgood movie\n')
+  const outOfRange = infergate('eval', '--data', path.join(dir, 'label-3.tsv'), '--model', model.dir)
+  assert.equal(outOfRange.status, 1)
+  assert.match(outOfRange.stderr, /label-3\.tsv:2: label must be an integer from 0 to 2, got "3"/)
+
+  await rm(path.join(model.dir, 'tokenizer.json'))
+  const broken = infergate('eval', '--data', file, '--model', model.dir)
+  assert.equal(broken.status, 1)
+  assert.match(broken.stderr, /^infergate: --model .*hf: .*tokenizer\.json: file not found\n$/)
+  const both = infergate('eval', '--data', file, '--model', model.dir, '--model-dir', path.join(PROJECT_ROOT, 'models', 'sentiment'))
+  assert.notEqual(both.status, 0)
+  assert.match(both.stderr, /--model.*cannot be used with.*--model-dir/)
 })

@@ -9,24 +9,13 @@ import { describe, test } from 'node:test'
 import { loadHfModel } from '../../src/models/hf/load.js'
 import { ModelLoadError } from '../../src/models/load-error.js'
 import { tempDir } from '../helper.js'
-import { writeTinyHfModel } from '../fixtures/hf-model.js'
+import { referenceProbabilities, writeTinyHfModel } from '../fixtures/hf-model.js'
 import { TOKENIZERS } from '../fixtures/hf-tokenizers.js'
 import { readHfConfig } from '../../src/models/hf/config.js'
 import { TokenEncoder } from '../../src/models/hf/encoder.js'
 
 const WORDS = ['good', 'bad', 'movie', 'great', 'awful', 'plot', 'the', 'was', '##s', 'act', '##ing']
 const LABELS = ['negative', 'neutral', 'positive']
-
-/** Independent recomputation: WordPiece by hand for this tiny vocabulary, then the bag of weights. */
-function expectedProbabilities(model: ReturnType<typeof writeTinyHfModel>, tokens: string[], [cls, sep] = ['[CLS]', '[SEP]']): number[] {
-  const ids = [cls, ...tokens, sep].map((token) => model.vocab.indexOf(token))
-  assert.ok(!ids.includes(-1), `a token of ${tokens.join(' ')} is not in the vocabulary`)
-  const logits = model.bias.map((b, j) => ids.reduce((sum, id) => sum + model.weights[id]![j]!, b))
-  const max = Math.max(...logits)
-  const exps = logits.map((l) => Math.exp(l - max))
-  const total = exps.reduce((a, b) => a + b, 0)
-  return exps.map((e) => e / total)
-}
 
 describe('Hugging Face export folders', () => {
   const dir = tempDir()
@@ -44,7 +33,7 @@ describe('Hugging Face export folders', () => {
     ]
     const results = await classifier.classifyBatch(cases.map(([text]) => text))
     results.forEach((result, i) => {
-      const expected = expectedProbabilities(model, cases[i]![1])
+      const expected = referenceProbabilities(model, cases[i]![1])
       LABELS.forEach((label, j) => assert.ok(Math.abs(result.scores[label]! - expected[j]!) < 1e-5, `${cases[i]![0]} ${label}`))
       assert.equal(result.label, LABELS[expected.indexOf(Math.max(...expected))])
       assert.equal(result.confidence, result.scores[result.label])
@@ -57,7 +46,7 @@ describe('Hugging Face export folders', () => {
   test('texts longer than the model are truncated, keeping [CLS] and [SEP]', async () => {
     const classifier = await loadHfModel(model.dir, { name: 'tiny' })
     const [long] = await classifier.classifyBatch(['good bad movie great awful plot the was good bad'])
-    const expected = expectedProbabilities(model, ['good', 'bad', 'movie', 'great', 'awful', 'plot'])
+    const expected = referenceProbabilities(model, ['good', 'bad', 'movie', 'great', 'awful', 'plot'])
     LABELS.forEach((label, j) => assert.ok(Math.abs(long!.scores[label]! - expected[j]!) < 1e-5))
     await classifier.close()
   })
@@ -71,7 +60,7 @@ describe('Hugging Face export folders', () => {
       assert.equal(fs.statSync(path.join(folder, location)).size, weightBytes, 'W and bias live in the external file')
       const classifier = await loadHfModel(folder, { name: 'external' })
       const [result] = await classifier.classifyBatch(['The acting was AWFUL'])
-      const expected = expectedProbabilities(external, ['the', 'act', '##ing', 'was', 'awful'])
+      const expected = referenceProbabilities(external, ['the', 'act', '##ing', 'was', 'awful'])
       LABELS.forEach((label, j) => assert.ok(Math.abs(result!.scores[label]! - expected[j]!) < 1e-5, `${location} ${label}`))
       await classifier.close()
     }
@@ -83,7 +72,7 @@ describe('Hugging Face export folders', () => {
     const results = await classifier.classifyBatch(['Good movie', 'The acting was AWFUL'])
     const cases = [['good', 'movie'], ['the', 'act', '##ing', 'was', 'awful']]
     results.forEach((result, i) => {
-      const expected = expectedProbabilities(typed, cases[i]!)
+      const expected = referenceProbabilities(typed, cases[i]!)
       LABELS.forEach((label, j) => assert.ok(Math.abs(result.scores[label]! - expected[j]!) < 1e-5, `${cases[i]!.join(' ')} ${label}`))
     })
     await classifier.close()
@@ -95,7 +84,7 @@ describe('Hugging Face export folders', () => {
       const folder = writeTinyHfModel(path.join(dir, `types-${Object.values(variant).join('-')}`), { words: WORDS, labels: LABELS, maxLength: 8, ...variant })
       const classifier = await loadHfModel(folder.dir, { name: 'typed' })
       const [result] = await classifier.classifyBatch(['The acting was AWFUL'])
-      const expected = expectedProbabilities(folder, ['the', 'act', '##ing', 'was', 'awful'])
+      const expected = referenceProbabilities(folder, ['the', 'act', '##ing', 'was', 'awful'])
       // Half-precision logits are exact to ~1e-3 of their size.
       const tolerance = 'logitsType' in variant && variant.logitsType === 'float16' ? 5e-3 : 1e-5
       LABELS.forEach((label, j) => assert.ok(Math.abs(result!.scores[label]! - expected[j]!) < tolerance, `${JSON.stringify(variant)} ${label}`))
@@ -187,7 +176,7 @@ describe('BPE and Unigram tokenizers', () => {
       const classifier = await loadHfModel(model.dir, { name: kind })
       const results = await classifier.classifyBatch(cases.map(([text]) => text))
       results.forEach((result, i) => {
-        const expected = expectedProbabilities(model, [...cases[i]![1]], ['<s>', '</s>'])
+        const expected = referenceProbabilities(model, [...cases[i]![1]], ['<s>', '</s>'])
         LABELS.forEach((label, j) => assert.ok(Math.abs(result.scores[label]! - expected[j]!) < 1e-5, `${cases[i]![0]} ${label}`))
       })
       await classifier.close()
@@ -205,7 +194,7 @@ describe('BPE and Unigram tokenizers', () => {
       const classifier = await loadHfModel(model.dir, { name: kind })
       const text = 'the plot was awful the plot was awful'
       const [long] = await classifier.classifyBatch([text])
-      const expected = expectedProbabilities(model, [...longTokens], ['<s>', '</s>'])
+      const expected = referenceProbabilities(model, [...longTokens], ['<s>', '</s>'])
       LABELS.forEach((label, j) => assert.ok(Math.abs(long!.scores[label]! - expected[j]!) < 1e-5, label))
       await classifier.close()
     })
