@@ -19,6 +19,7 @@ import { runBatching } from './scenarios/batching.js'
 import { runScaleOut } from './scenarios/scale-out.js'
 import { runModelLatency } from './scenarios/model-latency.js'
 import { runKeyTiming } from './scenarios/key-timing.js'
+import { runEventLoop } from './scenarios/event-loop.js'
 
 interface BenchOptions {
   only?: string
@@ -30,7 +31,7 @@ interface BenchOptions {
 }
 
 const program = new Command('bench')
-  .option('--only <ids>', 'comma-separated scenario ids (default: all): micro, model-latency, key-timing, http-predict, limiter-choice, batching, scale-out')
+  .option('--only <ids>', 'comma-separated scenario ids (default: all): micro, model-latency, key-timing, event-loop, http-predict, limiter-choice, batching, scale-out')
   .option('--duration <seconds>', 'seconds per measurement', '8')
   .option('--rounds <n>', 'interleaved rounds per target (the median is reported)', '3')
   .option('--connections <n>', 'concurrent connections', '32')
@@ -44,6 +45,7 @@ const scenarios: Record<string, () => Promise<ScenarioReport>> = {
   micro: () => runMicro({ redisUrl: options.redisUrl, log }),
   'model-latency': () => runModelLatency({ log }),
   'key-timing': () => runKeyTiming({ rounds: Math.max(5, Number(options.rounds) * 5), log }),
+  'event-loop': () => runEventLoop({ log }),
   'http-predict': () =>
     runHttpPredict({
       durationSec: Number(options.duration),
