@@ -43,6 +43,18 @@ describe('Hugging Face export folders', () => {
     await classifier.close()
   })
 
+  test('the model\'s worker thread tokenises: this thread never does, so long texts cannot stall it', async (t) => {
+    // Instrumentation of this thread's TokenEncoder (the worker has its own copy of the module).
+    const encodeBatch = t.mock.method(TokenEncoder.prototype, 'encodeBatch')
+    const classifier = await loadHfModel(model.dir, { name: 'tiny' })
+    const long = 'good movie '.repeat(900)
+    const results = await classifier.classifyBatch([long, 'great'])
+    await classifier.close()
+    assert.equal(encodeBatch.mock.callCount(), 0)
+    const expected = referenceProbabilities(model, ['good', 'movie', 'good', 'movie', 'good', 'movie'])
+    LABELS.forEach((label, j) => assert.ok(Math.abs(results[0]!.scores[label]! - expected[j]!) < 1e-5, label))
+  })
+
   test('texts longer than the model are truncated, keeping [CLS] and [SEP]', async () => {
     const classifier = await loadHfModel(model.dir, { name: 'tiny' })
     const [long] = await classifier.classifyBatch(['good bad movie great awful plot the was good bad'])

@@ -4,7 +4,7 @@
  * float64. The encoder produces int64 ids; they are narrowed where the graph asks for int32,
  * and half-precision logits are widened before the softmax.
  */
-import type { WireTensor } from '../onnx/session-protocol.js'
+import type { WireTensor } from './worker-protocol.js'
 
 export const ID_TYPES = ['int64', 'int32'] as const
 export const LOGIT_TYPES = ['float32', 'float16', 'float64'] as const
