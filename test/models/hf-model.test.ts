@@ -104,6 +104,18 @@ describe('Hugging Face export folders', () => {
     }
   })
 
+  test('the longest input is the smaller of model_max_length and max_position_embeddings', async () => {
+    const limited = writeTinyHfModel(path.join(dir, 'positions'), { words: WORDS, labels: LABELS, maxLength: 16, positions: 8 })
+    const config = JSON.parse(fs.readFileSync(path.join(limited.dir, 'config.json'), 'utf8')) as Record<string, unknown>
+    fs.writeFileSync(path.join(limited.dir, 'config.json'), JSON.stringify({ ...config, max_position_embeddings: 8 }))
+    const classifier = await loadHfModel(limited.dir, { name: 'positions' })
+    assert.equal(classifier.info.maxLength, 8)
+    const [long] = await classifier.classifyBatch(['good bad movie great awful plot the was good bad'])
+    const expected = referenceProbabilities(limited, ['good', 'bad', 'movie', 'great', 'awful', 'plot'])
+    LABELS.forEach((label, j) => assert.ok(Math.abs(long!.scores[label]! - expected[j]!) < 1e-5, label))
+    await classifier.close()
+  })
+
   test('broken folders are refused at load time, naming the file and the problem', async () => {
     const broken = (name: string, change: (dir: string) => void) => {
       const target = path.join(dir, name)
@@ -130,6 +142,7 @@ describe('Hugging Face export folders', () => {
       }), /model\.onnx: not a file/],
       [broken('unknown-input', (d) => writeTinyHfModel(d, { words: WORDS, labels: LABELS, extraInputs: ['position_ids'] })), /model\.onnx: unexpected inputs position_ids: only input_ids, attention_mask, token_type_ids are fed/],
       [broken('float-ids', (d) => writeTinyHfModel(d, { words: WORDS, labels: LABELS, idType: 'float32' })), /model\.onnx: input "input_ids" is float32: ids are fed as int64 or int32/],
+      [broken('too-few-positions', (d) => writeTinyHfModel(d, { words: WORDS, labels: LABELS, maxLength: 16, positions: 8 })), /model\.onnx: fails on a text of 16 tokens, the longest it will be given \(.+\); if it takes fewer, set model_max_length/],
       [broken('not-a-tokenizer', (d) => fs.writeFileSync(path.join(d, 'tokenizer.json'), '{"vocab": {}}')), /tokenizer\.json: no "model" section/],
     ]
     for (const [folder, message] of cases) {

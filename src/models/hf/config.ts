@@ -48,6 +48,16 @@ function padId(tokenizer: Record<string, unknown>): number | undefined {
   return typeof padding?.pad_id === 'number' ? padding.pad_id : undefined
 }
 
+/**
+ * The longest input: the tokenizer's `model_max_length`, but never more than the model's
+ * `max_position_embeddings` when both are given (a tokenizer that claims more than the model has
+ * positions for would make every long text fail); 512 when neither is.
+ */
+function maxLengthOf(tokenizerConfig: Record<string, unknown>, config: Record<string, unknown>): number {
+  const limits = [positiveInteger(tokenizerConfig.model_max_length), positiveInteger(config.max_position_embeddings)].filter((n) => n !== undefined)
+  return limits.length > 0 ? Math.min(...limits) : DEFAULT_MAX_LENGTH
+}
+
 export async function readHfConfig(dir: string): Promise<HfModelConfig> {
   const configFile = path.join(dir, 'config.json')
   const config = (await readJsonFile(dir, 'config.json'))!
@@ -58,7 +68,7 @@ export async function readHfConfig(dir: string): Promise<HfModelConfig> {
   const tokenizerConfig = (await readJsonFile(dir, 'tokenizer_config.json', false)) ?? {}
   return {
     labels: labelsFrom(config, configFile),
-    maxLength: positiveInteger(tokenizerConfig.model_max_length) ?? positiveInteger(config.max_position_embeddings) ?? DEFAULT_MAX_LENGTH,
+    maxLength: maxLengthOf(tokenizerConfig, config),
     padTokenId: padId(tokenizer) ?? positiveInteger(config.pad_token_id) ?? 0,
     tokenizer,
     tokenizerConfig,

@@ -105,13 +105,29 @@ export async function loadHfModel(dir: string, options: HfLoadOptions): Promise<
   checkTokenizer(config, dir)
   const file = path.join(dir, 'model.onnx')
   const { client, info } = await startModelWorker(file, config, options.intraOpThreads ?? 1)
+  const classifier = new HfClassifier(options.name, dir, config.maxLength, config.labels, client)
   try {
     checkSignature(info, config, file)
+    await probe(classifier, config, file)
   } catch (error) {
     await client.release()
     throw error
   }
-  return new HfClassifier(options.name, dir, config.maxLength, config.labels, client)
+  return classifier
+}
+
+/**
+ * Classifies one text as long as the model will ever get, before serving: a model that cannot
+ * take `maxLength` tokens (fewer position embeddings than the tokenizer allows) or answers with
+ * logits of the wrong shape stops the start instead of failing requests. It also warms the session.
+ */
+async function probe(classifier: HfClassifier, config: HfModelConfig, file: string): Promise<void> {
+  try {
+    await classifier.classifyBatch(['a '.repeat(config.maxLength + 8)])
+  } catch (error) {
+    const reason = (error as Error).message.split('\n')[0]
+    throw new ModelLoadError(file, `fails on a text of ${config.maxLength} tokens, the longest it will be given (${reason}); if it takes fewer, set model_max_length in tokenizer_config.json`)
+  }
 }
 
 /** Builds the tokenizer once here, so that a wrong `tokenizer.json` is named as such (the worker builds its own). */
