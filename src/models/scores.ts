@@ -14,6 +14,11 @@ export function softmax(logits: ArrayLike<number>, offset: number, count: number
   return exps.map((e) => e / sum)
 }
 
+/** The logistic function of each logit of one row: independent per-label probabilities. */
+export function sigmoid(logits: ArrayLike<number>, offset: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => 1 / (1 + Math.exp(-logits[offset + i]!)))
+}
+
 /** Probabilities (in label order) → the answer for one text. */
 export function toClassification(probabilities: readonly number[], labels: readonly string[]): Classification {
   let best = 0
@@ -23,7 +28,11 @@ export function toClassification(probabilities: readonly number[], labels: reado
   return { label: labels[best]!, confidence: probabilities[best]!, scores }
 }
 
-/** Every row of a [rows, labels] logits tensor as an answer. */
-export function classifyLogits(logits: ArrayLike<number>, rows: number, labels: readonly string[]): Classification[] {
-  return Array.from({ length: rows }, (_, row) => toClassification(softmax(logits, row * labels.length, labels.length), labels))
+/**
+ * Every row of a [rows, labels] logits tensor as an answer: a softmax over the labels, or with
+ * `multiLabel` a sigmoid per label.
+ */
+export function classifyLogits(logits: ArrayLike<number>, rows: number, labels: readonly string[], multiLabel = false): Classification[] {
+  const probabilities = multiLabel ? sigmoid : softmax
+  return Array.from({ length: rows }, (_, row) => toClassification(probabilities(logits, row * labels.length, labels.length), labels))
 }

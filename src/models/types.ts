@@ -10,6 +10,11 @@ export interface ModelInfo {
   source: string
   /** Longest input the model reads, in tokens, when it has such a limit. */
   maxLength?: number
+  /**
+   * True for a multi-label model (`problem_type: multi_label_classification`): each score is the
+   * label's own probability (a sigmoid), so they need not sum to 1; `label` is the likeliest.
+   */
+  multiLabel?: boolean
   description?: string
 }
 

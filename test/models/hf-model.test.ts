@@ -9,7 +9,7 @@ import { describe, test } from 'node:test'
 import { loadHfModel } from '../../src/models/hf/load.js'
 import { ModelLoadError } from '../../src/models/load-error.js'
 import { tempDir } from '../helper.js'
-import { referenceProbabilities, writeTinyHfModel } from '../fixtures/hf-model.js'
+import { referenceLogits, referenceProbabilities, writeTinyHfModel } from '../fixtures/hf-model.js'
 import { TOKENIZERS } from '../fixtures/hf-tokenizers.js'
 import { readHfConfig } from '../../src/models/hf/config.js'
 import { TokenEncoder } from '../../src/models/hf/encoder.js'
@@ -105,15 +105,28 @@ describe('Hugging Face export folders', () => {
   })
 
   test('the longest input is the smaller of model_max_length and max_position_embeddings', async () => {
-    const limited = writeTinyHfModel(path.join(dir, 'positions'), { words: WORDS, labels: LABELS, maxLength: 16, positions: 8 })
-    const config = JSON.parse(fs.readFileSync(path.join(limited.dir, 'config.json'), 'utf8')) as Record<string, unknown>
-    fs.writeFileSync(path.join(limited.dir, 'config.json'), JSON.stringify({ ...config, max_position_embeddings: 8 }))
+    const limited = writeTinyHfModel(path.join(dir, 'positions'), { words: WORDS, labels: LABELS, maxLength: 16, positions: 8, config: { max_position_embeddings: 8 } })
     const classifier = await loadHfModel(limited.dir, { name: 'positions' })
     assert.equal(classifier.info.maxLength, 8)
     const [long] = await classifier.classifyBatch(['good bad movie great awful plot the was good bad'])
     const expected = referenceProbabilities(limited, ['good', 'bad', 'movie', 'great', 'awful', 'plot'])
     LABELS.forEach((label, j) => assert.ok(Math.abs(long!.scores[label]! - expected[j]!) < 1e-5, label))
     await classifier.close()
+  })
+
+  test('a multi-label model (problem_type) scores each label by its own sigmoid', async () => {
+    const multi = writeTinyHfModel(path.join(dir, 'multi-label'), { words: WORDS, labels: LABELS, config: { problem_type: 'multi_label_classification' } })
+    const classifier = await loadHfModel(multi.dir, { name: 'multi' })
+    assert.equal(classifier.info.multiLabel, true)
+    const [result] = await classifier.classifyBatch(['The acting was AWFUL'])
+    const logits = referenceLogits(multi, ['the', 'act', '##ing', 'was', 'awful'])
+    LABELS.forEach((label, j) => assert.ok(Math.abs(result!.scores[label]! - 1 / (1 + Math.exp(-logits[j]!))) < 1e-6, label))
+    assert.equal(result!.label, LABELS[logits.indexOf(Math.max(...logits))])
+    assert.equal(result!.confidence, result!.scores[result!.label])
+    await classifier.close()
+    const single = await loadHfModel(model.dir, { name: 'single' })
+    assert.equal(single.info.multiLabel, false)
+    await single.close()
   })
 
   test('broken folders are refused at load time, naming the file and the problem', async () => {
@@ -143,6 +156,7 @@ describe('Hugging Face export folders', () => {
       [broken('unknown-input', (d) => writeTinyHfModel(d, { words: WORDS, labels: LABELS, extraInputs: ['position_ids'] })), /model\.onnx: unexpected inputs position_ids: only input_ids, attention_mask, token_type_ids are fed/],
       [broken('float-ids', (d) => writeTinyHfModel(d, { words: WORDS, labels: LABELS, idType: 'float32' })), /model\.onnx: input "input_ids" is float32: ids are fed as int64 or int32/],
       [broken('too-few-positions', (d) => writeTinyHfModel(d, { words: WORDS, labels: LABELS, maxLength: 16, positions: 8 })), /model\.onnx: fails on a text of 16 tokens, the longest it will be given \(.+\); if it takes fewer, set model_max_length/],
+      [broken('regression', (d) => writeTinyHfModel(d, { words: WORDS, labels: LABELS, config: { problem_type: 'regression' } })), /config\.json: problem_type "regression" is not a classification/],
       [broken('not-a-tokenizer', (d) => fs.writeFileSync(path.join(d, 'tokenizer.json'), '{"vocab": {}}')), /tokenizer\.json: no "model" section/],
     ]
     for (const [folder, message] of cases) {

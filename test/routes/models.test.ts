@@ -7,16 +7,18 @@ import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { parseModelSpecs } from '../../src/models/spec.js'
-import { writeTinyHfModel } from '../fixtures/hf-model.js'
+import { referenceLogits, writeTinyHfModel } from '../fixtures/hf-model.js'
 import { buildTestApp, createKey, tempDir } from '../helper.js'
 
 const LABELS = ['anger', 'joy', 'sadness']
 let app: FastifyInstance
 let model: ReturnType<typeof writeTinyHfModel>
+let tags: ReturnType<typeof writeTinyHfModel>
 
 before(async () => {
   model = writeTinyHfModel(path.join(tempDir(), 'emotions'), { words: ['happy', 'sad', 'mad', 'day'], labels: LABELS })
-  app = await buildTestApp({ config: { models: parseModelSpecs(`emotions=${model.dir}?max-batch=4`) } })
+  tags = writeTinyHfModel(path.join(tempDir(), 'tags'), { words: ['happy', 'sad', 'mad', 'day'], labels: LABELS, config: { problem_type: 'multi_label_classification' } })
+  app = await buildTestApp({ config: { models: parseModelSpecs(`emotions=${model.dir}?max-batch=4,tags=${tags.dir}`) } })
 })
 after(() => app.close())
 
@@ -38,6 +40,16 @@ describe('serving a Hugging Face folder next to the built-in model', () => {
     assert.equal(body.label, LABELS[best])
   })
 
+  test('a multi-label model answers each label\'s own probability (sigmoid), and says so in /v1/models', async () => {
+    const { key } = await createKey(app)
+    const body = (await post('/v1/models/tags/predict', key, { text: 'mad day' })).json()
+    const logits = referenceLogits(tags, ['mad', 'day'])
+    LABELS.forEach((label, j) => assert.ok(Math.abs(body.scores[label] - 1 / (1 + Math.exp(-logits[j]!))) < 1e-6, label))
+    assert.equal(body.label, LABELS[logits.indexOf(Math.max(...logits))])
+    const listed = (await get('/v1/models', key)).json().models as { name: string; multi_label: boolean }[]
+    assert.deepEqual(listed.map((m) => [m.name, m.multi_label]), [['sentiment', false], ['emotions', false], ['tags', true]])
+  })
+
   test('/predict keeps using the default model', async () => {
     const { key } = await createKey(app)
     const body = (await post('/predict', key, { text: 'happy day' })).json()
@@ -50,8 +62,8 @@ describe('serving a Hugging Face folder next to the built-in model', () => {
     const { key: admin } = await createKey(app, { scopes: ['admin', 'predict'] })
     const { key: restricted } = await createKey(app, { models: ['emotions'] })
     const listed = (await get('/v1/models', all)).json().models as Record<string, unknown>[]
-    assert.deepEqual(listed.map((m) => m.name), ['sentiment', 'emotions'])
-    assert.deepEqual(listed[1], { name: 'emotions', task: 'text-classification', labels: LABELS, max_length: 16, source: 'huggingface', default: false })
+    assert.deepEqual(listed.map((m) => m.name), ['sentiment', 'emotions', 'tags'])
+    assert.deepEqual(listed[1], { name: 'emotions', task: 'text-classification', labels: LABELS, max_length: 16, multi_label: false, source: 'huggingface', default: false })
     assert.equal(listed[0]!.default, true)
     const forAdmin = (await get('/v1/models', admin)).json().models as Record<string, unknown>[]
     assert.equal(forAdmin[1]!.path, model.dir)

@@ -9,6 +9,8 @@ import { ModelLoadError, readJsonFile } from '../load-error.js'
 export interface HfModelConfig {
   /** Labels in the order of the logits. */
   labels: string[]
+  /** `problem_type` is `multi_label_classification`: sigmoid per label instead of a softmax. */
+  multiLabel: boolean
   maxLength: number
   padTokenId: number
   tokenizer: Record<string, unknown>
@@ -58,6 +60,18 @@ function maxLengthOf(tokenizerConfig: Record<string, unknown>, config: Record<st
   return limits.length > 0 ? Math.min(...limits) : DEFAULT_MAX_LENGTH
 }
 
+const PROBLEM_TYPES = ['single_label_classification', 'multi_label_classification']
+
+/** From `problem_type`; absent means single-label, as in `transformers`. A regression model is refused. */
+function isMultiLabel(config: Record<string, unknown>, file: string): boolean {
+  const problem = config.problem_type
+  if (problem === undefined || problem === null) return false
+  if (typeof problem !== 'string' || !PROBLEM_TYPES.includes(problem)) {
+    throw new ModelLoadError(file, `problem_type ${JSON.stringify(problem)} is not a classification: only ${PROBLEM_TYPES.join(' and ')} models are served`)
+  }
+  return problem === 'multi_label_classification'
+}
+
 export async function readHfConfig(dir: string): Promise<HfModelConfig> {
   const configFile = path.join(dir, 'config.json')
   const config = (await readJsonFile(dir, 'config.json'))!
@@ -67,6 +81,7 @@ export async function readHfConfig(dir: string): Promise<HfModelConfig> {
   }
   const tokenizerConfig = (await readJsonFile(dir, 'tokenizer_config.json', false)) ?? {}
   return {
+    multiLabel: isMultiLabel(config, configFile),
     labels: labelsFrom(config, configFile),
     maxLength: maxLengthOf(tokenizerConfig, config),
     padTokenId: padId(tokenizer) ?? positiveInteger(config.pad_token_id) ?? 0,

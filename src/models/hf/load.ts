@@ -79,19 +79,20 @@ class HfClassifier implements TextClassifier {
   constructor(
     name: string,
     dir: string,
-    maxLength: number,
-    private readonly labels: string[],
+    config: HfModelConfig,
     private readonly worker: WorkerClient<ClassifyPayload, LogitsAnswer>,
   ) {
-    this.info = { name, task: 'text-classification' as const, labels, source: path.resolve(dir), maxLength }
+    const { labels, maxLength, multiLabel } = config
+    this.info = { name, task: 'text-classification' as const, labels, source: path.resolve(dir), maxLength, multiLabel }
   }
 
   async classifyBatch(texts: readonly string[]): Promise<Classification[]> {
     const logits = await this.worker.call(texts)
-    if (logits.dims.length !== 2 || logits.dims[0] !== texts.length || logits.dims[1] !== this.labels.length) {
-      throw new Error(`the model returned logits of shape [${logits.dims.join(', ')}] for ${texts.length} texts and ${this.labels.length} labels`)
+    const { labels, multiLabel } = this.info
+    if (logits.dims.length !== 2 || logits.dims[0] !== texts.length || logits.dims[1] !== labels.length) {
+      throw new Error(`the model returned logits of shape [${logits.dims.join(', ')}] for ${texts.length} texts and ${labels.length} labels`)
     }
-    return classifyLogits(logitValues(logits), texts.length, this.labels)
+    return classifyLogits(logitValues(logits), texts.length, labels, multiLabel)
   }
 
   close(): Promise<void> {
@@ -105,7 +106,7 @@ export async function loadHfModel(dir: string, options: HfLoadOptions): Promise<
   checkTokenizer(config, dir)
   const file = path.join(dir, 'model.onnx')
   const { client, info } = await startModelWorker(file, config, options.intraOpThreads ?? 1)
-  const classifier = new HfClassifier(options.name, dir, config.maxLength, config.labels, client)
+  const classifier = new HfClassifier(options.name, dir, config, client)
   try {
     checkSignature(info, config, file)
     await probe(classifier, config, file)
