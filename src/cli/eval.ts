@@ -58,12 +58,11 @@ async function runEval(flags: EvalFlags): Promise<void> {
   }
 }
 
-async function loadForEval(flags: EvalFlags): Promise<TextClassifier> {
-  const [flag, dir, load] = flags.model === undefined
-    ? ['--model-dir', flags.modelDir, () => loadBuiltinModel(flags.modelDir)]
-    : ['--model', flags.model, () => loadHfModel(flags.model!, { name: path.basename(path.resolve(flags.model!)) })]
+/** The Hugging Face folder of `--model`, else the built-in model of `--model-dir`; a load error names the flag. */
+async function loadForEval({ model, modelDir }: EvalFlags): Promise<TextClassifier> {
+  const [flag, dir] = model === undefined ? ['--model-dir', modelDir] : ['--model', model]
   try {
-    return await load()
+    return model === undefined ? await loadBuiltinModel(modelDir) : await loadHfModel(model, { name: path.basename(path.resolve(model)) })
   } catch (error) {
     throw new CliError(`${flag} ${dir}: ${(error as Error).message}`)
   }

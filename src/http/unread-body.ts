@@ -15,6 +15,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
+import type { Readable } from 'node:stream'
 
 /** Longest wait for the rest of a body before answering anyway. */
 export const DRAIN_MS = 5000
@@ -46,28 +47,15 @@ export function lingerThenDestroy(socket: Socket, maxBytes: number): void {
   lingering.add(socket)
   // Node's HTTP parser would refuse each further chunk again and close the socket at once.
   socket.removeAllListeners('data')
-  let seen = 0
-  const destroy = () => {
-    clearTimeout(timer)
-    socket.destroy()
-  }
-  const timer = setTimeout(destroy, DRAIN_MS)
-  timer.unref()
-  socket.on('data', (chunk: Buffer) => {
-    seen += chunk.length
-    if (seen > maxBytes) destroy()
-  })
-  socket.once('end', destroy)
-  socket.once('close', () => clearTimeout(timer))
-  socket.resume()
+  void discardRest(socket, maxBytes, DRAIN_MS).then(() => socket.destroy())
 }
 
 function expectsBody(request: IncomingMessage): boolean {
   return Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined
 }
 
-/** Reads and drops `stream` until it ends, `maxBytes` have come or `ms` have passed. */
-function discardRest(stream: IncomingMessage, maxBytes: number, ms: number): Promise<void> {
+/** Reads and drops `stream` until it ends, closes, `maxBytes` have come or `ms` have passed. */
+function discardRest(stream: Readable, maxBytes: number, ms: number): Promise<void> {
   return new Promise((resolve) => {
     let seen = 0
     const done = () => {
@@ -82,7 +70,9 @@ function discardRest(stream: IncomingMessage, maxBytes: number, ms: number): Pro
       seen += chunk.length
       if (seen > maxBytes) done()
     }
+    // The stream itself keeps the process alive while it is open; the timer need not.
     const timer = setTimeout(done, ms)
+    timer.unref()
     stream.on('data', onData)
     stream.once('end', done)
     stream.once('close', done)

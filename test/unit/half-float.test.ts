@@ -1,7 +1,7 @@
 /** Half-precision logits are widened exactly: checked against every representable kind of value. */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { halfToFloat } from '../../src/models/hf/tensor-types.js'
+import { fromFloat16 as halfToFloat } from '../../src/lib/float16.js'
 
 test('half-precision bits decode to the values IEEE 754 defines', () => {
   const cases: [number, number][] = [

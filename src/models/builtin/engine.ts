@@ -6,7 +6,7 @@
  * `InferenceSession.run` from Node costs 17-20 µs even for a one-node graph (the promise,
  * `setImmediate` and tensor wrapping around a synchronous call), the smallest graph of this
  * model's dense part 37-44 µs, the full graph 45-55 µs: with tokenising, over the 50 µs per text
- * the model must meet. This evaluator needs ~17 µs because a token's contribution to every
+ * the model must meet. This evaluator needs 12-26 µs (median, four bench runs) because a token's contribution to every
  * convolution window is a linear function of its vector alone: it is computed once per distinct
  * token and cached (`projection-cache.ts`), so a text costs a few adds per channel and position;
  * both loops run in WebAssembly SIMD where the model's shape allows (`simd-kernels.ts`), in plain

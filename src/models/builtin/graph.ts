@@ -13,6 +13,7 @@
  * Tables are stored compactly: only rows training used, int8 with one scale per row (or float16 /
  * float32), scattered into zeros by constant nodes that ONNX Runtime folds at session creation.
  */
+import { toFloat16 } from '../../lib/float16.js'
 import { attr, GraphBuilder } from '../onnx/graph-builder.js'
 import type { CnnWeights } from './cnn.js'
 import { padRow } from './features.js'
@@ -189,22 +190,6 @@ function quantizeRows(values: Float32Array, width: number): { quantized: Int8Arr
     for (let c = 0; c < width; c++) quantized[i * width + c] = Math.round(values[i * width + c]! / scale)
   }
   return { quantized, scales }
-}
-
-/** IEEE 754 half-precision bits of `value`, rounded to nearest even. */
-function toFloat16(value: number): number {
-  const bits = new Uint32Array(new Float32Array([value]).buffer)[0]!
-  const sign = (bits >>> 16) & 0x8000
-  const exponent = ((bits >>> 23) & 0xff) - 127 + 15
-  const mantissa = bits & 0x7fffff
-  if (exponent <= 0) {
-    if (exponent < -10) return sign
-    const m = (mantissa | 0x800000) >>> (1 - exponent)
-    return sign | ((m + 0xfff + ((m >>> 13) & 1)) >>> 13)
-  }
-  if (exponent >= 31) return sign | 0x7c00
-  const rounded = (mantissa + 0xfff + ((mantissa >>> 13) & 1)) >>> 13
-  return rounded === 0x400 ? sign | ((exponent + 1) << 10) : sign | (exponent << 10) | rounded
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The built-in engine's hot loop: convolution windows summed from cached projections, then
- * max-pooled over positions. The model's shape runs on the SIMD version (`pooling-simd.ts`);
+ * max-pooled over positions. The model's shape runs on the SIMD version (`simd-kernels.ts`);
  * this one serves any other kernel, and where WebAssembly SIMD is missing.
  *
  * `arena` holds `stride` numbers per slot: for tap k, the projections on channels

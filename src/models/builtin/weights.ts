@@ -7,6 +7,7 @@
  * whole numbers ONNX Runtime does.
  */
 import type onnxProto from 'onnx-proto'
+import { fromFloat16 } from '../../lib/float16.js'
 import { decodeModel } from '../onnx/graph-builder.js'
 import { padRow, type FeatureSpec } from './features.js'
 
@@ -136,14 +137,4 @@ function copy(tensor: TensorProto): Uint8Array {
 export function roundHalfEven(x: number): number {
   const r = Math.round(x)
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r
-}
-
-/** The value of IEEE 754 half-precision bits. */
-function fromFloat16(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1
-  const exponent = (bits >> 10) & 0x1f
-  const mantissa = bits & 0x3ff
-  if (exponent === 0) return sign * mantissa * 2 ** -24
-  if (exponent === 31) return mantissa ? NaN : sign * Infinity
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15)
 }

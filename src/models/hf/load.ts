@@ -54,20 +54,21 @@ async function startModelWorker(file: string, config: HfModelConfig, threads: nu
 
 /** Checks the graph's inputs and output against what infergate feeds and reads. */
 function checkSignature(session: HfSessionInfo, config: HfModelConfig, file: string): void {
-  const missing = REQUIRED_INPUTS.filter((name) => !session.inputNames.includes(name))
-  if (missing.length > 0) throw new ModelLoadError(file, `inputs must include ${missing.join(' and ')} (it has ${session.inputNames.join(', ')})`)
-  const unknown = session.inputNames.filter((name) => !KNOWN_INPUTS.includes(name))
+  const inputNames = session.inputs.map((input) => input.name)
+  const missing = REQUIRED_INPUTS.filter((name) => !inputNames.includes(name))
+  if (missing.length > 0) throw new ModelLoadError(file, `inputs must include ${missing.join(' and ')} (it has ${inputNames.join(', ')})`)
+  const unknown = inputNames.filter((name) => !KNOWN_INPUTS.includes(name))
   if (unknown.length > 0) throw new ModelLoadError(file, `unexpected inputs ${unknown.join(', ')}: only ${KNOWN_INPUTS.join(', ')} are fed`)
-  for (const input of session.inputMetadata) {
+  for (const input of session.inputs) {
     const type = input.isTensor ? input.type : 'not a tensor'
     if (!isIdType(type)) throw new ModelLoadError(file, `input "${input.name}" is ${type}: ids are fed as ${ID_TYPES.join(' or ')}`)
   }
-  if (!session.outputNames.includes('logits')) throw new ModelLoadError(file, `no output named "logits" (outputs: ${session.outputNames.join(', ')})`)
-  const logits = session.outputMetadata.find((meta) => meta.name === 'logits')
-  if (logits?.isTensor && !(LOGIT_TYPES as readonly string[]).includes(logits.type)) {
+  const logits = session.outputs.find((output) => output.name === 'logits')
+  if (!logits) throw new ModelLoadError(file, `no output named "logits" (outputs: ${session.outputs.map((output) => output.name).join(', ')})`)
+  if (logits.isTensor && !(LOGIT_TYPES as readonly string[]).includes(logits.type)) {
     throw new ModelLoadError(file, `"logits" is ${logits.type}: only ${LOGIT_TYPES.join(', ')} logits are read`)
   }
-  const classes = logits?.isTensor ? logits.shape.at(-1) : undefined
+  const classes = logits.isTensor ? logits.shape.at(-1) : undefined
   if (typeof classes === 'number' && classes !== config.labels.length) {
     throw new ModelLoadError(file, `"logits" has ${classes} classes but config.json id2label names ${config.labels.length}`)
   }

@@ -21,10 +21,8 @@ export interface HfWorkerData {
 
 /** What the worker reports once its session is open: the graph's signature, for the loader to check. */
 export interface HfSessionInfo {
-  inputNames: string[]
-  outputNames: string[]
-  inputMetadata: ort.InferenceSession.ValueMetadata[]
-  outputMetadata: ort.InferenceSession.ValueMetadata[]
+  inputs: ort.InferenceSession.ValueMetadata[]
+  outputs: ort.InferenceSession.ValueMetadata[]
 }
 
 /** One call: the texts of a batch. The answer: their `logits`, `[texts, labels]`. */

@@ -6,8 +6,8 @@
 import ort from 'onnxruntime-node'
 import { serveCalls } from '../../lib/worker-calls.js'
 import { TokenEncoder } from './encoder.js'
-import { idTensor, isIdType, type IdType } from './tensor-types.js'
-import type { ClassifyPayload, HfSessionInfo, HfWorkerData, LogitsAnswer, WireTensor } from './worker-protocol.js'
+import { isIdType, type IdType } from './tensor-types.js'
+import type { ClassifyPayload, HfSessionInfo, HfWorkerData, LogitsAnswer } from './worker-protocol.js'
 
 await serveCalls<ClassifyPayload, LogitsAnswer, HfSessionInfo>(async (data) => {
   const { modelFile, tokenizer, tokenizerConfig, maxLength, padTokenId, intraOpThreads } = data as HfWorkerData
@@ -16,12 +16,12 @@ await serveCalls<ClassifyPayload, LogitsAnswer, HfSessionInfo>(async (data) => {
   // The loader refuses any other input or type before the first call.
   const inputs = session.inputMetadata.flatMap((input) => (input.isTensor && isIdType(input.type) ? [[input.name, input.type] as [string, IdType]] : []))
   return {
-    info: { inputNames: [...session.inputNames], outputNames: [...session.outputNames], inputMetadata: [...session.inputMetadata], outputMetadata: [...session.outputMetadata] },
+    info: { inputs: [...session.inputMetadata], outputs: [...session.outputMetadata] },
     async handle(texts) {
       const batch = encoder.encodeBatch(texts)
       const dims = [batch.batch, batch.length]
       const values = { input_ids: batch.inputIds, attention_mask: batch.attentionMask, token_type_ids: batch.tokenTypeIds }
-      const feeds = Object.fromEntries(inputs.map(([name, type]) => [name, toOrt(idTensor(values[name as keyof typeof values], type, dims))]))
+      const feeds = Object.fromEntries(inputs.map(([name, type]) => [name, idTensor(values[name as keyof typeof values], type, dims)]))
       const { logits } = await session.run(feeds, ['logits'])
       if (!logits) throw new Error('the model returned no logits')
       const answer: LogitsAnswer = { type: logits.type, data: logits.data, dims: logits.dims }
@@ -31,6 +31,7 @@ await serveCalls<ClassifyPayload, LogitsAnswer, HfSessionInfo>(async (data) => {
   }
 })
 
-function toOrt(tensor: WireTensor): ort.Tensor {
-  return new ort.Tensor(tensor.type, tensor.data, tensor.dims)
+/** `ids` as a tensor of the type the graph declares (ids and masks fit in int32). */
+function idTensor(ids: BigInt64Array, type: IdType, dims: number[]): ort.Tensor {
+  return type === 'int64' ? new ort.Tensor(type, ids, dims) : new ort.Tensor(type, Int32Array.from(ids, Number), dims)
 }
