@@ -6,6 +6,7 @@ import { KEY_REGEX } from '../../src/keys/format.js'
 import { settings } from '../../src/config.js'
 import { tempDir } from '../helper.js'
 import { runCli, startServer } from './process.js'
+import { PROJECT_ROOT } from '../../src/config.js'
 
 describe('infergate keys', () => {
   const dataDir = tempDir()
@@ -147,4 +148,9 @@ describe('infergate serve', () => {
       await server.stop()
     }
   })
+})
+
+test('the built CLI is executable, so `npx infergate` runs it whatever npx has cached', { skip: !fs.existsSync(path.join(PROJECT_ROOT, 'dist', 'cli', 'index.js')) && 'not built (npm run build)' }, () => {
+  const mode = fs.statSync(path.join(PROJECT_ROOT, 'dist', 'cli', 'index.js')).mode
+  assert.equal(mode & 0o111, 0o111, `mode ${mode.toString(8)}`)
 })
