@@ -10,29 +10,29 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs'] }, tsconfigRootDir: import.meta.dirname }
+      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] }] }
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] }] },
       ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       // Fastify plugins are async functions by convention, awaiting or not.
       '@typescript-eslint/require-await': 'off',
       'no-console': ['error', { allow: ['error'] }],
-      eqeqeq: ['error', 'smart']
-    }
+      eqeqeq: ['error', 'smart'],
+    },
   },
   {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { globals: globals.node }
+    languageOptions: { globals: globals.node },
   },
   {
     files: ['test/**', 'bench/**', 'scripts/**', 'src/cli/**'],
-    rules: { 'no-console': 'off' }
+    rules: { 'no-console': 'off' },
   },
   {
     files: ['test/**'],
@@ -40,7 +40,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',
-      '@typescript-eslint/no-non-null-assertion': 'off'
-    }
-  }
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
 )

@@ -31,7 +31,10 @@ interface BenchOptions {
 }
 
 const program = new Command('bench')
-  .option('--only <ids>', 'comma-separated scenario ids (default: all): micro, model-latency, key-timing, event-loop, http-predict, limiter-choice, batching, scale-out')
+  .option(
+    '--only <ids>',
+    'comma-separated scenario ids (default: all): micro, model-latency, key-timing, event-loop, http-predict, limiter-choice, batching, scale-out',
+  )
   .option('--duration <seconds>', 'seconds per measurement', '8')
   .option('--rounds <n>', 'interleaved rounds per target (the median is reported)', '3')
   .option('--connections <n>', 'concurrent connections', '32')
@@ -57,7 +60,13 @@ const scenarios: Record<string, () => Promise<ScenarioReport>> = {
   'limiter-choice': runLimiterChoice,
   batching: () => runBatching({ durationSec: Number(options.duration), log }),
   'scale-out': () =>
-    runScaleOut({ durationSec: Number(options.duration), rounds: Number(options.rounds), connections: Number(options.connections), redisUrl: options.redisUrl, log }),
+    runScaleOut({
+      durationSec: Number(options.duration),
+      rounds: Number(options.rounds),
+      connections: Number(options.connections),
+      redisUrl: options.redisUrl,
+      log,
+    }),
 }
 
 const DOCS_HEADER = `# Benchmarks
@@ -102,7 +111,10 @@ if (failed) process.exitCode = 1
 function writeResults(done: ScenarioReport[]): string {
   const machine = machineDescription()
   const when = new Date().toISOString()
-  const markdown = [`Measured ${when} on ${machine}; 1-minute load average before the run: ${loadBefore}.`, ...done.map((r) => `### ${r.title}\n\n${r.markdown}`)].join('\n\n')
+  const markdown = [
+    `Measured ${when} on ${machine}; 1-minute load average before the run: ${loadBefore}.`,
+    ...done.map((r) => `### ${r.title}\n\n${r.markdown}`),
+  ].join('\n\n')
   fs.mkdirSync(RESULTS_DIR, { recursive: true })
   const json = JSON.stringify({ when, machine, reports: done.map(({ id, title, data }) => ({ id, title, data })) }, null, 2)
   fs.writeFileSync(path.join(RESULTS_DIR, 'latest.md'), markdown + '\n')

@@ -40,7 +40,12 @@ async function main(): Promise<void> {
     const next = random(42)
     const texts = ['a wonderful film', 'a dull, tedious mess', 'fast delivery, works great', 'broke after a week', 'just fine']
     const predict = (key: string, text = texts[Math.floor(next() * texts.length)]!) =>
-      app.inject({ method: 'POST', url: '/v1/models/sentiment/predict', headers: key === '' ? {} : { 'x-api-key': key }, payload: { text } })
+      app.inject({
+        method: 'POST',
+        url: '/v1/models/sentiment/predict',
+        headers: key === '' ? {} : { 'x-api-key': key },
+        payload: { text },
+      })
     for (let minute = 0; minute < 60; minute++) {
       clock.set(now - (60 - minute) * MINUTE + 1_000)
       const burst = minute > 35 && minute < 48 ? 3 : 1

@@ -23,7 +23,12 @@ const HEADLINES: Record<string, string[]> = {
   'bad-input': ['requests', '5xx', 'crashes', 'error answers without {detail, code, request_id}'],
   overload: ['answers', '/health p99 ms', '/health p99 under 50 ms', 'peak RSS MiB', 'audit request records'],
   'slow-clients': ['slow connections', 'cut off', 'slowest cut-off ms'],
-  'fault-redis': ['fail-open outage: 200', 'fail-closed outage: 503 ratelimit_unavailable', 'fail-open after: 200', 'fail-closed after: 200'],
+  'fault-redis': [
+    'fail-open outage: 200',
+    'fail-closed outage: 503 ratelimit_unavailable',
+    'fail-open after: 200',
+    'fail-closed after: 200',
+  ],
   'fault-postgres': ['answers', 'audit request records'],
   'fault-disk': ['answers', 'audit request records', 'refused while the audit buffer was full'],
   'fault-sigkill': ['jobs', 'texts', 'results'],
@@ -45,7 +50,9 @@ function numbers(record: ScenarioRecord): string {
 
 export function renderSection(records: ScenarioRecord[]): string {
   const first = records[0]
-  const rows = records.map((r) => `| ${cell(r.scenario)} | ${cell(r.done)} | ${cell(numbers(r))} | ${RESULT_MARK[r.result]}${r.note ? `: ${cell(r.note)}` : ''} |`)
+  const rows = records.map(
+    (r) => `| ${cell(r.scenario)} | ${cell(r.done)} | ${cell(numbers(r))} | ${RESULT_MARK[r.result]}${r.note ? `: ${cell(r.note)}` : ''} |`,
+  )
   const headline = records.map((r) => {
     const picked = (HEADLINES[r.id] ?? []).filter((name) => name in r.counts || name in r.figures)
     const figures = picked.map((name) => `${name} ${(r.counts[name] ?? r.figures[name])!.toLocaleString('en-US')}`)
@@ -70,7 +77,11 @@ export function renderSection(records: ScenarioRecord[]): string {
 
 function readRecords(file: string): ScenarioRecord[] {
   if (!fs.existsSync(file)) return []
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as ScenarioRecord)
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as ScenarioRecord)
 }
 
 function runSuite(long: boolean): { file: string; status: number } {
@@ -98,5 +109,7 @@ const start = page.indexOf(BEGIN)
 const end = page.indexOf(END)
 if (start < 0 || end < start) throw new Error(`${DOC} lacks the generated-section markers`)
 fs.writeFileSync(DOC, page.slice(0, start) + renderSection(records) + page.slice(end + END.length))
-console.log(`docs/reliability.md written from ${records.length} scenario results${status === 0 ? '' : ' (some scenarios failed: see above)'}`)
+console.log(
+  `docs/reliability.md written from ${records.length} scenario results${status === 0 ? '' : ' (some scenarios failed: see above)'}`,
+)
 process.exit(status)

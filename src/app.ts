@@ -99,7 +99,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(healthRoutes)
   await app.register(predictRoutes, { maxTextLength: config.maxTextLength, maxTexts: config.maxTexts, timeoutMs: config.predictTimeoutMs })
   await app.register(modelRoutes)
-  await app.register(jobRoutes, { maxTextLength: config.maxTextLength, maxJobTexts: config.maxJobTexts, maxJobBodyBytes: config.maxJobBodyBytes })
+  await app.register(jobRoutes, {
+    maxTextLength: config.maxTextLength,
+    maxJobTexts: config.maxJobTexts,
+    maxJobBodyBytes: config.maxJobBodyBytes,
+  })
   await app.register(keyRoutes)
   await app.register(ownerRoutes)
   await app.register(auditRoutes)

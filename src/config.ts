@@ -73,7 +73,12 @@ function headerName(raw: string): string {
 }
 
 function limitList(raw: string): LimitRule[] {
-  const rules = parseRules(raw.split(',').map((part) => part.trim()).filter(Boolean))
+  const rules = parseRules(
+    raw
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean),
+  )
   if (rules.length === 0) throw new Error('at least one limit such as 60/1m is required')
   return rules
 }
@@ -162,7 +167,13 @@ export function parseBytes(raw: string): number {
 
 export const settings = {
   host: { flag: 'host', description: 'interface to listen on', default: '127.0.0.1', placeholder: 'host', parse: nonEmpty },
-  port: { flag: 'port', description: 'TCP port to listen on (0 picks a free one)', default: 8000, placeholder: 'port', parse: integer(0, 65535) },
+  port: {
+    flag: 'port',
+    description: 'TCP port to listen on (0 picks a free one)',
+    default: 8000,
+    placeholder: 'port',
+    parse: integer(0, 65535),
+  },
   dataDir: {
     flag: 'data-dir',
     description: 'directory of the embedded SQLite database',
@@ -214,7 +225,8 @@ export const settings = {
   },
   models: {
     flag: 'model',
-    description: 'serve a Hugging Face text-classification export folder as NAME (repeatable): NAME=PATH[?max-batch=N&max-wait=MS&max-queue=N]',
+    description:
+      'serve a Hugging Face text-classification export folder as NAME (repeatable): NAME=PATH[?max-batch=N&max-wait=MS&max-queue=N]',
     default: [] as ModelSpec[],
     shown: '(none)',
     placeholder: 'name=path',

@@ -129,11 +129,9 @@ export interface ErrorBody {
 
 /** Shorthands for the errors raised from more than one place. */
 export const errors = {
-  missingKey: () =>
-    new AppError(ErrorCode.MissingApiKey, 'Not authenticated', { headers: { 'www-authenticate': 'APIKey' } }),
+  missingKey: () => new AppError(ErrorCode.MissingApiKey, 'Not authenticated', { headers: { 'www-authenticate': 'APIKey' } }),
   invalidKey: () => new AppError(ErrorCode.InvalidApiKey, 'Invalid API key'),
-  insufficientScope: (scope: string) =>
-    new AppError(ErrorCode.InsufficientScope, `This API key lacks the '${scope}' scope`),
+  insufficientScope: (scope: string) => new AppError(ErrorCode.InsufficientScope, `This API key lacks the '${scope}' scope`),
   notFound: (what = 'Not Found') => new AppError(ErrorCode.NotFound, what),
   validation: (issues: ValidationIssue[]) => new AppError(ErrorCode.ValidationError, issues),
   internal: () => new AppError(ErrorCode.InternalError, 'Internal Server Error'),

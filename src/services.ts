@@ -52,7 +52,10 @@ export interface ServiceOverrides {
 export async function createServices(config: Config, log: Logger, overrides: ServiceOverrides = {}): Promise<AppServices> {
   const clock = overrides.clock ?? systemClock
   const metrics = new AppMetrics()
-  const models = await loadModels(config, { ...(overrides.models ? { lent: overrides.models } : {}), observe: (name) => metrics.batchObserver(name) })
+  const models = await loadModels(config, {
+    ...(overrides.models ? { lent: overrides.models } : {}),
+    observe: (name) => metrics.batchObserver(name),
+  })
   const store = { dataDir: config.dataDir, databaseUrl: config.databaseUrl }
   let db: Database
   // Audit batches are written by a worker thread with its own connection: the event loop only
@@ -68,9 +71,21 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     throw error
   }
   const audit = auditWorker
-    ? new AuditWriter({ store: auditWorker, clock, log, capacity: config.auditBuffer, flushMs: config.auditFlushMs, observer: metrics.auditObserver })
+    ? new AuditWriter({
+        store: auditWorker,
+        clock,
+        log,
+        capacity: config.auditBuffer,
+        flushMs: config.auditFlushMs,
+        observer: metrics.auditObserver,
+      })
     : null
-  const keys = new KeyService({ db, clock, audit: audit ?? undefined, onBackgroundError: (error) => log.error({ err: error }, 'background task failed') })
+  const keys = new KeyService({
+    db,
+    clock,
+    audit: audit ?? undefined,
+    onBackgroundError: (error) => log.error({ err: error }, 'background task failed'),
+  })
   const { limiter, close: closeLimiter } = buildLimiter({ config, log, clock, clockInjected: overrides.clock !== undefined })
   const authGuard = new AuthFailureGuard({ limiter, rule: config.authFailLimit, clock })
   const { jobs, jobWorker } = startJobs(config, { db, models, limiter, keys, clock, log })
@@ -119,7 +134,13 @@ function startJobs(config: Config, deps: JobDependencies): { jobs: JobService; j
     leaseMs: config.jobLeaseMs,
     retentionMs: config.jobRetentionMs,
   })
-  const jobs = new JobService({ store, models: deps.models, clock: deps.clock, maxActivePerKey: config.maxJobsPerKey, onCreated: () => jobWorker.notify() })
+  const jobs = new JobService({
+    store,
+    models: deps.models,
+    clock: deps.clock,
+    maxActivePerKey: config.maxJobsPerKey,
+    onCreated: () => jobWorker.notify(),
+  })
   jobWorker.start()
   return { jobs, jobWorker }
 }

@@ -49,7 +49,13 @@ export async function freePort(): Promise<number> {
  * not a pipe: a pipe would be drained by this process, which also runs autocannon, so a server
  * that logs every request would slow its own load generator (it did: 1.9k against 4.7k req/s).
  */
-export function spawnUntil(command: string, args: string[], ready: RegExp | URL, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<{ child: ChildProcess }> {
+export function spawnUntil(
+  command: string,
+  args: string[],
+  ready: RegExp | URL,
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 60_000,
+): Promise<{ child: ChildProcess }> {
   const logFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'infergate-bench-log-')), 'output.log')
   const fd = fs.openSync(logFile, 'w')
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] })

@@ -14,7 +14,10 @@ const TSX = ['--import', 'tsx']
 
 async function startTsServer(name: string, file: string, env: NodeJS.ProcessEnv = {}): Promise<Target> {
   const port = await freePort()
-  const { child } = await spawnUntil(process.execPath, [...TSX, path.join(PROJECT_ROOT, file)], /listening on \d+/, { ...env, PORT: String(port) })
+  const { child } = await spawnUntil(process.execPath, [...TSX, path.join(PROJECT_ROOT, file)], /listening on \d+/, {
+    ...env,
+    PORT: String(port),
+  })
   return { name, url: `http://127.0.0.1:${port}`, headers: {}, pid: child.pid, stop: () => stopChild(child) }
 }
 
@@ -47,11 +50,24 @@ export interface InfergateOptions {
 
 /** (c) infergate's full /predict: auth and everything else on, as shipped. */
 export async function infergate(options: InfergateOptions = {}): Promise<Target> {
-  const store = options.key === undefined ? await dataDirWithKey() : { dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'infergate-bench-')), key: options.key }
+  const store =
+    options.key === undefined
+      ? await dataDirWithKey()
+      : { dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'infergate-bench-')), key: options.key }
   const { dataDir, key } = store
   const name = options.name ?? 'infergate /predict (full)'
   const port = await freePort()
-  const args = [...TSX, path.join(PROJECT_ROOT, 'src/cli/index.ts'), 'serve', '--port', String(port), '--data-dir', dataDir, '--no-bootstrap', ...(options.args ?? [])]
+  const args = [
+    ...TSX,
+    path.join(PROJECT_ROOT, 'src/cli/index.ts'),
+    'serve',
+    '--port',
+    String(port),
+    '--data-dir',
+    dataDir,
+    '--no-bootstrap',
+    ...(options.args ?? []),
+  ]
   const { child } = await spawnUntil(process.execPath, args, new URL(`http://127.0.0.1:${port}/health`))
   return {
     name,
@@ -83,11 +99,32 @@ export function fastapiUnavailable(): string | undefined {
 /** (d) the reference FastAPI service, trained on SST-2 train the first time. */
 export async function fastapiSeed(): Promise<Target> {
   if (!fs.existsSync(PEER_MODEL)) {
-    execFileSync('/usr/bin/python3', [path.join(PEER_DIR, 'train.py'), path.join(SHARED_DIR, 'datasets/sst2/train.tsv'), PEER_MODEL], { stdio: 'ignore' })
+    execFileSync('/usr/bin/python3', [path.join(PEER_DIR, 'train.py'), path.join(SHARED_DIR, 'datasets/sst2/train.tsv'), PEER_MODEL], {
+      stdio: 'ignore',
+    })
   }
   const port = await freePort()
   const env = { API_KEY: 'secret', RATE_LIMIT_PER_MIN: String(PEER_RATE_LIMIT), MODEL_PATH: PEER_MODEL }
-  const args = ['-m', 'uvicorn', 'app:app', '--app-dir', PEER_DIR, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'info', '--no-access-log']
+  const args = [
+    '-m',
+    'uvicorn',
+    'app:app',
+    '--app-dir',
+    PEER_DIR,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--log-level',
+    'info',
+    '--no-access-log',
+  ]
   const { child } = await spawnUntil('/usr/bin/python3', args, /Uvicorn running on/, env)
-  return { name: 'FastAPI reference (fastapi-seed)', url: `http://127.0.0.1:${port}`, headers: { 'x-api-key': 'secret' }, pid: child.pid, stop: () => stopChild(child) }
+  return {
+    name: 'FastAPI reference (fastapi-seed)',
+    url: `http://127.0.0.1:${port}`,
+    headers: { 'x-api-key': 'secret' },
+    pid: child.pid,
+    stop: () => stopChild(child),
+  }
 }

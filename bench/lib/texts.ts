@@ -6,7 +6,7 @@ import { SHARED_DIR } from './paths.js'
 const FALLBACK = [
   'a wonderful , moving film with brilliant performances',
   'a dull , tedious mess that overstays its welcome',
-  'the acting is fine but the script is n\'t',
+  "the acting is fine but the script is n't",
   'one of the best movies of the year',
   'i would not recommend it to anyone',
   'charming , funny and surprisingly touching',
@@ -18,7 +18,13 @@ const FALLBACK = [
 export function benchTexts(count = 32): string[] {
   const dev = path.join(SHARED_DIR, 'datasets', 'sst2', 'dev.tsv')
   if (!fs.existsSync(dev)) return FALLBACK
-  return fs.readFileSync(dev, 'utf8').split('\n').slice(1).filter(Boolean).slice(0, count).map((line) => line.split('\t')[1]!)
+  return fs
+    .readFileSync(dev, 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter(Boolean)
+    .slice(0, count)
+    .map((line) => line.split('\t')[1]!)
 }
 
 /** `/predict?text=...` paths for the texts. */

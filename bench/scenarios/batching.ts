@@ -26,7 +26,11 @@ const CLIENTS = [1, 16, 64]
 async function heavyModel(dir: string, targetMs: number): Promise<{ dir: string; callMs: number }> {
   let slowness = 8
   for (;;) {
-    const model = writeTinyHfModel(path.join(dir, `heavy-${slowness}`), { words: ['good', 'bad', 'movie'], labels: ['negative', 'positive'], slowness })
+    const model = writeTinyHfModel(path.join(dir, `heavy-${slowness}`), {
+      words: ['good', 'bad', 'movie'],
+      labels: ['negative', 'positive'],
+      slowness,
+    })
     const classifier = await loadHfModel(model.dir, { name: 'heavy' })
     await classifier.classifyBatch(['warm up'])
     const samples: number[] = []
@@ -73,8 +77,18 @@ export async function runBatching(options: BatchingOptions): Promise<ScenarioRep
         const health = await healthLatencies(target, load)
         const result = await load
         data.push({ maxBatch, connections, ...result, healthP99Ms: p99(health) })
-        rows.push([maxBatch, connections, fmt.int(result.requestsPerSec), fmt.ms(result.p50Ms), fmt.ms(result.p99Ms), fmt.ms(p99(health)), result.non2xx + result.errors])
-        options.log(`  max-batch ${maxBatch}, ${connections} clients: ${fmt.int(result.requestsPerSec)} req/s, p99 ${fmt.ms(result.p99Ms)} ms`)
+        rows.push([
+          maxBatch,
+          connections,
+          fmt.int(result.requestsPerSec),
+          fmt.ms(result.p50Ms),
+          fmt.ms(result.p99Ms),
+          fmt.ms(p99(health)),
+          result.non2xx + result.errors,
+        ])
+        options.log(
+          `  max-batch ${maxBatch}, ${connections} clients: ${fmt.int(result.requestsPerSec)} req/s, p99 ${fmt.ms(result.p99Ms)} ms`,
+        )
       }
     } finally {
       await target.stop()
@@ -93,5 +107,10 @@ export async function runBatching(options: BatchingOptions): Promise<ScenarioRep
 
 - The model: a generated ONNX graph costing ${heavy.callMs.toFixed(1)} ms per call (median, batch of 1), nearly the same for a batch of 64.
 - ${options.durationSec} s per measurement; autocannon and a /health poller (every 20 ms) on the same 2-core machine.`
-  return { id: 'batching', title: 'Micro-batching with a heavy (~5 ms per call) model', markdown, data: { callMs: heavy.callMs, results: data, speedup } }
+  return {
+    id: 'batching',
+    title: 'Micro-batching with a heavy (~5 ms per call) model',
+    markdown,
+    data: { callMs: heavy.callMs, results: data, speedup },
+  }
 }

@@ -57,13 +57,24 @@ async function measureLength(dir: string, chars: number): Promise<Row> {
       histogram.disable()
       const tokenizeStart = performance.now()
       encoder.encodeBatch(texts)
-      rounds.push({ maxDelayMs: histogram.max / 1e6, p99DelayMs: histogram.percentile(99) / 1e6, batchMs, tokenizeHereMs: performance.now() - tokenizeStart })
+      rounds.push({
+        maxDelayMs: histogram.max / 1e6,
+        p99DelayMs: histogram.percentile(99) / 1e6,
+        batchMs,
+        tokenizeHereMs: performance.now() - tokenizeStart,
+      })
     }
   } finally {
     await classifier.close()
   }
   const med = (key: keyof Omit<Row, 'chars'>) => median(rounds.map((round) => round[key]))
-  return { chars, maxDelayMs: med('maxDelayMs'), p99DelayMs: med('p99DelayMs'), batchMs: med('batchMs'), tokenizeHereMs: med('tokenizeHereMs') }
+  return {
+    chars,
+    maxDelayMs: med('maxDelayMs'),
+    p99DelayMs: med('p99DelayMs'),
+    batchMs: med('batchMs'),
+    tokenizeHereMs: med('tokenizeHereMs'),
+  }
 }
 
 export async function runEventLoop(options: EventLoopOptions): Promise<ScenarioReport> {
@@ -78,7 +89,13 @@ export async function runEventLoop(options: EventLoopOptions): Promise<ScenarioR
     }
     const table = markdownTable(
       ['texts per batch', 'event-loop delay, max (ms)', 'p99 (ms)', 'ms per batch', 'tokenising the batch on the main thread (ms)'],
-      rows.map((r) => [`64 × ${fmt.int(r.chars)} chars`, fmt.ms(r.maxDelayMs), fmt.ms(r.p99DelayMs), fmt.ms(r.batchMs), fmt.ms(r.tokenizeHereMs)]),
+      rows.map((r) => [
+        `64 × ${fmt.int(r.chars)} chars`,
+        fmt.ms(r.maxDelayMs),
+        fmt.ms(r.p99DelayMs),
+        fmt.ms(r.batchMs),
+        fmt.ms(r.tokenizeHereMs),
+      ]),
     )
     return {
       id: 'event-loop',

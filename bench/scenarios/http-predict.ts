@@ -37,7 +37,9 @@ async function measure(row: Row, options: HttpBenchOptions, paths: string[]): Pr
     await runLoad(target, { connections: options.connections, durationSec: 1, paths }) // warm-up
     const result = await runLoad(target, { connections: options.connections, durationSec: options.durationSec, paths })
     row.runs.push(result)
-    options.log(`  ${row.id} ${target.name}: ${fmt.int(result.requestsPerSec)} req/s, p99 ${fmt.ms(result.p99Ms)} ms, non-2xx ${result.non2xx}, errors ${result.errors}`)
+    options.log(
+      `  ${row.id} ${target.name}: ${fmt.int(result.requestsPerSec)} req/s, p99 ${fmt.ms(result.p99Ms)} ms, non-2xx ${result.non2xx}, errors ${result.errors}`,
+    )
   } finally {
     await target.stop()
   }
@@ -53,7 +55,11 @@ export async function runHttpPredict(options: HttpBenchOptions): Promise<Scenari
   const skipped = fastapiUnavailable()
   if (skipped) options.log(`  d FastAPI reference: skipped: ${skipped}`)
   else rows.push({ id: 'd', start: fastapiSeed, runs: [] })
-  rows.push({ id: 'e', start: () => infergate({ args: ['--redis-url', options.redisUrl], name: 'infergate /predict (full, Redis limiter)' }), runs: [] })
+  rows.push({
+    id: 'e',
+    start: () => infergate({ args: ['--redis-url', options.redisUrl], name: 'infergate /predict (full, Redis limiter)' }),
+    runs: [],
+  })
   rows.push({ id: 'f', start: () => infergate({ args: ['--no-audit'], name: 'infergate /predict (full, audit log off)' }), runs: [] })
 
   for (let round = 1; round <= options.rounds; round++) {
@@ -98,7 +104,16 @@ function report(rows: Row[], options: HttpBenchOptions, skipped: string | undefi
   const targets: Record<string, number> = { 'c/a': 0.35, 'c/b': 0.85, 'c/d': 25, 'e/c': 0.7, 'c/f': 0.9 }
   const table = markdownTable(
     ['', 'server', 'req/s (median)', 'p50 ms', 'p99 ms', 'server CPU µs/request', 'non-2xx', 'errors'],
-    results.map((r) => [r.id, r.name, fmt.int(r.requestsPerSec), fmt.ms(r.p50Ms), fmt.ms(r.p99Ms), r.cpuUsPerRequest === undefined ? '' : r.cpuUsPerRequest.toFixed(0), r.non2xx, r.errors]),
+    results.map((r) => [
+      r.id,
+      r.name,
+      fmt.int(r.requestsPerSec),
+      fmt.ms(r.p50Ms),
+      fmt.ms(r.p99Ms),
+      r.cpuUsPerRequest === undefined ? '' : r.cpuUsPerRequest.toFixed(0),
+      r.non2xx,
+      r.errors,
+    ]),
   )
   const ratioTable = markdownTable(
     ['ratio', 'measured', 'target', 'met'],
@@ -107,13 +122,16 @@ function report(rows: Row[], options: HttpBenchOptions, skipped: string | undefi
   const notes = [
     `${options.rounds} interleaved rounds of ${options.durationSec} s per server after a 1 s warm-up; ${options.connections} connections; autocannon on the same machine.`,
     'Request mix: `POST /predict?text=...` cycling through the first 32 SST-2 dev sentences.',
-    'Server CPU µs/request: the server process\'s CPU time (every thread: HTTP, inference worker, audit worker) during the run over the requests answered, from /proc; less sensitive to a busy neighbour than req/s.',
+    "Server CPU µs/request: the server process's CPU time (every thread: HTTP, inference worker, audit worker) during the run over the requests answered, from /proc; less sensitive to a busy neighbour than req/s.",
     'infergate runs as shipped (auth, rate limit with a 1e9/minute key limit that is checked but never reached, audit log on, one JSON log line per request to /dev/null); (f) is the same with `--no-audit`.',
-    skipped ? `(d) skipped: ${skipped}.` : `(d) ran as its README says: RATE_LIMIT_PER_MIN=${PEER_RATE_LIMIT} (its sliding log scans every timestamp of the last minute on each request), no access log.`,
+    skipped
+      ? `(d) skipped: ${skipped}.`
+      : `(d) ran as its README says: RATE_LIMIT_PER_MIN=${PEER_RATE_LIMIT} (its sliding log scans every timestamp of the last minute on each request), no access log.`,
   ]
   return {
     id: 'http-predict',
-    title: 'POST /predict: infergate against a bare server, bare Fastify and the FastAPI reference; memory and Redis limiter; audit on and off',
+    title:
+      'POST /predict: infergate against a bare server, bare Fastify and the FastAPI reference; memory and Redis limiter; audit on and off',
     markdown: `${table}\n\n${ratioTable}\n\n${notes.map((n) => `- ${n}`).join('\n')}`,
     data: { results, ratios, targets },
   }

@@ -51,7 +51,8 @@ export async function runKeyTiming(options: KeyTimingOptions): Promise<ScenarioR
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'infergate-key-timing-'))
   const db = await openDatabase({ dataDir })
   const samples = { lookup: new Map<number, number[]>(), cached: new Map<number, number[]>() }
-  const push = (map: Map<number, number[]>, shared: number, value: number) => (map.get(shared) ?? map.set(shared, []).get(shared)!).push(value)
+  const push = (map: Map<number, number[]>, shared: number, value: number) =>
+    (map.get(shared) ?? map.set(shared, []).get(shared)!).push(value)
   try {
     const setup = new KeyService({ db, clock: systemClock })
     const { key } = await setup.create({ name: 'timing', scopes: ['predict'] })
@@ -68,7 +69,14 @@ export async function runKeyTiming(options: KeyTimingOptions): Promise<ScenarioR
         const repeated = asReceived(shared, key)
         await timeCalls(keys, [repeated])
         push(samples.lookup, shared, await timeCalls(keys, [...fresh]))
-        push(samples.cached, shared, await timeCalls(keys, Array.from({ length: PER_ROUND }, () => repeated)))
+        push(
+          samples.cached,
+          shared,
+          await timeCalls(
+            keys,
+            Array.from({ length: PER_ROUND }, () => repeated),
+          ),
+        )
         await keys.close()
       }
     }
@@ -77,7 +85,10 @@ export async function runKeyTiming(options: KeyTimingOptions): Promise<ScenarioR
     fs.rmSync(dataDir, { recursive: true, force: true })
   }
   const medians = Object.fromEntries(
-    (['lookup', 'cached'] as const).map((path) => [path, Object.fromEntries(SHARED.map((shared) => [shared, median(samples[path].get(shared)!)]))]),
+    (['lookup', 'cached'] as const).map((path) => [
+      path,
+      Object.fromEntries(SHARED.map((shared) => [shared, median(samples[path].get(shared)!)])),
+    ]),
   ) as Record<'lookup' | 'cached', Record<number, number>>
   const spread = (path: 'lookup' | 'cached') => {
     const values = SHARED.map((shared) => medians[path][shared]!)

@@ -107,13 +107,24 @@ export function runLimiterChoice(): Promise<ScenarioReport> {
   const rows: (string | number)[][] = []
   const data = []
   for (const rule of rules) {
-    for (const make of [(_c: ManualClock) => slidingLog(rule), (_c: ManualClock) => fixedWindow(rule), (c: ManualClock) => subBuckets(rule, c)]) {
+    for (const make of [
+      (_c: ManualClock) => slidingLog(rule),
+      (_c: ManualClock) => fixedWindow(rule),
+      (c: ManualClock) => subBuckets(rule, c),
+    ]) {
       const r = drive(make, rule)
       data.push({ rule, ...r })
-      rows.push([`${fmt.int(rule.limit)} per ${rule.name}`, r.name, `${fmt.int(r.worst)}${r.worst > rule.limit ? ' (over!)' : ''}`, `${(r.share * 100).toFixed(1)}%`, fmt.int(r.bytes)])
+      rows.push([
+        `${fmt.int(rule.limit)} per ${rule.name}`,
+        r.name,
+        `${fmt.int(r.worst)}${r.worst > rule.limit ? ' (over!)' : ''}`,
+        `${(r.share * 100).toFixed(1)}%`,
+        fmt.int(r.bytes),
+      ])
     }
   }
-  const markdown = markdownTable(['limit', 'algorithm', 'most admitted in one window', 'steady client admitted', 'bytes/key'], rows) +
+  const markdown =
+    markdownTable(['limit', 'algorithm', 'most admitted in one window', 'steady client admitted', 'bytes/key'], rows) +
     '\n\n- A client bursts the full limit just before a window edge, then sends exactly at the limit rate for four windows.' +
     '\n- The fixed window admits up to twice the limit across the edge; the sliding log is exact but its memory grows with the limit; sub-buckets keep the guarantee in constant memory and forget a unit at most 1/60 of a window late.'
   return Promise.resolve({ id: 'limiter-choice', title: 'Choosing the rate-limit algorithm', markdown, data })

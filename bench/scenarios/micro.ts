@@ -90,14 +90,24 @@ export async function runMicro(options: MicroOptions): Promise<ScenarioReport> {
   options.log(`  memory limiter check: ${memoryNs.toFixed(0)} ns`)
   const redis = await redisFigures(options.redisUrl)
   const rows: (string | number)[][] = [
-    ['key verification, cached (parse + checksum + SHA-256 + LRU)', `${(verification.cached / 1000).toFixed(2)} µs`, '< 2 µs', verification.cached < 2000 ? 'yes' : 'NO'],
+    [
+      'key verification, cached (parse + checksum + SHA-256 + LRU)',
+      `${(verification.cached / 1000).toFixed(2)} µs`,
+      '< 2 µs',
+      verification.cached < 2000 ? 'yes' : 'NO',
+    ],
     ['key verification, malformed key (refused before hashing)', `${(verification.malformed / 1000).toFixed(2)} µs`, '', ''],
     ['in-memory limiter check (1 limit, 1000 keys)', `${(memoryNs / 1000).toFixed(2)} µs`, '< 1 µs', memoryNs < 1000 ? 'yes' : 'NO'],
   ]
   if (typeof redis === 'string') rows.push(['Redis limiter', `skipped: ${redis}`, '', ''])
   else {
     rows.push(['Redis limiter, sequential check (one EVALSHA)', `${redis.sequentialUs.toFixed(0)} µs`, '', ''])
-    rows.push(['Redis requests (EVALSHA) per check', redis.roundTripsPerCheck.toFixed(2), '1 round trip', redis.roundTripsPerCheck <= 1.01 ? 'yes' : 'NO'])
+    rows.push([
+      'Redis requests (EVALSHA) per check',
+      redis.roundTripsPerCheck.toFixed(2),
+      '1 round trip',
+      redis.roundTripsPerCheck <= 1.01 ? 'yes' : 'NO',
+    ])
     rows.push(['Redis limiter, 200 concurrent checks', `${fmt.int(redis.concurrentPerSec)} checks/s`, '', ''])
   }
   return {

@@ -69,7 +69,12 @@ async function evaluatorInProcess(texts: string[]): Promise<{ warm: Latency; col
   const weights = readBuiltinWeights(bytes, manifest.features)
   let engine = new BuiltinEngine(weights, manifest.features)
   const warm = await measure(texts, 1, (batch) => engine.probabilities(batch))
-  const cold = await measure(texts, 1, (batch) => engine.probabilities(batch), () => (engine = new BuiltinEngine(weights, manifest.features)))
+  const cold = await measure(
+    texts,
+    1,
+    (batch) => engine.probabilities(batch),
+    () => (engine = new BuiltinEngine(weights, manifest.features)),
+  )
   return { warm, cold }
 }
 
@@ -91,7 +96,9 @@ async function onnxRuntimeInProcess(texts: string[]): Promise<Latency> {
 export async function runModelLatency(options: ModelLatencyOptions): Promise<ScenarioReport> {
   const texts = benchTexts(872)
   const evaluator = await evaluatorInProcess(texts)
-  options.log(`  evaluator batch 1: ${evaluator.warm.medianUs.toFixed(1)} µs/text (first sight of every token: ${evaluator.cold.medianUs.toFixed(1)})`)
+  options.log(
+    `  evaluator batch 1: ${evaluator.warm.medianUs.toFixed(1)} µs/text (first sight of every token: ${evaluator.cold.medianUs.toFixed(1)})`,
+  )
   const onnx = await onnxRuntimeInProcess(texts)
   options.log(`  ONNX Runtime batch 1: ${onnx.medianUs.toFixed(1)} µs/text`)
   const model = await loadBuiltinModel(MODEL_DIR)
@@ -103,10 +110,15 @@ export async function runModelLatency(options: ModelLatencyOptions): Promise<Sce
   const met = (l: Latency) => (l.medianUs < 50 ? 'yes' : 'NO')
   const row = (what: string, l: Latency, target = '', verdict = '') => [what, l.medianUs.toFixed(1), l.p10Us.toFixed(1), target, verdict]
   const rows = [
-    row('batch 1, in-process: tokenise + evaluate (the evaluator that serves it), tokens cached', evaluator.warm, '< 50 µs', met(evaluator.warm)),
+    row(
+      'batch 1, in-process: tokenise + evaluate (the evaluator that serves it), tokens cached',
+      evaluator.warm,
+      '< 50 µs',
+      met(evaluator.warm),
+    ),
     row('batch 1, in-process, first sight of every token (fresh evaluator each round)', evaluator.cold),
     row('batch 1, in-process, same model.onnx through ONNX Runtime (tokenise + features + run)', onnx),
-    row('batch 1, as served (plus the hop to the model\'s worker thread)', served1),
+    row("batch 1, as served (plus the hop to the model's worker thread)", served1),
     row('batch 64, as served, per text', served64),
   ]
   return {

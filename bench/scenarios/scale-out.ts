@@ -24,7 +24,9 @@ export interface ScaleOutOptions {
 /** Load spread over several targets at once; the sum of their throughputs. */
 async function loadAll(targets: Target[], options: ScaleOutOptions, paths: string[]): Promise<LoadResult> {
   const each = Math.max(1, Math.floor(options.connections / targets.length))
-  const results = await Promise.all(targets.map((target) => runLoad(target, { connections: each, durationSec: options.durationSec, paths })))
+  const results = await Promise.all(
+    targets.map((target) => runLoad(target, { connections: each, durationSec: options.durationSec, paths })),
+  )
   return {
     requestsPerSec: results.reduce((sum, r) => sum + r.requestsPerSec, 0),
     p50Ms: Math.max(...results.map((r) => r.p50Ms)),
@@ -70,9 +72,17 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScenarioRep
   }
   const summary = rows.map(([name]) => {
     const results = runs.get(name)!
-    return { name, requestsPerSec: median(results.map((r) => r.requestsPerSec)), p99Ms: median(results.map((r) => r.p99Ms)), failures: results.reduce((s, r) => s + r.non2xx + r.errors, 0) }
+    return {
+      name,
+      requestsPerSec: median(results.map((r) => r.requestsPerSec)),
+      p99Ms: median(results.map((r) => r.p99Ms)),
+      failures: results.reduce((s, r) => s + r.non2xx + r.errors, 0),
+    }
   })
-  const markdown = `${markdownTable(['setup', 'req/s (median)', 'p99 ms', 'non-2xx + errors'], summary.map((s) => [s.name, fmt.int(s.requestsPerSec), fmt.ms(s.p99Ms), s.failures]))}
+  const markdown = `${markdownTable(
+    ['setup', 'req/s (median)', 'p99 ms', 'non-2xx + errors'],
+    summary.map((s) => [s.name, fmt.int(s.requestsPerSec), fmt.ms(s.p99Ms), s.failures]),
+  )}
 
 - ${options.rounds} interleaved rounds of ${options.durationSec} s after a 1 s warm-up; ${options.connections} connections in all (split between the instances).
 - Everything — the instances, PostgreSQL, Redis and autocannon — shares 2 cores: a second instance adds no CPU, so this measures the cost of the shared stores, not scaling.`

@@ -50,7 +50,13 @@ export async function requestWithKey<T>(key: string, method: string, path: strin
   if (body !== undefined) headers['Content-Type'] = 'application/json'
   let response: Response
   try {
-    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', credentials: 'omit' })
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+      credentials: 'omit',
+    })
   } catch {
     throw new ApiError(0, UNREACHABLE, 'The server cannot be reached. Is infergate running?')
   }
@@ -63,7 +69,12 @@ export async function requestWithKey<T>(key: string, method: string, path: strin
   }
   if (!response.ok) {
     const error = (parsed ?? {}) as { code?: string; detail?: unknown }
-    throw new ApiError(response.status, error.code ?? `http_${response.status}`, detailText(error.detail ?? response.statusText), response.headers)
+    throw new ApiError(
+      response.status,
+      error.code ?? `http_${response.status}`,
+      detailText(error.detail ?? response.statusText),
+      response.headers,
+    )
   }
   return { status: response.status, headers: response.headers, body: parsed as T }
 }

@@ -2,7 +2,12 @@
 export function formatTime(value: string | number | null | undefined): string {
   if (value === null || value === undefined) return '—'
   const date = new Date(value)
-  return Number.isNaN(date.getTime()) ? String(value) : date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')
+  return Number.isNaN(date.getTime())
+    ? String(value)
+    : date
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z')
 }
 
 export function formatMs(value: number | null | undefined): string {

@@ -7,8 +7,24 @@ import type { AuditEntry } from './record.js'
 
 /** Columns of `audit_log` between `seq` and the hashes, in canonical order. */
 export const ENTRY_COLUMNS = [
-  'time', 'kind', 'request_id', 'key_id', 'key_prefix', 'ip', 'method', 'route', 'model', 'status', 'outcome',
-  'cost', 'latency_us', 'texts', 'chars', 'action', 'actor', 'detail',
+  'time',
+  'kind',
+  'request_id',
+  'key_id',
+  'key_prefix',
+  'ip',
+  'method',
+  'route',
+  'model',
+  'status',
+  'outcome',
+  'cost',
+  'latency_us',
+  'texts',
+  'chars',
+  'action',
+  'actor',
+  'detail',
 ] as const
 
 /** An entry's fields in canonical order. */

@@ -31,8 +31,27 @@ export function recordJson(record: AuditRecord): AuditRecordJson {
 }
 
 export const CSV_COLUMNS: readonly (keyof AuditRecordJson)[] = [
-  'seq', 'time', 'kind', 'request_id', 'key_id', 'key_prefix', 'ip', 'method', 'route', 'model', 'status', 'outcome',
-  'cost', 'latency_ms', 'texts', 'chars', 'action', 'actor', 'detail', 'prev_hash', 'hash',
+  'seq',
+  'time',
+  'kind',
+  'request_id',
+  'key_id',
+  'key_prefix',
+  'ip',
+  'method',
+  'route',
+  'model',
+  'status',
+  'outcome',
+  'cost',
+  'latency_ms',
+  'texts',
+  'chars',
+  'action',
+  'actor',
+  'detail',
+  'prev_hash',
+  'hash',
 ]
 
 /** RFC 4180 quoting; cells that a spreadsheet would run as a formula are prefixed with `'`. */

@@ -21,4 +21,13 @@ export const OUTCOMES = [
 export type Outcome = (typeof OUTCOMES)[number]
 
 /** The gateway's refusals of the caller (its key, scope or rate), as opposed to failures of ours. */
-export const REJECTED_OUTCOMES: readonly Outcome[] = ['missing_key', 'invalid_key', 'expired_key', 'revoked_key', 'disabled_key', 'rotated_key', 'insufficient_scope', 'rate_limited']
+export const REJECTED_OUTCOMES: readonly Outcome[] = [
+  'missing_key',
+  'invalid_key',
+  'expired_key',
+  'revoked_key',
+  'disabled_key',
+  'rotated_key',
+  'insufficient_scope',
+  'rate_limited',
+]

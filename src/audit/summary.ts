@@ -11,7 +11,6 @@ import { REJECTED_OUTCOMES } from './outcomes.js'
 import type { BucketName } from './usage.js'
 import { BUCKETS } from './usage.js'
 
-
 export interface SummaryRange {
   since: number
   until: number
@@ -102,7 +101,10 @@ export async function topKeys(db: Db, range: SummaryRange, by: 'requests' | 'rej
     .orderBy('key_id')
     .limit(limit)
     .execute()
-  const names = await keyNames(db, rows.map((row) => row.key_id!))
+  const names = await keyNames(
+    db,
+    rows.map((row) => row.key_id!),
+  )
   return rows.map((row) => ({
     keyId: row.key_id!,
     keyPrefix: row.key_prefix,

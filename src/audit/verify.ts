@@ -25,9 +25,7 @@ export interface ChainBreak {
   explanation: string
 }
 
-export type VerifyReport =
-  | { intact: true; records: number; head: ChainHead }
-  | { intact: false; records: number; break: ChainBreak }
+export type VerifyReport = { intact: true; records: number; head: ChainHead } | { intact: false; records: number; break: ChainBreak }
 
 export interface VerifyOptions {
   /** A head hash kept elsewhere; it must still be in the chain. */
@@ -84,7 +82,11 @@ async function classify(store: Store, good: ChainHead, bad: AuditRecord, next: A
   const linkedFrom = `seq ${good.seq === 0 ? '0 (the start)' : good.seq}`
   if (!isSelfConsistent(bad)) {
     return skipsOver
-      ? { seq: bad.seq, kind: 'inserted', explanation: `its hash does not match its content and the next record links to ${linkedFrom} over it` }
+      ? {
+          seq: bad.seq,
+          kind: 'inserted',
+          explanation: `its hash does not match its content and the next record links to ${linkedFrom} over it`,
+        }
       : { seq: bad.seq, kind: 'edited', explanation: 'its content no longer matches its hash' }
   }
   const matches = await store.findByHash(bad.prevHash)

@@ -174,9 +174,7 @@ export class AuditWriter implements AuditSink {
     this.buffer = entries.concat(this.buffer)
     if (!batch.refused) return
     const later = this.refused
-    this.refused = later
-      ? { count: batch.refused.count + later.count, from: batch.refused.from, to: later.to }
-      : batch.refused
+    this.refused = later ? { count: batch.refused.count + later.count, from: batch.refused.from, to: later.to } : batch.refused
   }
 
   /** Stops the timers and writes everything left; throws if the store keeps failing. */

@@ -49,7 +49,10 @@ function registerVerify(audit: Command): void {
 }
 
 function registerHead(audit: Command): void {
-  const head = audit.command('head').description('print the hash of the last record, to keep somewhere else').option('--json', 'print seq, hash and time as JSON')
+  const head = audit
+    .command('head')
+    .description('print the hash of the last record, to keep somewhere else')
+    .option('--json', 'print seq, hash and time as JSON')
   addSettingOptions(head, STORE_SETTINGS)
   head.action(async (options: { json?: boolean }, command: Command) => {
     const current = await withStore(command, (store) => store.head())
@@ -92,7 +95,8 @@ function registerTail(audit: Command): void {
 
 function positiveInt(flag: string) {
   return (raw: string): number => {
-    if (!/^\d{1,7}$/.test(raw) || Number(raw) < 1) throw new CliError(`invalid option ${flag}: must be a whole number from 1, got "${raw}"`, 2)
+    if (!/^\d{1,7}$/.test(raw) || Number(raw) < 1)
+      throw new CliError(`invalid option ${flag}: must be a whole number from 1, got "${raw}"`, 2)
     return Number(raw)
   }
 }
@@ -116,11 +120,13 @@ export function exportFilter(options: ExportOptions, now: number): AuditFilter {
     throw new CliError(`invalid option --${error.param}: ${error.message}`, 2)
   }
   if (options.outcome !== undefined) {
-    if (!(OUTCOMES as readonly string[]).includes(options.outcome)) throw new CliError(`invalid option --outcome: must be one of ${OUTCOMES.join(', ')}`, 2)
+    if (!(OUTCOMES as readonly string[]).includes(options.outcome))
+      throw new CliError(`invalid option --outcome: must be one of ${OUTCOMES.join(', ')}`, 2)
     filter.outcome = options.outcome as Outcome
   }
   if (options.kind !== undefined) {
-    if (!(RECORD_KINDS as readonly string[]).includes(options.kind)) throw new CliError(`invalid option --kind: must be one of ${RECORD_KINDS.join(', ')}`, 2)
+    if (!(RECORD_KINDS as readonly string[]).includes(options.kind))
+      throw new CliError(`invalid option --kind: must be one of ${RECORD_KINDS.join(', ')}`, 2)
     filter.kind = options.kind as AuditFilter['kind']
   }
   if (options.key !== undefined) filter.keyId = options.key
@@ -142,7 +148,7 @@ function registerExport(audit: Command): void {
     const filter = exportFilter(options, Date.now())
     await withStore(command, async (store) => {
       if (options.format === 'csv') await writeLine(csvHeader())
-      for (let afterSeq = 0; ; ) {
+      for (let afterSeq = 0; ;) {
         const page = await store.list({ ...filter, afterSeq }, 1000)
         for (const record of page) await writeLine(options.format === 'csv' ? csvRow(record) : JSON.stringify(recordJson(record)))
         if (page.length < 1000) return

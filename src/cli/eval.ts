@@ -30,7 +30,10 @@ export function registerEval(program: Command): void {
   program
     .command('eval')
     .description('score a model on a label<TAB>sentence TSV file (accuracy, precision/recall/F1, latency, ECE)')
-    .requiredOption('--data <file>', 'labelled data: label<TAB>sentence TSV with a header line (label = index into the model\'s labels; built-in: 1 = positive)')
+    .requiredOption(
+      '--data <file>',
+      "labelled data: label<TAB>sentence TSV with a header line (label = index into the model's labels; built-in: 1 = positive)",
+    )
     .option('--model-dir <dir>', 'built-in model folder', path.join(PROJECT_ROOT, 'models', 'sentiment'))
     .addOption(new Option('--model <dir>', 'score a Hugging Face export folder instead (as serve --model loads it)').conflicts('modelDir'))
     .option('--batch-size <n>', 'texts per model call', '64')

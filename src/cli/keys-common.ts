@@ -96,7 +96,12 @@ export function keyLines(record: ApiKeyRecord, now: number): string {
     ['expires', formatTime(record.expiresAt)],
     ['revoked', formatTime(record.revokedAt)],
     ['last used', formatTime(record.lastUsedAt)],
-    ...(record.rotatedTo !== null ? ([['rotated to', record.rotatedTo], ['grace ends', formatTime(record.graceEndsAt)]] as [string, string][]) : []),
+    ...(record.rotatedTo !== null
+      ? ([
+          ['rotated to', record.rotatedTo],
+          ['grace ends', formatTime(record.graceEndsAt)],
+        ] as [string, string][])
+      : []),
   ]
   const width = Math.max(...fields.map(([label]) => label.length))
   return fields.map(([label, value]) => `${`${label}:`.padEnd(width + 2)}${value}`).join('\n')

@@ -27,7 +27,11 @@ function candidateOf(text: string): string | undefined {
 }
 
 export function registerFind(keys: Command): void {
-  storeCommand(keys, 'find', 'say which key a leaked string is (by format, checksum and hash), with its owner and last use, so it can be revoked at once')
+  storeCommand(
+    keys,
+    'find',
+    'say which key a leaked string is (by format, checksum and hash), with its owner and last use, so it can be revoked at once',
+  )
     .argument('<string>', 'the leaked key, or a line of text containing it')
     .action(async (text: string, options: { json?: boolean }, command: Command) => {
       const candidate = candidateOf(text)

@@ -15,7 +15,11 @@ function unwrap<T>(id: string, result: ChangeResult<T>): T {
 }
 
 function registerRotate(keys: Command): void {
-  storeCommand(keys, 'rotate', 'replace a key by a new one with the same settings and print the new key once; the old one works until the grace period ends')
+  storeCommand(
+    keys,
+    'rotate',
+    'replace a key by a new one with the same settings and print the new key once; the old one works until the grace period ends',
+  )
     .argument('<id>', 'the key id (key_...)')
     .option('--grace <duration>', 'how long the old key keeps working: 0 (at once) to 30d', '24h')
     .action(async (id: string, options: { grace: string; json?: boolean }, command: Command) => {
@@ -26,7 +30,10 @@ function registerRotate(keys: Command): void {
         console.log(JSON.stringify({ ...keyView(created.record, now), key: created.key, previous: keyView(previous, now) }))
         return
       }
-      const until = grace === 0 ? 'is refused from now on' : `keeps working for ${formatDuration(grace)} (until ${formatTime(previous.graceEndsAt)} UTC)`
+      const until =
+        grace === 0
+          ? 'is refused from now on'
+          : `keeps working for ${formatDuration(grace)} (until ${formatTime(previous.graceEndsAt)} UTC)`
       console.log(`Rotated ${id} to ${created.record.id} "${created.record.name}" (owner ${created.record.owner}); the old key ${until}.`)
       console.log(`\n    ${created.key}\n`)
       console.log('This is the only time the new key is shown: it is not stored. Keep it in a secret manager.')
@@ -53,17 +60,23 @@ function registerStateChange(
 export function registerLifecycle(keys: Command): void {
   registerRotate(keys)
   registerStateChange(
-    keys, 'disable', 'refuse a key until it is enabled again (reversible)',
+    keys,
+    'disable',
+    'refuse a key until it is enabled again (reversible)',
     (service, id) => service.update(id, { disabled: true }, 'cli'),
     (id) => `Disabled ${id}: it is refused until enabled again (a running server sees this within a second).`,
   )
   registerStateChange(
-    keys, 'enable', 'accept a disabled key again',
+    keys,
+    'enable',
+    'accept a disabled key again',
     (service, id) => service.update(id, { disabled: false }, 'cli'),
     (id) => `Enabled ${id}: it is accepted again unless expired, revoked or rotated.`,
   )
   registerStateChange(
-    keys, 'revoke', 'revoke a key for good',
+    keys,
+    'revoke',
+    'revoke a key for good',
     (service, id) => service.revoke(id, 'cli'),
     (id) => `Revoked ${id}: it is refused from now on (a running server sees this within a second).`,
   )

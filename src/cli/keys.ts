@@ -45,7 +45,9 @@ function printCreated(created: CreatedKey, json: boolean): void {
     return
   }
   const { record } = created
-  console.log(`Created key ${record.id} "${record.name}" for owner ${record.owner} (scopes: ${record.scopes.join(', ')}; limits: ${limitsText(record.limits)}; expires: ${formatTime(record.expiresAt)})`)
+  console.log(
+    `Created key ${record.id} "${record.name}" for owner ${record.owner} (scopes: ${record.scopes.join(', ')}; limits: ${limitsText(record.limits)}; expires: ${formatTime(record.expiresAt)})`,
+  )
   console.log(`\n    ${created.key}\n`)
   console.log('This is the only time the key is shown: it is not stored. Keep it in a secret manager.')
 }
@@ -67,7 +69,11 @@ function registerCreate(keys: Command): void {
     .option('--owner <id>', 'who the key belongs to (A-Z a-z 0-9 _ . -; default "default"); owner limits are shared by its keys')
     .option('--scopes <list>', 'comma-separated scopes: predict, admin', 'predict')
     .option('--expires <when>', 'expiry: a duration from now (30d, 12h) or an ISO date')
-    .addOption(new Option('--limit <rule>', 'a limit such as 60/1m or day=10000/1d; repeat for several').argParser(collect).default([], "the server's"))
+    .addOption(
+      new Option('--limit <rule>', 'a limit such as 60/1m or day=10000/1d; repeat for several')
+        .argParser(collect)
+        .default([], "the server's"),
+    )
     .option('--models <list>', 'comma-separated models the key may use (default: all)')
     .option('--metadata <json>', 'a small JSON object of your own (at most 4 KiB)')
     .action(async (options: CreateOptions, command: Command) => {
@@ -109,7 +115,11 @@ function listFilter(options: ListOptions): KeyFilter {
 }
 
 function registerList(keys: Command): void {
-  storeCommand(keys, 'list', 'list keys, newest first, with their status, last use and requests in the last 24 hours (never the keys themselves)')
+  storeCommand(
+    keys,
+    'list',
+    'list keys, newest first, with their status, last use and requests in the last 24 hours (never the keys themselves)',
+  )
     .option('--owner <id>', 'only keys of this owner')
     .option('--status <status>', `only keys in this state: ${KEY_STATUSES.join(', ')}`)
     .option('--scope <scope>', 'only keys with this scope')
@@ -130,11 +140,33 @@ function registerList(keys: Command): void {
         return
       }
       const rows = records.map((r) => [
-        r.id, r.name, r.owner, r.prefix, r.scopes.join(','), statusText(r, now),
-        formatTime(r.createdAt), formatTime(r.expiresAt), formatTime(r.lastUsedAt),
-        String(day(r.id).requests), String(day(r.id).refused), limitsText(r.limits),
+        r.id,
+        r.name,
+        r.owner,
+        r.prefix,
+        r.scopes.join(','),
+        statusText(r, now),
+        formatTime(r.createdAt),
+        formatTime(r.expiresAt),
+        formatTime(r.lastUsedAt),
+        String(day(r.id).requests),
+        String(day(r.id).refused),
+        limitsText(r.limits),
       ])
-      const headers = ['ID', 'NAME', 'OWNER', 'PREFIX', 'SCOPES', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED', '24H REQUESTS', '24H REFUSED', 'LIMITS']
+      const headers = [
+        'ID',
+        'NAME',
+        'OWNER',
+        'PREFIX',
+        'SCOPES',
+        'STATUS',
+        'CREATED',
+        'EXPIRES',
+        'LAST USED',
+        '24H REQUESTS',
+        '24H REFUSED',
+        'LIMITS',
+      ]
       console.log(renderTable(headers, rows))
     })
 }
@@ -189,19 +221,29 @@ function parseChanges(options: UpdateOptions): KeyChanges {
   if (options.metadata === false) changes.metadata = null
   else if (options.metadata !== undefined) changes.metadata = parseMetadataOption(options.metadata)
   if (Object.keys(changes).length === 0) {
-    throw new Error('nothing to change: give --name, --scopes, --expires, --no-expires, --limit, --default-limits, --models, --all-models, --metadata or --no-metadata')
+    throw new Error(
+      'nothing to change: give --name, --scopes, --expires, --no-expires, --limit, --default-limits, --models, --all-models, --metadata or --no-metadata',
+    )
   }
   return changes
 }
 
 function registerUpdate(keys: Command): void {
-  storeCommand(keys, 'update', "change a key's name, scopes, expiry, limits, models or metadata (a running server applies it within a second)")
+  storeCommand(
+    keys,
+    'update',
+    "change a key's name, scopes, expiry, limits, models or metadata (a running server applies it within a second)",
+  )
     .argument('<id>', 'the key id (key_...)')
     .option('--name <name>', 'new name')
     .option('--scopes <list>', 'new comma-separated scopes')
     .option('--expires <when>', 'new expiry: a duration from now or an ISO date')
     .option('--no-expires', 'never expire')
-    .addOption(new Option('--limit <rule>', "replace the key's limits (repeat for several), e.g. --limit 60/1m --limit day=10000/1d").argParser(collect).default([], 'unchanged'))
+    .addOption(
+      new Option('--limit <rule>', "replace the key's limits (repeat for several), e.g. --limit 60/1m --limit day=10000/1d")
+        .argParser(collect)
+        .default([], 'unchanged'),
+    )
     .option('--default-limits', "drop the key's own limits: the server's defaults apply")
     .option('--models <list>', 'restrict the key to these comma-separated models')
     .option('--all-models', 'let the key use every model')
@@ -213,7 +255,10 @@ function registerUpdate(keys: Command): void {
       if (!result.ok) throw refusalError(id, result.reason)
       const record = result.value
       if (options.json === true) console.log(JSON.stringify(keyJson(record, Date.now())))
-      else console.log(`Updated ${id}: scopes ${record.scopes.join(',')}; limits ${limitsText(record.limits)}; expires ${formatTime(record.expiresAt)}`)
+      else
+        console.log(
+          `Updated ${id}: scopes ${record.scopes.join(',')}; limits ${limitsText(record.limits)}; expires ${formatTime(record.expiresAt)}`,
+        )
     })
 }
 
@@ -226,4 +271,3 @@ export function registerKeys(program: Command): void {
   registerLifecycle(keys)
   registerFind(keys)
 }
-

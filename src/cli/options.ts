@@ -13,7 +13,8 @@ type WithSettings = Command & { [ATTRIBUTE]?: Map<string, SettingName> }
 
 function helpText(name: SettingName): string {
   const setting = settings[name]
-  const fallback = 'shown' in setting ? setting.shown : typeof setting.default === 'string' ? JSON.stringify(setting.default) : String(setting.default)
+  const fallback =
+    'shown' in setting ? setting.shown : typeof setting.default === 'string' ? JSON.stringify(setting.default) : String(setting.default)
   return `${setting.description} (env ${envName(name)}, default ${fallback})`
 }
 
@@ -24,11 +25,11 @@ export function addSettingOptions(command: Command, names: readonly SettingName[
     const setting = settings[name]
     // A boolean setting without a value placeholder is a switch; --trust-proxy takes a value.
     const isSwitch = typeof setting.default === 'boolean' && !('placeholder' in setting)
-    const option =
-      isSwitch
-        ? new Option(`--${setting.default ? 'no-' : ''}${setting.flag}`, helpText(name))
-        : new Option(`--${setting.flag} <${'placeholder' in setting ? setting.placeholder : 'value'}>`, helpText(name))
-    if ('repeatable' in setting && setting.repeatable) option.argParser((value: string, previous: string | undefined) => (previous === undefined ? value : `${previous}\n${value}`))
+    const option = isSwitch
+      ? new Option(`--${setting.default ? 'no-' : ''}${setting.flag}`, helpText(name))
+      : new Option(`--${setting.flag} <${'placeholder' in setting ? setting.placeholder : 'value'}>`, helpText(name))
+    if ('repeatable' in setting && setting.repeatable)
+      option.argParser((value: string, previous: string | undefined) => (previous === undefined ? value : `${previous}\n${value}`))
     command.addOption(option)
     attributes.set(option.attributeName(), name)
   }

@@ -16,8 +16,18 @@ async function loadOwner(command: Command, id: string) {
   const now = Date.now()
   return withKeys(configFrom(command), async (service, db) => {
     const [owner, records] = await Promise.all([service.owner(id), service.store.listByOwner(id)])
-    const counts = await countsByKeySince(db.kysely, now - DAY_MS, records.map((record) => record.id))
-    return { exists: owner !== undefined || records.length > 0, limits: owner?.limits ?? null, records, usage: summarize(counts.values()), now }
+    const counts = await countsByKeySince(
+      db.kysely,
+      now - DAY_MS,
+      records.map((record) => record.id),
+    )
+    return {
+      exists: owner !== undefined || records.length > 0,
+      limits: owner?.limits ?? null,
+      records,
+      usage: summarize(counts.values()),
+      now,
+    }
   })
 }
 
@@ -31,7 +41,15 @@ function printOwner(id: string, owner: Awaited<ReturnType<typeof loadOwner>>, js
   console.log(`owner:         ${id}`)
   console.log(`shared limits: ${limitsText(limits, 'none')}`)
   console.log(`last 24h:      ${usage.requests} requests, ${usage.rejected} refused\n`)
-  const rows = records.map((r) => [r.id, r.name, r.prefix, r.scopes.join(','), statusText(r, now), formatTime(r.lastUsedAt), limitsText(r.limits)])
+  const rows = records.map((r) => [
+    r.id,
+    r.name,
+    r.prefix,
+    r.scopes.join(','),
+    statusText(r, now),
+    formatTime(r.lastUsedAt),
+    limitsText(r.limits),
+  ])
   console.log(renderTable(['ID', 'NAME', 'PREFIX', 'SCOPES', 'STATUS', 'LAST USED', 'LIMITS'], rows))
 }
 
@@ -51,7 +69,9 @@ export function registerOwners(program: Command): void {
 
   storeCommand(owners, 'update', 'set the limits shared by all keys of an owner (each key keeps its own limits too)')
     .argument('<id>', 'the owner id')
-    .addOption(new Option('--limit <rule>', 'a shared limit such as 1000/1h or day=50000/1d; repeat for several').argParser(collect).default([]))
+    .addOption(
+      new Option('--limit <rule>', 'a shared limit such as 1000/1h or day=50000/1d; repeat for several').argParser(collect).default([]),
+    )
     .option('--no-limits', 'drop the shared limits')
     .action(async (raw: string, options: { limit: string[]; limits?: boolean; json?: boolean }, command: Command) => {
       const id = ownerId(raw)

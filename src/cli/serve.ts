@@ -5,9 +5,7 @@ import type { SettingName } from '../config.js'
 import { addSettingOptions, configFrom } from './options.js'
 
 export function registerServe(program: Command): void {
-  const serve = program
-    .command('serve')
-    .description('serve the HTTP API (flags > INFERGATE_* environment > defaults)')
+  const serve = program.command('serve').description('serve the HTTP API (flags > INFERGATE_* environment > defaults)')
   addSettingOptions(serve, Object.keys(settings) as SettingName[])
   serve.action(async (_options, command: Command) => {
     const config = configFrom(command)

@@ -106,9 +106,15 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       // Keys made before owners existed belong to the owner `default`.
       // One column per statement: SQLite's ALTER TABLE adds one at a time.
-      await db.schema.alterTable('api_keys').addColumn('owner', 'text', (c) => c.notNull().defaultTo('default')).execute()
+      await db.schema
+        .alterTable('api_keys')
+        .addColumn('owner', 'text', (c) => c.notNull().defaultTo('default'))
+        .execute()
       await db.schema.alterTable('api_keys').addColumn('metadata', 'text').execute()
-      await db.schema.alterTable('api_keys').addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0)).execute()
+      await db.schema
+        .alterTable('api_keys')
+        .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute()
       await db.schema.alterTable('api_keys').addColumn('rotated_to', 'text').execute()
       await db.schema.alterTable('api_keys').addColumn('grace_ends_at', 'bigint').execute()
       await db.schema.createIndex('api_keys_owner_created').on('api_keys').columns(['owner', 'created_at']).execute()

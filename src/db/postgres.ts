@@ -144,7 +144,10 @@ class PostgresDatabase implements Database {
   ): Promise<void> {
     for (let start = 0; start < rows.length; start += INSERT_ROWS) {
       const values = rows.slice(start, start + INSERT_ROWS).map((row) => Object.fromEntries(columns.map((column, i) => [column, row[i]])))
-      await trx.insertInto(table).values(values as never).execute()
+      await trx
+        .insertInto(table)
+        .values(values as never)
+        .execute()
     }
   }
 

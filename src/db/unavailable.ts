@@ -13,7 +13,8 @@ const SQLITE_CODES = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|CANTOPEN|READONLY|NOMEM)/
 // 57P operator intervention (shutting down, cannot connect now).
 const POSTGRES_STATE = /^(08|53|57P)/
 // node-postgres reports a dropped or refused connection in its message only.
-const POSTGRES_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection closed/i
+const POSTGRES_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection closed/i
 
 /** True when an error means the store is unavailable for now rather than a bug. */
 export function isStoreUnavailable(error: unknown): boolean {

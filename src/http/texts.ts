@@ -42,7 +42,9 @@ export function requireOneText(request: FastifyRequest, _reply: FastifyReply, do
     return done()
   }
   if (query.text !== undefined && inBody.text !== undefined) {
-    return done(errors.validation([{ loc: ['body', 'text'], msg: 'Give text in the query string or in the body, not both', type: 'value_error' }]))
+    return done(
+      errors.validation([{ loc: ['body', 'text'], msg: 'Give text in the query string or in the body, not both', type: 'value_error' }]),
+    )
   }
   // A body that is not an object is left to schema validation (422 dict_type).
   if (query.text === undefined && inBody.text === undefined && body === inBody) {

@@ -32,9 +32,13 @@ export class JobService {
   async create(principal: Principal, texts: readonly string[], modelName?: string): Promise<Job> {
     const model = resolveModel(this.options.models, principal, modelName)
     if ((await this.options.store.countActive(principal.keyId)) >= this.options.maxActivePerKey) {
-      throw new AppError(ErrorCode.TooManyJobs, `This key already has ${this.options.maxActivePerKey} unfinished jobs; wait for one to finish or cancel one`, {
-        headers: { 'retry-after': '10' },
-      })
+      throw new AppError(
+        ErrorCode.TooManyJobs,
+        `This key already has ${this.options.maxActivePerKey} unfinished jobs; wait for one to finish or cancel one`,
+        {
+          headers: { 'retry-after': '10' },
+        },
+      )
     }
     const job: Job = {
       id: randomId('job'),

@@ -38,7 +38,21 @@ export class JobStore {
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('jobs')
-        .values({ id: job.id, key_id: job.keyId, model: job.model, status: job.status, total: job.total, done: 0, error: null, created_at: job.createdAt, started_at: null, finished_at: null, lease_owner: null, lease_until: null, not_before: null })
+        .values({
+          id: job.id,
+          key_id: job.keyId,
+          model: job.model,
+          status: job.status,
+          total: job.total,
+          done: 0,
+          error: null,
+          created_at: job.createdAt,
+          started_at: null,
+          finished_at: null,
+          lease_owner: null,
+          lease_until: null,
+          not_before: null,
+        })
         .execute()
       for (let start = 0; start < texts.length; start += INSERT_ROWS) {
         const rows = texts.slice(start, start + INSERT_ROWS).map((text, i) => ({ job_id: job.id, idx: start + i, text, result: null }))
@@ -99,7 +113,12 @@ export class JobStore {
 
   /** Extends the lease; false when this worker no longer holds the job. */
   async renew(id: string, owner: string, until: number): Promise<boolean> {
-    const result = await this.db.updateTable('jobs').set({ lease_until: until }).where('id', '=', id).where('lease_owner', '=', owner).executeTakeFirst()
+    const result = await this.db
+      .updateTable('jobs')
+      .set({ lease_until: until })
+      .where('id', '=', id)
+      .where('lease_owner', '=', owner)
+      .executeTakeFirst()
     return Number(result.numUpdatedRows) === 1
   }
 
@@ -114,7 +133,12 @@ export class JobStore {
   }
 
   async markRunning(id: string, now: number): Promise<void> {
-    await this.db.updateTable('jobs').set({ status: 'running', started_at: now }).where('id', '=', id).where('status', '=', 'queued').execute()
+    await this.db
+      .updateTable('jobs')
+      .set({ status: 'running', started_at: now })
+      .where('id', '=', id)
+      .where('status', '=', 'queued')
+      .execute()
   }
 
   /** The next texts without a result, in order. */
@@ -144,7 +168,11 @@ export class JobStore {
           .executeTakeFirst()
         written += Number(update.numUpdatedRows)
       }
-      await trx.updateTable('jobs').set((eb) => ({ done: eb('done', '+', written) })).where('id', '=', id).execute()
+      await trx
+        .updateTable('jobs')
+        .set((eb) => ({ done: eb('done', '+', written) }))
+        .where('id', '=', id)
+        .execute()
       return written
     })
   }

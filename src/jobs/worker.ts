@@ -141,8 +141,14 @@ export class JobWorker {
       return 'over'
     }
     const chunk = pending.slice(0, budget.admitted)
-    const results = await this.classify(model, chunk.map((item) => item.text))
-    await store.saveResults(job.id, results.map((result, i) => ({ index: chunk[i]!.idx, label: result.label, confidence: result.confidence, scores: result.scores })))
+    const results = await this.classify(
+      model,
+      chunk.map((item) => item.text),
+    )
+    await store.saveResults(
+      job.id,
+      results.map((result, i) => ({ index: chunk[i]!.idx, label: result.label, confidence: result.confidence, scores: result.scores })),
+    )
     return 'next'
   }
 
@@ -157,7 +163,8 @@ export class JobWorker {
    */
   private async chargeBudget(job: Job, wanted: number): Promise<{ admitted: number; retryAfterMs: number }> {
     const record = await this.options.keys.store.findById(job.keyId)
-    if (!record || refusalOf(record, this.options.clock.now()) !== null) throw new JobFailure('the key that created the job is no longer active')
+    if (!record || refusalOf(record, this.options.clock.now()) !== null)
+      throw new JobFailure('the key that created the job is no longer active')
     const ownerLimits = (await this.options.keys.owner(record.owner))?.limits ?? null
     const groups = limitGroups({ keyId: record.id, limits: record.limits, owner: record.owner, ownerLimits }, this.options.defaultLimits)
     // Smaller chunks than the smallest limit, so that a job always fits eventually.

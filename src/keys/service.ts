@@ -109,7 +109,10 @@ export class KeyService {
     await this.changedHere()
     const { name, owner, scopes, expiresAt, limits, models, metadata } = created.record
     await this.audit?.admin({
-      action: 'key.create', actor, keyId: created.record.id, keyPrefix: created.record.prefix,
+      action: 'key.create',
+      actor,
+      keyId: created.record.id,
+      keyPrefix: created.record.prefix,
       detail: { name, owner, scopes, expiresAt, limits, models, metadata },
     })
     return created
@@ -195,7 +198,10 @@ export class KeyService {
     if (!(await this.store.rotate(id, created.record, graceEndsAt, now))) return refused('rotated')
     await this.changedHere()
     await this.audit?.admin({
-      action: 'key.rotate', actor, keyId: id, keyPrefix: old.prefix,
+      action: 'key.rotate',
+      actor,
+      keyId: id,
+      keyPrefix: old.prefix,
       detail: { rotatedTo: created.record.id, rotatedToPrefix: created.record.prefix, graceEndsAt },
     })
     return done({ created, previous: (await this.store.findById(id))! })

@@ -217,7 +217,13 @@ export class KeyStore {
 
   /** Every key of an owner, newest first. */
   async listByOwner(owner: string): Promise<ApiKeyRecord[]> {
-    const rows = await this.db.selectFrom('api_keys').selectAll().where('owner', '=', owner).orderBy('created_at', 'desc').orderBy('id', 'desc').execute()
+    const rows = await this.db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('owner', '=', owner)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .execute()
     return rows.map(toRecord)
   }
 
@@ -257,7 +263,9 @@ export class KeyStore {
 
   async findOwner(id: string): Promise<OwnerRecord | undefined> {
     const row = await this.db.selectFrom('owners').selectAll().where('id', '=', id).executeTakeFirst()
-    return row && { id: row.id, limits: json<LimitRule[]>(row.limits), createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) }
+    return (
+      row && { id: row.id, limits: json<LimitRule[]>(row.limits), createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) }
+    )
   }
 
   /** Sets (or clears, with null) an owner's shared limits. */
@@ -279,7 +287,11 @@ export class KeyStore {
       (['api_keys', 'owners'] as const).map((table) =>
         this.db
           .selectFrom(table)
-          .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('updated_at').as('latest'), sql<number>`sum(updated_at % 65536)`.as('spread')])
+          .select((eb) => [
+            eb.fn.countAll<number>().as('n'),
+            eb.fn.max('updated_at').as('latest'),
+            sql<number>`sum(updated_at % 65536)`.as('spread'),
+          ])
           .executeTakeFirstOrThrow(),
       ),
     )

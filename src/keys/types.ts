@@ -103,7 +103,10 @@ export function parseMetadata(value: unknown): KeyMetadata {
 
 /** Parses `predict,admin` into scopes; throws naming the unknown scope. */
 export function parseScopes(raw: string): Scope[] {
-  const scopes = raw.split(',').map((s) => s.trim()).filter(Boolean)
+  const scopes = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
   if (scopes.length === 0) throw new Error('at least one scope is required')
   for (const scope of scopes) {
     if (!(SCOPES as readonly string[]).includes(scope)) {

@@ -18,7 +18,9 @@ export function parseInstant(raw: string, now: number): number {
   } else if (/^\d+\s*(ms|s|m|h|d|w)$/.test(value)) {
     return now - parseDuration(value)
   }
-  throw new Error(`"${raw}" is not a time: use an ISO 8601 date such as 2026-06-01T12:00:00Z, epoch milliseconds, or a duration ago such as 24h`)
+  throw new Error(
+    `"${raw}" is not a time: use an ISO 8601 date such as 2026-06-01T12:00:00Z, epoch milliseconds, or a duration ago such as 24h`,
+  )
 }
 
 /** A `since` or `until` that is not a time; names which. */

@@ -77,7 +77,11 @@ export class WorkerClient<P, R> {
  * Starts the worker module `entry` with `data` (the buffers in `transfer` move to it); resolves
  * with what its set-up reported, or rejects with the set-up's error message.
  */
-export function startWorker<P, R, I>(entry: WorkerEntry, data: unknown, transfer: readonly ArrayBuffer[] = []): Promise<{ client: WorkerClient<P, R>; info: I }> {
+export function startWorker<P, R, I>(
+  entry: WorkerEntry,
+  data: unknown,
+  transfer: readonly ArrayBuffer[] = [],
+): Promise<{ client: WorkerClient<P, R>; info: I }> {
   const worker = new Worker(entry.entry, { eval: entry.eval, workerData: data, transferList: [...transfer] })
   return new Promise((resolve, reject) => {
     const onMessage = (message: CallResponse<R, I>) => {

@@ -20,8 +20,7 @@ declare module 'fastify' {
 
 /** Fastify's own error codes mapped to ours. */
 const FASTIFY_CODES: Record<string, () => AppError> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: () =>
-    new AppError(ErrorCode.UnsupportedMediaType, 'Unsupported Media Type: send application/json'),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new AppError(ErrorCode.UnsupportedMediaType, 'Unsupported Media Type: send application/json'),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new AppError(ErrorCode.InvalidJson, 'Content-Length does not match the body'),
   FST_ERR_CTP_BODY_TOO_LARGE: () => new AppError(ErrorCode.PayloadTooLarge, 'Request body is too large'),
   FST_ERR_CTP_INVALID_JSON_BODY: () => new AppError(ErrorCode.InvalidJson, 'Invalid JSON body'),

@@ -20,8 +20,7 @@ async function metricsPlugin(app: FastifyInstance, options: MetricsPluginOptions
   app.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode
     const outcome = outcomeOf(status, request.authFailure, request.errorCode)
-    const reason =
-      outcome !== 'rate_limited' ? undefined : request.errorCode === ErrorCode.AuthRateLimited ? 'auth_failures' : 'key_limit'
+    const reason = outcome !== 'rate_limited' ? undefined : request.errorCode === ErrorCode.AuthRateLimited ? 'auth_failures' : 'key_limit'
     metrics.request(request.method, request.routeOptions.url ?? UNMATCHED, status, outcome, reply.elapsedTime / 1000, reason)
     done()
   })

@@ -41,7 +41,11 @@ function refusal(decision: Decision, cost: number): AppError {
   if (decision.exceedsLimit) {
     const rule = decision.states.find((state) => cost > state.rule.limit)!.rule
     return new AppError(ErrorCode.ValidationError, [
-      { loc: ['body'], type: 'too_long', msg: `This request costs ${cost} units but the '${rule.name}' limit allows ${rule.limit}; split it` },
+      {
+        loc: ['body'],
+        type: 'too_long',
+        msg: `This request costs ${cost} units but the '${rule.name}' limit allows ${rule.limit}; split it`,
+      },
     ])
   }
   const seconds = Math.max(1, ceilSeconds(decision.retryAfterMs))

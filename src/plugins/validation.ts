@@ -17,7 +17,13 @@ const common: Options = { useDefaults: true, removeAdditional: false, allErrors:
 
 function withKeywords(ajv: Ajv): Ajv {
   addFormats(ajv)
-  ajv.addKeyword({ keyword: NOT_BLANK, type: 'string', schemaType: 'boolean', errors: false, validate: (on: boolean, text: string) => !on || !isBlank(text) })
+  ajv.addKeyword({
+    keyword: NOT_BLANK,
+    type: 'string',
+    schemaType: 'boolean',
+    errors: false,
+    validate: (on: boolean, text: string) => !on || !isBlank(text),
+  })
   return ajv
 }
 

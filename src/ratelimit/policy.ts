@@ -16,7 +16,13 @@ export const MIN_WINDOW_MS = 1000
 export const MAX_WINDOW_MS = 31 * 86_400_000
 export const MAX_LIMIT = 1_000_000_000
 
-const NAMED_WINDOWS: Record<number, string> = { 1000: 'second', 60_000: 'minute', 3_600_000: 'hour', 86_400_000: 'day', 604_800_000: 'week' }
+const NAMED_WINDOWS: Record<number, string> = {
+  1000: 'second',
+  60_000: 'minute',
+  3_600_000: 'hour',
+  86_400_000: 'day',
+  604_800_000: 'week',
+}
 const RULE = /^(?:([a-z][a-z0-9_-]{0,31})=)?(\d{1,10})\/(\w+)$/
 
 /** The default name of a rule: `minute` for 1m, `day` for 1d, else the window (`10s`). */

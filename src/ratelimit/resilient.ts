@@ -47,7 +47,9 @@ export class ResilientLimiter implements Limiter {
     } catch (error) {
       this.failed(error)
       if (this.options.mode === 'closed') {
-        throw new AppError(ErrorCode.RateLimitUnavailable, 'Rate limiting is unavailable; try again shortly', { headers: { 'retry-after': '1' } })
+        throw new AppError(ErrorCode.RateLimitUnavailable, 'Rate limiting is unavailable; try again shortly', {
+          headers: { 'retry-after': '1' },
+        })
       }
       this.fallbackDecisions++
       return this.options.fallback.consumeAll(groups, cost)

@@ -19,7 +19,10 @@ export const OWNER_RULE_PREFIX = 'owner-'
 export function limitGroups(caller: LimitedCaller, defaults: readonly LimitRule[]): LimitGroup[] {
   const groups: LimitGroup[] = [{ subject: `key:${caller.keyId}`, rules: caller.limits ?? defaults }]
   if (caller.ownerLimits && caller.ownerLimits.length > 0) {
-    groups.push({ subject: `owner:${caller.owner}`, rules: caller.ownerLimits.map((rule) => ({ ...rule, name: `${OWNER_RULE_PREFIX}${rule.name}` })) })
+    groups.push({
+      subject: `owner:${caller.owner}`,
+      rules: caller.ownerLimits.map((rule) => ({ ...rule, name: `${OWNER_RULE_PREFIX}${rule.name}` })),
+    })
   }
   return groups
 }

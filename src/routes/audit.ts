@@ -18,14 +18,20 @@ const AuditQuery = Type.Object(
     outcome: Type.Optional(Type.Enum(OUTCOMES)),
     kind: Type.Optional(Type.Enum(RECORD_KINDS)),
     after: Type.Optional(Type.Integer({ minimum: 0, description: 'Only records after this seq (the previous page’s next_after)' })),
-    before: Type.Optional(Type.Integer({ minimum: 1, description: 'Only records before this seq (the previous page’s next_before, newest first)' })),
+    before: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'Only records before this seq (the previous page’s next_before, newest first)' }),
+    ),
     order: Type.Enum(['asc', 'desc'], { default: 'asc', description: '`desc`: newest first, paged with `before`' }),
   },
   { additionalProperties: false },
 )
 
 const VerifyQuery = Type.Object(
-  { expect_head: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'A head hash kept elsewhere (`audit head`); it must still be in the chain' })) },
+  {
+    expect_head: Type.Optional(
+      Type.String({ pattern: '^[0-9a-f]{64}$', description: 'A head hash kept elsewhere (`audit head`); it must still be in the chain' }),
+    ),
+  },
   { additionalProperties: false },
 )
 
@@ -33,7 +39,9 @@ const VerifyQuery = Type.Object(
 const VerifyReportSchema = Type.Object({
   intact: Type.Boolean(),
   records: Type.Integer({ description: 'Records that check out (before the break, if any)' }),
-  head: Type.Optional(Type.Object({ seq: Type.Integer(), hash: Type.String(), time: Nullable(Type.Integer({ description: 'ms since the epoch' })) })),
+  head: Type.Optional(
+    Type.Object({ seq: Type.Integer(), hash: Type.String(), time: Nullable(Type.Integer({ description: 'ms since the epoch' })) }),
+  ),
   break: Type.Optional(
     Type.Object({
       seq: Type.Integer({ description: 'The first sequence number where the chain is broken' }),
@@ -46,7 +54,9 @@ const VerifyReportSchema = Type.Object({
 const AuditPage = Type.Object({
   records: Type.Array(AuditRecordSchema),
   next_after: Nullable(Type.Integer({ description: 'Pass as `after` for the next page; null on the last page (and with order=desc)' })),
-  next_before: Nullable(Type.Integer({ description: 'order=desc: pass as `before` for the next (older) page; null on the last page (and with order=asc)' })),
+  next_before: Nullable(
+    Type.Integer({ description: 'order=desc: pass as `before` for the next (older) page; null on the last page (and with order=asc)' }),
+  ),
 })
 
 export default async function auditRoutes(fastify: FastifyInstance): Promise<void> {
@@ -60,7 +70,8 @@ export default async function auditRoutes(fastify: FastifyInstance): Promise<voi
       schema: {
         tags: ['audit'],
         summary: 'Read the audit log (admin)',
-        description: 'Records in sequence order (newest first with order=desc). Filters combine; page with `limit` and `after` (`before` with order=desc).',
+        description:
+          'Records in sequence order (newest first with order=desc). Filters combine; page with `limit` and `after` (`before` with order=desc).',
         querystring: AuditQuery,
         response: { 200: AuditPage, ...protectedErrors, 422: ErrorResponse },
       },

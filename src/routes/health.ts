@@ -41,7 +41,10 @@ export default async function healthRoutes(fastify: FastifyInstance): Promise<vo
       },
     },
     async (request, reply) => {
-      const database = await db.ping().then(() => 'ok' as const, () => 'failing' as const)
+      const database = await db.ping().then(
+        () => 'ok' as const,
+        () => 'failing' as const,
+      )
       const checks = { database, models: models.size > 0 ? ('ok' as const) : ('failing' as const) }
       if (checks.database === 'ok' && checks.models === 'ok') return { status: 'ready' as const, checks }
       request.errorCode = ErrorCode.NotReady

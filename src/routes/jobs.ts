@@ -24,7 +24,13 @@ export interface JobRoutesOptions {
   maxJobBodyBytes: number
 }
 
-const Status = Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('cancelled')])
+const Status = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('running'),
+  Type.Literal('succeeded'),
+  Type.Literal('failed'),
+  Type.Literal('cancelled'),
+])
 const Result = Type.Object({
   index: Type.Integer(),
   label: Type.String(),
@@ -86,7 +92,10 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
         tags: ['jobs'],
         summary: 'Queue texts for classification in the background',
         body: Type.Object({
-          texts: Type.Array(Type.String({ maxLength: options.maxTextLength, [NOT_BLANK]: true }), { minItems: 1, maxItems: options.maxJobTexts }),
+          texts: Type.Array(Type.String({ maxLength: options.maxTextLength, [NOT_BLANK]: true }), {
+            minItems: 1,
+            maxItems: options.maxJobTexts,
+          }),
           model: Type.Optional(Type.String({ maxLength: 128, description: 'Default: the default model' })),
         }),
         response: {
@@ -102,7 +111,10 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
       const texts = request.body.texts
       const job = await jobs.create(request.principal!, texts, request.body.model)
       request.usage = { model: job.model, texts: texts.length, chars: texts.reduce((sum, t) => sum + t.length, 0) }
-      return reply.code(202).header('location', `/v1/jobs/${job.id}`).send({ id: job.id, status: 'queued' as const, total: job.total, model: job.model })
+      return reply
+        .code(202)
+        .header('location', `/v1/jobs/${job.id}`)
+        .send({ id: job.id, status: 'queued' as const, total: job.total, model: job.model })
     },
   )
 
@@ -138,7 +150,10 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
         tags: ['jobs'],
         summary: "This key's jobs, newest first (every key's for admin keys)",
         querystring: Type.Object({ status: Type.Optional(Status), ...Paging }),
-        response: { 200: Type.Object({ jobs: Type.Array(JobView), next_offset: Type.Union([Type.Integer(), Type.Null()]) }), ...protectedErrors },
+        response: {
+          200: Type.Object({ jobs: Type.Array(JobView), next_offset: Type.Union([Type.Integer(), Type.Null()]) }),
+          ...protectedErrors,
+        },
       },
     },
     async (request) => {
@@ -156,7 +171,12 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
         tags: ['jobs'],
         summary: 'Cancel a job; texts not processed yet are dropped',
         params: IdParams,
-        response: { 200: JobView, ...protectedErrors, ...notFound, 409: { ...ErrorResponse, description: 'The job has finished already (`conflict`)' } },
+        response: {
+          200: JobView,
+          ...protectedErrors,
+          ...notFound,
+          409: { ...ErrorResponse, description: 'The job has finished already (`conflict`)' },
+        },
       },
     },
     async (request) => view(await jobs.cancel(request.principal!, request.params.id)),

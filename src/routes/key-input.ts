@@ -33,7 +33,8 @@ export const metadataInput = (raw: Record<string, unknown> | null): KeyMetadata 
 
 /** `expires_at` (an ISO time in the future, or null) or `expires_in` (a duration from now); not both. */
 export function expiryInput(body: { expires_at?: string | null; expires_in?: string }, now: number): number | null | undefined {
-  if (body.expires_at !== undefined && body.expires_in !== undefined) invalid('expires_in', new Error('give expires_at or expires_in, not both'))
+  if (body.expires_at !== undefined && body.expires_in !== undefined)
+    invalid('expires_in', new Error('give expires_at or expires_in, not both'))
   if (body.expires_in !== undefined) {
     const ms = guard('expires_in', () => parseDuration(body.expires_in!))
     if (ms <= 0) invalid('expires_in', new Error('must be longer than 0'))

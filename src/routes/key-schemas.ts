@@ -9,7 +9,12 @@ export const OwnerId = Type.String({ pattern: OWNER_ID_PATTERN, description: 'Ex
 export const KeyId = Type.String({ maxLength: 64, description: 'The key id (key_…)' })
 export const Scopes = Type.Array(Type.Enum(SCOPES), { minItems: 1, maxItems: SCOPES.length, uniqueItems: true })
 export const Models = Nullable(
-  Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' }), { minItems: 1, maxItems: 100, uniqueItems: true, description: 'Models the key may use; null: all' }),
+  Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' }), {
+    minItems: 1,
+    maxItems: 100,
+    uniqueItems: true,
+    description: 'Models the key may use; null: all',
+  }),
 )
 export const LimitsInput = Nullable(
   Type.Array(Type.String({ maxLength: 64 }), {
@@ -19,7 +24,9 @@ export const LimitsInput = Nullable(
   }),
 )
 export const Metadata = Nullable(
-  Type.Record(Type.String(), Type.Unknown(), { description: `A small JSON object of your own (at most ${MAX_METADATA_BYTES} bytes as JSON)` }),
+  Type.Record(Type.String(), Type.Unknown(), {
+    description: `A small JSON object of your own (at most ${MAX_METADATA_BYTES} bytes as JSON)`,
+  }),
 )
 
 export const RuleView = Type.Object({ name: Type.String(), limit: Type.Integer(), window: Type.String({ description: 'e.g. 1m, 1h, 1d' }) })
@@ -76,4 +83,6 @@ export const adminErrors = {
   404: { ...ErrorResponse, description: 'No such key or owner (`not_found`)' },
   422: { ...ErrorResponse, description: 'Invalid input (`validation_error`)' },
 }
-export const conflictError = { 409: { ...ErrorResponse, description: 'Would leave no active admin key, or the key is revoked or rotated already (`conflict`)' } }
+export const conflictError = {
+  409: { ...ErrorResponse, description: 'Would leave no active admin key, or the key is revoked or rotated already (`conflict`)' },
+}

@@ -16,7 +16,19 @@ import { ceilSeconds } from '../ratelimit/limiter.js'
 import { limitGroups } from '../ratelimit/subjects.js'
 import { ErrorResponse, protectedErrors } from './common.js'
 import { expiryInput, graceInput, limitsInput, metadataInput, nameInput } from './key-input.js'
-import { CreatedKeyObject, KeyId, KeyObject, LimitStateView, LimitsInput, Metadata, Models, OwnerId, Scopes, adminErrors, conflictError } from './key-schemas.js'
+import {
+  CreatedKeyObject,
+  KeyId,
+  KeyObject,
+  LimitStateView,
+  LimitsInput,
+  Metadata,
+  Models,
+  OwnerId,
+  Scopes,
+  adminErrors,
+  conflictError,
+} from './key-schemas.js'
 
 const IdParams = Type.Object({ id: KeyId })
 const admin = { scope: 'admin' as const }
@@ -60,7 +72,9 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
             scopes: Type.Optional(Scopes),
             models: Type.Optional(Models),
             limits: Type.Optional(LimitsInput),
-            expires_at: Type.Optional(Type.Union([Type.String({ maxLength: 40, description: 'ISO 8601 time in the future' }), Type.Null()])),
+            expires_at: Type.Optional(
+              Type.Union([Type.String({ maxLength: 40, description: 'ISO 8601 time in the future' }), Type.Null()]),
+            ),
             expires_in: Type.Optional(Type.String({ maxLength: 20, description: 'A duration from now, e.g. 30d' })),
             metadata: Type.Optional(Metadata),
           },
@@ -83,7 +97,10 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
         },
         actor(request),
       )
-      return reply.code(201).header('location', `/v1/keys/${created.record.id}`).send({ ...view(created.record), key: created.key })
+      return reply
+        .code(201)
+        .header('location', `/v1/keys/${created.record.id}`)
+        .send({ ...view(created.record), key: created.key })
     },
   )
 
@@ -127,7 +144,11 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
         tags: ['keys'],
         summary: 'A key, with what is left of its limits and its owner’s (admin)',
         params: IdParams,
-        response: { 200: Type.Object({ ...KeyObject.properties, limit_state: Type.Array(LimitStateView) }), ...protectedErrors, 404: adminErrors[404] },
+        response: {
+          200: Type.Object({ ...KeyObject.properties, limit_state: Type.Array(LimitStateView) }),
+          ...protectedErrors,
+          404: adminErrors[404],
+        },
       },
     },
     async (request) => {
@@ -194,16 +215,30 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
         summary: 'Replace a key by a new one with the same settings; the old one works until the grace period ends (admin)',
         params: IdParams,
         body: Type.Object(
-          { grace: Type.String({ maxLength: 20, default: '24h', description: 'How long the old key keeps working: 0 (at once) to 30d; default 24h' }) },
+          {
+            grace: Type.String({
+              maxLength: 20,
+              default: '24h',
+              description: 'How long the old key keeps working: 0 (at once) to 30d; default 24h',
+            }),
+          },
           { additionalProperties: false },
         ),
-        response: { 201: Type.Object({ ...CreatedKeyObject.properties, previous: KeyObject }), ...protectedErrors, ...adminErrors, ...conflictError },
+        response: {
+          201: Type.Object({ ...CreatedKeyObject.properties, previous: KeyObject }),
+          ...protectedErrors,
+          ...adminErrors,
+          ...conflictError,
+        },
       },
     },
     async (request, reply) => {
       const grace = graceInput(request.body.grace)
       const { created, previous } = unwrap(request.params.id, await keys.rotate(request.params.id, grace, actor(request)))
-      return reply.code(201).header('location', `/v1/keys/${created.record.id}`).send({ ...view(created.record), key: created.key, previous: view(previous) })
+      return reply
+        .code(201)
+        .header('location', `/v1/keys/${created.record.id}`)
+        .send({ ...view(created.record), key: created.key, previous: view(previous) })
     },
   )
 
@@ -215,7 +250,12 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
         tags: ['keys'],
         summary: 'Revoke a key for good (admin); revoking a revoked key changes nothing',
         params: IdParams,
-        response: { 200: KeyObject, ...protectedErrors, 404: adminErrors[404], 409: { ...ErrorResponse, description: 'The last active admin key (`conflict`)' } },
+        response: {
+          200: KeyObject,
+          ...protectedErrors,
+          404: adminErrors[404],
+          409: { ...ErrorResponse, description: 'The last active admin key (`conflict`)' },
+        },
       },
     },
     async (request) => {

@@ -13,7 +13,9 @@ const ModelView = Type.Object({
   task: Type.Literal('text-classification'),
   labels: Type.Array(Type.String()),
   max_length: Type.Union([Type.Integer(), Type.Null()], { description: 'Longest input in tokens, when the model has a limit' }),
-  multi_label: Type.Boolean({ description: 'Scores are independent per-label probabilities (sigmoid) that need not sum to 1, not a distribution over the labels' }),
+  multi_label: Type.Boolean({
+    description: 'Scores are independent per-label probabilities (sigmoid) that need not sum to 1, not a distribution over the labels',
+  }),
   source: Type.Union([Type.Literal('builtin'), Type.Literal('huggingface')]),
   path: Type.Optional(Type.String({ description: 'The folder it was loaded from (admin keys only)' })),
   default: Type.Boolean({ description: 'Whether POST /predict uses it' }),

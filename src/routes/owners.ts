@@ -25,7 +25,11 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
     if (!owner && records.length === 0) return undefined
     const now = clock.now()
     const since = now - DAY_MS
-    const counts = await countsByKeySince(db.kysely, since, records.map((record) => record.id))
+    const counts = await countsByKeySince(
+      db.kysely,
+      since,
+      records.map((record) => record.id),
+    )
     return {
       id,
       limits: limitsView(owner?.limits ?? null),

@@ -26,7 +26,11 @@ export interface PredictRoutesOptions {
 }
 
 export function predictSchemas(options: Pick<PredictRoutesOptions, 'maxTextLength' | 'maxTexts'>) {
-  const text = Type.String({ maxLength: options.maxTextLength, [NOT_BLANK]: true, description: `The text to classify (at most ${options.maxTextLength} characters, not blank)` })
+  const text = Type.String({
+    maxLength: options.maxTextLength,
+    [NOT_BLANK]: true,
+    description: `The text to classify (at most ${options.maxTextLength} characters, not blank)`,
+  })
   const answer = Type.Object({
     text: Type.String(),
     sentiment: Type.Optional(Type.String({ description: 'For sentiment models: positive or negative' })),
@@ -38,7 +42,9 @@ export function predictSchemas(options: Pick<PredictRoutesOptions, 'maxTextLengt
     querystring: Type.Object({ text: Type.Optional(text) }),
     body: Type.Object({
       text: Type.Optional(text),
-      texts: Type.Optional(Type.Array(text, { minItems: 1, maxItems: options.maxTexts, description: `Up to ${options.maxTexts} texts, answered in order` })),
+      texts: Type.Optional(
+        Type.Array(text, { minItems: 1, maxItems: options.maxTexts, description: `Up to ${options.maxTexts} texts, answered in order` }),
+      ),
     }),
     single: Type.Intersect([answer, Type.Object({ status: Type.Literal('success'), model: Type.String() })]),
     batch: Type.Object({ results: Type.Array(answer), status: Type.Literal('success'), model: Type.String() }),
@@ -93,7 +99,11 @@ async function answer(input: Input, request: FastifyRequest, reply: FastifyReply
     const texts = body.texts
     request.usage = { model: model.info.name, texts: texts.length, chars: texts.reduce((sum, t) => sum + t.length, 0) }
     const results = await classify(model, texts, reply, timeoutMs)
-    return { results: results.map((result, i) => toAnswer(texts[i]!, model.info, result)), status: 'success' as const, model: model.info.name }
+    return {
+      results: results.map((result, i) => toAnswer(texts[i]!, model.info, result)),
+      status: 'success' as const,
+      model: model.info.name,
+    }
   }
   // requireOneText made sure there is exactly one.
   const text = (query.text ?? body.text)!
@@ -132,7 +142,8 @@ export default async function predictRoutes(fastify: FastifyInstance, options: P
       schema: {
         tags: ['predict'],
         summary: 'Classify one text (or a batch) with the default model',
-        description: 'Send the text as `?text=`, as a JSON body `{"text": "..."}`, or a batch `{"texts": ["...", ...]}` (costs one unit per text).',
+        description:
+          'Send the text as `?text=`, as a JSON body `{"text": "..."}`, or a batch `{"texts": ["...", ...]}` (costs one unit per text).',
         querystring: schemas.querystring,
         body: schemas.body,
         response: responses,

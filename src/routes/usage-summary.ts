@@ -30,7 +30,6 @@ const SummaryQuery = Type.Object(
   { additionalProperties: false },
 )
 
-
 const KeyTotalsSchema = Type.Object({
   key_id: Type.String(),
   key_prefix: Nullable(Type.String()),
@@ -104,7 +103,11 @@ export default async function usageSummaryRoutes(fastify: FastifyInstance): Prom
         since: new Date(range.since).toISOString(),
         until: new Date(range.until).toISOString(),
         bucket,
-        series: series.map((point) => ({ bucket_start: new Date(point.bucketStart).toISOString(), requests: point.requests, outcomes: point.outcomes })),
+        series: series.map((point) => ({
+          bucket_start: new Date(point.bucketStart).toISOString(),
+          requests: point.requests,
+          outcomes: point.outcomes,
+        })),
         latency_ms: { count: latency.count, p50: latency.p50Ms, p99: latency.p99Ms },
         top_keys: { by_requests: byRequests.map(totalsJson), by_rejections: byRejections.map(totalsJson) },
       }

@@ -102,7 +102,9 @@ describe('audit verify finds the first broken record', () => {
   test('an inserted row (a copy with a changed field, rows after it renumbered)', async () => {
     const { store, db, tamper, makeRoomAt } = await storeWith(10)
     makeRoomAt(5)
-    tamper("INSERT INTO audit_log SELECT 5, time, kind, 'forged', key_id, key_prefix, ip, method, route, model, status, outcome, cost, latency_us, texts, chars, action, actor, detail, prev_hash, hash FROM audit_log WHERE seq = 4")
+    tamper(
+      "INSERT INTO audit_log SELECT 5, time, kind, 'forged', key_id, key_prefix, ip, method, route, model, status, outcome, cost, latency_us, texts, chars, action, actor, detail, prev_hash, hash FROM audit_log WHERE seq = 4",
+    )
     assert.deepEqual(await firstBreak(store), [5, 'inserted'])
     await db.close()
   })
@@ -114,8 +116,21 @@ describe('audit verify finds the first broken record', () => {
     makeRoomAt(5)
     tamper(
       "INSERT INTO audit_log (seq, time, kind, request_id, key_id, ip, method, route, model, status, outcome, cost, latency_us, texts, chars, prev_hash, hash) VALUES (5, ?, 'request', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      forged.time, forged.requestId, forged.keyId, forged.ip, forged.method, forged.route, forged.model, forged.status, forged.outcome,
-      forged.cost, forged.latencyUs, forged.texts, forged.chars, fourth!.hash, chainHash(fourth!.hash, { ...forged, keyPrefix: null }),
+      forged.time,
+      forged.requestId,
+      forged.keyId,
+      forged.ip,
+      forged.method,
+      forged.route,
+      forged.model,
+      forged.status,
+      forged.outcome,
+      forged.cost,
+      forged.latencyUs,
+      forged.texts,
+      forged.chars,
+      fourth!.hash,
+      chainHash(fourth!.hash, { ...forged, keyPrefix: null }),
     )
     assert.deepEqual(await firstBreak(store), [5, 'inserted'])
     await db.close()

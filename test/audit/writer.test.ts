@@ -53,8 +53,14 @@ describe('the audit writer', () => {
     for (let i = 0; i < 1200; i++) audit.append(requestSample(i))
     assert.equal(store.batches.length, 0, 'append must not write on the request path')
     await audit.flush()
-    assert.deepEqual(store.batches.map((batch) => batch.length), [500, 500, 200])
-    assert.deepEqual(store.batches.flat().map((entry) => entry.requestId), Array.from({ length: 1200 }, (_, i) => `req-${i}`))
+    assert.deepEqual(
+      store.batches.map((batch) => batch.length),
+      [500, 500, 200],
+    )
+    assert.deepEqual(
+      store.batches.flat().map((entry) => entry.requestId),
+      Array.from({ length: 1200 }, (_, i) => `req-${i}`),
+    )
     assert.equal(audit.depth, 0)
     await audit.close()
   })
@@ -68,7 +74,10 @@ describe('the audit writer', () => {
     audit.append(requestSample(499))
     await nextTurn()
     await nextTurn()
-    assert.deepEqual(store.batches.map((batch) => batch.length), [500])
+    assert.deepEqual(
+      store.batches.map((batch) => batch.length),
+      [500],
+    )
     await audit.close()
   })
 
@@ -125,8 +134,14 @@ describe('the audit writer', () => {
     audit.append(requestSample(3))
     await audit.flush()
     const written = store.batches.flat()
-    assert.deepEqual(written.map((entry) => entry.kind), ['unaudited', 'request', 'request', 'request', 'request'])
-    assert.deepEqual(written.slice(1).map((entry) => entry.requestId), ['req-0', 'req-1', 'req-2', 'req-3'])
+    assert.deepEqual(
+      written.map((entry) => entry.kind),
+      ['unaudited', 'request', 'request', 'request', 'request'],
+    )
+    assert.deepEqual(
+      written.slice(1).map((entry) => entry.requestId),
+      ['req-0', 'req-1', 'req-2', 'req-3'],
+    )
     await audit.close()
   })
 

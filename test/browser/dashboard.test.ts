@@ -39,7 +39,8 @@ describe('dashboard in Chromium', { skip }, () => {
     throw new Error(`gave up waiting for ${what}`)
   }
   const overviewTotal = async () => Number(await page.getByTestId('total-requests').textContent())
-  const chartTotal = async (label: string) => Number(await page.getByTestId('overview-chart').locator(`td[data-outcome="${label}"]`).textContent())
+  const chartTotal = async (label: string) =>
+    Number(await page.getByTestId('overview-chart').locator(`td[data-outcome="${label}"]`).textContent())
 
   async function signIn(key: string): Promise<void> {
     await page.goto(url())
@@ -57,7 +58,10 @@ describe('dashboard in Chromium', { skip }, () => {
     // Each answer has its own X-Request-Id, so a new answer always changes the panel's text.
     const previous = (await result.count()) > 0 ? await result.textContent() : null
     await page.getByRole('button', { name: 'Predict' }).click()
-    await until(async () => ((await result.count()) > 0 && (await result.textContent()) !== previous ? true : undefined), 'the playground answer')
+    await until(
+      async () => ((await result.count()) > 0 && (await result.textContent()) !== previous ? true : undefined),
+      'the playground answer',
+    )
     const error = page.getByTestId('pg-error')
     return {
       status: (await page.getByTestId('pg-status').textContent()) ?? '',
@@ -98,7 +102,10 @@ describe('dashboard in Chromium', { skip }, () => {
     await alert.waitFor()
     assert.match((await alert.textContent()) ?? '', /no admin scope/)
     await signIn('igk_not_a_real_key')
-    await until(async () => (/not accepted/.test((await page.getByRole('alert').textContent()) ?? '') ? true : undefined), 'the invalid-key message')
+    await until(
+      async () => (/not accepted/.test((await page.getByRole('alert').textContent()) ?? '') ? true : undefined),
+      'the invalid-key message',
+    )
     assert.equal(await page.getByRole('navigation').count(), 0, 'still on the sign-in page')
   })
 
@@ -153,7 +160,7 @@ describe('dashboard in Chromium', { skip }, () => {
   test('use the new key from the playground: prediction and rate-limit headers', async () => {
     const answer = await predictInPlayground(created.key, 'a wonderful, moving film')
     assert.equal(answer.status, '200', answer.error ?? '')
-    assert.match(await page.getByTestId('pg-label').textContent() ?? '', /positive|negative/)
+    assert.match((await page.getByTestId('pg-label').textContent()) ?? '', /positive|negative/)
     assert.match(answer.headers, /ratelimit-policy/i)
     assert.match(answer.headers, /x-request-id/i)
   })
@@ -167,7 +174,10 @@ describe('dashboard in Chromium', { skip }, () => {
     await row.first().waitFor()
     assert.match((await row.first().textContent()) ?? '', /POST.*200.*ok/)
     await page.getByRole('button', { name: 'Verify chain' }).click()
-    await until(async () => (/chain intact/.test((await page.getByTestId('verify-result').textContent()) ?? '') ? true : undefined), 'the verify result')
+    await until(
+      async () => (/chain intact/.test((await page.getByTestId('verify-result').textContent()) ?? '') ? true : undefined),
+      'the verify result',
+    )
 
     await nav('Overview')
     await page.getByTestId('total-requests').waitFor()
@@ -195,7 +205,10 @@ describe('dashboard in Chromium', { skip }, () => {
     const cells = await keyLimit.locator('td').allTextContents()
     assert.deepEqual(cells.slice(0, 3), ['key', '1d', '100'])
     assert.ok(Number(cells[3]) < 100 && Number(cells[3]) >= 97, `remaining ${cells[3]}`)
-    assert.ok((await page.getByTestId('key-audit').locator('tr', { hasText: '/v1/models/:name/predict' }).count()) >= 2, 'its recent audit records')
+    assert.ok(
+      (await page.getByTestId('key-audit').locator('tr', { hasText: '/v1/models/:name/predict' }).count()) >= 2,
+      'its recent audit records',
+    )
     await page.getByLabel('Grace for the old key').fill('1h')
     await page.getByRole('button', { name: 'Rotate' }).click()
     const panel = page.getByTestId('secret-panel')
@@ -203,7 +216,10 @@ describe('dashboard in Chromium', { skip }, () => {
     rotated = { key: await panel.getByLabel('API key', { exact: true }).inputValue() }
     assert.match(rotated.key, /^igk_/)
     assert.notEqual(rotated.key, created.key)
-    await until(async () => (/rotated/.test((await page.locator('.fields').first().textContent()) ?? '') ? true : undefined), 'the rotated status')
+    await until(
+      async () => (/rotated/.test((await page.locator('.fields').first().textContent()) ?? '') ? true : undefined),
+      'the rotated status',
+    )
     assert.equal((await predictInPlayground(rotated.key, 'fine')).status, '200')
   })
 
@@ -281,7 +297,12 @@ describe('dashboard in Chromium', { skip }, () => {
 
     // With the worker stopped, the next job stays queued until it is cancelled.
     await server.app.services.jobWorker.stop()
-    const queued = await server.app.inject({ method: 'POST', url: '/v1/jobs', headers: { 'x-api-key': admin.key }, payload: { texts: ['waits'] } })
+    const queued = await server.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { 'x-api-key': admin.key },
+      payload: { texts: ['waits'] },
+    })
     const queuedId = queued.json<{ id: string }>().id
     await page.getByRole('button', { name: 'Refresh' }).click()
     const waiting = page.getByTestId('jobs-table').locator('tr', { hasText: queuedId })

@@ -25,7 +25,10 @@ async function logWith(count: number, sample = requestSample): Promise<string> {
 
 /** Parses JSON-lines output. */
 function jsonLines(stdout: string): AuditRecordJson[] {
-  return stdout.trim().split('\n').map((line) => JSON.parse(line) as AuditRecordJson)
+  return stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as AuditRecordJson)
 }
 
 function tamper(dataDir: string, ...statements: string[]): void {
@@ -59,7 +62,11 @@ describe('infergate audit verify', () => {
       ],
       [
         'swap',
-        ['UPDATE audit_log SET seq = -1 WHERE seq = 8', 'UPDATE audit_log SET seq = 8 WHERE seq = 10', 'UPDATE audit_log SET seq = 10 WHERE seq = -1'],
+        [
+          'UPDATE audit_log SET seq = -1 WHERE seq = 8',
+          'UPDATE audit_log SET seq = 8 WHERE seq = 10',
+          'UPDATE audit_log SET seq = 10 WHERE seq = -1',
+        ],
         /^chain broken at seq 8: reordered /,
       ],
     ]
@@ -101,9 +108,15 @@ describe('infergate audit tail and export', () => {
     assert.equal(text.code, 0, text.stderr)
     const lines = text.stdout.trim().split('\n')
     assert.equal(lines.length, 3)
-    assert.equal(lines[0], '#28  2026-06-01 00:00:28.000  POST /predict  200 ok  key_x (igk_abcdef…)  127.0.0.1  sentiment texts=1 chars=48  cost=1  1.23ms  req=req-28')
+    assert.equal(
+      lines[0],
+      '#28  2026-06-01 00:00:28.000  POST /predict  200 ok  key_x (igk_abcdef…)  127.0.0.1  sentiment texts=1 chars=48  cost=1  1.23ms  req=req-28',
+    )
     const json = await runCli(['audit', 'tail', '--lines', '2', '--json', '--data-dir', dataDir])
-    assert.deepEqual(jsonLines(json.stdout).map((r) => r.seq), [29, 30])
+    assert.deepEqual(
+      jsonLines(json.stdout).map((r) => r.seq),
+      [29, 30],
+    )
     assert.equal((await runCli(['audit', 'tail', '-n', '0', '--data-dir', dataDir])).code, 2)
   })
 
@@ -123,7 +136,13 @@ describe('infergate audit tail and export', () => {
     await seen(/req=req-4\n/)
     child.kill('SIGINT')
     assert.deepEqual(await exited, [0, null])
-    assert.deepEqual(out.trim().split('\n').map((line) => line.split('  ')[0]), ['#2', '#3', '#4'])
+    assert.deepEqual(
+      out
+        .trim()
+        .split('\n')
+        .map((line) => line.split('  ')[0]),
+      ['#2', '#3', '#4'],
+    )
   })
 
   test('export filters by time, key and outcome, as JSON lines or CSV', async () => {
@@ -133,16 +152,38 @@ describe('infergate audit tail and export', () => {
     const jsonl = await runCli(['audit', 'export', '--outcome', 'rate_limited', '--data-dir', dataDir])
     assert.equal(jsonl.code, 0, jsonl.stderr)
     const records = jsonLines(jsonl.stdout)
-    assert.deepEqual(records.map((r) => r.seq), [5, 10, 15, 20])
+    assert.deepEqual(
+      records.map((r) => r.seq),
+      [5, 10, 15, 20],
+    )
     assert.ok(records.every((r) => r.key_id === 'key_other' && r.status === 429))
 
     const since = new Date(Date.UTC(2026, 5, 1) + 10_000).toISOString()
     const until = String(Date.UTC(2026, 5, 1) + 15_000)
-    const csv = await runCli(['audit', 'export', '--format', 'csv', '--key', 'key_x', '--since', since, '--until', until, '--data-dir', dataDir])
+    const csv = await runCli([
+      'audit',
+      'export',
+      '--format',
+      'csv',
+      '--key',
+      'key_x',
+      '--since',
+      since,
+      '--until',
+      until,
+      '--data-dir',
+      dataDir,
+    ])
     assert.equal(csv.code, 0, csv.stderr)
     const [header, ...rows] = csv.stdout.trim().split('\n')
-    assert.equal(header, 'seq,time,kind,request_id,key_id,key_prefix,ip,method,route,model,status,outcome,cost,latency_ms,texts,chars,action,actor,detail,prev_hash,hash')
-    assert.deepEqual(rows.map((row) => Number(row.split(',')[0])), [11, 12, 13, 14])
+    assert.equal(
+      header,
+      'seq,time,kind,request_id,key_id,key_prefix,ip,method,route,model,status,outcome,cost,latency_ms,texts,chars,action,actor,detail,prev_hash,hash',
+    )
+    assert.deepEqual(
+      rows.map((row) => Number(row.split(',')[0])),
+      [11, 12, 13, 14],
+    )
 
     for (const [args, message] of [
       [['--since', 'last tuesday'], /--since: "last tuesday" is not a time/],
@@ -173,11 +214,14 @@ describe('audited key commands', () => {
 
     const exported = await runCli(['audit', 'export', '--kind', 'admin', '--data-dir', dataDir])
     const admin = jsonLines(exported.stdout)
-    assert.deepEqual(admin.map((r) => [r.action, r.actor, r.key_id, r.key_prefix]), [
-      ['key.create', 'cli', created.id, created.prefix],
-      ['key.update', 'cli', created.id, created.prefix],
-      ['key.revoke', 'cli', created.id, created.prefix],
-    ])
+    assert.deepEqual(
+      admin.map((r) => [r.action, r.actor, r.key_id, r.key_prefix]),
+      [
+        ['key.create', 'cli', created.id, created.prefix],
+        ['key.update', 'cli', created.id, created.prefix],
+        ['key.revoke', 'cli', created.id, created.prefix],
+      ],
+    )
     assert.ok(!exported.stdout.includes(created.key))
     assert.equal((await runCli(['audit', 'verify', '--data-dir', dataDir])).stdout.trim(), '6 records, chain intact')
 

@@ -24,10 +24,19 @@ async function client(url: URL, key: string, name: string, answers: Answer[]): P
   for (let i = 0; ; i++) {
     const answer = await new Promise<Answer | undefined>((resolve) => {
       const request = http.request(
-        { host: url.hostname, port: url.port, agent, method: 'POST', path: '/predict?text=a%20fine%20film', headers: { 'x-api-key': key, 'x-request-id': `${name}-${i}` } },
+        {
+          host: url.hostname,
+          port: url.port,
+          agent,
+          method: 'POST',
+          path: '/predict?text=a%20fine%20film',
+          headers: { 'x-api-key': key, 'x-request-id': `${name}-${i}` },
+        },
         (response) => {
           response.resume()
-          response.on('end', () => resolve({ status: response.statusCode!, requestId: response.headers['x-request-id'] as string | undefined }))
+          response.on('end', () =>
+            resolve({ status: response.statusCode!, requestId: response.headers['x-request-id'] as string | undefined }),
+          )
           response.on('error', () => resolve(undefined))
         },
       )
@@ -61,7 +70,10 @@ test('SIGTERM under concurrent load: one audit record for every answer the clien
 
   console.log(`# ${answers.length} answers received by the clients, ${records.length} audit records`)
   assert.ok(answers.length >= 600)
-  assert.ok(answers.every((answer) => answer.requestId !== undefined), 'every answer went through the app, none is a bare 503')
+  assert.ok(
+    answers.every((answer) => answer.requestId !== undefined),
+    'every answer went through the app, none is a bare 503',
+  )
   assert.equal(records.length, answers.length)
   assert.deepEqual(new Set(records.map((record) => record.requestId)), new Set(answers.map((answer) => answer.requestId)))
   const byId = new Map(records.map((record) => [record.requestId, record]))

@@ -41,7 +41,18 @@ describe('infergate keys', () => {
   })
 
   test('create without text output prints the key and a warning', async () => {
-    const created = await runCli(['keys', 'create', '--name', 'bob', '--scopes', 'predict,admin', '--expires', '30d', '--data-dir', dataDir])
+    const created = await runCli([
+      'keys',
+      'create',
+      '--name',
+      'bob',
+      '--scopes',
+      'predict,admin',
+      '--expires',
+      '30d',
+      '--data-dir',
+      dataDir,
+    ])
     assert.equal(created.code, 0, created.stderr)
     assert.match(created.stdout, /igk_[0-9A-Za-z]{38}/)
     assert.match(created.stdout, /only time the key is shown/)
@@ -112,9 +123,7 @@ describe('infergate serve', () => {
       assert.equal(badKey.status, 403)
       assert.equal(await server.stop(), 0)
       assert.ok(!server.stdout().includes(key), 'the key appeared in the structured log')
-      const bytes = Buffer.concat(
-        fs.readdirSync(dataDir).map((file) => fs.readFileSync(path.join(dataDir, file))),
-      )
+      const bytes = Buffer.concat(fs.readdirSync(dataDir).map((file) => fs.readFileSync(path.join(dataDir, file))))
       assert.ok(!bytes.includes(key), 'the key appeared in the SQLite files')
       assert.ok(!bytes.includes(key.slice(10)), 'the secret part of the key appeared in the SQLite files')
       // A second start finds keys and creates none.
@@ -150,7 +159,11 @@ describe('infergate serve', () => {
   })
 })
 
-test('the built CLI is executable, so `npx infergate` runs it whatever npx has cached', { skip: !fs.existsSync(path.join(PROJECT_ROOT, 'dist', 'cli', 'index.js')) && 'not built (npm run build)' }, () => {
-  const mode = fs.statSync(path.join(PROJECT_ROOT, 'dist', 'cli', 'index.js')).mode
-  assert.equal(mode & 0o111, 0o111, `mode ${mode.toString(8)}`)
-})
+test(
+  'the built CLI is executable, so `npx infergate` runs it whatever npx has cached',
+  { skip: !fs.existsSync(path.join(PROJECT_ROOT, 'dist', 'cli', 'index.js')) && 'not built (npm run build)' },
+  () => {
+    const mode = fs.statSync(path.join(PROJECT_ROOT, 'dist', 'cli', 'index.js')).mode
+    assert.equal(mode & 0o111, 0o111, `mode ${mode.toString(8)}`)
+  },
+)

@@ -25,7 +25,12 @@ async function answerToLargeUpload(head: string, bodyBytes: number): Promise<str
   socket.on('data', (chunk: Buffer) => chunks.push(chunk))
   socket.on('error', () => {})
   await new Promise((resolve) => socket.once('connect', resolve))
-  socket.write(Buffer.concat([Buffer.from(`${head}Content-Type: application/json\r\nContent-Length: ${bodyBytes}\r\nConnection: close\r\n\r\n`), Buffer.alloc(bodyBytes, 'x')]))
+  socket.write(
+    Buffer.concat([
+      Buffer.from(`${head}Content-Type: application/json\r\nContent-Length: ${bodyBytes}\r\nConnection: close\r\n\r\n`),
+      Buffer.alloc(bodyBytes, 'x'),
+    ]),
+  )
   await new Promise((resolve) => socket.once('close', resolve))
   return Buffer.concat(chunks).toString('latin1')
 }
@@ -48,7 +53,8 @@ test('answers given before a large body was read still reach the client (no conn
       [...cases, ...cases].map(async ([head, status]) => {
         const answer = await answerToLargeUpload(head, 700_000)
         // 429 once the per-address limit for unauthenticated callers is reached: an answer too.
-        if (!answer.startsWith(`HTTP/1.1 ${status} `) && !answer.startsWith('HTTP/1.1 429 ')) lost.push(`${head.split('\r\n')[0]}: ${JSON.stringify(answer.slice(0, 40))}`)
+        if (!answer.startsWith(`HTTP/1.1 ${status} `) && !answer.startsWith('HTTP/1.1 429 '))
+          lost.push(`${head.split('\r\n')[0]}: ${JSON.stringify(answer.slice(0, 40))}`)
         else assert.match(answer, /"code":"/)
       }),
     )

@@ -20,7 +20,9 @@ test('SIGKILL mid-job, restart: the job finishes with every result exactly once'
   const texts = Array.from({ length: 600 }, (_, i) => (i % 3 === 0 ? `a wonderful film ${i}` : `a dull film ${i}`))
 
   const first = await startServer(args)
-  const { id } = (await (await fetch(`${first.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ texts }) })).json()) as { id: string }
+  const { id } = (await (await fetch(`${first.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ texts }) })).json()) as {
+    id: string
+  }
   let done = 0
   while (done < 100) {
     await delay(50)
@@ -38,7 +40,7 @@ test('SIGKILL mid-job, restart: the job finishes with every result exactly once'
       status = ((await (await fetch(`${second.url}/v1/jobs/${id}`, { headers })).json()) as { status: string }).status
     }
     const indices: number[] = []
-    for (let offset: number | null = 0; offset !== null; ) {
+    for (let offset: number | null = 0; offset !== null;) {
       const page = (await (await fetch(`${second.url}/v1/jobs/${id}?offset=${offset}&limit=250`, { headers })).json()) as {
         results: { index: number; sentiment: string }[]
         next_offset: number | null
@@ -48,12 +50,17 @@ test('SIGKILL mid-job, restart: the job finishes with every result exactly once'
       for (const result of page.results) indices.push(result.index)
       offset = page.next_offset
     }
-    assert.deepEqual(indices, texts.map((_, i) => i))
+    assert.deepEqual(
+      indices,
+      texts.map((_, i) => i),
+    )
   } finally {
     await second.stop()
   }
   const db = new Database(path.join(dataDir, 'infergate.db'), { readonly: true })
-  const row = db.prepare('SELECT count(*) AS n, count(result) AS results, count(text) AS inputs FROM job_items WHERE job_id = ?').get(id) as Record<string, number>
+  const row = db
+    .prepare('SELECT count(*) AS n, count(result) AS results, count(text) AS inputs FROM job_items WHERE job_id = ?')
+    .get(id) as Record<string, number>
   db.close()
   assert.deepEqual(row, { n: texts.length, results: texts.length, inputs: 0 })
 })

@@ -27,9 +27,23 @@ describe('infergate keys lifecycle', () => {
 
   test('create with owner, metadata and limits; show prints it without the key', async () => {
     admin = await json<Created>('keys', 'create', '--name', 'ops', '--scopes', 'admin')
-    team = await json<Created>('keys', 'create', '--name', 'team-a prod', '--owner', 'team-a', '--metadata', '{"plan":"pro"}', '--limit', '60/1m')
+    team = await json<Created>(
+      'keys',
+      'create',
+      '--name',
+      'team-a prod',
+      '--owner',
+      'team-a',
+      '--metadata',
+      '{"plan":"pro"}',
+      '--limit',
+      '60/1m',
+    )
     assert.match(team.key, KEY_REGEX)
-    assert.deepEqual([team.owner, team.metadata, team.limits, team.status], ['team-a', { plan: 'pro' }, [{ name: 'minute', limit: 60, window: '1m' }], 'active'])
+    assert.deepEqual(
+      [team.owner, team.metadata, team.limits, team.status],
+      ['team-a', { plan: 'pro' }, [{ name: 'minute', limit: 60, window: '1m' }], 'active'],
+    )
     assert.equal(admin.owner, 'default')
 
     const shown = await json<KeyView & { owner_limits: unknown; last_24h: { requests: number } }>('keys', 'show', team.id)
@@ -62,19 +76,29 @@ describe('infergate keys lifecycle', () => {
   test('disable and enable round trip; list tells the states apart and filters by them', async () => {
     assert.equal((await json<KeyView>('keys', 'disable', team.id)).status, 'disabled')
     const disabled = await json<KeyView[]>('keys', 'list', '--status', 'disabled')
-    assert.deepEqual(disabled.map((k) => k.id), [team.id])
+    assert.deepEqual(
+      disabled.map((k) => k.id),
+      [team.id],
+    )
     const listed = await cli('keys', 'list')
     assert.match(listed.stdout, new RegExp(`${team.id}\\s+team-a prod\\s+team-a\\s+${team.prefix}\\s+predict\\s+disabled`))
     const enabled = await json<KeyView>('keys', 'enable', team.id)
     assert.deepEqual([enabled.status, enabled.enabled], ['active', true])
-    assert.deepEqual((await json<KeyView[]>('keys', 'list', '--owner', 'team-a')).map((k) => k.status), ['active'])
+    assert.deepEqual(
+      (await json<KeyView[]>('keys', 'list', '--owner', 'team-a')).map((k) => k.status),
+      ['active'],
+    )
   })
 
   test('update changes metadata and refuses to take admin from the last admin key', async () => {
     const updated = await json<KeyView>('keys', 'update', team.id, '--metadata', '{"plan":"free"}', '--name', 'team-a main')
     assert.deepEqual([updated.name, updated.metadata], ['team-a main', { plan: 'free' }])
     assert.equal((await json<KeyView>('keys', 'update', team.id, '--no-metadata')).metadata, null)
-    for (const args of [['keys', 'update', admin.id, '--scopes', 'predict'], ['keys', 'disable', admin.id], ['keys', 'revoke', admin.id]]) {
+    for (const args of [
+      ['keys', 'update', admin.id, '--scopes', 'predict'],
+      ['keys', 'disable', admin.id],
+      ['keys', 'revoke', admin.id],
+    ]) {
       const result = await cli(...args)
       assert.equal(result.code, 1, args.join(' '))
       assert.match(result.stderr, /last active admin key/)
@@ -96,7 +120,10 @@ describe('infergate keys lifecycle', () => {
 
   test('find names the key a leaked string is; look-alikes and strangers are told apart', async () => {
     const found = await json<{ verdict: string; prefix: string; key: KeyView }>('keys', 'find', admin.key)
-    assert.deepEqual([found.verdict, found.prefix, found.key.id, found.key.name, found.key.owner, found.key.status], ['found', admin.prefix, admin.id, 'ops', 'default', 'active'])
+    assert.deepEqual(
+      [found.verdict, found.prefix, found.key.id, found.key.name, found.key.owner, found.key.status],
+      ['found', admin.prefix, admin.id, 'ops', 'default', 'active'],
+    )
     assert.ok('last_used_at' in found.key)
     const inLine = await cli('keys', 'find', `GET /x?token=${admin.key}&y=1`)
     assert.equal(inLine.code, 0, inLine.stderr)

@@ -35,7 +35,17 @@ test('no key appears in the log output or in the database files', async () => {
   const predict = await create('--name', 'predict')
   const revoked = await create('--name', 'to-revoke', '--scopes', 'admin,predict')
   const expiring = await create('--name', 'expiring', '--expires', '1s')
-  const server = await startServer(['--data-dir', dataDir, '--no-bootstrap', '--log-level', 'trace', '--auth-fail-limit', '100000/1m', '--trust-proxy', 'loopback'])
+  const server = await startServer([
+    '--data-dir',
+    dataDir,
+    '--no-bootstrap',
+    '--log-level',
+    'trace',
+    '--auth-fail-limit',
+    '100000/1m',
+    '--trust-proxy',
+    'loopback',
+  ])
   // Changed while the server runs: the CLI and the server append to the same chain.
   assert.equal((await runCli(['keys', 'revoke', revoked.id, '--data-dir', dataDir])).code, 0)
   await new Promise((resolve) => setTimeout(resolve, 1100)) // the expiring key expires

@@ -33,7 +33,10 @@ async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise
   }
 }
 
-async function withServer(mode: 'open' | 'closed', body: (app: FastifyInstance, key: string, redis: RedisServer, lines: string[]) => Promise<void>) {
+async function withServer(
+  mode: 'open' | 'closed',
+  body: (app: FastifyInstance, key: string, redis: RedisServer, lines: string[]) => Promise<void>,
+) {
   const redis = new RedisServer(await freePort())
   await redis.start()
   const { logger, lines } = capturedLogger()
@@ -47,7 +50,8 @@ async function withServer(mode: 'open' | 'closed', body: (app: FastifyInstance, 
   }
 }
 
-const predict = (app: FastifyInstance, key: string) => app.inject({ method: 'POST', url: '/predict?text=fine', headers: { 'x-api-key': key } })
+const predict = (app: FastifyInstance, key: string) =>
+  app.inject({ method: 'POST', url: '/predict?text=fine', headers: { 'x-api-key': key } })
 
 describe('Redis outage', () => {
   after(() => delay(10))

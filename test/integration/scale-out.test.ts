@@ -74,7 +74,9 @@ describe('scale-out on PostgreSQL + Redis', async () => {
     const headers = { 'x-api-key': key, 'content-type': 'application/json' }
     const texts = Array.from({ length: 600 }, (_, i) => `text number ${i}`)
     const [a, b] = servers as [RunningServer, RunningServer, RunningServer]
-    const { id } = (await (await fetch(`${a.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ texts }) })).json()) as { id: string }
+    const { id } = (await (await fetch(`${a.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ texts }) })).json()) as {
+      id: string
+    }
     let done = 0
     while (done < 100) {
       await delay(50)
@@ -89,12 +91,18 @@ describe('scale-out on PostgreSQL + Redis', async () => {
       status = ((await (await fetch(`${b.url}/v1/jobs/${id}`, { headers })).json()) as { status: string }).status
     }
     const indices: number[] = []
-    for (let offset: number | null = 0; offset !== null; ) {
-      const page = (await (await fetch(`${servers[2]!.url}/v1/jobs/${id}?offset=${offset}&limit=1000`, { headers })).json()) as { results: { index: number }[]; next_offset: number | null }
+    for (let offset: number | null = 0; offset !== null;) {
+      const page = (await (await fetch(`${servers[2]!.url}/v1/jobs/${id}?offset=${offset}&limit=1000`, { headers })).json()) as {
+        results: { index: number }[]
+        next_offset: number | null
+      }
       indices.push(...page.results.map((r) => r.index))
       offset = page.next_offset
     }
-    assert.deepEqual(indices, texts.map((_, i) => i))
+    assert.deepEqual(
+      indices,
+      texts.map((_, i) => i),
+    )
   })
 
   test('the audit chain written by all three at once verifies intact', async (t) => {

@@ -20,7 +20,8 @@ test('SIGTERM finishes the request in flight, then exits 0', async () => {
   socket.on('data', (chunk) => (answer += chunk.toString()))
   socket.write(
     `POST /predict HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n` + body.slice(0, 5),
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n` +
+      body.slice(0, 5),
   )
   await delay(200)
   const exit = server.stop('SIGTERM')

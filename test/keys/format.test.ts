@@ -31,7 +31,16 @@ test('any single-character change is caught by the checksum', () => {
 
 test('malformed candidates are refused without a lookup', () => {
   const key = generateKey()
-  for (const bad of ['', 'igk_', key.slice(0, -1), key + 'a', key.replace('igk_', 'igx_'), key.replace(/.$/, '!'), ' ' + key.slice(1), 'x'.repeat(10_000)]) {
+  for (const bad of [
+    '',
+    'igk_',
+    key.slice(0, -1),
+    key + 'a',
+    key.replace('igk_', 'igx_'),
+    key.replace(/.$/, '!'),
+    ' ' + key.slice(1),
+    'x'.repeat(10_000),
+  ]) {
     assert.equal(isWellFormedKey(bad), false, bad.slice(0, 50))
   }
 })

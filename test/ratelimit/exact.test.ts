@@ -62,9 +62,15 @@ for (const makeBackend of [memoryBackend, redisBackend]) {
       const refused = await limiter.consume(subject, [minute, day], 1)
       assert.equal(refused.allowed, false)
       assert.deepEqual(refused.blockedBy, ['day'])
-      assert.deepEqual(refused.states.map((s) => s.remaining), [7, 0])
+      assert.deepEqual(
+        refused.states.map((s) => s.remaining),
+        [7, 0],
+      )
       const again = await limiter.consume(subject, [minute, day], 0)
-      assert.deepEqual(again.states.map((s) => s.remaining), [7, 0])
+      assert.deepEqual(
+        again.states.map((s) => s.remaining),
+        [7, 0],
+      )
       // The day limit's units leave one bucket (24 min) after the day is over.
       assert.equal(refused.retryAfterMs, 86_400_000 + bucketSize(86_400_000) - 250)
     })

@@ -59,7 +59,10 @@ async function checkPattern(backend: Backend, rule: LimitRule, pattern: { gap: n
       assert.equal(decision.states[0]!.remaining, rule.limit - counted(admitted, at, rule.windowMs))
     } else {
       const recent = sumIn(admitted, at - rule.windowMs - slack, at)
-      assert.ok(recent + cost > rule.limit, `refused although only ${recent} units in the window plus slack (limit ${rule.limit}, cost ${cost})`)
+      assert.ok(
+        recent + cost > rule.limit,
+        `refused although only ${recent} units in the window plus slack (limit ${rule.limit}, cost ${cost})`,
+      )
     }
   }
 }

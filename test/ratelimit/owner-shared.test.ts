@@ -23,7 +23,8 @@ for (const makeBackend of [memoryBackend, redisBackend]) {
     const fresh = () => {
       const clock = new ManualClock(START)
       const owner = `owner-${n++}`
-      const groupsOf = (keyId: string): LimitGroup[] => limitGroups({ keyId: `${owner}-${keyId}`, limits: keyLimits, owner, ownerLimits }, [])
+      const groupsOf = (keyId: string): LimitGroup[] =>
+        limitGroups({ keyId: `${owner}-${keyId}`, limits: keyLimits, owner, ownerLimits }, [])
       return { clock, limiter: backend.create(clock), groupsOf }
     }
     const admitted = async (limiter: Limiter, groups: LimitGroup[], cost = 1) => (await limiter.consumeAll(groups, cost)).allowed
@@ -36,8 +37,17 @@ for (const makeBackend of [memoryBackend, redisBackend]) {
       for (const groups of [a, b, a, a, b, b, a, b, a, b]) results.push(await admitted(limiter, groups))
       assert.deepEqual(results, [true, true, true, true, true, true, true, false, false, false])
       const state = await limiter.peek(a)
-      assert.deepEqual(state.states.map((s) => [s.rule.name, s.remaining]), [['minute', 6], ['owner-minute', 0]])
-      assert.deepEqual((await limiter.peek(b)).states.map((s) => s.remaining), [7, 0])
+      assert.deepEqual(
+        state.states.map((s) => [s.rule.name, s.remaining]),
+        [
+          ['minute', 6],
+          ['owner-minute', 0],
+        ],
+      )
+      assert.deepEqual(
+        (await limiter.peek(b)).states.map((s) => s.remaining),
+        [7, 0],
+      )
     })
 
     test('concurrent calls of two keys never admit more than the owner allows', async () => {
@@ -68,7 +78,11 @@ for (const makeBackend of [memoryBackend, redisBackend]) {
       const { limiter, groupsOf } = fresh()
       const a = groupsOf('a')
       await limiter.consumeAll(a, 2)
-      for (let i = 0; i < 10; i++) assert.deepEqual((await limiter.peek(a)).states.map((s) => s.remaining), [8, 5])
+      for (let i = 0; i < 10; i++)
+        assert.deepEqual(
+          (await limiter.peek(a)).states.map((s) => s.remaining),
+          [8, 5],
+        )
     })
 
     test('the owner budget comes back when the window moves on', async () => {

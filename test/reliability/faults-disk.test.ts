@@ -51,11 +51,15 @@ test('faults: SQLite on a full disk under load', { timeout: 180_000 }, async (t)
       const [key] = await createKeys({ dataDir }, [{ name: 'disk', limits: UNLIMITED }])
       const server = await startReliabilityServer('disk-full', { dataDir }, ['--max-jobs-per-key', '10000', '--audit-buffer', '500'])
       const headers = { 'x-api-key': key!, 'content-type': 'application/json' }
-      const job = JSON.stringify({ texts: Array.from({ length: 100 }, (_, i) => `a text long enough to take some room on the disk, number ${i}`) })
+      const job = JSON.stringify({
+        texts: Array.from({ length: 100 }, (_, i) => `a text long enough to take some room on the disk, number ${i}`),
+      })
       report.done = `SQLite data directory on a 16 MiB tmpfs; 4 clients alternating POST /v1/jobs (writes) and POST /predict; the disk filled to ENOSPC for ${FULL_MS / 1000} s once writes fail, then the filler removed`
       const load = new PhasedLoad()
       load.start(4, async (i) =>
-        i % 2 === 0 ? `${await answerOf(`${server.url}/v1/jobs`, { method: 'POST', headers, body: job })} jobs` : `${await answerOf(`${server.url}/predict?text=fine`, { method: 'POST', headers })} predict`,
+        i % 2 === 0
+          ? `${await answerOf(`${server.url}/v1/jobs`, { method: 'POST', headers, body: job })} jobs`
+          : `${await answerOf(`${server.url}/predict?text=fine`, { method: 'POST', headers })} predict`,
       )
       const filler = path.join(dataDir, 'filler')
       let exitCode: number | null
@@ -78,7 +82,8 @@ test('faults: SQLite on a full disk under load', { timeout: 180_000 }, async (t)
         fs.rmSync(filler, { force: true })
         exitCode = await server.stopAndKeep()
       }
-      for (const [phase, counts] of Object.entries(load.tally)) for (const [answer, n] of Object.entries(counts)) report.count(`${phase}: ${answer}`, n)
+      for (const [phase, counts] of Object.entries(load.tally))
+        for (const [answer, n] of Object.entries(counts)) report.count(`${phase}: ${answer}`, n)
       const answers = Object.values(load.all()).reduce((sum, n) => sum + n, 0)
       const audit = sqliteAuditCount(dataDir)
       report.count('answers', answers)

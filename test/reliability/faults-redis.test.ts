@@ -46,9 +46,14 @@ test('faults: Redis stopped and restarted under load', { timeout: 180_000 }, asy
       await redis.kill()
     }
     for (const { mode, server, load } of servers) {
-      for (const [phase, counts] of Object.entries(load.tally)) for (const [answer, n] of Object.entries(counts)) report.count(`fail-${mode} ${phase}: ${answer}`, n)
+      for (const [phase, counts] of Object.entries(load.tally))
+        for (const [answer, n] of Object.entries(counts)) report.count(`fail-${mode} ${phase}: ${answer}`, n)
       assert.equal(server.child.exitCode, 0, `fail-${mode} server exited cleanly on SIGTERM`)
-      assert.deepEqual(Object.keys(load.all()).filter((answer) => answer !== '200' && answer !== '503 ratelimit_unavailable'), [], `fail-${mode}: unexpected answers ${JSON.stringify(load.all())}`)
+      assert.deepEqual(
+        Object.keys(load.all()).filter((answer) => answer !== '200' && answer !== '503 ratelimit_unavailable'),
+        [],
+        `fail-${mode}: unexpected answers ${JSON.stringify(load.all())}`,
+      )
       assert.deepEqual(Object.keys(load.tally.after ?? {}), ['200'], `fail-${mode} recovered`)
     }
     const [open, closed] = servers

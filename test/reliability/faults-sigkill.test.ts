@@ -41,52 +41,81 @@ async function jobRows(url: string): Promise<JobRow[]> {
 }
 
 test('faults: SIGKILL of one of two instances mid-load loses no job', { timeout: 300_000 }, async (t) => {
-  await scenarioOnCluster(t, { id: 'fault-sigkill', title: TITLE, done: 'two instances on one PostgreSQL store, one killed mid-load' }, async (cluster, report) => {
-    const store = { dataDir: newDataDir('sigkill'), databaseUrl: cluster.url }
-    const [key] = await createKeys(store, [{ name: 'two-instances', limits: UNLIMITED }])
-    const args = ['--job-lease', '1000', '--max-jobs-per-key', '1000', '--max-batch', '16']
-    const [a, b] = await Promise.all([startReliabilityServer('sigkill-a', store, args), startReliabilityServer('sigkill-b', store, args)])
-    report.done = `${JOBS} jobs of ${TEXTS} texts submitted alternately to two instances sharing a private PostgreSQL cluster (--job-lease 1s), 2 prediction clients per instance; instance A killed with SIGKILL once work was under way; B left to finish`
-    const headers = { 'x-api-key': key!, 'content-type': 'application/json' }
-    let killed = false
-    let finished = false
-    try {
-      const loadA = runLoad({ concurrency: 2, stop: () => killed, send: () => status(`${a.url}/predict?text=steady`, { method: 'POST', headers }) })
-      const loadB = runLoad({ concurrency: 2, stop: () => finished, send: () => status(`${b.url}/predict?text=steady`, { method: 'POST', headers }) })
-      for (let i = 0; i < JOBS; i++) {
-        const target = i % 2 === 0 ? a : b
-        const texts = Array.from({ length: TEXTS }, (_, n) => `job ${i} text ${n}: ${n % 3 === 0 ? 'wonderful' : 'dull'}`)
-        assert.equal(await status(`${target.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ texts }) }), 202)
+  await scenarioOnCluster(
+    t,
+    { id: 'fault-sigkill', title: TITLE, done: 'two instances on one PostgreSQL store, one killed mid-load' },
+    async (cluster, report) => {
+      const store = { dataDir: newDataDir('sigkill'), databaseUrl: cluster.url }
+      const [key] = await createKeys(store, [{ name: 'two-instances', limits: UNLIMITED }])
+      const args = ['--job-lease', '1000', '--max-jobs-per-key', '1000', '--max-batch', '16']
+      const [a, b] = await Promise.all([startReliabilityServer('sigkill-a', store, args), startReliabilityServer('sigkill-b', store, args)])
+      report.done = `${JOBS} jobs of ${TEXTS} texts submitted alternately to two instances sharing a private PostgreSQL cluster (--job-lease 1s), 2 prediction clients per instance; instance A killed with SIGKILL once work was under way; B left to finish`
+      const headers = { 'x-api-key': key!, 'content-type': 'application/json' }
+      let killed = false
+      let finished = false
+      try {
+        const loadA = runLoad({
+          concurrency: 2,
+          stop: () => killed,
+          send: () => status(`${a.url}/predict?text=steady`, { method: 'POST', headers }),
+        })
+        const loadB = runLoad({
+          concurrency: 2,
+          stop: () => finished,
+          send: () => status(`${b.url}/predict?text=steady`, { method: 'POST', headers }),
+        })
+        for (let i = 0; i < JOBS; i++) {
+          const target = i % 2 === 0 ? a : b
+          const texts = Array.from({ length: TEXTS }, (_, n) => `job ${i} text ${n}: ${n % 3 === 0 ? 'wonderful' : 'dull'}`)
+          assert.equal(await status(`${target.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ texts }) }), 202)
+        }
+        await until(
+          async () => (await jobRows(cluster.url)).reduce((sum, job) => sum + job.results, 0) > (JOBS * TEXTS) / 10,
+          60_000,
+          'work under way',
+        )
+        const before = await jobRows(cluster.url)
+        report.count(
+          'results written before the kill',
+          before.reduce((sum, job) => sum + job.results, 0),
+        )
+        await a.stopAndKeep('SIGKILL')
+        killed = true
+        await until(
+          async () => (await jobRows(cluster.url)).every((job) => job.status === 'succeeded'),
+          180_000,
+          'every job finished on the survivor',
+        )
+        finished = true
+        const [answersA, answersB] = await Promise.all([loadA, loadB])
+        for (const [code, n] of Object.entries(answersA.statuses)) report.count(`A predictions ${code}`, n)
+        for (const [code, n] of Object.entries(answersB.statuses)) report.count(`B predictions ${code}`, n)
+        assert.deepEqual(Object.keys(answersB.statuses), ['200'], 'the survivor kept answering')
+      } finally {
+        killed = true
+        finished = true
+        await a.stopAndKeep('SIGKILL')
+        await b.stopAndKeep()
       }
-      await until(async () => (await jobRows(cluster.url)).reduce((sum, job) => sum + job.results, 0) > (JOBS * TEXTS) / 10, 60_000, 'work under way')
-      const before = await jobRows(cluster.url)
-      report.count('results written before the kill', before.reduce((sum, job) => sum + job.results, 0))
-      await a.stopAndKeep('SIGKILL')
-      killed = true
-      await until(async () => (await jobRows(cluster.url)).every((job) => job.status === 'succeeded'), 180_000, 'every job finished on the survivor')
-      finished = true
-      const [answersA, answersB] = await Promise.all([loadA, loadB])
-      for (const [code, n] of Object.entries(answersA.statuses)) report.count(`A predictions ${code}`, n)
-      for (const [code, n] of Object.entries(answersB.statuses)) report.count(`B predictions ${code}`, n)
-      assert.deepEqual(Object.keys(answersB.statuses), ['200'], 'the survivor kept answering')
-    } finally {
-      killed = true
-      finished = true
-      await a.stopAndKeep('SIGKILL')
-      await b.stopAndKeep()
-    }
-    const jobs = await jobRows(cluster.url)
-    report.count('jobs', jobs.length)
-    report.count('texts', jobs.reduce((sum, job) => sum + job.total, 0))
-    report.count('results', jobs.reduce((sum, job) => sum + job.results, 0))
-    report.count('rows kept for the security scan', await keepPostgresRows('sigkill', cluster.url))
-    assert.equal(jobs.length, JOBS)
-    for (const job of jobs) {
-      assert.deepEqual(
-        { status: job.status, items: job.items, results: job.results, distinct: job.distinct_idx, inputs: job.inputs },
-        { status: 'succeeded', items: job.total, results: job.total, distinct: job.total, inputs: 0 },
-        `job ${job.id}`,
+      const jobs = await jobRows(cluster.url)
+      report.count('jobs', jobs.length)
+      report.count(
+        'texts',
+        jobs.reduce((sum, job) => sum + job.total, 0),
       )
-    }
-  })
+      report.count(
+        'results',
+        jobs.reduce((sum, job) => sum + job.results, 0),
+      )
+      report.count('rows kept for the security scan', await keepPostgresRows('sigkill', cluster.url))
+      assert.equal(jobs.length, JOBS)
+      for (const job of jobs) {
+        assert.deepEqual(
+          { status: job.status, items: job.items, results: job.results, distinct: job.distinct_idx, inputs: job.inputs },
+          { status: 'succeeded', items: job.total, results: job.total, distinct: job.total, inputs: 0 },
+          `job ${job.id}`,
+        )
+      }
+    },
+  )
 })

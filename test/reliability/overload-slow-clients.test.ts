@@ -54,13 +54,22 @@ test('slow clients are cut off by timeouts and do not starve others', { timeout:
   await scenario('slow-clients', 'Slow clients', async (report) => {
     const dataDir = newDataDir('slow')
     const [key] = await createKeys({ dataDir }, [{ name: 'slow', limits: UNLIMITED }])
-    const server = await startReliabilityServer('slow-clients', { dataDir }, ['--headers-timeout', `${HEADERS_TIMEOUT_MS}ms`, '--request-timeout', `${REQUEST_TIMEOUT_MS}ms`])
+    const server = await startReliabilityServer('slow-clients', { dataDir }, [
+      '--headers-timeout',
+      `${HEADERS_TIMEOUT_MS}ms`,
+      '--request-timeout',
+      `${REQUEST_TIMEOUT_MS}ms`,
+    ])
     report.done = `${SLOW_CLIENTS} connections trickling headers or a JSON body one byte per 200 ms (--headers-timeout ${HEADERS_TIMEOUT_MS} ms, --request-timeout ${REQUEST_TIMEOUT_MS} ms) while 4 ordinary clients send whole requests`
     try {
       const slow = Array.from({ length: SLOW_CLIENTS }, (_, i) =>
         i % 2 === 0
           ? slowClient(server.port, 'POST /predict HTTP/1.1\r\nHost: x\r\n', 'X-Slow: aaaaaaaaaaaaaaaaaaaaaa\r\n')
-          : slowClient(server.port, `POST /predict HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"text":"`, 'abcdefgh'),
+          : slowClient(
+              server.port,
+              `POST /predict HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"text":"`,
+              'abcdefgh',
+            ),
       )
       const normal = await runLoad({
         concurrency: 4,
@@ -76,7 +85,11 @@ test('slow clients are cut off by timeouts and do not starve others', { timeout:
       report.count('answered 408 in the documented shape', answered408.length)
       report.figure('slowest cut-off ms', Math.max(...results.map((r) => r.closedAfterMs)))
       assert.equal(cut.length, results.length, 'every slow connection was closed by the server')
-      assert.deepEqual(results.filter((r) => r.status !== null && !(r.status === 408 && r.shaped)), [], 'answers to slow clients are 408 in the documented shape')
+      assert.deepEqual(
+        results.filter((r) => r.status !== null && !(r.status === 408 && r.shaped)),
+        [],
+        'answers to slow clients are 408 in the documented shape',
+      )
       assert.deepEqual(Object.keys(normal.statuses), ['200'], `ordinary clients were served: ${JSON.stringify(normal.statuses)}`)
       assert.ok(normal.answers > 10, 'ordinary clients got answers while the slow ones waited')
     } finally {

@@ -27,9 +27,18 @@ test('overload: 10x the queue for a bounded time', { timeout: LONG ? 600_000 : 1
       { name: 'flood', limits: UNLIMITED },
       { name: 'flood-limited', limits: [{ name: 'second', limit: 50, windowMs: 1000 }] },
     ])
-    const server = await startReliabilityServer('overload', { dataDir }, ['--max-queue', String(MAX_QUEUE), '--max-batch', '8', '--audit-buffer', '2000'])
+    const server = await startReliabilityServer('overload', { dataDir }, [
+      '--max-queue',
+      String(MAX_QUEUE),
+      '--max-batch',
+      '8',
+      '--audit-buffer',
+      '2000',
+    ])
     report.done = `${CONCURRENCY} concurrent clients (10x a --max-queue of ${MAX_QUEUE} texts, ${TEXTS_PER_REQUEST} texts per request, one key in four limited to 50/s) for ${DURATION_MS / 1000} s, /health timed every 20 ms meanwhile from a thread of its own`
-    const body = JSON.stringify({ texts: Array.from({ length: TEXTS_PER_REQUEST }, (_, i) => `a rather splendid and moving film, take ${i}`) })
+    const body = JSON.stringify({
+      texts: Array.from({ length: TEXTS_PER_REQUEST }, (_, i) => `a rather splendid and moving film, take ${i}`),
+    })
     let load
     let health
     try {
@@ -38,7 +47,12 @@ test('overload: 10x the queue for a bounded time', { timeout: LONG ? 600_000 : 1
         runLoad({
           concurrency: CONCURRENCY,
           stop,
-          send: (i) => status(`${server.url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': i % 4 === 0 ? limited! : free! }, body }),
+          send: (i) =>
+            status(`${server.url}/predict`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'x-api-key': i % 4 === 0 ? limited! : free! },
+              body,
+            }),
         }),
         probeHealth(server.url, DURATION_MS),
       ])
@@ -62,12 +76,17 @@ test('overload: 10x the queue for a bounded time', { timeout: LONG ? 600_000 : 1
         ? `/health p99 ${p99.toFixed(1)} ms, within the ${HEALTH_P99_TARGET_MS} ms target`
         : `/health p99 ${p99.toFixed(1)} ms MISSED the ${HEALTH_P99_TARGET_MS} ms target (asserted only under ${HEALTH_P99_BOUND_MS} ms: load generator and server share 2 noisy cores)`
 
-    assert.deepEqual(Object.keys(load.statuses).filter((code) => !['200', '429', '503'].includes(code)), [], `unexpected answers: ${JSON.stringify(load.statuses)}`)
+    assert.deepEqual(
+      Object.keys(load.statuses).filter((code) => !['200', '429', '503'].includes(code)),
+      [],
+      `unexpected answers: ${JSON.stringify(load.statuses)}`,
+    )
     assert.ok((load.statuses['200'] ?? 0) > 0, 'some requests were served')
     assert.ok((load.statuses['503'] ?? 0) > 0, 'the queue overflowed (the load was heavy enough)')
     assert.equal(health.failures, 0, '/health always answered 200')
     assert.ok(p99 < HEALTH_P99_BOUND_MS, `/health p99 ${p99} ms`)
     assert.equal(audit.requests + audit.refusedUnaudited, load.answers, 'one audit record (or refusal count) per answer')
-    for (const [code, n] of Object.entries(load.statuses)) assert.equal((audit.byStatus[code] ?? 0) + (code === '503' ? audit.refusedUnaudited : 0), n, `audit records with status ${code}`)
+    for (const [code, n] of Object.entries(load.statuses))
+      assert.equal((audit.byStatus[code] ?? 0) + (code === '503' ? audit.refusedUnaudited : 0), n, `audit records with status ${code}`)
   })
 })

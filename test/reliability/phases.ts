@@ -45,7 +45,8 @@ export class PhasedLoad {
   /** Every answer of every phase, e.g. `{"200": 812, "503 service_unavailable": 40}`. */
   all(): Record<string, number> {
     const total: Record<string, number> = {}
-    for (const counts of Object.values(this.tally)) for (const [answer, n] of Object.entries(counts)) total[answer] = (total[answer] ?? 0) + n
+    for (const counts of Object.values(this.tally))
+      for (const [answer, n] of Object.entries(counts)) total[answer] = (total[answer] ?? 0) + n
     return total
   }
 }

@@ -18,7 +18,10 @@ const exec = promisify(execFile)
 function binDir(): string | undefined {
   const root = '/usr/lib/postgresql'
   if (!fs.existsSync(root)) return undefined
-  const versions = fs.readdirSync(root).filter((v) => fs.existsSync(path.join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a))
+  const versions = fs
+    .readdirSync(root)
+    .filter((v) => fs.existsSync(path.join(root, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a))
   return versions[0] ? path.join(root, versions[0], 'bin') : undefined
 }
 

@@ -85,8 +85,19 @@ export function sendRaw(port: number, request: Buffer, options: { halfClose?: bo
 }
 
 /** Builds request bytes: the request line, the headers as given (repeated names allowed), the body. */
-export function rawRequest(method: string, target: string | Buffer, headers: [string, string | Buffer][], body: Buffer = Buffer.alloc(0)): Buffer {
-  const line = Buffer.concat([Buffer.from(`${method} `, 'latin1'), Buffer.isBuffer(target) ? target : Buffer.from(target, 'latin1'), Buffer.from(' HTTP/1.1\r\n')])
-  const head = headers.map(([name, value]) => Buffer.concat([Buffer.from(`${name}: `, 'latin1'), Buffer.isBuffer(value) ? value : Buffer.from(value, 'latin1'), Buffer.from('\r\n')]))
+export function rawRequest(
+  method: string,
+  target: string | Buffer,
+  headers: [string, string | Buffer][],
+  body: Buffer = Buffer.alloc(0),
+): Buffer {
+  const line = Buffer.concat([
+    Buffer.from(`${method} `, 'latin1'),
+    Buffer.isBuffer(target) ? target : Buffer.from(target, 'latin1'),
+    Buffer.from(' HTTP/1.1\r\n'),
+  ])
+  const head = headers.map(([name, value]) =>
+    Buffer.concat([Buffer.from(`${name}: `, 'latin1'), Buffer.isBuffer(value) ? value : Buffer.from(value, 'latin1'), Buffer.from('\r\n')]),
+  )
   return Buffer.concat([line, ...head, Buffer.from('\r\n'), body])
 }

@@ -99,7 +99,18 @@ function write(record: ScenarioRecord): void {
 }
 
 function record(id: string, scenario: string, report: ScenarioReport, result: Result): ScenarioRecord {
-  return { id, scenario, done: report.done, counts: report.counts, figures: report.figures, result, note: report.note, mode: LONG ? 'long' : 'short', when: new Date().toISOString(), machine: machineDescription() }
+  return {
+    id,
+    scenario,
+    done: report.done,
+    counts: report.counts,
+    figures: report.figures,
+    result,
+    note: report.note,
+    mode: LONG ? 'long' : 'short',
+    when: new Date().toISOString(),
+    machine: machineDescription(),
+  }
 }
 
 /**

@@ -51,7 +51,8 @@ test('security: scopes, isolation, headers, CORS, and no key in anything written
       { name: 'expiring-admin', scopes: ['admin'], expiresAt: Date.now() + 1500 },
     ])
     const server = await startReliabilityServer('security', { dataDir }, ['--log-level', 'trace'])
-    report.done = 'every route probed with admin, predict, revoked, expired, unknown and no keys; jobs and usage of one key read with another; headers of every answer checked; then every file the run wrote (server logs, SQLite and PostgreSQL rows, answer bodies, /metrics) searched for every key created'
+    report.done =
+      'every route probed with admin, predict, revoked, expired, unknown and no keys; jobs and usage of one key read with another; headers of every answer checked; then every file the run wrote (server logs, SQLite and PostgreSQL rows, answer bodies, /metrics) searched for every key created'
     const withKey = (key: string | undefined, more: Record<string, string> = {}) => ({ ...(key ? { 'x-api-key': key } : {}), ...more })
     try {
       await delay(1600) // the expiring key expires
@@ -62,12 +63,25 @@ test('security: scopes, isolation, headers, CORS, and no key in anything written
       const adminRoutes = []
       for (const route of routes) {
         const url = `${server.url}${fillPath(route.path)}`
-        const asPredict = await call(`${route.method} ${route.path} (predict key)`, url, { method: route.method, headers: withKey(alice!.key) })
+        const asPredict = await call(`${route.method} ${route.path} (predict key)`, url, {
+          method: route.method,
+          headers: withKey(alice!.key),
+        })
         if (asPredict.status === 403 && JSON.parse(asPredict.body).code === 'insufficient_scope') adminRoutes.push(route)
       }
       report.count('admin routes', adminRoutes.length)
-      assert.ok(adminRoutes.some((route) => route.path === '/v1/audit'), 'GET /v1/audit is an admin route')
-      const nonAdmin = { alice: alice!.key, bob: bob!.key, revoked: revokedAdmin!.key, expired: expiringAdmin!.key, unknown: generateKey(), none: undefined }
+      assert.ok(
+        adminRoutes.some((route) => route.path === '/v1/audit'),
+        'GET /v1/audit is an admin route',
+      )
+      const nonAdmin = {
+        alice: alice!.key,
+        bob: bob!.key,
+        revoked: revokedAdmin!.key,
+        expired: expiringAdmin!.key,
+        unknown: generateKey(),
+        none: undefined,
+      }
       for (const route of adminRoutes) {
         const url = `${server.url}${fillPath(route.path)}`
         for (const [who, key] of Object.entries(nonAdmin)) {
@@ -81,13 +95,21 @@ test('security: scopes, isolation, headers, CORS, and no key in anything written
 
       // Isolation: Bob sees nothing of Alice's jobs or usage.
       const json = { 'content-type': 'application/json' }
-      const created = await call('POST /v1/jobs (alice)', `${server.url}/v1/jobs`, { method: 'POST', headers: withKey(alice!.key, json), body: JSON.stringify({ texts: ['a fine film', 'a dull film'] }) })
+      const created = await call('POST /v1/jobs (alice)', `${server.url}/v1/jobs`, {
+        method: 'POST',
+        headers: withKey(alice!.key, json),
+        body: JSON.stringify({ texts: ['a fine film', 'a dull film'] }),
+      })
       assert.equal(created.status, 202)
       const jobId = (JSON.parse(created.body) as { id: string }).id
-      for (let i = 0; i < 3; i++) await call('POST /predict (alice)', `${server.url}/predict?text=fine`, { method: 'POST', headers: withKey(alice!.key) })
+      for (let i = 0; i < 3; i++)
+        await call('POST /predict (alice)', `${server.url}/predict?text=fine`, { method: 'POST', headers: withKey(alice!.key) })
       await call('POST /predict (bob)', `${server.url}/predict?text=fine`, { method: 'POST', headers: withKey(bob!.key) })
       assert.equal((await call('GET job (bob)', `${server.url}/v1/jobs/${jobId}`, { headers: withKey(bob!.key) })).status, 404)
-      assert.equal((await call('DELETE job (bob)', `${server.url}/v1/jobs/${jobId}`, { method: 'DELETE', headers: withKey(bob!.key) })).status, 404)
+      assert.equal(
+        (await call('DELETE job (bob)', `${server.url}/v1/jobs/${jobId}`, { method: 'DELETE', headers: withKey(bob!.key) })).status,
+        404,
+      )
       const bobsJobs = await call('GET /v1/jobs (bob)', `${server.url}/v1/jobs`, { headers: withKey(bob!.key) })
       assert.equal(bobsJobs.status, 200)
       assert.ok(!bobsJobs.body.includes(jobId), "Alice's job is not in Bob's list")
@@ -96,17 +118,32 @@ test('security: scopes, isolation, headers, CORS, and no key in anything written
       const bobsUsage = await call('GET /v1/usage (bob)', `${server.url}/v1/usage?bucket=minute`, { headers: withKey(bob!.key) })
       const usageRows = (JSON.parse(bobsUsage.body) as { rows: { key_id: string }[] }).rows
       assert.ok(usageRows.length > 0 && usageRows.every((row) => row.key_id === bob!.id), "Bob's usage holds only Bob's rows")
-      assert.equal((await call('GET /v1/usage?key=alice (bob)', `${server.url}/v1/usage?key=${alice!.id}`, { headers: withKey(bob!.key) })).status, 403)
+      assert.equal(
+        (await call('GET /v1/usage?key=alice (bob)', `${server.url}/v1/usage?key=${alice!.id}`, { headers: withKey(bob!.key) })).status,
+        403,
+      )
       report.count('isolation checks', 6)
 
       // Keys where no key belongs: they must not be logged or stored from there either.
-      await call('key in the query', `${server.url}/predict?text=fine&api_key=${alice!.key}`, { method: 'POST', headers: withKey(alice!.key) })
-      await call('key in the path', `${server.url}/v1/jobs/${bob!.key}`, { headers: withKey(bob!.key, { 'x-request-id': bob!.key, 'user-agent': bob!.key }) })
-      await call('key as the text', `${server.url}/predict`, { method: 'POST', headers: withKey(alice!.key, json), body: JSON.stringify({ text: `my key is ${admin!.key}` }) })
+      await call('key in the query', `${server.url}/predict?text=fine&api_key=${alice!.key}`, {
+        method: 'POST',
+        headers: withKey(alice!.key),
+      })
+      await call('key in the path', `${server.url}/v1/jobs/${bob!.key}`, {
+        headers: withKey(bob!.key, { 'x-request-id': bob!.key, 'user-agent': bob!.key }),
+      })
+      await call('key as the text', `${server.url}/predict`, {
+        method: 'POST',
+        headers: withKey(alice!.key, json),
+        body: JSON.stringify({ text: `my key is ${admin!.key}` }),
+      })
 
       // CORS stays closed, even for a preflight from another origin.
       const origin = { origin: 'https://elsewhere.example' }
-      await call('OPTIONS preflight', `${server.url}/predict`, { method: 'OPTIONS', headers: { ...origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-api-key' } })
+      await call('OPTIONS preflight', `${server.url}/predict`, {
+        method: 'OPTIONS',
+        headers: { ...origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-api-key' },
+      })
       await call('GET /health from another origin', `${server.url}/health`, { headers: origin })
       await call('GET /docs', `${server.url}/docs`)
       const metrics = await call('GET /metrics (admin)', `${server.url}/metrics`, { headers: withKey(admin!.key) })
@@ -114,9 +151,33 @@ test('security: scopes, isolation, headers, CORS, and no key in anything written
 
       // Answers written by the HTTP parser's error handler, outside Fastify's hooks.
       for (const [label, bytes] of [
-        ['broken chunking', rawRequest('POST', '/predict', [['Host', 'x'], ['Transfer-Encoding', 'chunked']], Buffer.from('zz\r\n'))],
-        ['huge headers', rawRequest('GET', '/health', [['Host', 'x'], ['X-Big', 'a'.repeat(40_000)]])],
-        ['long path parameter', rawRequest('GET', `/v1/jobs/${'j'.repeat(200)}`, [['Host', 'x'], ['X-API-Key', alice!.key], ['Connection', 'close']])],
+        [
+          'broken chunking',
+          rawRequest(
+            'POST',
+            '/predict',
+            [
+              ['Host', 'x'],
+              ['Transfer-Encoding', 'chunked'],
+            ],
+            Buffer.from('zz\r\n'),
+          ),
+        ],
+        [
+          'huge headers',
+          rawRequest('GET', '/health', [
+            ['Host', 'x'],
+            ['X-Big', 'a'.repeat(40_000)],
+          ]),
+        ],
+        [
+          'long path parameter',
+          rawRequest('GET', `/v1/jobs/${'j'.repeat(200)}`, [
+            ['Host', 'x'],
+            ['X-API-Key', alice!.key],
+            ['Connection', 'close'],
+          ]),
+        ],
       ] as const) {
         const answer = await sendRaw(server.port, bytes)
         seen.push({ label, status: answer.status ?? 0, headers: answer.headers, body: answer.body })
@@ -138,7 +199,9 @@ test('security: scopes, isolation, headers, CORS, and no key in anything written
       }),
     )
     const corsGrants = seen.filter((answer) => answer.headers['access-control-allow-origin'] !== undefined).map((answer) => answer.label)
-    const apiNoStore = seen.filter((answer) => !answer.label.startsWith('GET /docs') && answer.headers['cache-control'] !== 'no-store').map((answer) => answer.label)
+    const apiNoStore = seen
+      .filter((answer) => !answer.label.startsWith('GET /docs') && answer.headers['cache-control'] !== 'no-store')
+      .map((answer) => answer.label)
     report.count('answers checked for headers', seen.length)
     report.count('answers missing a security header', missing.length)
     report.count('CORS grants', corsGrants.length)
@@ -147,7 +210,11 @@ test('security: scopes, isolation, headers, CORS, and no key in anything written
     assert.deepEqual(corsGrants, [], 'no Access-Control-Allow-Origin')
 
     // The scan: every key of the run, in everything the run wrote.
-    const keys = fs.readFileSync(path.join(artifactsDir(), KEYS_FILE), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as string)
+    const keys = fs
+      .readFileSync(path.join(artifactsDir(), KEYS_FILE), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as string)
     const files = filesBelow(artifactsDir())
     let bytes = 0
     let lines = 0
@@ -158,7 +225,8 @@ test('security: scopes, isolation, headers, CORS, and no key in anything written
       lines += content.toString('latin1').split('\n').length
       for (const key of keys) {
         // The whole key, or its secret part (everything after the visible prefix).
-        if (content.includes(key) || content.includes(key.slice(10))) found.push(`${path.relative(artifactsDir(), file)}: ${key.slice(0, 10)}…`)
+        if (content.includes(key) || content.includes(key.slice(10)))
+          found.push(`${path.relative(artifactsDir(), file)}: ${key.slice(0, 10)}…`)
       }
     }
     report.count('keys searched for', keys.length)
@@ -166,7 +234,10 @@ test('security: scopes, isolation, headers, CORS, and no key in anything written
     report.count('lines scanned', lines)
     report.figure('MiB scanned', bytes / 1024 / 1024)
     report.count('keys found', found.length)
-    assert.ok(files.some((file) => /stdout/.test(file)) && files.some((file) => /infergate\.db/.test(file)), 'logs and databases were written and scanned')
+    assert.ok(
+      files.some((file) => /stdout/.test(file)) && files.some((file) => /infergate\.db/.test(file)),
+      'logs and databases were written and scanned',
+    )
     assert.deepEqual(found, [], 'no key in anything written')
   })
 })

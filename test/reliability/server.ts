@@ -39,7 +39,12 @@ export async function createKeyRecords(store: Store, specs: KeySpec[]): Promise<
   const keys: { key: string; id: string }[] = []
   try {
     for (const spec of specs) {
-      const created = await service.create({ name: spec.name, scopes: spec.scopes ?? ['predict'], limits: spec.limits ?? null, expiresAt: spec.expiresAt ?? null })
+      const created = await service.create({
+        name: spec.name,
+        scopes: spec.scopes ?? ['predict'],
+        limits: spec.limits ?? null,
+        expiresAt: spec.expiresAt ?? null,
+      })
       if (spec.revoked) await service.revoke(created.record.id)
       keys.push({ key: created.key, id: created.record.id })
     }
@@ -69,7 +74,12 @@ export interface ReliabilityServer extends RunningServer {
 }
 
 /** Starts `infergate serve` with the store's flags, no bootstrap, and a huge auth-failure limit. */
-export async function startReliabilityServer(name: string, store: Store, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ReliabilityServer> {
+export async function startReliabilityServer(
+  name: string,
+  store: Store,
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<ReliabilityServer> {
   const storeArgs = ['--data-dir', store.dataDir, ...(store.databaseUrl ? ['--database-url', store.databaseUrl] : [])]
   const server = await startServer([...storeArgs, '--no-bootstrap', '--auth-fail-limit', '100000000/1m', ...args], env)
   const pid = server.child.pid!

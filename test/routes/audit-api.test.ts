@@ -24,7 +24,8 @@ describe('/v1/audit and /v1/usage', () => {
     const created = await app.services.keys.create({ name, scopes, limits: parseRules(['100000/1m']) }, 'cli')
     return { key: created.key, id: created.record.id }
   }
-  const predict = (who: string, text = 'fine') => app.inject({ method: 'POST', url: `/predict?text=${text}`, headers: who ? { 'x-api-key': who } : {} })
+  const predict = (who: string, text = 'fine') =>
+    app.inject({ method: 'POST', url: `/predict?text=${text}`, headers: who ? { 'x-api-key': who } : {} })
   const get = (url: string, who = keys.admin.key) => app.inject({ method: 'GET', url, headers: { 'x-api-key': who } })
 
   before(async () => {
@@ -53,8 +54,18 @@ describe('/v1/audit and /v1/usage', () => {
       assert.equal(response.statusCode, 200, response.body)
       const { records, next_after } = response.json<AuditPage>()
       assert.equal(next_after, null)
-      assert.deepEqual(records.map((r) => r.seq), records.map((_, i) => i + 1))
-      assert.deepEqual(records.slice(0, 3).map((r) => [r.action, r.actor]), [['key.create', 'cli'], ['key.create', 'cli'], ['key.create', 'cli']])
+      assert.deepEqual(
+        records.map((r) => r.seq),
+        records.map((_, i) => i + 1),
+      )
+      assert.deepEqual(
+        records.slice(0, 3).map((r) => [r.action, r.actor]),
+        [
+          ['key.create', 'cli'],
+          ['key.create', 'cli'],
+          ['key.create', 'cli'],
+        ],
+      )
       const first = records.find((r) => r.kind === 'request')!
       assert.equal(first.key_id, keys.alice.id)
       assert.equal(first.time, new Date(T0).toISOString())
@@ -76,13 +87,19 @@ describe('/v1/audit and /v1/usage', () => {
       assert.equal(alice.length, 4)
       assert.ok(alice.every((r) => r.key_id === keys.alice.id && r.kind === 'request'))
       assert.equal((await seqsOf(`key=${keys.alice.id}`)).length, 5, 'her key.create record too')
-      assert.deepEqual((await seqsOf('outcome=missing_key')).map((r) => r.outcome), ['missing_key'])
+      assert.deepEqual(
+        (await seqsOf('outcome=missing_key')).map((r) => r.outcome),
+        ['missing_key'],
+      )
       assert.deepEqual((await seqsOf(`outcome=bad_request&key=${keys.alice.id}`)).length, 1)
       const secondHour = await seqsOf(`since=${new Date(T0 + HOUR).toISOString()}&until=${T0 + 2 * HOUR}&kind=request`)
       assert.equal(secondHour.length, 2)
       // A duration means that long ago: the clock stands at T0 + 5 days, so 4d is T0 + 1 day.
       const dayTwo = await seqsOf(`since=4d&until=${T0 + 2 * 24 * HOUR}&kind=request`)
-      assert.deepEqual(dayTwo.map((r) => r.key_id), [keys.bob.id])
+      assert.deepEqual(
+        dayTwo.map((r) => r.key_id),
+        [keys.bob.id],
+      )
       assert.deepEqual(await seqsOf('since=2026-06-03&until=2026-06-04'), [])
     })
 
@@ -152,7 +169,14 @@ describe('/v1/audit and /v1/usage', () => {
   })
 
   describe('GET /v1/usage', () => {
-    type Row = { key_id: string; key_prefix: string; bucket_start: string; requests: number; cost: number; outcomes: Record<string, number> }
+    type Row = {
+      key_id: string
+      key_prefix: string
+      bucket_start: string
+      requests: number
+      cost: number
+      outcomes: Record<string, number>
+    }
     const usage = async (query: string, who = keys.admin.key) => {
       const range = query.includes('until=') ? '' : `&until=${T0 + 2 * 24 * HOUR}`
       const response = await get(`/v1/usage?${query}${range}`, who)
@@ -180,9 +204,15 @@ describe('/v1/audit and /v1/usage', () => {
 
     test('per day, with a time range and a key filter', async () => {
       const { rows } = await usage(`bucket=day&key=${keys.alice.id}`)
-      assert.deepEqual(rows.map((r) => [r.bucket_start, r.requests]), [[new Date(Date.UTC(2026, 5, 1)).toISOString(), 4]])
+      assert.deepEqual(
+        rows.map((r) => [r.bucket_start, r.requests]),
+        [[new Date(Date.UTC(2026, 5, 1)).toISOString(), 4]],
+      )
       const later = await usage(`bucket=day&since=${T0 + HOUR}&until=${T0 + 25 * HOUR}&key=${keys.bob.id}`)
-      assert.deepEqual(later.rows.map((r) => [r.bucket_start, r.requests]), [[new Date(Date.UTC(2026, 5, 2)).toISOString(), 1]])
+      assert.deepEqual(
+        later.rows.map((r) => [r.bucket_start, r.requests]),
+        [[new Date(Date.UTC(2026, 5, 2)).toISOString(), 1]],
+      )
     })
 
     test('a key without admin sees only itself, and may not name another key', async () => {

@@ -193,9 +193,24 @@ describe('audit records', () => {
     await app.services.keys.revoke(created.record.id, keys.admin!.id)
     await app.services.audit!.flush()
     const admin = await app.services.auditStore.list({ kind: 'admin', keyId: created.record.id }, 10)
-    assert.deepEqual(admin.map((r) => [r.action, r.actor]), [['key.create', 'cli'], ['key.update', keys.admin!.id], ['key.revoke', keys.admin!.id]])
+    assert.deepEqual(
+      admin.map((r) => [r.action, r.actor]),
+      [
+        ['key.create', 'cli'],
+        ['key.update', keys.admin!.id],
+        ['key.revoke', keys.admin!.id],
+      ],
+    )
     assert.equal(admin[0]!.keyPrefix, created.record.prefix)
-    assert.deepEqual(JSON.parse(admin[0]!.detail!), { name: 'by-cli', owner: 'default', scopes: ['predict'], expiresAt: null, limits: null, models: null, metadata: null })
+    assert.deepEqual(JSON.parse(admin[0]!.detail!), {
+      name: 'by-cli',
+      owner: 'default',
+      scopes: ['predict'],
+      expiresAt: null,
+      limits: null,
+      models: null,
+      metadata: null,
+    })
     assert.deepEqual(JSON.parse(admin[1]!.detail!), { name: 'renamed' })
     for (const record of admin) assert.ok(!JSON.stringify(record).includes(created.key))
   })

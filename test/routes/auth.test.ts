@@ -3,7 +3,14 @@ import { describeAuthTable } from './auth-table.js'
 
 describeAuthTable([
   { method: 'POST', url: '/predict?text=a%20fine%20film', scope: 'predict', okStatus: 200, model: 'sentiment' },
-  { method: 'POST', url: '/v1/models/sentiment/predict', payload: { texts: ['fine', 'bad'] }, scope: 'predict', okStatus: 200, model: 'sentiment' },
+  {
+    method: 'POST',
+    url: '/v1/models/sentiment/predict',
+    payload: { texts: ['fine', 'bad'] },
+    scope: 'predict',
+    okStatus: 200,
+    model: 'sentiment',
+  },
   { method: 'POST', url: '/v1/jobs', payload: { texts: ['fine'] }, scope: 'predict', okStatus: 202, model: 'sentiment' },
   { method: 'GET', url: '/v1/jobs', scope: 'any', okStatus: 200 },
   { method: 'GET', url: '/v1/models', scope: 'predict', okStatus: 200 },

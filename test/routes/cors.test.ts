@@ -19,7 +19,11 @@ describe('CORS closed (the default)', () => {
     const answer = await app.inject({ method: 'POST', url: '/predict?text=fine', headers: { 'x-api-key': key, origin: ALLOWED } })
     assert.equal(answer.statusCode, 200)
     assert.equal(answer.headers['access-control-allow-origin'], undefined)
-    const preflight = await app.inject({ method: 'OPTIONS', url: '/predict', headers: { origin: ALLOWED, 'access-control-request-method': 'POST' } })
+    const preflight = await app.inject({
+      method: 'OPTIONS',
+      url: '/predict',
+      headers: { origin: ALLOWED, 'access-control-request-method': 'POST' },
+    })
     assert.notEqual(preflight.statusCode, 204)
     assert.equal(preflight.headers['access-control-allow-origin'], undefined)
   })
@@ -33,7 +37,11 @@ describe('CORS opened with --cors-origin', () => {
   after(() => app.close())
 
   const preflight = (origin: string) =>
-    app.inject({ method: 'OPTIONS', url: '/predict', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-api-key,content-type' } })
+    app.inject({
+      method: 'OPTIONS',
+      url: '/predict',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-api-key,content-type' },
+    })
 
   test('a preflight from the allowed origin is answered without a key, naming the key header', async () => {
     const response = await preflight(ALLOWED)
@@ -48,7 +56,11 @@ describe('CORS opened with --cors-origin', () => {
     const refused = await preflight('https://evil.example.com')
     assert.equal(refused.headers['access-control-allow-origin'], undefined)
     const { key } = await createKey(app)
-    const answer = await app.inject({ method: 'POST', url: '/predict?text=fine', headers: { 'x-api-key': key, origin: 'https://evil.example.com' } })
+    const answer = await app.inject({
+      method: 'POST',
+      url: '/predict?text=fine',
+      headers: { 'x-api-key': key, origin: 'https://evil.example.com' },
+    })
     assert.equal(answer.statusCode, 200)
     assert.equal(answer.headers['access-control-allow-origin'], undefined)
   })
@@ -68,7 +80,10 @@ describe('CORS opened with --cors-origin', () => {
 
 describe('--cors-origin validation', () => {
   test('exact origins only: a path, a wildcard or a bare host stop the start naming the setting', () => {
-    assert.deepEqual(loadConfig({ corsOrigins: 'https://a.example.com, http://localhost:5173' }, {}).corsOrigins, ['https://a.example.com', 'http://localhost:5173'])
+    assert.deepEqual(loadConfig({ corsOrigins: 'https://a.example.com, http://localhost:5173' }, {}).corsOrigins, [
+      'https://a.example.com',
+      'http://localhost:5173',
+    ])
     for (const bad of ['https://a.example.com/', 'https://a.example.com/app', '*', 'a.example.com', 'ftp://a.example.com']) {
       assert.throws(() => loadConfig({ corsOrigins: bad }, {}), /cors-origin/, bad)
     }

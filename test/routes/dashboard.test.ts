@@ -46,12 +46,22 @@ describe('GET /dashboard/', () => {
       assert.equal(response.statusCode, 200, asset)
       assert.match(String(response.headers['cache-control']), /immutable/)
       assert.equal(response.headers['content-security-policy'], DASHBOARD_CSP)
-      assert.doesNotMatch(response.body, /https?:\/\/(?!www\.w3\.org)[a-z0-9.-]+\.[a-z]{2,}\/[\w/.-]*\.(js|css|woff2?)/i, `${asset} loads from another origin`)
+      assert.doesNotMatch(
+        response.body,
+        /https?:\/\/(?!www\.w3\.org)[a-z0-9.-]+\.[a-z]{2,}\/[\w/.-]*\.(js|css|woff2?)/i,
+        `${asset} loads from another origin`,
+      )
     }
   })
 
   test('unknown files, dotfiles and paths out of the folder are 404 in the JSON error shape', async () => {
-    for (const url of ['/dashboard/missing.js', '/dashboard/assets/missing.js', '/dashboard/../package.json', '/dashboard/%2e%2e/package.json', '/dashboard/.env']) {
+    for (const url of [
+      '/dashboard/missing.js',
+      '/dashboard/assets/missing.js',
+      '/dashboard/../package.json',
+      '/dashboard/%2e%2e/package.json',
+      '/dashboard/.env',
+    ]) {
       const response = await app.inject(url)
       assert.equal(response.statusCode, 404, `${url}: ${response.body}`)
       assert.doesNotMatch(response.body, /"name": ?"infergate"/)

@@ -32,9 +32,16 @@ test('every answer carries the security headers and no-store, and never a CORS g
     app.inject({ method: 'POST', url: '/predict?text=fine', headers: { 'x-api-key': key, origin: 'https://elsewhere.example' } }),
     app.inject({ method: 'POST', url: '/predict?text=fine' }),
     app.inject({ method: 'GET', url: '/nowhere' }),
-    app.inject({ method: 'OPTIONS', url: '/predict', headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'POST' } }),
+    app.inject({
+      method: 'OPTIONS',
+      url: '/predict',
+      headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'POST' },
+    }),
   ])
-  assert.deepEqual(answers.map((a) => a.statusCode), [200, 200, 401, 404, 404])
+  assert.deepEqual(
+    answers.map((a) => a.statusCode),
+    [200, 200, 401, 404, 404],
+  )
   for (const answer of answers) {
     for (const [name, value] of Object.entries(SECURITY)) assert.equal(answer.headers[name], value, `${name} on ${answer.statusCode}`)
     assert.equal(answer.headers['cache-control'], 'no-store')
@@ -45,7 +52,11 @@ test('every answer carries the security headers and no-store, and never a CORS g
 test('a path parameter over the router limit is 414 uri_too_long in the documented shape, echoing nothing', async () => {
   const response = await app.inject({ method: 'GET', url: `/v1/jobs/${'k'.repeat(300)}`, headers: { 'x-api-key': key } })
   assert.equal(response.statusCode, 414)
-  assert.deepEqual(response.json(), { detail: 'A path parameter is too long', code: 'uri_too_long', request_id: response.headers['x-request-id'] })
+  assert.deepEqual(response.json(), {
+    detail: 'A path parameter is too long',
+    code: 'uri_too_long',
+    request_id: response.headers['x-request-id'],
+  })
   assert.equal(response.headers['x-content-type-options'], 'nosniff')
 })
 
@@ -88,7 +99,11 @@ test('an unavailable store is 503 service_unavailable with Retry-After; other fa
     const answer = toAppError(error)
     assert.deepEqual([answer.statusCode, answer.code, answer.headers['retry-after']], [503, 'service_unavailable', '1'])
   }
-  for (const error of [new Error('boom'), withCode('syntax error', '42601'), withCode('UNIQUE constraint failed', 'SQLITE_CONSTRAINT_UNIQUE')]) {
+  for (const error of [
+    new Error('boom'),
+    withCode('syntax error', '42601'),
+    withCode('UNIQUE constraint failed', 'SQLITE_CONSTRAINT_UNIQUE'),
+  ]) {
     assert.equal(isStoreUnavailable(error), false, error.message)
     assert.equal(toAppError(error).statusCode, 500)
   }

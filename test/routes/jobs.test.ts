@@ -23,7 +23,12 @@ before(async () => {
 after(() => app.close())
 
 function call(method: 'GET' | 'POST' | 'DELETE', url: string, key: string, payload?: unknown) {
-  return app.inject({ method, url, headers: { 'x-api-key': key }, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) })
+  return app.inject({
+    method,
+    url,
+    headers: { 'x-api-key': key },
+    ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
+  })
 }
 
 interface JobBody {
@@ -57,10 +62,11 @@ describe('async jobs', () => {
     assert.equal(finished.done, 250)
     assert.ok(finished.started_at && finished.finished_at)
     const seen: number[] = []
-    for (let offset: number | null = 0; offset !== null; ) {
-      const page: { results: { index: number; sentiment: string; confidence: number; label: string; scores: Record<string, number> }[]; next_offset: number | null } = (
-        await call('GET', `/v1/jobs/${id}?offset=${offset}&limit=100`, owner.key)
-      ).json()
+    for (let offset: number | null = 0; offset !== null;) {
+      const page: {
+        results: { index: number; sentiment: string; confidence: number; label: string; scores: Record<string, number> }[]
+        next_offset: number | null
+      } = (await call('GET', `/v1/jobs/${id}?offset=${offset}&limit=100`, owner.key)).json()
       for (const result of page.results) {
         seen.push(result.index)
         assert.equal(result.sentiment, result.index % 2 === 0 ? 'positive' : 'negative')
@@ -68,7 +74,10 @@ describe('async jobs', () => {
       }
       offset = page.next_offset
     }
-    assert.deepEqual(seen, Array.from({ length: 250 }, (_, i) => i))
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 250 }, (_, i) => i),
+    )
     const direct = (await call('POST', '/predict', owner.key, { text: texts[7] })).json()
     const stored = (await call('GET', `/v1/jobs/${id}?offset=7&limit=1`, owner.key)).json().results[0]
     assert.deepEqual(stored.scores, direct.scores)
@@ -77,7 +86,10 @@ describe('async jobs', () => {
   test('another key gets 404, an admin key sees every job', async () => {
     const { id } = (await call('POST', '/v1/jobs', owner.key, { texts: ['fine'] })).json()
     await waitFor(id, owner.key, (b) => b.status === 'succeeded')
-    for (const [method, url] of [['GET', `/v1/jobs/${id}`], ['DELETE', `/v1/jobs/${id}`]] as const) {
+    for (const [method, url] of [
+      ['GET', `/v1/jobs/${id}`],
+      ['DELETE', `/v1/jobs/${id}`],
+    ] as const) {
       const refused = await call(method, url, other.key)
       assert.equal(refused.statusCode, 404)
       assert.equal(refused.json().code, 'not_found')
@@ -134,7 +146,12 @@ describe('async jobs', () => {
     const page = (await call('GET', `/v1/jobs/${id}`, slow.key)).json()
     assert.equal(page.status, 'cancelled')
     assert.equal(page.results.length, 5)
-    const rows = await app.services.db.kysely.selectFrom('job_items').select('text').where('job_id', '=', id).where('text', 'is not', null).execute()
+    const rows = await app.services.db.kysely
+      .selectFrom('job_items')
+      .select('text')
+      .where('job_id', '=', id)
+      .where('text', 'is not', null)
+      .execute()
     assert.equal(rows.length, 0, 'inputs of a cancelled job are not kept')
   })
 
@@ -154,7 +171,8 @@ describe('async jobs', () => {
     }
     const busy = await createKey(app)
     await app.services.keys.update(busy.id, { limits: parseRules(['3/1m']) })
-    for (let i = 0; i < 3; i++) assert.equal((await call('POST', '/v1/jobs', busy.key, { texts: Array.from({ length: 10 }, () => 'x') })).statusCode, 202)
+    for (let i = 0; i < 3; i++)
+      assert.equal((await call('POST', '/v1/jobs', busy.key, { texts: Array.from({ length: 10 }, () => 'x') })).statusCode, 202)
     const tooMany = await call('POST', '/v1/jobs', admin.key, { texts: ['x'] })
     assert.equal(tooMany.statusCode, 202)
     const refused = await call('POST', '/v1/jobs', busy.key, { texts: ['x'] })

@@ -69,7 +69,8 @@ describe('admin key API', () => {
     await app.services.audit!.flush()
     return (await app.services.auditStore.list({ kind: 'request', keyId }, 1000)).map((record) => record.outcome)
   }
-  const issueLocs = (body: string) => (JSON.parse(body) as { detail: { loc: (string | number)[] }[] }).detail.map((issue) => issue.loc.join('.'))
+  const issueLocs = (body: string) =>
+    (JSON.parse(body) as { detail: { loc: (string | number)[] }[] }).detail.map((issue) => issue.loc.join('.'))
 
   before(async () => {
     ;({ app, admin } = await testApp(clock))
@@ -94,10 +95,20 @@ describe('admin key API', () => {
       assert.equal(response.headers.location, `/v1/keys/${created.id}`)
       assert.equal(created.prefix, created.key.slice(0, 10))
       assert.deepEqual(
-        { name: created.name, owner: created.owner, scopes: created.scopes, models: created.models, status: created.status, enabled: created.enabled },
+        {
+          name: created.name,
+          owner: created.owner,
+          scopes: created.scopes,
+          models: created.models,
+          status: created.status,
+          enabled: created.enabled,
+        },
         { name: 'team-a prod', owner: 'team-a', scopes: ['predict'], models: ['sentiment'], status: 'active', enabled: true },
       )
-      assert.deepEqual(created.limits, [{ name: 'minute', limit: 60, window: '1m' }, { name: 'burst', limit: 10, window: '5s' }])
+      assert.deepEqual(created.limits, [
+        { name: 'minute', limit: 60, window: '1m' },
+        { name: 'burst', limit: 10, window: '5s' },
+      ])
       assert.deepEqual(created.metadata, { plan: 'pro', seats: 3 })
       assert.equal(created.expires_at, new Date(T0 + 30 * 24 * HOUR).toISOString())
       assert.equal((await predict(created.key)).statusCode, 200)
@@ -190,11 +201,26 @@ describe('admin key API', () => {
       assert.deepEqual([first.total, first.next_offset, first.keys.length], [3, 2, 2])
       const second = await page('/v1/keys?owner=lister&limit=2&offset=2')
       assert.deepEqual([second.next_offset, second.keys.map((k) => k.name)], [null, ['list-one']])
-      assert.deepEqual((await page('/v1/keys?owner=lister&status=disabled')).keys.map((k) => k.name), ['list-one'])
-      assert.deepEqual((await page('/v1/keys?owner=lister&status=active')).keys.map((k) => k.name), ['list-three', 'list-two'])
-      assert.deepEqual((await page('/v1/keys?owner=lister&scope=admin')).keys.map((k) => k.name), ['list-two'])
-      assert.deepEqual((await page('/v1/keys?q=LIST-TH')).keys.map((k) => k.name), ['list-three'])
-      assert.deepEqual((await page(`/v1/keys?q=${made[1]!.prefix}`)).keys.map((k) => k.id), [made[1]!.id])
+      assert.deepEqual(
+        (await page('/v1/keys?owner=lister&status=disabled')).keys.map((k) => k.name),
+        ['list-one'],
+      )
+      assert.deepEqual(
+        (await page('/v1/keys?owner=lister&status=active')).keys.map((k) => k.name),
+        ['list-three', 'list-two'],
+      )
+      assert.deepEqual(
+        (await page('/v1/keys?owner=lister&scope=admin')).keys.map((k) => k.name),
+        ['list-two'],
+      )
+      assert.deepEqual(
+        (await page('/v1/keys?q=LIST-TH')).keys.map((k) => k.name),
+        ['list-three'],
+      )
+      assert.deepEqual(
+        (await page(`/v1/keys?q=${made[1]!.prefix}`)).keys.map((k) => k.id),
+        [made[1]!.id],
+      )
     })
 
     test('invalid query: 422', async () => {
@@ -214,10 +240,13 @@ describe('admin key API', () => {
         const response = await call('GET', `/v1/keys/${created.id}`)
         assert.equal(response.statusCode, 200, response.body)
         const states = response.json<KeyView & { limit_state: LimitStateView[] }>().limit_state
-        assert.deepEqual(states.map(({ reset_seconds: _reset, ...state }) => state), [
-          { subject: 'key', name: 'minute', limit: 5, window: '1m', remaining: 3 },
-          { subject: 'owner', name: 'hour', limit: 8, window: '1h', remaining: 6 },
-        ])
+        assert.deepEqual(
+          states.map(({ reset_seconds: _reset, ...state }) => state),
+          [
+            { subject: 'key', name: 'minute', limit: 5, window: '1m', remaining: 3 },
+            { subject: 'owner', name: 'hour', limit: 8, window: '1h', remaining: 6 },
+          ],
+        )
         assert.ok(states.every((state) => state.reset_seconds > 0))
       }
     })
@@ -225,7 +254,10 @@ describe('admin key API', () => {
     test('a key without limits of its own shows the server defaults', async () => {
       const created = await create({ owner: 'plain-owner' })
       const states = (await call('GET', `/v1/keys/${created.id}`)).json<{ limit_state: LimitStateView[] }>().limit_state
-      assert.deepEqual(states.map((s) => [s.subject, s.limit, s.window, s.remaining]), [['key', 1000, '1m', 1000]])
+      assert.deepEqual(
+        states.map((s) => [s.subject, s.limit, s.window, s.remaining]),
+        [['key', 1000, '1m', 1000]],
+      )
     })
   })
 
@@ -247,7 +279,13 @@ describe('admin key API', () => {
         ['renamed', ['admin', 'predict'], null, [{ name: 'day', limit: 100, window: '1d' }], null, { tier: 2 }],
       )
       const records = await adminRecords(created.id)
-      assert.deepEqual(records.map((r) => [r.action, r.actor]), [['key.create', admin.id], ['key.update', admin.id]])
+      assert.deepEqual(
+        records.map((r) => [r.action, r.actor]),
+        [
+          ['key.create', admin.id],
+          ['key.update', admin.id],
+        ],
+      )
       assert.equal(JSON.parse(records[1]!.detail!).name, 'renamed')
     })
 
@@ -284,7 +322,10 @@ describe('admin key API', () => {
       const enabled = await call('PATCH', `/v1/keys/${created.id}`, { enabled: true })
       assert.deepEqual([enabled.statusCode, enabled.json<KeyView>().status], [200, 'active'])
       assert.equal((await predict(created.key)).statusCode, 200)
-      assert.deepEqual((await adminRecords(created.id)).map((r) => r.action), ['key.create', 'key.disable', 'key.enable'])
+      assert.deepEqual(
+        (await adminRecords(created.id)).map((r) => r.action),
+        ['key.create', 'key.disable', 'key.enable'],
+      )
       assert.deepEqual(await requestOutcomes(created.id), ['ok', 'disabled_key', 'ok'])
     })
 
@@ -298,7 +339,14 @@ describe('admin key API', () => {
 
   describe('POST /v1/keys/{id}/rotate', () => {
     test('both keys work during the grace period, the old one is refused after; settings carried over; audited', async () => {
-      const old = await create({ name: 'rotating', owner: 'rot-owner', models: ['sentiment'], limits: ['50/1m'], metadata: { env: 'prod' }, expires_in: '30d' })
+      const old = await create({
+        name: 'rotating',
+        owner: 'rot-owner',
+        models: ['sentiment'],
+        limits: ['50/1m'],
+        metadata: { env: 'prod' },
+        expires_in: '30d',
+      })
       const response = await call('POST', `/v1/keys/${old.id}/rotate`, { grace: '24h' })
       assert.equal(response.statusCode, 201, response.body)
       const rotated = response.json<Rotated>()
@@ -358,7 +406,13 @@ describe('admin key API', () => {
       assert.equal((await predict(created.key)).statusCode, 403)
       const again = await call('DELETE', `/v1/keys/${created.id}`)
       assert.deepEqual([again.statusCode, again.json<KeyView>().revoked_at], [200, revoked.revoked_at])
-      assert.deepEqual((await adminRecords(created.id)).map((r) => [r.action, r.actor]), [['key.create', admin.id], ['key.revoke', admin.id]])
+      assert.deepEqual(
+        (await adminRecords(created.id)).map((r) => [r.action, r.actor]),
+        [
+          ['key.create', admin.id],
+          ['key.revoke', admin.id],
+        ],
+      )
     })
   })
 
@@ -389,7 +443,13 @@ describe('admin key API', () => {
       const cleared = await call('PATCH', '/v1/owners/new-owner', { limits: null })
       assert.equal(cleared.json<Owner>().limits, null)
       const records = (await adminRecords(null)).filter((r) => r.action === 'owner.update')
-      assert.deepEqual(records.slice(-2).map((r) => [r.actor, (JSON.parse(r.detail!) as { owner: string }).owner]), [[admin.id, 'new-owner'], [admin.id, 'new-owner']])
+      assert.deepEqual(
+        records.slice(-2).map((r) => [r.actor, (JSON.parse(r.detail!) as { owner: string }).owner]),
+        [
+          [admin.id, 'new-owner'],
+          [admin.id, 'new-owner'],
+        ],
+      )
       for (const body of [{ limits: ['lots'] }, {}, { limits: [] }]) {
         assert.equal((await call('PATCH', '/v1/owners/new-owner', body)).statusCode, 422, JSON.stringify(body))
       }
@@ -432,9 +492,17 @@ describe('last active admin key', () => {
   after(() => app.close())
 
   test('cannot be revoked, disabled or lose its admin scope (409); can once another admin key exists', async () => {
-    for (const [method, body] of [['DELETE', undefined], ['PATCH', { enabled: false }], ['PATCH', { scopes: ['predict'] }]] as const) {
+    for (const [method, body] of [
+      ['DELETE', undefined],
+      ['PATCH', { enabled: false }],
+      ['PATCH', { scopes: ['predict'] }],
+    ] as const) {
       const response = await call(method, `/v1/keys/${admin.id}`, body)
-      assert.deepEqual([response.statusCode, response.json<{ code: string }>().code], [409, 'conflict'], `${method} ${JSON.stringify(body)}`)
+      assert.deepEqual(
+        [response.statusCode, response.json<{ code: string }>().code],
+        [409, 'conflict'],
+        `${method} ${JSON.stringify(body)}`,
+      )
     }
     // Expired or disabled admin keys do not count as another one.
     await createKey(app, { name: 'old-admin', scopes: ['admin'], expiresAt: T0 + 1000 })

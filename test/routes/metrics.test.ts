@@ -39,9 +39,16 @@ describe('/metrics', () => {
     assert.equal(response.statusCode, 200)
     assert.match(String(response.headers['content-type']), /^text\/plain; version=0\.0\.4/)
     for (const name of [
-      'infergate_http_requests_total', 'infergate_http_request_duration_seconds', 'infergate_rate_limited_total',
-      'infergate_model_inference_seconds', 'infergate_model_batch_size', 'infergate_model_queue_depth',
-      'infergate_key_cache_hit_ratio', 'infergate_audit_buffer_depth', 'infergate_audit_write_seconds', 'infergate_event_loop_lag_seconds',
+      'infergate_http_requests_total',
+      'infergate_http_request_duration_seconds',
+      'infergate_rate_limited_total',
+      'infergate_model_inference_seconds',
+      'infergate_model_batch_size',
+      'infergate_model_queue_depth',
+      'infergate_key_cache_hit_ratio',
+      'infergate_audit_buffer_depth',
+      'infergate_audit_write_seconds',
+      'infergate_event_loop_lag_seconds',
     ]) {
       assert.match(response.body, new RegExp(`^# TYPE ${name} `, 'm'), name)
     }

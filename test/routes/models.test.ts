@@ -17,12 +17,17 @@ let tags: ReturnType<typeof writeTinyHfModel>
 
 before(async () => {
   model = writeTinyHfModel(path.join(tempDir(), 'emotions'), { words: ['happy', 'sad', 'mad', 'day'], labels: LABELS })
-  tags = writeTinyHfModel(path.join(tempDir(), 'tags'), { words: ['happy', 'sad', 'mad', 'day'], labels: LABELS, config: { problem_type: 'multi_label_classification' } })
+  tags = writeTinyHfModel(path.join(tempDir(), 'tags'), {
+    words: ['happy', 'sad', 'mad', 'day'],
+    labels: LABELS,
+    config: { problem_type: 'multi_label_classification' },
+  })
   app = await buildTestApp({ config: { models: parseModelSpecs(`emotions=${model.dir}?max-batch=4,tags=${tags.dir}`) } })
 })
 after(() => app.close())
 
-const post = (url: string, key: string, payload: unknown) => app.inject({ method: 'POST', url, headers: { 'x-api-key': key }, payload: payload as Record<string, unknown> })
+const post = (url: string, key: string, payload: unknown) =>
+  app.inject({ method: 'POST', url, headers: { 'x-api-key': key }, payload: payload as Record<string, unknown> })
 const get = (url: string, key: string) => app.inject({ method: 'GET', url, headers: { 'x-api-key': key } })
 
 describe('serving a Hugging Face folder next to the built-in model', () => {
@@ -40,14 +45,21 @@ describe('serving a Hugging Face folder next to the built-in model', () => {
     assert.equal(body.label, LABELS[best])
   })
 
-  test('a multi-label model answers each label\'s own probability (sigmoid), and says so in /v1/models', async () => {
+  test("a multi-label model answers each label's own probability (sigmoid), and says so in /v1/models", async () => {
     const { key } = await createKey(app)
     const body = (await post('/v1/models/tags/predict', key, { text: 'mad day' })).json()
     const logits = referenceLogits(tags, ['mad', 'day'])
     LABELS.forEach((label, j) => assert.ok(Math.abs(body.scores[label] - 1 / (1 + Math.exp(-logits[j]!))) < 1e-6, label))
     assert.equal(body.label, LABELS[logits.indexOf(Math.max(...logits))])
     const listed = (await get('/v1/models', key)).json().models as { name: string; multi_label: boolean }[]
-    assert.deepEqual(listed.map((m) => [m.name, m.multi_label]), [['sentiment', false], ['emotions', false], ['tags', true]])
+    assert.deepEqual(
+      listed.map((m) => [m.name, m.multi_label]),
+      [
+        ['sentiment', false],
+        ['emotions', false],
+        ['tags', true],
+      ],
+    )
   })
 
   test('/predict keeps using the default model', async () => {
@@ -62,18 +74,36 @@ describe('serving a Hugging Face folder next to the built-in model', () => {
     const { key: admin } = await createKey(app, { scopes: ['admin', 'predict'] })
     const { key: restricted } = await createKey(app, { models: ['emotions'] })
     const listed = (await get('/v1/models', all)).json().models as Record<string, unknown>[]
-    assert.deepEqual(listed.map((m) => m.name), ['sentiment', 'emotions', 'tags'])
-    assert.deepEqual(listed[1], { name: 'emotions', task: 'text-classification', labels: LABELS, max_length: 16, multi_label: false, source: 'huggingface', default: false })
+    assert.deepEqual(
+      listed.map((m) => m.name),
+      ['sentiment', 'emotions', 'tags'],
+    )
+    assert.deepEqual(listed[1], {
+      name: 'emotions',
+      task: 'text-classification',
+      labels: LABELS,
+      max_length: 16,
+      multi_label: false,
+      source: 'huggingface',
+      default: false,
+    })
     assert.equal(listed[0]!.default, true)
     const forAdmin = (await get('/v1/models', admin)).json().models as Record<string, unknown>[]
     assert.equal(forAdmin[1]!.path, model.dir)
-    assert.deepEqual(((await get('/v1/models', restricted)).json().models as { name: string }[]).map((m) => m.name), ['emotions'])
+    assert.deepEqual(
+      ((await get('/v1/models', restricted)).json().models as { name: string }[]).map((m) => m.name),
+      ['emotions'],
+    )
   })
 
   test('a key restricted to some models gets 403 model_forbidden for the others, everywhere', async () => {
     const { key } = await createKey(app, { models: ['emotions'] })
     assert.equal((await post('/v1/models/emotions/predict', key, { text: 'sad' })).statusCode, 200)
-    for (const [url, payload] of [['/predict', { text: 'fine' }], ['/v1/models/sentiment/predict', { texts: ['fine'] }], ['/v1/jobs', { texts: ['fine'] }]] as const) {
+    for (const [url, payload] of [
+      ['/predict', { text: 'fine' }],
+      ['/v1/models/sentiment/predict', { texts: ['fine'] }],
+      ['/v1/jobs', { texts: ['fine'] }],
+    ] as const) {
       const response = await post(url, key, payload)
       assert.equal(response.statusCode, 403, url)
       assert.equal(response.json().code, 'model_forbidden')

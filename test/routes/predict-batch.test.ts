@@ -24,7 +24,10 @@ describe('batch requests', () => {
     const body = response.json()
     assert.equal(body.status, 'success')
     assert.equal(body.model, 'sentiment')
-    assert.deepEqual((body.results as { text: string }[]).map((r) => r.text), texts)
+    assert.deepEqual(
+      (body.results as { text: string }[]).map((r) => r.text),
+      texts,
+    )
     assert.equal(body.results[0].sentiment, 'positive')
     assert.equal(body.results[1].sentiment, 'negative')
     for (const result of body.results) assert.equal(result.confidence, result.scores[result.label])

@@ -121,7 +121,11 @@ describe('bad input gets a clear 4xx', () => {
 
   test('wrong JSON types for text: 422 string_type', async () => {
     for (const text of [5, ['a', 'b'], { a: 1 }, true, null]) {
-      const body = assertError(await predict({ payload: JSON.stringify({ text }), headers: { 'content-type': 'application/json' } }), 422, 'validation_error')
+      const body = assertError(
+        await predict({ payload: JSON.stringify({ text }), headers: { 'content-type': 'application/json' } }),
+        422,
+        'validation_error',
+      )
       assert.deepEqual(body.detail[0].loc, ['body', 'text'])
       assert.equal(body.detail[0].type, 'string_type')
     }
@@ -155,7 +159,11 @@ describe('bad input gets a clear 4xx', () => {
 
   test('invalid UTF-8 in the body: 400 invalid_encoding', async () => {
     const payload = Buffer.concat([Buffer.from('{"text": "caf'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')])
-    assertError(await predict({ payload: payload as unknown as string, headers: { 'content-type': 'application/json' } }), 400, 'invalid_encoding')
+    assertError(
+      await predict({ payload: payload as unknown as string, headers: { 'content-type': 'application/json' } }),
+      400,
+      'invalid_encoding',
+    )
   })
 
   test('wrong content type: 415', async () => {

@@ -75,9 +75,20 @@ describe('per-key limits (memory)', () => {
   test('invalid keys never touch a key counter; answers refused before the check carry the headers and cost nothing', async () => {
     const { key } = await createKey(app)
     for (let i = 0; i < 5; i++) assert.equal((await predict(app, generateKey())).statusCode, 403)
-    const malformed: [unknown, number][] = [[{ text: 5 }, 422], [{ text: '  ' }, 400], [{}, 422], [{ texts: ['ok', ''] }, 422], [{ text: 'a', texts: ['b'] }, 422]]
+    const malformed: [unknown, number][] = [
+      [{ text: 5 }, 422],
+      [{ text: '  ' }, 400],
+      [{}, 422],
+      [{ texts: ['ok', ''] }, 422],
+      [{ text: 'a', texts: ['b'] }, 422],
+    ]
     for (const [payload, status] of malformed) {
-      const invalid = await app.inject({ method: 'POST', url: '/predict', headers: { 'x-api-key': key }, payload: payload as Record<string, unknown> })
+      const invalid = await app.inject({
+        method: 'POST',
+        url: '/predict',
+        headers: { 'x-api-key': key },
+        payload: payload as Record<string, unknown>,
+      })
       assert.equal(invalid.statusCode, status, invalid.body)
       assert.equal(invalid.headers['ratelimit'], '"minute";r=60;t=0', JSON.stringify(payload))
     }
@@ -123,7 +134,10 @@ describe('brute-force guard', () => {
   })
 
   test('behind a trusted proxy the client address comes from X-Forwarded-For', async () => {
-    const proxied = await buildTestApp({ clock, config: { trustProxy: ['10.0.0.0/8'], authFailLimit: { name: 'auth', limit: 2, windowMs: 60_000 } } })
+    const proxied = await buildTestApp({
+      clock,
+      config: { trustProxy: ['10.0.0.0/8'], authFailLimit: { name: 'auth', limit: 2, windowMs: 60_000 } },
+    })
     const { key: good } = await createKey(proxied)
     const via = (client: string, k: string) => predict(proxied, k, { remoteAddress: '10.0.0.1', headers: { 'x-forwarded-for': client } })
     await via('192.0.2.1', generateKey())

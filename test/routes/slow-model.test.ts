@@ -68,7 +68,10 @@ describe('under a slow model', () => {
 
   test('100 concurrent mixed-length requests: batches form and every caller gets its own answer', async () => {
     fixture.model.batches.length = 0
-    const texts = Array.from({ length: 100 }, (_, i) => Array.from({ length: (i % 7) + 1 }, (_, j) => WORDS[(i + j) % WORDS.length]).join(' ') + ` #${i}`)
+    const texts = Array.from(
+      { length: 100 },
+      (_, i) => Array.from({ length: (i % 7) + 1 }, (_, j) => WORDS[(i + j) % WORDS.length]).join(' ') + ` #${i}`,
+    )
     const answers = await Promise.all(texts.map((text) => predict(fixture.app, fixture.key, text)))
     const direct = await fixture.model.classifier.classifyBatch(texts)
     answers.forEach((answer, i) => {
@@ -89,7 +92,10 @@ describe('backpressure and time limits', () => {
     try {
       const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => predict(app, key, `good ${i}`)))
       const statuses = answers.map((a) => a.statusCode)
-      assert.ok(statuses.every((s) => s === 200 || s === 503), statuses.join(','))
+      assert.ok(
+        statuses.every((s) => s === 200 || s === 503),
+        statuses.join(','),
+      )
       const busy = answers.filter((a) => a.statusCode === 503)
       assert.ok(busy.length >= 10, `only ${busy.length} refused`)
       for (const answer of busy) {
@@ -125,7 +131,13 @@ describe('backpressure and time limits', () => {
     await app.listen({ port: 0, host: '127.0.0.1' })
     const { port } = app.server.address() as { port: number }
     const send = (text: string) => {
-      const request = http.request({ port, host: '127.0.0.1', method: 'POST', path: '/predict', headers: { 'x-api-key': key, 'content-type': 'application/json' } })
+      const request = http.request({
+        port,
+        host: '127.0.0.1',
+        method: 'POST',
+        path: '/predict',
+        headers: { 'x-api-key': key, 'content-type': 'application/json' },
+      })
       request.on('error', () => {})
       request.end(JSON.stringify({ text }))
       return request

@@ -72,14 +72,20 @@ describe('GET /v1/usage/summary', () => {
 
   test('top keys by volume and by rejections', async () => {
     const { top_keys } = await summary()
-    assert.deepEqual(top_keys.by_requests.map((k) => [k.key_id, k.key_name, k.requests, k.rejections]), [
-      [keys.busy.id, 'busy', 4, 1],
-      [keys.limited.id, 'limited', 3, 2],
-    ])
-    assert.deepEqual(top_keys.by_rejections.map((k) => [k.key_id, k.rejections]), [
-      [keys.limited.id, 2],
-      [keys.busy.id, 1],
-    ])
+    assert.deepEqual(
+      top_keys.by_requests.map((k) => [k.key_id, k.key_name, k.requests, k.rejections]),
+      [
+        [keys.busy.id, 'busy', 4, 1],
+        [keys.limited.id, 'limited', 3, 2],
+      ],
+    )
+    assert.deepEqual(
+      top_keys.by_rejections.map((k) => [k.key_id, k.rejections]),
+      [
+        [keys.limited.id, 2],
+        [keys.busy.id, 1],
+      ],
+    )
     const one = await summary(`since=${T0}&until=${T0 + 5 * MINUTE}&top=1`)
     assert.equal(one.top_keys.by_requests.length, 1)
   })

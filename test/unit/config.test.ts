@@ -46,7 +46,10 @@ test('invalid values name the setting and where it came from', () => {
     [{ host: '  ' }, {}, /--host: must not be empty/],
   ]
   for (const [flags, env, message] of cases) {
-    assert.throws(() => loadConfig(flags, env), (error: unknown) => error instanceof ConfigError && message.test(error.message))
+    assert.throws(
+      () => loadConfig(flags, env),
+      (error: unknown) => error instanceof ConfigError && message.test(error.message),
+    )
   }
 })
 

@@ -28,7 +28,10 @@ test('headers that carry keys are redacted, including a custom key header', () =
   logger.info({ req: { headers } }, 'incoming')
   logger.info({ headers }, 'outgoing')
   logger.info({ upstream: { headers } }, 'nested')
-  logger.info({ headers: { 'X-Api-Key': key, Authorization: `Bearer ${key}`, 'X-Team-Key': 'team-secret', 'user-agent': 'curl/8' } }, 'any case')
+  logger.info(
+    { headers: { 'X-Api-Key': key, Authorization: `Bearer ${key}`, 'X-Team-Key': 'team-secret', 'user-agent': 'curl/8' } },
+    'any case',
+  )
   assert.equal(lines.length, 4)
   for (const line of lines) {
     const entry = JSON.parse(line) as Record<string, { headers?: Record<string, string> } & Record<string, unknown>>

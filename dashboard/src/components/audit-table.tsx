@@ -8,7 +8,9 @@ export function AuditTable({ records, testId }: { records: AuditRecord[]; testId
   return (
     <div class="table-wrap">
       <table data-testid={testId}>
-        <TableHead columns={['Seq', 'Time', 'Kind', 'Key', 'Request', 'Status', 'Outcome', { label: 'Latency', numeric: true }, 'Detail']} />
+        <TableHead
+          columns={['Seq', 'Time', 'Kind', 'Key', 'Request', 'Status', 'Outcome', { label: 'Latency', numeric: true }, 'Detail']}
+        />
         <tbody>
           {records.map((record) => (
             <tr key={record.seq} data-outcome={record.outcome}>
@@ -18,7 +20,11 @@ export function AuditTable({ records, testId }: { records: AuditRecord[]; testId
               <td>
                 <code>{record.key_prefix ?? record.key_id ?? '—'}</code>
               </td>
-              <td>{record.kind === 'admin' ? `${record.action ?? ''} by ${record.actor ?? '?'}` : `${record.method ?? ''} ${record.route ?? ''}`}</td>
+              <td>
+                {record.kind === 'admin'
+                  ? `${record.action ?? ''} by ${record.actor ?? '?'}`
+                  : `${record.method ?? ''} ${record.route ?? ''}`}
+              </td>
               <td>{record.status ?? '—'}</td>
               <td>
                 <span class={`badge outcome-${record.outcome}`}>{record.outcome}</span>

@@ -27,7 +27,9 @@ export function SecretPanel({ title, secret, onDone }: { title: string; secret: 
         <button
           type="button"
           onClick={() => {
-            void copyText(secret, field.current).then((ok) => setCopied(ok ? 'Copied to the clipboard.' : 'Could not copy: the key is selected, press Ctrl+C.'))
+            void copyText(secret, field.current).then((ok) =>
+              setCopied(ok ? 'Copied to the clipboard.' : 'Could not copy: the key is selected, press Ctrl+C.'),
+            )
           }}
         >
           Copy

@@ -131,11 +131,7 @@ export function Audit() {
               Previous page
             </button>
             <span class="muted">Page {cursors.length}</span>
-            <button
-              type="button"
-              disabled={next === null}
-              onClick={() => setCursors([...cursors, next ?? undefined])}
-            >
+            <button type="button" disabled={next === null} onClick={() => setCursors([...cursors, next ?? undefined])}>
               Next page
             </button>
           </div>

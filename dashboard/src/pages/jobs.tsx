@@ -15,7 +15,10 @@ export function Jobs() {
   const [status, setStatus] = useState('')
   const [offset, setOffset] = useState(0)
   const [cancelError, setCancelError] = useState<unknown>(null)
-  const jobs = useLoad(() => api<{ jobs: Job[]; next_offset: number | null }>('GET', `/v1/jobs${query({ status, offset, limit: PAGE_SIZE })}`), [status, offset])
+  const jobs = useLoad(
+    () => api<{ jobs: Job[]; next_offset: number | null }>('GET', `/v1/jobs${query({ status, offset, limit: PAGE_SIZE })}`),
+    [status, offset],
+  )
   useEffect(() => {
     const timer = window.setInterval(jobs.reload, REFRESH_MS)
     return () => window.clearInterval(timer)

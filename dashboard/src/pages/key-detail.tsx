@@ -24,7 +24,10 @@ function KeyFields({ detail }: { detail: KeyDetail }) {
     ['Status', detail.status],
     ['Scopes', detail.scopes.join(', ')],
     ['Models', detail.models === null ? 'all' : detail.models.join(', ')],
-    ['Limits', detail.limits === null ? 'server default' : detail.limits.map((rule) => `${rule.name}: ${rule.limit}/${rule.window}`).join(', ')],
+    [
+      'Limits',
+      detail.limits === null ? 'server default' : detail.limits.map((rule) => `${rule.name}: ${rule.limit}/${rule.window}`).join(', '),
+    ],
     ['Created', formatTime(detail.created_at)],
     ['Expires', formatTime(detail.expires_at)],
     ['Last used', formatTime(detail.last_used_at)],
@@ -57,7 +60,15 @@ function LimitStateTable({ detail }: { detail: KeyDetail }) {
   if (states.length === 0) return <p class="muted">No limits apply to this key.</p>
   return (
     <table data-testid="limit-state">
-      <TableHead columns={['Subject', 'Window', { label: 'Limit', numeric: true }, { label: 'Remaining', numeric: true }, { label: 'Resets in', numeric: true }]} />
+      <TableHead
+        columns={[
+          'Subject',
+          'Window',
+          { label: 'Limit', numeric: true },
+          { label: 'Remaining', numeric: true },
+          { label: 'Resets in', numeric: true },
+        ]}
+      />
       <tbody>
         {states.map((state, index) => (
           <tr key={index}>
@@ -80,7 +91,10 @@ function asSeries(rows: UsageRow[]): SeriesPoint[] {
 function KeyUsage({ id }: { id: string }) {
   const usage = useLoad(async () => {
     const until = Date.now()
-    const page = await api<{ rows: UsageRow[] }>('GET', `/v1/usage${query({ key: id, bucket: 'minute', since: String(until - HOUR), until: String(until), limit: 1000 })}`)
+    const page = await api<{ rows: UsageRow[] }>(
+      'GET',
+      `/v1/usage${query({ key: id, bucket: 'minute', since: String(until - HOUR), until: String(until), limit: 1000 })}`,
+    )
     return groupSeries(asSeries(page.rows), until - HOUR, until, 60_000)
   }, [id])
   if (usage.error !== null) return <ErrorBox error={usage.error} />
@@ -114,7 +128,12 @@ export function KeyPage({ id }: { id: string }) {
     }
   }
   const key = detail.data
-  if (detail.error !== null) return <ErrorBox error={detail.error}><a href={href('keys')}>Back to the keys</a></ErrorBox>
+  if (detail.error !== null)
+    return (
+      <ErrorBox error={detail.error}>
+        <a href={href('keys')}>Back to the keys</a>
+      </ErrorBox>
+    )
   if (key === null) return <Loading what="the key" />
   const active = key.status !== 'revoked'
   return (
@@ -125,9 +144,7 @@ export function KeyPage({ id }: { id: string }) {
         </h1>
         <a href={href('keys')}>All keys</a>
       </div>
-      {rotated !== null && (
-        <SecretPanel title="New key after rotation" secret={rotated.key} onDone={() => setRotated(null)} />
-      )}
+      {rotated !== null && <SecretPanel title="New key after rotation" secret={rotated.key} onDone={() => setRotated(null)} />}
       {notice !== null && <Notice>{notice}</Notice>}
       {actionError !== null && <ErrorBox error={actionError} />}
       <section class="card">

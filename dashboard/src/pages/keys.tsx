@@ -102,13 +102,7 @@ export function Keys() {
       <div class="page-head">
         <h1>Keys</h1>
       </div>
-      {created !== null && (
-        <SecretPanel
-          title={`Key “${created.name}” created`}
-          secret={created.key}
-          onDone={() => setCreated(null)}
-        />
-      )}
+      {created !== null && <SecretPanel title={`Key “${created.name}” created`} secret={created.key} onDone={() => setCreated(null)} />}
       <CreateKeyForm
         onCreated={(key) => {
           setCreated(key)

@@ -56,7 +56,10 @@ function TopKeys({ title, rows, column }: { title: string; rows: KeyTotals[]; co
 export function Overview() {
   const [range, setRange] = useState<RangeName>('hour')
   const settings = RANGES[range]
-  const summary = useLoad(() => api<UsageSummary>('GET', `/v1/usage/summary${query({ since: settings.since, bucket: settings.bucket, top: 10 })}`), [range])
+  const summary = useLoad(
+    () => api<UsageSummary>('GET', `/v1/usage/summary${query({ since: settings.since, bucket: settings.bucket, top: 10 })}`),
+    [range],
+  )
   useEffect(() => {
     const timer = window.setInterval(summary.reload, REFRESH_MS)
     return () => window.clearInterval(timer)

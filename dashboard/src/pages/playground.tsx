@@ -66,12 +66,26 @@ export function Playground() {
     setBusy(true)
     const started = performance.now()
     try {
-      const response = await requestWithKey<Prediction>(key, 'POST', `/v1/models/${encodeURIComponent(model || 'sentiment')}/predict`, { text })
-      setResult({ status: response.status, latencyMs: performance.now() - started, headers: pickHeaders(response.headers), prediction: response.body, error: null })
+      const response = await requestWithKey<Prediction>(key, 'POST', `/v1/models/${encodeURIComponent(model || 'sentiment')}/predict`, {
+        text,
+      })
+      setResult({
+        status: response.status,
+        latencyMs: performance.now() - started,
+        headers: pickHeaders(response.headers),
+        prediction: response.body,
+        error: null,
+      })
     } catch (failure) {
       const headers = failure instanceof ApiError ? failure.headers : null
       const status = failure instanceof ApiError ? failure.status : 0
-      setResult({ status, latencyMs: performance.now() - started, headers: pickHeaders(headers), prediction: null, error: errorMessage(failure) })
+      setResult({
+        status,
+        latencyMs: performance.now() - started,
+        headers: pickHeaders(headers),
+        prediction: null,
+        error: errorMessage(failure),
+      })
       if (!useOther) endSessionIfRefused(failure)
     } finally {
       setBusy(false)
@@ -85,7 +99,13 @@ export function Playground() {
       </div>
       <form class="card grid-form" onSubmit={(event) => void submit(event)}>
         <label for="pg-model">Model</label>
-        <input id="pg-model" list="pg-models" value={model} onInput={(event) => setModel(event.currentTarget.value)} placeholder="sentiment" />
+        <input
+          id="pg-model"
+          list="pg-models"
+          value={model}
+          onInput={(event) => setModel(event.currentTarget.value)}
+          placeholder="sentiment"
+        />
         <datalist id="pg-models">
           {models.map((m) => (
             <option key={m.name} value={m.name}>
@@ -105,7 +125,13 @@ export function Playground() {
         {useOther && (
           <>
             <label for="pg-other-key">Other API key</label>
-            <input id="pg-other-key" type="password" autocomplete="off" value={otherKey} onInput={(event) => setOtherKey(event.currentTarget.value)} />
+            <input
+              id="pg-other-key"
+              type="password"
+              autocomplete="off"
+              value={otherKey}
+              onInput={(event) => setOtherKey(event.currentTarget.value)}
+            />
           </>
         )}
         <label for="pg-text">Text</label>

@@ -10,8 +10,10 @@ interface Props {
 function refusal(error: unknown): string {
   if (!(error instanceof ApiError)) return 'Sign-in failed.'
   if (error.status === 0) return error.message
-  if (error.code === 'insufficient_scope') return 'This key is valid but has no admin scope. The dashboard needs a key with the admin scope.'
-  if (error.code === 'invalid_api_key' || error.code === 'missing_api_key') return 'This key is not accepted: unknown, revoked, disabled or expired.'
+  if (error.code === 'insufficient_scope')
+    return 'This key is valid but has no admin scope. The dashboard needs a key with the admin scope.'
+  if (error.code === 'invalid_api_key' || error.code === 'missing_api_key')
+    return 'This key is not accepted: unknown, revoked, disabled or expired.'
   if (error.code === 'auth_rate_limited') return 'Too many failed sign-ins from this address. Wait a little and try again.'
   return `Sign-in failed: ${error.message}`
 }
