@@ -3,7 +3,7 @@
  * confusion matrix, mean latency per text and expected calibration error.
  */
 import type { LabelledExample } from './dataset.js'
-import type { TextClassifier } from './types.js'
+import type { TextClassifier } from '../models/types.js'
 
 /** Precision, recall and F1 of one class, each from 0 to 1. */
 export interface ClassMetrics {

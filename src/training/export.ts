@@ -4,10 +4,17 @@
 import { createHash } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { padRow } from './features.js'
+import { padRow } from '../models/builtin/features.js'
 import { buildOnnxModel, OPSET, type TableStorage } from './graph.js'
-import { MANIFEST_FILE, MANIFEST_FORMAT, MODEL_FILE, type BuiltinManifest, type EvaluationSummary, type TensorContract } from './manifest.js'
-import { fnv1a, tokenizerSpec } from './tokenizer.js'
+import {
+  MANIFEST_FILE,
+  MANIFEST_FORMAT,
+  MODEL_FILE,
+  type BuiltinManifest,
+  type EvaluationSummary,
+  type TensorContract,
+} from '../models/builtin/manifest.js'
+import { fnv1a, tokenizerSpec } from '../models/builtin/tokenizer.js'
 import type { TrainedBuiltinModel } from './train.js'
 
 export const LABELS = ['negative', 'positive']

@@ -13,11 +13,11 @@
  * Tables are stored compactly: only rows training used, int8 with one scale per row (or float16 /
  * float32), scattered into zeros by constant nodes that ONNX Runtime folds at session creation.
  */
-import { toFloat16 } from '../../lib/float16.js'
-import { attr, GraphBuilder } from '../onnx/graph-builder.js'
+import { toFloat16 } from '../lib/float16.js'
+import { attr, GraphBuilder } from '../models/onnx/graph-builder.js'
 import type { CnnWeights } from './cnn.js'
-import { padRow } from './features.js'
-import { MAX_TOKENS } from './tokenizer.js'
+import { padRow } from '../models/builtin/features.js'
+import { MAX_TOKENS } from '../models/builtin/tokenizer.js'
 import type { TrainedBuiltinModel } from './train.js'
 
 export const OPSET = 17
@@ -65,7 +65,12 @@ function addCnnPath(g: GraphBuilder, model: TrainedBuiltinModel, storage: TableS
   addTable(g, 'cnn_table_float', padRow(model.features) + 1, members.length * dim, storage, (row, out) => {
     members.forEach((m, k) => out.set(m.table.subarray(row * dim, row * dim + dim), k * dim))
   })
-  const unit = addWholeUnits(g, 'cnn_table_float', 'table_cnn', Math.max(...members.map((m) => maxAbs(m.table))) / levels(model.features.maxSlots))
+  const unit = addWholeUnits(
+    g,
+    'cnn_table_float',
+    'table_cnn',
+    Math.max(...members.map((m) => maxAbs(m.table))) / levels(model.features.maxSlots),
+  )
   g.node('Gather', ['table_cnn', 'features'], ['slot_vectors'])
   g.node('ReduceSum', ['slot_vectors', 'axis_2'], ['token_vectors'], { keepdims: 0 })
   g.node('Transpose', ['token_vectors'], ['channels_first'], { perm: [0, 2, 1] })

@@ -42,8 +42,14 @@ export function splitBySentence<T extends TokenizedExample>(examples: readonly T
     for (const sub of spans[root]!) marks[sub] = 1
   })
   const train = examples.filter((_, i) => inTrainSentence[i] === 1 || inHeldSentence[i] === 0)
-  const heldOut = roots.slice(0, heldCount).sort((a, b) => a - b).map((i) => examples[i]!)
-  const trainRoots = roots.slice(heldCount).sort((a, b) => a - b).map((i) => examples[i]!)
+  const heldOut = roots
+    .slice(0, heldCount)
+    .sort((a, b) => a - b)
+    .map((i) => examples[i]!)
+  const trainRoots = roots
+    .slice(heldCount)
+    .sort((a, b) => a - b)
+    .map((i) => examples[i]!)
   return { train, heldOut, trainRoots }
 }
 

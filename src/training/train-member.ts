@@ -3,7 +3,7 @@
  * file as entry point) or inline; the result depends only on the data and the seed.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
-import { workerEntry } from '../../lib/worker-entry.js'
+import { workerEntry } from '../lib/worker-entry.js'
 import { CnnModel, type CnnHyperParameters, type CnnWeights, type EncodedExample } from './cnn.js'
 import { seededRandom, shuffleInPlace } from './random.js'
 
@@ -69,9 +69,7 @@ function unpack(packed: PackedExamples): EncodedExample[] {
 export function trainMember(job: MemberJob, onProgress: (p: MemberProgress) => void): MemberResult {
   const hp = job.hyperParameters
   const random = seededRandom(job.seed)
-  const rowsOf = Array.from({ length: job.rowOffsets.length - 1 }, (_, t) =>
-    job.rowData.subarray(job.rowOffsets[t], job.rowOffsets[t + 1]),
-  )
+  const rowsOf = Array.from({ length: job.rowOffsets.length - 1 }, (_, t) => job.rowData.subarray(job.rowOffsets[t], job.rowOffsets[t + 1]))
   const model = new CnnModel(job.rows, hp, random, job.subwords)
   const [train, roots, heldOut] = [unpack(job.train), unpack(job.trainRoots), unpack(job.heldOut)]
   const totalBatches = hp.epochs * Math.ceil(train.length / hp.batchSize)

@@ -12,13 +12,13 @@ import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
-import { parseLabelledTsv } from '../dataset.js'
+import { parseLabelledTsv } from './dataset.js'
 import { bagLogits, trainBag, type BagExample, type BagHyperParameters, type BagWeights } from './bag.js'
 import { fitStackingWeights, marginsOf, stackedLogLoss } from './calibration.js'
 import type { CnnHyperParameters, CnnWeights, EncodedExample } from './cnn.js'
-import { bigramRow, END_TOKEN, padRow, wordRow, wordRows, type FeatureSpec } from './features.js'
+import { bigramRow, END_TOKEN, padRow, wordRow, wordRows, type FeatureSpec } from '../models/builtin/features.js'
 import { splitBySentence } from './split.js'
-import { tokenize } from './tokenizer.js'
+import { tokenize } from '../models/builtin/tokenizer.js'
 import { packExamples, runMembers, type MemberJob, type MemberProgress } from './train-member.js'
 
 /** Defaults chosen on the held-out split (see docs/model.md for the variants tried). */
@@ -98,7 +98,11 @@ export async function trainBuiltinModel(options: BuiltinTrainOptions): Promise<T
     label: e.label,
     tokens: tokenize(e.text),
   }))
-  const split = splitBySentence(examples.filter((e) => e.tokens.length > 0), heldOutFraction, seed)
+  const split = splitBySentence(
+    examples.filter((e) => e.tokens.length > 0),
+    heldOutFraction,
+    seed,
+  )
   const vocabulary = new TokenVocabulary(features)
   const encode = (list: Tokenized[]): EncodedExample[] => list.map((e) => vocabulary.encode(e))
   const [train, trainRoots, heldOut] = [encode(split.train), encode(split.trainRoots), encode(split.heldOut)]
@@ -206,4 +210,3 @@ class TokenVocabulary {
     return { rowOffsets, rowData }
   }
 }
-

@@ -6,8 +6,8 @@ import { test } from 'node:test'
 import { PROJECT_ROOT } from '../../src/config.js'
 import { loadBuiltinModel } from '../../src/models/builtin/load.js'
 import type { BuiltinManifest } from '../../src/models/builtin/manifest.js'
-import { readLabelledTsv } from '../../src/models/dataset.js'
-import { evaluate } from '../../src/models/evaluate.js'
+import { readLabelledTsv } from '../../src/training/dataset.js'
+import { evaluate } from '../../src/training/evaluate.js'
 
 const MODEL_DIR = path.join(PROJECT_ROOT, 'models', 'sentiment')
 const DEV = path.resolve(PROJECT_ROOT, '..', 'shared', 'datasets', 'sst2', 'dev.tsv')

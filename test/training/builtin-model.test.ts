@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import { PROJECT_ROOT } from '../../src/config.js'
-import { exportBuiltinModel } from '../../src/models/builtin/export.js'
-import { buildOnnxModel } from '../../src/models/builtin/graph.js'
+import { exportBuiltinModel } from '../../src/training/export.js'
+import { buildOnnxModel } from '../../src/training/graph.js'
 import { loadBuiltinModel } from '../../src/models/builtin/load.js'
 import ort from 'onnxruntime-node'
 import { Featurizer } from '../../src/models/builtin/features.js'
 import type { BuiltinManifest } from '../../src/models/builtin/manifest.js'
 import { tokenize } from '../../src/models/builtin/tokenizer.js'
-import { trainBuiltinModel, type TrainedBuiltinModel } from '../../src/models/builtin/train.js'
+import { trainBuiltinModel, type TrainedBuiltinModel } from '../../src/training/train.js'
 import { MIXED, TINY, tinyTsv } from '../fixtures/tiny-builtin.js'
 
 const COMMITTED = path.join(PROJECT_ROOT, 'models', 'sentiment')
@@ -42,8 +42,14 @@ test('an exported tiny model loads, learns the data and says what it is', async 
   const dir = path.join(work, 'tiny')
   const manifest = await exportBuiltinModel(model, { outDir: dir, name: 'tiny' })
   assert.deepEqual(manifest.labels, ['negative', 'positive'])
-  assert.deepEqual(manifest.onnx.inputs.map((i) => i.name), ['features'])
-  assert.deepEqual(manifest.onnx.outputs.map((o) => o.name), ['logits', 'probabilities'])
+  assert.deepEqual(
+    manifest.onnx.inputs.map((i) => i.name),
+    ['features'],
+  )
+  assert.deepEqual(
+    manifest.onnx.outputs.map((o) => o.name),
+    ['logits', 'probabilities'],
+  )
   const classifier = await loadBuiltinModel(dir)
   try {
     assert.equal(classifier.info.name, 'tiny')
@@ -90,30 +96,42 @@ function referenceLogits(model: TrainedBuiltinModel, text: string): number[] {
   })
   const bagDim = model.bag.out.length / 2
   const x = new Array<number>(bagDim).fill(0)
-  for (const rows of slots) for (const row of rows.subarray(0, 2)) for (let k = 0; k < bagDim; k++) x[k]! += model.bag.table[row * bagDim + k]!
-  const bag = [0, 1].map((c) => x.reduce((s, v, k) => s + (v / Math.max(1, slots.length)) * model.bag.out[c * bagDim + k]!, model.bag.outBias[c]!))
+  for (const rows of slots)
+    for (const row of rows.subarray(0, 2)) for (let k = 0; k < bagDim; k++) x[k]! += model.bag.table[row * bagDim + k]!
+  const bag = [0, 1].map((c) =>
+    x.reduce((s, v, k) => s + (v / Math.max(1, slots.length)) * model.bag.out[c * bagDim + k]!, model.bag.outBias[c]!),
+  )
   return [0, 1].map((c) => (model.stacking.cnn * cnn.reduce((s, l) => s + l[c]!, 0)) / cnn.length + model.stacking.bag * bag[c]!)
 }
 
 test('the ONNX graph computes what the weights say (float32 tables: to 1e-4; int8: to 0.02)', async () => {
   const model = await trainBuiltinModel({ ...TINY, trainFile: path.join(work, 'train.tsv'), threads: 1 })
   const texts = ['A great film.', 'not boring at all', 'the plot is not funny .', 'x', '']
-  for (const [storage, tolerance] of [['float32', 1e-4], ['int8', 0.02]] as const) {
+  for (const [storage, tolerance] of [
+    ['float32', 1e-4],
+    ['int8', 0.02],
+  ] as const) {
     const session = await ort.InferenceSession.create(buildOnnxModel(model, storage))
     const { data, dims } = new Featurizer(model.features).batch(texts.map(tokenize))
     const logits = (await session.run({ features: new ort.Tensor('int64', data, dims) })).logits!.data as Float32Array
     texts.forEach((text, i) => {
       const expected = referenceLogits(model, text)
-      for (const c of [0, 1]) assert.ok(Math.abs(logits[i * 2 + c]! - expected[c]!) < tolerance, `${storage} "${text}": ${logits[i * 2 + c]} vs ${expected[c]}`)
+      for (const c of [0, 1])
+        assert.ok(Math.abs(logits[i * 2 + c]! - expected[c]!) < tolerance, `${storage} "${text}": ${logits[i * 2 + c]} vs ${expected[c]}`)
     })
     await session.release()
   }
 })
 
-
 test('padding changes nothing: each text gets bit-identical probabilities alone and in any batch', async (t) => {
   const file = path.join(COMMITTED, 'model.onnx')
-  if (!(await readFile(file).then(() => true, () => false))) return t.skip(`committed model not found at ${COMMITTED}; skipping`)
+  if (
+    !(await readFile(file).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return t.skip(`committed model not found at ${COMMITTED}; skipping`)
   const batches = [MIXED, [...MIXED].reverse(), [MIXED[1]!, MIXED[0]!, MIXED[4]!, MIXED[1]!]]
   // As served (the JavaScript evaluator, in its worker).
   const classifier = await loadBuiltinModel(COMMITTED)
@@ -138,7 +156,9 @@ test('padding changes nothing: each text gets bit-identical probabilities alone 
     const alone = await Promise.all(MIXED.map((text) => run([text])))
     for (const batch of batches) {
       const probabilities = await run(batch)
-      batch.forEach((text, i) => assert.deepEqual(probabilities.slice(i * 2, i * 2 + 2), alone[MIXED.indexOf(text)], `${threads} threads: ${JSON.stringify(text)}`))
+      batch.forEach((text, i) =>
+        assert.deepEqual(probabilities.slice(i * 2, i * 2 + 2), alone[MIXED.indexOf(text)], `${threads} threads: ${JSON.stringify(text)}`),
+      )
     }
     await session.release()
   }

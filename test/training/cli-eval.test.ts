@@ -6,8 +6,8 @@ import path from 'node:path'
 import { after, before, test } from 'node:test'
 import { PROJECT_ROOT } from '../../src/config.js'
 import { loadBuiltinModel } from '../../src/models/builtin/load.js'
-import { readLabelledTsv } from '../../src/models/dataset.js'
-import { evaluate } from '../../src/models/evaluate.js'
+import { readLabelledTsv } from '../../src/training/dataset.js'
+import { evaluate } from '../../src/training/evaluate.js'
 import { referenceProbabilities, writeTinyHfModel } from '../fixtures/hf-model.js'
 
 let dir: string
@@ -16,7 +16,7 @@ let data: string
 const SENTENCES = [
   [1, 'A wonderful, moving film with great performances.'],
   [1, 'Funny, smart and beautifully made.'],
-  [1, "I loved every minute of it!"],
+  [1, 'I loved every minute of it!'],
   [0, 'A dull, lifeless mess.'],
   [0, "The plot doesn't make any sense and the acting is awful."],
   [0, 'Boring from start to finish.'],
@@ -71,7 +71,12 @@ test('infergate eval explains a missing data file or model folder in one line', 
 test('infergate eval --model scores a Hugging Face export folder; labels index its id2label', async () => {
   const labels = ['negative', 'neutral', 'positive']
   const model = writeTinyHfModel(path.join(dir, 'hf'), { words: ['good', 'bad', 'movie', 'plot', 'the'], labels })
-  const texts: [string, string[]][] = [['good movie', ['good', 'movie']], ['bad plot', ['bad', 'plot']], ['the movie', ['the', 'movie']], ['bad', ['bad']]]
+  const texts: [string, string[]][] = [
+    ['good movie', ['good', 'movie']],
+    ['bad plot', ['bad', 'plot']],
+    ['the movie', ['the', 'movie']],
+    ['bad', ['bad']],
+  ]
   const predicted = texts.map(([, tokens]) => {
     const p = referenceProbabilities(model, tokens)
     return p.indexOf(Math.max(...p))
@@ -88,7 +93,10 @@ test('infergate eval --model scores a Hugging Face export folder; labels index i
   assert.deepEqual(report.labels, labels)
   assert.equal(report.examples, 4)
   assert.equal(report.accuracy, 0.75)
-  assert.equal(report.confusion.flat().reduce((a, b) => a + b, 0), 4)
+  assert.equal(
+    report.confusion.flat().reduce((a, b) => a + b, 0),
+    4,
+  )
 
   await writeFile(path.join(dir, 'label-3.tsv'), 'label\tsentence\n3\tgood movie\n')
   const outOfRange = infergate('eval', '--data', path.join(dir, 'label-3.tsv'), '--model', model.dir)

@@ -3,8 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
-import { DatasetError, parseLabelledTsv, readLabelledTsv } from '../../src/models/dataset.js'
-import { evaluate, expectedCalibrationError } from '../../src/models/evaluate.js'
+import { DatasetError, parseLabelledTsv, readLabelledTsv } from '../../src/training/dataset.js'
+import { evaluate, expectedCalibrationError } from '../../src/training/evaluate.js'
 import type { Classification, TextClassifier } from '../../src/models/types.js'
 
 test('a labelled TSV: header skipped, CRLF and blank lines tolerated, tabs inside the text kept', () => {

@@ -39,7 +39,10 @@ test('a built graph runs in ONNX Runtime and computes what it says', async () =>
   const expected = pre.flat().map((v) => Math.max(0, v) * 2)
   assert.deepEqual(Array.from(out.y!.data as Float32Array), expected)
   assert.deepEqual(out.y!.dims, [2, 2])
-  assert.deepEqual(Array.from(out.leaky!.data as Float32Array), pre.flat().map((v) => (v > 0 ? v : 0.5 * v)))
+  assert.deepEqual(
+    Array.from(out.leaky!.data as Float32Array),
+    pre.flat().map((v) => (v > 0 ? v : 0.5 * v)),
+  )
   assert.deepEqual(Array.from(out.shape!.data as BigInt64Array), [2n])
   await session.release()
 })
@@ -48,12 +51,21 @@ test('the model round-trips through protobuf with its names, shapes, opset and m
   const model = decodeModel(affineModel())
   assert.equal(model.graph?.name, 'affine')
   assert.equal(Number(model.opsetImport[0]?.version), 17)
-  assert.deepEqual((model.graph?.input ?? []).map((i) => i.name), ['x'])
+  assert.deepEqual(
+    (model.graph?.input ?? []).map((i) => i.name),
+    ['x'],
+  )
   const dims = model.graph?.input?.[0]?.type?.tensorType?.shape?.dim ?? []
   assert.equal(dims[0]?.dimParam, 'batch')
   assert.equal(Number(dims[1]?.dimValue), 3)
-  assert.deepEqual((model.graph?.initializer ?? []).map((t) => t.name), ['W', 'b', 'alpha'])
-  assert.deepEqual(model.metadataProps.map((p) => [p.key, p.value]), [['purpose', 'test']])
+  assert.deepEqual(
+    (model.graph?.initializer ?? []).map((t) => t.name),
+    ['W', 'b', 'alpha'],
+  )
+  assert.deepEqual(
+    model.metadataProps.map((p) => [p.key, p.value]),
+    [['purpose', 'test']],
+  )
 })
 
 test('int64, int8 and float16 initializers; symbolic dims; Gather over a table', async () => {
