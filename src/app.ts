@@ -17,6 +17,7 @@ import dashboardPlugin from './plugins/dashboard.js'
 import authPlugin from './plugins/auth.js'
 import errorHandler from './plugins/error-handler.js'
 import jsonBody from './plugins/json-body.js'
+import ledger from './plugins/ledger.js'
 import metricsPlugin from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
 import rateLimit from './plugins/rate-limit.js'
@@ -81,6 +82,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   app.decorate('services', services)
   app.addHook('onClose', () => services.close())
 
+  await app.register(ledger)
   await app.register(errorHandler)
   await app.register(requestId)
   await app.register(securityHeaders)

@@ -1,9 +1,13 @@
 /**
- * The one place where failures become HTTP answers.
+ * The one place where failures get their codes and HTTP statuses.
  *
- * Services return results for expected failures; routes and plugins turn them into an
- * `AppError` carrying an `ErrorCode`. The error handler plugin renders every error with the
- * same body shape: `{detail, code, request_id}`.
+ * Two ways to say no, each for a reason:
+ * - Changes to keys return results (`ChangeResult`, `keys/refusals.ts`): their refusals are
+ *   expected, several, and shown by the HTTP API and the CLI alike from one message table.
+ * - Everything else that refuses a request throws an `AppError` carrying a stable `ErrorCode` —
+ *   services too (jobs, model access, the batcher's backpressure) — since the code, not the
+ *   status, is what callers rely on. This module alone maps codes to statuses (`statusOf`,
+ *   exhaustive), and `http/error-answer.ts` alone renders them as `{detail, code, request_id}`.
  */
 
 /** Stable, documented error codes. Clients may rely on these strings. */

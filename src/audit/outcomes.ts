@@ -2,8 +2,8 @@
  * Why a request ended as it did: stable strings that filters, the usage summary and the
  * dashboard rely on. No imports, so the dashboard's bundle can use this file too.
  */
-export const OUTCOMES = [
-  'ok',
+// The gateway's refusals of the caller, named once: listed in OUTCOMES and as REJECTED_OUTCOMES.
+const REFUSALS = [
   'missing_key',
   'invalid_key',
   'expired_key',
@@ -12,22 +12,10 @@ export const OUTCOMES = [
   'rotated_key',
   'insufficient_scope',
   'rate_limited',
-  'bad_request',
-  'timeout',
-  'server_busy',
-  'error',
-  'aborted',
 ] as const
+
+export const OUTCOMES = ['ok', ...REFUSALS, 'bad_request', 'timeout', 'server_busy', 'error', 'aborted'] as const
 export type Outcome = (typeof OUTCOMES)[number]
 
 /** The gateway's refusals of the caller (its key, scope or rate), as opposed to failures of ours. */
-export const REJECTED_OUTCOMES: readonly Outcome[] = [
-  'missing_key',
-  'invalid_key',
-  'expired_key',
-  'revoked_key',
-  'disabled_key',
-  'rotated_key',
-  'insufficient_scope',
-  'rate_limited',
-]
+export const REJECTED_OUTCOMES: readonly Outcome[] = REFUSALS

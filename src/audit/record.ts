@@ -1,13 +1,11 @@
 /**
  * The audit record: what is kept about each request that reached authentication and each
- * administrative action, and how a request's answer maps to an outcome code.
+ * administrative action (a request's outcome is worked out in `http/outcome.ts`).
  *
  * Never stored: the API key (only its id and visible prefix) and the texts sent for prediction
  * (only their count and total length).
  */
-import { ErrorCode } from '../errors.js'
 import { redactKeys } from '../keys/format.js'
-import type { AuthFailure } from '../plugins/auth.js'
 import type { Outcome } from './outcomes.js'
 
 // The outcome codes live in a file of their own, which the dashboard's bundle shares.
@@ -24,9 +22,6 @@ export type RecordKind = (typeof RECORD_KINDS)[number]
 /** Administrative actions; `actor` says who did it: `cli`, `bootstrap`, `system` or a key id. */
 export const ADMIN_ACTIONS = ['key.create', 'key.update', 'key.disable', 'key.enable', 'key.rotate', 'key.revoke', 'owner.update'] as const
 export type AdminAction = (typeof ADMIN_ACTIONS)[number]
-
-/** Status recorded for a request whose client went away before the answer (nginx's 499). */
-export const CLIENT_CLOSED_STATUS = 499
 
 /** Everything a record says; this is what the hash covers. */
 export interface AuditEntry {
@@ -61,38 +56,6 @@ export interface AuditRecord extends AuditEntry {
   seq: number
   prevHash: string
   hash: string
-}
-
-const BY_ERROR_CODE: Partial<Record<ErrorCode, Outcome>> = {
-  [ErrorCode.InsufficientScope]: 'insufficient_scope',
-  [ErrorCode.ModelForbidden]: 'insufficient_scope',
-  [ErrorCode.RateLimited]: 'rate_limited',
-  [ErrorCode.AuthRateLimited]: 'rate_limited',
-  [ErrorCode.ServerBusy]: 'server_busy',
-  // Refused because the audit buffer is full (never itself audited, but counted in metrics).
-  [ErrorCode.ServiceUnavailable]: 'server_busy',
-  [ErrorCode.PredictionTimeout]: 'timeout',
-}
-
-const BY_AUTH_FAILURE: Record<AuthFailure, Outcome> = {
-  missing: 'missing_key',
-  malformed: 'invalid_key',
-  unknown: 'invalid_key',
-  expired: 'expired_key',
-  revoked: 'revoked_key',
-  disabled: 'disabled_key',
-  rotated: 'rotated_key',
-}
-
-/** The outcome of an answered request, from the true reason of an auth failure, the error code and the status. */
-export function outcomeOf(status: number, authFailure: AuthFailure | null, errorCode: ErrorCode | null): Outcome {
-  if (authFailure !== null) return BY_AUTH_FAILURE[authFailure]
-  const known = errorCode === null ? undefined : BY_ERROR_CODE[errorCode]
-  if (known) return known
-  if (status < 400) return 'ok'
-  if (status === 504) return 'timeout'
-  if (status >= 500) return 'error'
-  return 'bad_request'
 }
 
 /** An entry of `kind` with every optional field empty. */

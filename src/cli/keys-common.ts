@@ -4,7 +4,8 @@ import { AuditStore } from '../audit/store.js'
 import type { Config } from '../config.js'
 import type { Database } from '../db/database.js'
 import { openDatabase } from '../db/database.js'
-import type { ChangeRefusal } from '../keys/service.js'
+import type { ChangeRefusal } from '../keys/refusals.js'
+import { changeRefusalMessage } from '../keys/refusals.js'
 import { KeyService } from '../keys/service.js'
 import type { ApiKeyRecord } from '../keys/types.js'
 import { keyStatus } from '../keys/types.js'
@@ -52,16 +53,7 @@ export function parseOptions<T>(parse: () => T): T {
 
 /** The one line a refused change prints (exit code 1). */
 export function refusalError(id: string, reason: ChangeRefusal): CliError {
-  switch (reason) {
-    case 'not_found':
-      return new CliError(`no key with id ${id}`)
-    case 'revoked':
-      return new CliError(`key ${id} was already revoked`)
-    case 'rotated':
-      return new CliError(`key ${id} was already rotated`)
-    case 'last_admin':
-      return new CliError(`key ${id} is the last active admin key: create another admin key first`)
-  }
+  return new CliError(changeRefusalMessage(id, reason))
 }
 
 export function collect(value: string, previous: string[]): string[] {

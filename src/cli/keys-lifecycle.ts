@@ -1,6 +1,8 @@
 /** `infergate keys rotate|disable|enable|revoke`: the changes of a key's state. */
 import type { Command } from 'commander'
-import type { ChangeResult, KeyService } from '../keys/service.js'
+import type { ChangeResult } from '../keys/refusals.js'
+import { changedOrThrow } from '../keys/refusals.js'
+import type { KeyService } from '../keys/service.js'
 import type { ApiKeyRecord } from '../keys/types.js'
 import { parseGrace } from '../keys/types.js'
 import { keyView } from '../keys/view.js'
@@ -8,11 +10,6 @@ import { formatDuration } from '../lib/duration.js'
 import { parseOptions, printKey, refusalError, storeCommand, withKeys } from './keys-common.js'
 import { configFrom } from './options.js'
 import { formatTime } from './table.js'
-
-function unwrap<T>(id: string, result: ChangeResult<T>): T {
-  if (!result.ok) throw refusalError(id, result.reason)
-  return result.value
-}
 
 function registerRotate(keys: Command): void {
   storeCommand(
@@ -24,7 +21,11 @@ function registerRotate(keys: Command): void {
     .option('--grace <duration>', 'how long the old key keeps working: 0 (at once) to 30d', '24h')
     .action(async (id: string, options: { grace: string; json?: boolean }, command: Command) => {
       const grace = parseOptions(() => parseGrace(options.grace))
-      const { created, previous } = unwrap(id, await withKeys(configFrom(command), (service) => service.rotate(id, grace, 'cli')))
+      const { created, previous } = changedOrThrow(
+        id,
+        await withKeys(configFrom(command), (service) => service.rotate(id, grace, 'cli')),
+        refusalError,
+      )
       const now = Date.now()
       if (options.json === true) {
         console.log(JSON.stringify({ ...keyView(created.record, now), key: created.key, previous: keyView(previous, now) }))
@@ -51,7 +52,7 @@ function registerStateChange(
   storeCommand(keys, name, description)
     .argument('<id>', 'the key id (key_...)')
     .action(async (id: string, options: { json?: boolean }, command: Command) => {
-      const record = unwrap(id, await withKeys(configFrom(command), (service) => change(service, id)))
+      const record = changedOrThrow(id, await withKeys(configFrom(command), (service) => change(service, id)), refusalError)
       if (options.json === true) printKey(record, true)
       else console.log(done(id))
     })

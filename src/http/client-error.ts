@@ -11,7 +11,7 @@ import type { Socket } from 'node:net'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ErrorBody } from '../errors.js'
 import { AppError, ErrorCode } from '../errors.js'
-import { SECURITY_HEADERS } from '../plugins/security-headers.js'
+import { SECURITY_HEADERS } from './security-headers.js'
 import { isLingering, lingerThenDestroy } from './unread-body.js'
 
 /** The AppError for a `clientError` event's error code. */

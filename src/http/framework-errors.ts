@@ -6,8 +6,8 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, ErrorCode } from '../errors.js'
-import { sendError } from '../plugins/error-handler.js'
-import { SECURITY_HEADERS } from '../plugins/security-headers.js'
+import { sendError } from './error-answer.js'
+import { SECURITY_HEADERS } from './security-headers.js'
 import { discardUnreadBody } from './unread-body.js'
 
 /** The AppError for one of Fastify's router errors. */
@@ -20,7 +20,6 @@ export function frameworkErrorOf(error: FastifyError): AppError {
 export function frameworkErrors(maxBodyBytes: number) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
     const appError = frameworkErrorOf(error)
-    request.errorCode = appError.code
     // No hook runs for these requests: the headers the plugins would add are set here, and the
     // unread body is waited for here (plugins/unread-body.ts).
     reply.headers(SECURITY_HEADERS).header('cache-control', 'no-store').header('x-request-id', request.id)

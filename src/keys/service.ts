@@ -14,6 +14,7 @@ import type { Clock } from '../lib/clock.js'
 import { generateKey, isWellFormedKey, randomId, visiblePrefix } from './format.js'
 import { digestsEqual, hashKey } from './hash.js'
 import type { LimitRule } from '../ratelimit/policy.js'
+import type { ChangeRefusal, ChangeResult } from './refusals.js'
 import type { KeyChanges, OwnerRecord } from './store.js'
 import { KeyStore } from './store.js'
 import type { ApiKeyRecord, KeyMetadata, Principal, Scope, VerifyResult } from './types.js'
@@ -58,13 +59,6 @@ export interface CreatedKey {
   key: string
   record: ApiKeyRecord
 }
-
-/**
- * Why a change was refused: no such key; the key is revoked (or already replaced, for a
- * rotation); or it is the last active admin key, which must not be lost.
- */
-export type ChangeRefusal = 'not_found' | 'revoked' | 'rotated' | 'last_admin'
-export type ChangeResult<T> = { ok: true; value: T } | { ok: false; reason: ChangeRefusal }
 
 export interface Rotation {
   created: CreatedKey

@@ -1,6 +1,7 @@
 /** What the key services know about a key. The key itself never appears here. */
 import { parseDuration } from '../lib/duration.js'
 import type { LimitRule } from '../ratelimit/policy.js'
+import type { KeyRefusal } from './refusals.js'
 
 export const SCOPES = ['predict', 'admin'] as const
 export type Scope = (typeof SCOPES)[number]
@@ -59,11 +60,8 @@ export interface Principal {
   ownerLimits: readonly LimitRule[] | null
 }
 
-/** Why a presented key was refused; callers all see the same 403, the audit log sees this. */
-export type RejectReason = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'disabled' | 'rotated'
-
 /** A refused key that exists (revoked, expired, disabled, rotated) carries its id, for the audit log. */
-export type VerifyResult = { ok: true; principal: Principal } | { ok: false; reason: RejectReason; keyId?: string }
+export type VerifyResult = { ok: true; principal: Principal } | { ok: false; reason: KeyRefusal; keyId?: string }
 
 type StatusFields = Pick<ApiKeyRecord, 'revokedAt' | 'expiresAt' | 'disabled' | 'rotatedTo' | 'graceEndsAt'>
 
@@ -80,7 +78,7 @@ export function keyStatus(record: StatusFields, now: number): KeyStatus {
 }
 
 /** Why a key is refused at `now`, or null when it is accepted (active, or rotated within its grace period). */
-export function refusalOf(record: StatusFields, now: number): Exclude<RejectReason, 'malformed' | 'unknown'> | null {
+export function refusalOf(record: StatusFields, now: number): Exclude<KeyRefusal, 'malformed' | 'unknown'> | null {
   const status = keyStatus(record, now)
   if (status === 'active') return null
   if (status === 'rotated') return record.graceEndsAt !== null && record.graceEndsAt > now ? null : 'rotated'

@@ -1,15 +1,15 @@
 /**
- * One audit record per request that reaches authentication (every route that is not public),
- * allowed or not, written off the request path by the audit writer. While the writer's
- * buffer is full, such requests are refused with 503 before any work is done (see
- * `src/audit/writer.ts` for the overload policy).
+ * One audit record per request that needs a key (every route that is not public), allowed or
+ * not, written off the request path by the audit writer. While the writer's buffer is full,
+ * such requests are refused with 503 before any work is done (see `src/audit/writer.ts` for the
+ * overload policy).
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { AuditEntry } from '../audit/record.js'
-import { CLIENT_CLOSED_STATUS, outcomeOf } from '../audit/record.js'
 import type { AuditWriter } from '../audit/writer.js'
 import { AppError, ErrorCode } from '../errors.js'
+import type { FinishedRequest } from '../http/ledger.js'
 import { redactKeys } from '../keys/format.js'
 import type { Clock } from '../lib/clock.js'
 
@@ -18,35 +18,27 @@ export interface AuditPluginOptions {
   clock: Clock
 }
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The request needs an audit record that is not written yet. */
-    auditPending: boolean
-  }
-}
-
 /** The record of an answered (or abandoned) request: counts of texts, never the texts or the key. */
-export function requestEntry(request: FastifyRequest, time: number, status: number, latencyMs: number | null): AuditEntry {
-  const principal = request.principal
-  const refused = request.refusedKey
-  const usage = request.usage
+export function requestEntry(finished: FinishedRequest, time: number): AuditEntry {
+  const { request, ledger, status, latencyMs } = finished
+  const { principal, refusedKey, work } = ledger
   return {
     time,
     kind: 'request',
     requestId: request.id,
-    keyId: principal?.keyId ?? refused?.id ?? null,
-    keyPrefix: principal?.prefix ?? refused?.prefix ?? null,
+    keyId: principal?.keyId ?? refusedKey?.id ?? null,
+    keyPrefix: principal?.prefix ?? refusedKey?.prefix ?? null,
     // From X-Forwarded-For when a proxy is trusted, and proxy-addr does not insist on an address.
     ip: redactKeys(request.ip),
     method: request.method,
-    route: request.routeOptions.url ?? null,
-    model: usage?.model ?? null,
+    route: ledger.route,
+    model: work?.model ?? null,
     status,
-    outcome: status === CLIENT_CLOSED_STATUS ? 'aborted' : outcomeOf(status, request.authFailure, request.errorCode),
-    cost: request.cost,
+    outcome: finished.outcome,
+    cost: ledger.cost,
     latencyUs: latencyMs === null ? null : Math.round(latencyMs * 1000),
-    texts: usage?.texts ?? null,
-    chars: usage?.chars ?? null,
+    texts: work?.texts ?? null,
+    chars: work?.chars ?? null,
     action: null,
     actor: null,
     detail: null,
@@ -59,38 +51,23 @@ function auditBehind(): AppError {
 
 async function audit(app: FastifyInstance, options: AuditPluginOptions): Promise<void> {
   const { writer, clock } = options
-  app.decorateRequest('auditPending', false)
 
   app.addHook('onRequest', (request, _reply, done) => {
-    // Same test as the auth plugin: public routes and unknown URLs never reach authentication.
-    // (routeOptions builds a new object on every read.)
-    const route = request.routeOptions
-    if (route.config.public === true || route.url === undefined) return done()
+    const ledger = request.ledger
+    if (!ledger.needsKey) return done()
     if (!writer.hasRoom()) {
       writer.refuse()
       return done(auditBehind())
     }
-    request.auditPending = true
+    ledger.auditOwed = true
     done()
   })
 
-  app.addHook('onResponse', (request, reply, done) => {
-    if (request.auditPending) {
-      request.auditPending = false
-      writer.append(requestEntry(request, clock.now(), reply.statusCode, reply.elapsedTime))
-    }
-    done()
-  })
-
-  // The client went away before the answer: onResponse will not run, but the request did
-  // reach authentication (and may have used the model), so it is recorded as aborted.
-  app.addHook('onRequestAbort', (request, done) => {
-    if (request.auditPending) {
-      request.auditPending = false
-      writer.append(requestEntry(request, clock.now(), CLIENT_CLOSED_STATUS, null))
-    }
-    done()
+  // Answered or abandoned (the client went away first: recorded as aborted, since the request
+  // did reach authentication and may have used the model).
+  app.onRequestFinished((finished) => {
+    if (finished.ledger.auditOwed) writer.append(requestEntry(finished, clock.now()))
   })
 }
 
-export default fp(audit, { name: 'audit', dependencies: ['error-handler', 'request-id'] })
+export default fp(audit, { name: 'audit', dependencies: ['error-handler', 'request-id', 'ledger'] })

@@ -5,8 +5,8 @@
  */
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { outcomeOf } from '../audit/record.js'
 import { ErrorCode } from '../errors.js'
+import type { FinishedRequest } from '../http/ledger.js'
 import type { AppMetrics } from '../metrics/registry.js'
 
 export interface MetricsPluginOptions {
@@ -15,15 +15,19 @@ export interface MetricsPluginOptions {
 
 const UNMATCHED = '(unmatched)'
 
+function rateLimitReason({ outcome, ledger }: FinishedRequest): string | undefined {
+  if (outcome !== 'rate_limited') return undefined
+  return ledger.errorCode === ErrorCode.AuthRateLimited ? 'auth_failures' : 'key_limit'
+}
+
 async function metricsPlugin(app: FastifyInstance, options: MetricsPluginOptions): Promise<void> {
   const { metrics } = options
-  app.addHook('onResponse', (request, reply, done) => {
-    const status = reply.statusCode
-    const outcome = outcomeOf(status, request.authFailure, request.errorCode)
-    const reason = outcome !== 'rate_limited' ? undefined : request.errorCode === ErrorCode.AuthRateLimited ? 'auth_failures' : 'key_limit'
-    metrics.request(request.method, request.routeOptions.url ?? UNMATCHED, status, outcome, reply.elapsedTime / 1000, reason)
-    done()
+  app.onRequestFinished((finished) => {
+    // Answered requests only: an abandoned one has no status or latency of its own.
+    if (finished.latencyMs === null) return
+    const { request, ledger, status, outcome } = finished
+    metrics.request(request.method, ledger.route ?? UNMATCHED, status, outcome, finished.latencyMs / 1000, rateLimitReason(finished))
   })
 }
 
-export default fp(metricsPlugin, { name: 'metrics', dependencies: ['auth', 'error-handler'] })
+export default fp(metricsPlugin, { name: 'metrics', dependencies: ['ledger'] })

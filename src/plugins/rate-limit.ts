@@ -19,19 +19,6 @@ export interface RateLimitOptions {
   defaults: readonly LimitRule[]
 }
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Units a request costs against its key's limits; default 1. */
-    cost?: (request: FastifyRequest) => number
-  }
-  interface FastifyRequest {
-    /** The limiter's decision for this request, once checked. */
-    rateLimit: Decision | null
-    /** The units this request was charged (0 until admitted). */
-    cost: number
-  }
-}
-
 function setHeaders(reply: FastifyReply, rules: readonly LimitRule[], decision: Decision): void {
   reply.header('ratelimit-policy', policyHeader(rules))
   reply.header('ratelimit', stateHeader(decision.states))
@@ -56,27 +43,25 @@ function refusal(decision: Decision, cost: number): AppError {
 
 async function rateLimit(app: FastifyInstance, options: RateLimitOptions): Promise<void> {
   const { limiter, defaults } = options
-  app.decorateRequest('rateLimit', null)
-  app.decorateRequest('cost', 0)
-
   app.addHook('preHandler', async (request, reply) => {
-    const principal = request.principal
+    const ledger = request.ledger
+    const principal = ledger.principal
     if (principal === null) return
     const groups = limitGroups(principal, defaults)
     const rules = groups.flatMap((group) => group.rules)
-    const cost = request.routeOptions.config.cost?.(request) ?? 1
+    const cost = ledger.config.cost?.(request) ?? 1
     const decision = await limiter.consumeAll(groups, cost)
-    request.rateLimit = decision
+    ledger.limits = decision
     setHeaders(reply, rules, decision)
     if (!decision.allowed) throw refusal(decision, cost)
-    request.cost = cost
+    ledger.cost = cost
   })
 
   // Answers given before the check (validation errors, wrong scope) still tell the caller
   // where it stands; reading costs nothing and a failure to read changes nothing.
   app.addHook('onSend', (request, reply, payload, done) => {
-    const principal = request.principal
-    if (principal === null || request.rateLimit !== null) return done(null, payload)
+    const { principal, limits } = request.ledger
+    if (principal === null || limits !== null) return done(null, payload)
     const groups = limitGroups(principal, defaults)
     const rules = groups.flatMap((group) => group.rules)
     Promise.resolve(limiter.peek(groups)).then(
@@ -89,4 +74,4 @@ async function rateLimit(app: FastifyInstance, options: RateLimitOptions): Promi
   })
 }
 
-export default fp(rateLimit, { name: 'rate-limit', dependencies: ['auth'] })
+export default fp(rateLimit, { name: 'rate-limit', dependencies: ['auth', 'ledger'] })

@@ -6,31 +6,23 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** What a prediction asked of which model, set by the route: counts only, never the texts. */
-    usage: { model: string; texts: number; chars: number } | null
-  }
-}
-
 async function requestLog(app: FastifyInstance): Promise<void> {
-  app.decorateRequest('usage', null)
-  app.addHook('onResponse', (request, reply, done) => {
+  app.onRequestFinished(({ request, ledger, status, latencyMs }) => {
+    if (latencyMs === null) return
     request.log.info(
       {
-        keyId: request.principal?.keyId,
+        keyId: ledger.principal?.keyId,
         method: request.method,
-        route: request.routeOptions.url ?? null,
-        status: reply.statusCode,
-        code: request.errorCode ?? undefined,
-        model: request.usage?.model,
-        texts: request.usage?.texts,
-        ms: Math.round(reply.elapsedTime * 100) / 100,
+        route: ledger.route,
+        status,
+        code: ledger.errorCode ?? undefined,
+        model: ledger.work?.model,
+        texts: ledger.work?.texts,
+        ms: Math.round(latencyMs * 100) / 100,
       },
       'request',
     )
-    done()
   })
 }
 
-export default fp(requestLog, { name: 'request-log' })
+export default fp(requestLog, { name: 'request-log', dependencies: ['ledger'] })

@@ -47,7 +47,7 @@ export default async function healthRoutes(fastify: FastifyInstance): Promise<vo
       )
       const checks = { database, models: models.size > 0 ? ('ok' as const) : ('failing' as const) }
       if (checks.database === 'ok' && checks.models === 'ok') return { status: 'ready' as const, checks }
-      request.errorCode = ErrorCode.NotReady
+      request.ledger.errorCode = ErrorCode.NotReady
       return reply.code(503).send({ detail: 'Not ready', code: ErrorCode.NotReady, request_id: request.id, checks })
     },
   )

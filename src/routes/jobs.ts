@@ -14,6 +14,7 @@ import { sentimentField } from '../models/sentiment.js'
 import { FINISHED } from '../jobs/types.js'
 import { ErrorResponse, protectedErrors } from './common.js'
 import type { Scope } from '../keys/types.js'
+import { requirePrincipal } from '../http/ledger.js'
 
 // Reading and cancelling jobs is also open to admin-only keys (operators, the dashboard), which see every key's jobs.
 const READ_SCOPES: Scope[] = ['predict', 'admin']
@@ -109,8 +110,8 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
     },
     async (request, reply) => {
       const texts = request.body.texts
-      const job = await jobs.create(request.principal!, texts, request.body.model)
-      request.usage = { model: job.model, texts: texts.length, chars: texts.reduce((sum, t) => sum + t.length, 0) }
+      const job = await jobs.create(requirePrincipal(request), texts, request.body.model)
+      request.ledger.work = { model: job.model, texts: texts.length, chars: texts.reduce((sum, t) => sum + t.length, 0) }
       return reply
         .code(202)
         .header('location', `/v1/jobs/${job.id}`)
@@ -131,7 +132,7 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
       },
     },
     async (request) => {
-      const job = await jobs.get(request.principal!, request.params.id)
+      const job = await jobs.get(requirePrincipal(request), request.params.id)
       if (!job) throw jobNotFound(request.params.id)
       if (!FINISHED.includes(job.status)) return view(job)
       const { offset, limit } = request.query
@@ -158,7 +159,7 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
     },
     async (request) => {
       const { status, offset, limit } = request.query
-      const page = await jobs.list(request.principal!, status, offset, limit + 1)
+      const page = await jobs.list(requirePrincipal(request), status, offset, limit + 1)
       return { jobs: page.slice(0, limit).map(view), next_offset: page.length > limit ? offset + limit : null }
     },
   )
@@ -179,6 +180,6 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
         },
       },
     },
-    async (request) => view(await jobs.cancel(request.principal!, request.params.id)),
+    async (request) => view(await jobs.cancel(requirePrincipal(request), request.params.id)),
   )
 }

@@ -3,17 +3,19 @@
  * key itself appears once, in the answer that creates it; every change is an audit record
  * naming the acting key. See docs/keys.md.
  */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { AppError, ErrorCode, errors } from '../errors.js'
-import type { ChangeRefusal, ChangeResult } from '../keys/service.js'
+import type { ChangeRefusal } from '../keys/refusals.js'
+import { changeRefusalMessage, changedOrThrow } from '../keys/refusals.js'
 import type { KeyChanges } from '../keys/store.js'
 import type { ApiKeyRecord } from '../keys/types.js'
 import { KEY_STATUSES, SCOPES } from '../keys/types.js'
 import { keyView, ruleView } from '../keys/view.js'
 import { ceilSeconds } from '../ratelimit/limiter.js'
 import { limitGroups } from '../ratelimit/subjects.js'
+import { requirePrincipal } from '../http/ledger.js'
 import { ErrorResponse, protectedErrors } from './common.js'
 import { expiryInput, graceInput, limitsInput, metadataInput, nameInput } from './key-input.js'
 import {
@@ -35,28 +37,16 @@ const admin = { scope: 'admin' as const }
 
 /** The 404 or 409 of a refused change. */
 export function refusalError(id: string, reason: ChangeRefusal): AppError {
-  switch (reason) {
-    case 'not_found':
-      return errors.notFound(`No key with id ${id}`)
-    case 'revoked':
-      return new AppError(ErrorCode.Conflict, `Key ${id} is revoked`)
-    case 'rotated':
-      return new AppError(ErrorCode.Conflict, `Key ${id} was rotated already`)
-    case 'last_admin':
-      return new AppError(ErrorCode.Conflict, `Key ${id} is the last active admin key; create another admin key first`)
-  }
-}
-
-function unwrap<T>(id: string, result: ChangeResult<T>): T {
-  if (!result.ok) throw refusalError(id, result.reason)
-  return result.value
+  const sentence = changeRefusalMessage(id, reason)
+  const detail = sentence.charAt(0).toUpperCase() + sentence.slice(1)
+  return reason === 'not_found' ? errors.notFound(detail) : new AppError(ErrorCode.Conflict, detail)
 }
 
 export default async function keyRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const { keys, clock, limiter, config } = app.services
   const view = (record: ApiKeyRecord) => keyView(record, clock.now())
-  const actor = (request: { principal: { keyId: string } | null }) => request.principal!.keyId
+  const actor = (request: FastifyRequest) => requirePrincipal(request).keyId
 
   app.post(
     '/v1/keys',
@@ -202,7 +192,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
       if (body.expires_at !== undefined) changes.expiresAt = expiryInput({ expires_at: body.expires_at }, clock.now())
       if (body.metadata !== undefined) changes.metadata = metadataInput(body.metadata)
       if (body.enabled !== undefined) changes.disabled = !body.enabled
-      return view(unwrap(request.params.id, await keys.update(request.params.id, changes, actor(request))))
+      return view(changedOrThrow(request.params.id, await keys.update(request.params.id, changes, actor(request)), refusalError))
     },
   )
 
@@ -234,7 +224,11 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
     },
     async (request, reply) => {
       const grace = graceInput(request.body.grace)
-      const { created, previous } = unwrap(request.params.id, await keys.rotate(request.params.id, grace, actor(request)))
+      const { created, previous } = changedOrThrow(
+        request.params.id,
+        await keys.rotate(request.params.id, grace, actor(request)),
+        refusalError,
+      )
       return reply
         .code(201)
         .header('location', `/v1/keys/${created.record.id}`)
@@ -262,7 +256,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
       const id = request.params.id
       const result = await keys.revoke(id, actor(request))
       if (!result.ok && result.reason === 'revoked') return view((await keys.store.findById(id))!)
-      return view(unwrap(id, result))
+      return view(changedOrThrow(id, result, refusalError))
     },
   )
 }

@@ -7,6 +7,7 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { mayUse } from '../models/access.js'
 import { protectedErrors } from './common.js'
+import { requirePrincipal } from '../http/ledger.js'
 
 const ModelView = Type.Object({
   name: Type.String(),
@@ -36,7 +37,7 @@ export default async function modelRoutes(fastify: FastifyInstance): Promise<voi
       },
     },
     (request) => {
-      const principal = request.principal!
+      const principal = requirePrincipal(request)
       const admin = principal.scopes.includes('admin')
       const defaultName = models.default.info.name
       return {

@@ -11,6 +11,7 @@ import { keyView, limitsView } from '../keys/view.js'
 import { protectedErrors } from './common.js'
 import { limitsInput } from './key-input.js'
 import { LimitsInput, OwnerId, OwnerObject, adminErrors } from './key-schemas.js'
+import { requirePrincipal } from '../http/ledger.js'
 
 const DAY_MS = 86_400_000
 const IdParams = Type.Object({ id: OwnerId })
@@ -69,7 +70,7 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
       },
     },
     async (request) => {
-      await keys.setOwnerLimits(request.params.id, limitsInput(request.body.limits), request.principal!.keyId)
+      await keys.setOwnerLimits(request.params.id, limitsInput(request.body.limits), requirePrincipal(request).keyId)
       return (await ownerView(request.params.id))!
     },
   )

@@ -17,6 +17,7 @@ import { sentimentField } from '../models/sentiment.js'
 import type { ServedModel } from '../models/registry.js'
 import type { Classification, ModelInfo } from '../models/types.js'
 import { ErrorResponse, protectedErrors } from './common.js'
+import { requirePrincipal } from '../http/ledger.js'
 
 export interface PredictRoutesOptions {
   maxTextLength: number
@@ -97,7 +98,7 @@ async function answer(input: Input, request: FastifyRequest, reply: FastifyReply
   const { body, query } = input
   if (body.texts !== undefined) {
     const texts = body.texts
-    request.usage = { model: model.info.name, texts: texts.length, chars: texts.reduce((sum, t) => sum + t.length, 0) }
+    request.ledger.work = { model: model.info.name, texts: texts.length, chars: texts.reduce((sum, t) => sum + t.length, 0) }
     const results = await classify(model, texts, reply, timeoutMs)
     return {
       results: results.map((result, i) => toAnswer(texts[i]!, model.info, result)),
@@ -107,7 +108,7 @@ async function answer(input: Input, request: FastifyRequest, reply: FastifyReply
   }
   // requireOneText made sure there is exactly one.
   const text = (query.text ?? body.text)!
-  request.usage = { model: model.info.name, texts: 1, chars: text.length }
+  request.ledger.work = { model: model.info.name, texts: 1, chars: text.length }
   const [result] = await classify(model, [text], reply, timeoutMs)
   return { ...toAnswer(text, model.info, result!), status: 'success' as const, model: model.info.name }
 }
@@ -149,7 +150,7 @@ export default async function predictRoutes(fastify: FastifyInstance, options: P
         response: responses,
       },
     },
-    (request, reply) => answer(request, request, reply, resolveModel(models, request.principal!), options.timeoutMs),
+    (request, reply) => answer(request, request, reply, resolveModel(models, requirePrincipal(request)), options.timeoutMs),
   )
 
   app.post(
@@ -169,6 +170,7 @@ export default async function predictRoutes(fastify: FastifyInstance, options: P
         },
       },
     },
-    (request, reply) => answer(request, request, reply, resolveModel(models, request.principal!, request.params.name), options.timeoutMs),
+    (request, reply) =>
+      answer(request, request, reply, resolveModel(models, requirePrincipal(request), request.params.name), options.timeoutMs),
   )
 }

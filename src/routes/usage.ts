@@ -12,6 +12,7 @@ import { OUTCOMES } from '../audit/record.js'
 import { AppError, ErrorCode, errors } from '../errors.js'
 import { ErrorResponse, protectedErrors } from './common.js'
 import { parseRange, rangeQuery } from './audit-query.js'
+import { requirePrincipal } from '../http/ledger.js'
 
 const BUCKET_NAMES = Object.keys(BUCKETS) as (keyof typeof BUCKETS)[]
 
@@ -64,7 +65,7 @@ export default async function usageRoutes(fastify: FastifyInstance): Promise<voi
       },
     },
     async (request) => {
-      const principal = request.principal!
+      const principal = requirePrincipal(request)
       const { key, bucket, limit, after } = request.query
       if (!principal.scopes.includes('admin') && key !== undefined && key !== principal.keyId) {
         throw new AppError(ErrorCode.InsufficientScope, "Only a key with the 'admin' scope can see the usage of other keys")

@@ -7,6 +7,7 @@ import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import dashboardPlugin, { DASHBOARD_CSP } from '../../src/plugins/dashboard.js'
 import errorHandler from '../../src/plugins/error-handler.js'
+import ledger from '../../src/plugins/ledger.js'
 import { PROJECT_ROOT, buildTestApp, tempDir } from '../helper.js'
 
 const BUILT = path.join(PROJECT_ROOT, 'dist', 'dashboard')
@@ -78,6 +79,7 @@ describe('GET /dashboard/', () => {
 
 test('a server whose dashboard was not built answers 404 with how to build it', async () => {
   const app = Fastify()
+  await app.register(ledger)
   await app.register(errorHandler)
   await app.register(dashboardPlugin, { root: tempDir() })
   const response = await app.inject('/dashboard/')

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { isStoreUnavailable } from '../../src/db/unavailable.js'
 import { clientErrorOf, clientErrorResponse } from '../../src/http/client-error.js'
-import { toAppError } from '../../src/plugins/error-handler.js'
+import { toAppError } from '../../src/http/error-answer.js'
 import { buildTestApp, createKey } from '../helper.js'
 
 let app: FastifyInstance

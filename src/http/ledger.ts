@@ -1,0 +1,109 @@
+/**
+ * The request's ledger: one typed record per request of everything the gateway decides about
+ * it — which route it is and whether it needs a key, who is calling (or why they were refused),
+ * what it was charged and where the caller stands against its limits, the work it did, and the
+ * error code of its answer.
+ *
+ * Authentication, the rate limiter, the error handler and the routes only write to it; one
+ * "finished" step (`plugins/ledger.ts`) reads it once, when the answer is sent or the client
+ * leaves, works out the outcome, and hands the same `FinishedRequest` to the audit log, the
+ * metrics and the log line. No other per-request state is kept on the request.
+ */
+import type { FastifyContextConfig, FastifyRequest } from 'fastify'
+import type { Outcome } from '../audit/outcomes.js'
+import type { ErrorCode } from '../errors.js'
+import type { AuthFailure } from '../keys/refusals.js'
+import type { Principal, Scope } from '../keys/types.js'
+import type { Decision } from '../ratelimit/limiter.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Reachable without a key (health, docs). */
+    public?: boolean
+    /** Scope the key needs (any one of a list); default `predict`. */
+    scope?: Scope | readonly Scope[]
+    /** Units a request costs against its key's limits; default 1. */
+    cost?: (request: FastifyRequest) => number
+  }
+  interface FastifyRequest {
+    /** What the gateway decided about this request so far (`http/ledger.ts`). */
+    readonly ledger: RequestLedger
+  }
+}
+
+/** What a prediction asked of which model: counts only, never the texts. */
+export interface WorkDone {
+  model: string
+  texts: number
+  chars: number
+}
+
+/** A well-formed key that was refused: its id when it exists, and its visible prefix (for the audit log). */
+export interface RefusedKey {
+  id: string | null
+  prefix: string
+}
+
+const DEFAULT_SCOPES: readonly Scope[] = ['predict']
+
+export class RequestLedger {
+  /** The route pattern (`/v1/jobs/:id`), never the URL; null when no route matched. */
+  readonly route: string | null
+  /** Whether the request must present a key: every matched route unless it is public. */
+  readonly needsKey: boolean
+  /** The route's settings (scope, cost), read once. */
+  readonly config: FastifyContextConfig
+
+  /** The authenticated caller (set by auth). */
+  principal: Principal | null = null
+  /** Why authentication failed (set by auth): the true reason, which the caller never sees. */
+  authFailure: AuthFailure | null = null
+  refusedKey: RefusedKey | null = null
+  /** The limiter's decision, once the request was checked against its limits. */
+  limits: Decision | null = null
+  /** The units this request was charged (0 until admitted; refused work costs nothing). */
+  cost = 0
+  /** The work the route did (set by the route). */
+  work: WorkDone | null = null
+  /** The error code of the answer, when the request failed (set by the error handler). */
+  errorCode: ErrorCode | null = null
+  /** The audit log owes this request a record (set by the audit plugin when it admits it). */
+  auditOwed = false
+  /** Set once the finished step ran, so that it runs once. */
+  finished = false
+
+  constructor(request: FastifyRequest) {
+    // routeOptions builds a new object on every read: read it once per request.
+    const { url, config } = request.routeOptions
+    this.route = url ?? null
+    this.config = config
+    this.needsKey = url !== undefined && config.public !== true
+  }
+
+  /** The scopes of which the caller's key needs one. */
+  get scopes(): readonly Scope[] {
+    const scope = this.config.scope
+    if (scope === undefined) return DEFAULT_SCOPES
+    return typeof scope === 'string' ? [scope] : scope
+  }
+}
+
+/** A request once answered (or abandoned), as the audit log, the metrics and the log line see it. */
+export interface FinishedRequest {
+  readonly request: FastifyRequest
+  readonly ledger: RequestLedger
+  readonly status: number
+  readonly outcome: Outcome
+  /** Milliseconds from arrival to the answer; null when the client left first. */
+  readonly latencyMs: number | null
+}
+
+/**
+ * The authenticated caller of a route that needs a key. Auth runs before every such route, so a
+ * missing principal here is a bug, reported as a 500 rather than served as anonymous.
+ */
+export function requirePrincipal(request: FastifyRequest): Principal {
+  const principal = request.ledger.principal
+  if (principal === null) throw new Error(`route ${request.ledger.route ?? '?'} ran without an authenticated key`)
+  return principal
+}
