@@ -54,14 +54,21 @@ export class MemoryLimiter implements Limiter {
       remaining: Math.max(0, rule.limit - counters[i]!.used(now)),
       resetMs: counters[i]!.resetIn(now),
     }))
-    if (allowed) return { allowed, states, retryAfterMs: 0, blockedBy: [], exceedsLimit: false }
+    if (allowed) return { allowed, states, retryAfterMs: 0, blockedBy: [], exceedsLimit: false, at: now }
     return {
+      at: now,
       allowed,
       states,
       retryAfterMs: Math.max(...blocked.map((i) => counters[i]!.waitFor(now, cost, rules[i]!.limit))),
       blockedBy: blocked.map((i) => rules[i]!.name),
       exceedsLimit: blocked.some((i) => cost > rules[i]!.limit),
     }
+  }
+
+  refund(groups: readonly LimitGroup[], cost: number, decision: Decision): void {
+    if (!decision.allowed || cost <= 0) return
+    const now = this.clock.now()
+    for (const group of groups) for (const rule of group.rules) this.counter(group.subject, rule).refund(now, decision.at, cost)
   }
 
   close(): Promise<void> {

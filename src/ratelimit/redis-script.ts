@@ -9,7 +9,7 @@
  * ARGV[2]  cost (0 only reads)
  * ARGV[3]  slots: how many buckets back a scan may reach
  * ARGV[4 + 3(i-1) ..]  limit, window ms, bucket ms of rule i
- * Returns  {allowed, used_1, reset_1, wait_1, used_2, ...}: used after the decision, ms until
+ * Returns  {allowed, now, used_1, reset_1, wait_1, used_2, ...}: used after the decision, ms until
  *          the oldest counted unit leaves, ms until this cost would fit (0 when it fits now).
  */
 export const LIMIT_SCRIPT = `
@@ -90,7 +90,7 @@ if allowed == 1 and cost > 0 then
   end
 end
 
-local out = { allowed }
+local out = { allowed, now }
 for _, rule in ipairs(rules) do
   local reset = 0
   if rule.total > 0 then reset = wait_for(rule.key, rule.oldest, rule.newest, rule.total, rule.limit - rule.total + 1, rule.limit, rule.window, rule.bucket) end
@@ -103,4 +103,28 @@ for _, rule in ipairs(rules) do
   table.insert(out, wait)
 end
 return out
+`
+
+/**
+ * Gives back units of an admitted charge: takes up to `cost` units out of the bucket that holds
+ * `at` in each rule's hash, if that bucket is still there (it is dropped once out of the window).
+ *
+ * KEYS[i]  the hash of rule i
+ * ARGV[1]  cost
+ * ARGV[2]  at: the charge's time in ms (the `now` LIMIT_SCRIPT returned)
+ * ARGV[3 + (i-1)]  bucket ms of rule i
+ */
+export const REFUND_SCRIPT = `
+local cost = tonumber(ARGV[1])
+local at = tonumber(ARGV[2])
+for i, key in ipairs(KEYS) do
+  local field = string.format('%d', math.floor(at / tonumber(ARGV[2 + i])))
+  local units = tonumber(redis.call('HGET', key, field))
+  if units then
+    local back = math.min(cost, units)
+    if back == units then redis.call('HDEL', key, field) else redis.call('HINCRBY', key, field, -back) end
+    redis.call('HINCRBY', key, 't', -back)
+  end
+end
+return 1
 `

@@ -52,7 +52,21 @@ export class ResilientLimiter implements Limiter {
         })
       }
       this.fallbackDecisions++
-      return this.options.fallback.consumeAll(groups, cost)
+      const decision = await this.options.fallback.consumeAll(groups, cost)
+      return { ...decision, fallback: true }
+    }
+  }
+
+  /**
+   * Gives back to whichever limiter charged. A refund the shared store cannot take is dropped:
+   * the caller then pays for work it did not get, but no window ever admits more than its limit.
+   */
+  async refund(groups: readonly LimitGroup[], cost: number, decision: Decision): Promise<void> {
+    if (decision.fallback) return this.options.fallback.refund(groups, cost, decision)
+    try {
+      await this.options.primary.refund(groups, cost, decision)
+    } catch (error) {
+      this.failed(error)
     }
   }
 

@@ -67,6 +67,17 @@ export class WindowCounter {
     if (index > this.newest) this.newest = index
   }
 
+  /** Takes up to `cost` units back out of the bucket charged at `at`, if it still counts at `now`. */
+  refund(now: number, at: number, cost: number): void {
+    this.advance(now)
+    const index = bucketOf(at, this.bucketMs)
+    const slot = index % SLOTS
+    if (index < this.oldest || this.indices[slot] !== index) return
+    const units = Math.min(cost, this.counts[slot]!)
+    this.counts[slot]! -= units
+    this.total -= units
+  }
+
   /** Milliseconds until enough units leave the window for `cost` more to fit `limit`. */
   waitFor(now: number, cost: number, limit: number): number {
     let total = this.used(now)

@@ -97,5 +97,45 @@ for (const makeBackend of [memoryBackend, redisBackend]) {
       assert.equal(decision.states[0]!.remaining, 10)
       assert.equal(decision.states[0]!.resetMs, 0)
     })
+
+    test('a refund gives back units to the bucket they were charged to', async () => {
+      const { clock, limiter, subject } = fresh()
+      const groups = [{ subject, rules: [minute, day] }]
+      const first = await limiter.consumeAll(groups, 2)
+      clock.advance(10_000)
+      const second = await limiter.consumeAll(groups, 1)
+      assert.deepEqual(
+        second.states.map((s) => s.remaining),
+        [7, 0],
+      )
+      await limiter.refund(groups, 2, first)
+      const after = await limiter.consumeAll(groups, 0)
+      assert.deepEqual(
+        after.states.map((s) => s.remaining),
+        [9, 2],
+      )
+      // The oldest counted unit is now the second charge's, in the bucket that holds now.
+      assert.equal(after.states[0]!.resetMs, 60_000 + 750)
+    })
+
+    test('a refund of a charge whose bucket left the window changes nothing', async () => {
+      const { clock, limiter, subject } = fresh()
+      const groups = [{ subject, rules: [minute] }]
+      const old = await limiter.consumeAll(groups, 4)
+      clock.advance(61_000)
+      await limiter.consumeAll(groups, 3)
+      await limiter.refund(groups, 4, old)
+      assert.equal((await limiter.consumeAll(groups, 0)).states[0]!.remaining, 7)
+    })
+
+    test('a refused decision has nothing to give back', async () => {
+      const { limiter, subject } = fresh()
+      const groups = [{ subject, rules: [minute] }]
+      await limiter.consumeAll(groups, 9)
+      const refused = await limiter.consumeAll(groups, 2)
+      assert.equal(refused.allowed, false)
+      await limiter.refund(groups, 2, refused)
+      assert.equal((await limiter.consumeAll(groups, 0)).states[0]!.remaining, 1)
+    })
   })
 }
