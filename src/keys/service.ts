@@ -14,9 +14,8 @@ import type { Clock } from '../lib/clock.js'
 import { generateKey, isWellFormedKey, randomId, visiblePrefix } from './format.js'
 import { digestsEqual, hashKey } from './hash.js'
 import type { LimitRule } from '../ratelimit/policy.js'
-import type { KeyChanges, OwnerRecord } from './store.js'
 import { KeyStore } from './store.js'
-import type { ApiKeyRecord, KeyMetadata, Principal, Scope, VerifyResult } from './types.js'
+import type { ApiKeyRecord, KeyChanges, KeyMetadata, OwnerRecord, Principal, Scope, VerifyResult } from './types.js'
 import { DEFAULT_OWNER, keyStatus, refusalOf } from './types.js'
 
 export interface KeyServiceOptions {

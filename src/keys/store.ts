@@ -6,35 +6,7 @@ import { sql } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { ApiKeysTable, DatabaseSchema } from '../db/schema.js'
 import type { LimitRule } from '../ratelimit/policy.js'
-import type { ApiKeyRecord, KeyMetadata, KeyStatus, Scope } from './types.js'
-
-/** Fields of a key that can change after creation. */
-export interface KeyChanges {
-  name?: string
-  scopes?: Scope[]
-  expiresAt?: number | null
-  limits?: LimitRule[] | null
-  models?: string[] | null
-  metadata?: KeyMetadata | null
-  disabled?: boolean
-}
-
-/** Which keys a listing shows; every field narrows it. */
-export interface KeyFilter {
-  owner?: string
-  status?: KeyStatus
-  scope?: Scope
-  /** A substring of the name (any case), or the start of a key (`igk_AbC…`). */
-  q?: string
-}
-
-/** An owner's shared limits as stored. */
-export interface OwnerRecord {
-  id: string
-  limits: LimitRule[] | null
-  createdAt: number
-  updatedAt: number
-}
+import type { ApiKeyRecord, KeyChanges, KeyFilter, KeyMetadata, OwnerRecord, Scope } from './types.js'
 
 const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T))
 const text = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value))
