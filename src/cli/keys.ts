@@ -127,7 +127,7 @@ function registerList(keys: Command): void {
       const filter = parseOptions(() => listFilter(options))
       const now = Date.now()
       const [records, counts] = await withKeys(configFrom(command), async (service, db) => {
-        const page = await service.store.page(filter, now, 0, Number.MAX_SAFE_INTEGER)
+        const page = await service.page(filter, 0, Number.MAX_SAFE_INTEGER)
         return [page.keys, await countsByKeySince(db.kysely, now - DAY_MS)] as const
       })
       const day = (id: string) => {
@@ -176,7 +176,7 @@ function registerShow(keys: Command): void {
     .action(async (id: string, options: { json?: boolean }, command: Command) => {
       const now = Date.now()
       const found = await withKeys(configFrom(command), async (service, db) => {
-        const record = await service.store.findById(id)
+        const record = await service.get(id)
         if (!record) return undefined
         const owner = await service.owner(record.owner)
         const counts = await countsByKeySince(db.kysely, now - DAY_MS, [id])

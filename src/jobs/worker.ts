@@ -162,7 +162,7 @@ export class JobWorker {
    * when to try again while the key is at its limits.
    */
   private async chargeBudget(job: Job, wanted: number): Promise<{ admitted: number; retryAfterMs: number }> {
-    const record = await this.options.keys.store.findById(job.keyId)
+    const record = await this.options.keys.get(job.keyId)
     if (!record || refusalOf(record, this.options.clock.now()) !== null)
       throw new JobFailure('the key that created the job is no longer active')
     const ownerLimits = (await this.options.keys.owner(record.owner))?.limits ?? null

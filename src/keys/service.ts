@@ -15,7 +15,7 @@ import { generateKey, isWellFormedKey, randomId, visiblePrefix } from './format.
 import { digestsEqual, hashKey } from './hash.js'
 import type { LimitRule } from '../ratelimit/policy.js'
 import { KeyStore } from './store.js'
-import type { ApiKeyRecord, KeyChanges, KeyMetadata, OwnerRecord, Principal, Scope, VerifyResult } from './types.js'
+import type { ApiKeyRecord, KeyChanges, KeyFilter, KeyMetadata, OwnerRecord, Principal, Scope, VerifyResult } from './types.js'
 import { DEFAULT_OWNER, keyStatus, refusalOf } from './types.js'
 
 export interface KeyServiceOptions {
@@ -76,7 +76,7 @@ const done = <T>(value: T): ChangeResult<T> => ({ ok: true, value })
 type CacheEntry = { record: ApiKeyRecord; principal: Principal } | { record: null }
 
 export class KeyService {
-  readonly store: KeyStore
+  private readonly store: KeyStore
   private readonly clock: Clock
   private readonly cache: LRUCache<string, CacheEntry>
   private readonly negativeTtlMs: number
@@ -230,8 +230,19 @@ export class KeyService {
     return (await this.store.findOwner(owner))!
   }
 
-  list(): Promise<ApiKeyRecord[]> {
-    return this.store.list()
+  /** A key by its id, whatever its status; undefined when there is none. */
+  get(id: string): Promise<ApiKeyRecord | undefined> {
+    return this.store.findById(id)
+  }
+
+  /** A page of the keys that match `filter` now, newest first, and how many match in all. */
+  page(filter: KeyFilter, offset: number, limit: number): Promise<{ keys: ApiKeyRecord[]; total: number }> {
+    return this.store.page(filter, this.clock.now(), offset, limit)
+  }
+
+  /** Every key of an owner, whatever its status, newest first. */
+  listByOwner(owner: string): Promise<ApiKeyRecord[]> {
+    return this.store.listByOwner(owner)
   }
 
   /** The key a presented string is, by its digest (no status check): for leak response. */

@@ -106,12 +106,6 @@ export class KeyStore {
     return row && toRecord(row)
   }
 
-  /** Every key, oldest first. */
-  async list(): Promise<ApiKeyRecord[]> {
-    const rows = await this.db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute()
-    return rows.map(toRecord)
-  }
-
   async count(): Promise<number> {
     const { n } = await this.db
       .selectFrom('api_keys')

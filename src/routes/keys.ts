@@ -130,7 +130,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
     },
     async (request) => {
       const { offset, limit, ...filter } = request.query
-      const page = await keys.store.page(filter, clock.now(), offset, limit)
+      const page = await keys.page(filter, offset, limit)
       return { keys: page.keys.map(view), total: page.total, next_offset: offset + limit < page.total ? offset + limit : null }
     },
   )
@@ -151,7 +151,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
       },
     },
     async (request) => {
-      const record = await keys.store.findById(request.params.id)
+      const record = await keys.get(request.params.id)
       if (!record) throw refusalError(request.params.id, 'not_found')
       const ownerLimits = (await keys.owner(record.owner))?.limits ?? null
       const groups = limitGroups({ keyId: record.id, limits: record.limits, owner: record.owner, ownerLimits }, config.defaultLimits)
@@ -260,7 +260,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
     async (request) => {
       const id = request.params.id
       const result = await keys.revoke(id, actor(request))
-      if (!result.ok && result.reason === 'revoked') return view((await keys.store.findById(id))!)
+      if (!result.ok && result.reason === 'revoked') return view((await keys.get(id))!)
       return view(unwrap(id, result))
     },
   )
