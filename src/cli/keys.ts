@@ -176,11 +176,10 @@ function registerShow(keys: Command): void {
     .action(async (id: string, options: { json?: boolean }, command: Command) => {
       const now = Date.now()
       const found = await withKeys(configFrom(command), async (service, db) => {
-        const record = await service.get(id)
-        if (!record) return undefined
-        const owner = await service.owner(record.owner)
+        const key = await service.findWithLimits(id)
+        if (!key) return undefined
         const counts = await countsByKeySince(db.kysely, now - DAY_MS, [id])
-        return { record, ownerLimits: owner?.limits ?? null, usage: summarize(counts.values()) }
+        return { record: key.record, ownerLimits: key.ownerLimits, usage: summarize(counts.values()) }
       })
       if (!found) throw refusalError(id, 'not_found')
       if (options.json === true) {

@@ -13,7 +13,9 @@ import type { Database } from '../db/database.js'
 import type { Clock } from '../lib/clock.js'
 import { generateKey, isWellFormedKey, randomId, visiblePrefix } from './format.js'
 import { digestsEqual, hashKey } from './hash.js'
+import type { LimitGroup } from '../ratelimit/limiter.js'
 import type { LimitRule } from '../ratelimit/policy.js'
+import { limitGroups } from '../ratelimit/subjects.js'
 import { KeyStore } from './store.js'
 import type { ApiKeyRecord, KeyChanges, KeyFilter, KeyMetadata, OwnerRecord, Principal, Scope, VerifyResult } from './types.js'
 import { DEFAULT_OWNER, keyStatus, refusalOf } from './types.js'
@@ -21,6 +23,8 @@ import { DEFAULT_OWNER, keyStatus, refusalOf } from './types.js'
 export interface KeyServiceOptions {
   db: Database
   clock: Clock
+  /** Limits of keys that have none of their own (`--default-limits`). */
+  defaultLimits: readonly LimitRule[]
   /** Most keys (and unknown digests) remembered; default 10,000. */
   cacheSize?: number
   /** How long an unknown digest is remembered as unknown; default 10 s. */
@@ -65,6 +69,13 @@ export interface CreatedKey {
 export type ChangeRefusal = 'not_found' | 'revoked' | 'rotated' | 'last_admin'
 export type ChangeResult<T> = { ok: true; value: T } | { ok: false; reason: ChangeRefusal }
 
+/** A key, its owner's shared limits, and the limit groups its requests are counted against. */
+export interface KeyWithLimits {
+  record: ApiKeyRecord
+  ownerLimits: readonly LimitRule[] | null
+  groups: readonly LimitGroup[]
+}
+
 export interface Rotation {
   created: CreatedKey
   previous: ApiKeyRecord
@@ -78,7 +89,11 @@ type CacheEntry = { record: ApiKeyRecord; principal: Principal } | { record: nul
 export class KeyService {
   private readonly store: KeyStore
   private readonly clock: Clock
+  private readonly defaultLimits: readonly LimitRule[]
   private readonly cache: LRUCache<string, CacheEntry>
+  // Per principal, and a principal lives as long as its cache entry: dropped with it when
+  // keys or owners change, so the groups never outlive the limits they were built from.
+  private readonly groups = new WeakMap<Principal, readonly LimitGroup[]>()
   private readonly negativeTtlMs: number
   private readonly lastUsed = new Map<string, number>()
   private readonly touchTimer: NodeJS.Timeout
@@ -91,6 +106,7 @@ export class KeyService {
   constructor(options: KeyServiceOptions) {
     this.store = new KeyStore(options.db)
     this.clock = options.clock
+    this.defaultLimits = options.defaultLimits
     this.audit = options.audit
     this.negativeTtlMs = options.negativeTtlMs ?? 10_000
     this.cache = new LRUCache({ max: options.cacheSize ?? 10_000 })
@@ -245,6 +261,28 @@ export class KeyService {
     return this.store.listByOwner(owner)
   }
 
+  /**
+   * A key by its id with its owner's shared limits and its limit groups, whatever its status;
+   * undefined when there is none. For callers without a request: the job worker, the admin view.
+   */
+  async findWithLimits(id: string): Promise<KeyWithLimits | undefined> {
+    const record = await this.store.findById(id)
+    if (!record) return undefined
+    const principal = await this.principalOf(record)
+    return { record, ownerLimits: principal.ownerLimits, groups: this.limitGroups(principal) }
+  }
+
+  /**
+   * The limit groups a request of `principal` is counted against: its key's own limits (or the
+   * server's defaults), then its owner's shared limits when it has some. Asked on every
+   * request, so built once per principal.
+   */
+  limitGroups(principal: Principal): readonly LimitGroup[] {
+    let groups = this.groups.get(principal)
+    if (groups === undefined) this.groups.set(principal, (groups = limitGroups(principal, this.defaultLimits)))
+    return groups
+  }
+
   /** The key a presented string is, by its digest (no status check): for leak response. */
   findByKey(presented: string): Promise<ApiKeyRecord | undefined> {
     return this.store.findByHash(hashKey(presented))
@@ -273,11 +311,15 @@ export class KeyService {
   }
 
   private async lookup(digest: string): Promise<VerifyResult> {
-    const record = (await this.store.findByHash(digest)) ?? null
-    const ownerLimits = record ? ((await this.store.findOwner(record.owner))?.limits ?? null) : null
-    const entry: CacheEntry = record ? { record, principal: toPrincipal(record, ownerLimits) } : { record: null }
+    const record = await this.store.findByHash(digest)
+    const entry: CacheEntry = record ? { record, principal: await this.principalOf(record) } : { record: null }
     this.cache.set(digest, entry, record ? {} : { ttl: this.negativeTtlMs })
     return this.judge(digest, entry)
+  }
+
+  private async principalOf(record: ApiKeyRecord): Promise<Principal> {
+    const ownerLimits = (await this.store.findOwner(record.owner))?.limits ?? null
+    return toPrincipal(record, ownerLimits)
   }
 
   private judge(digest: string, entry: CacheEntry): VerifyResult {

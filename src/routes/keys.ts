@@ -12,7 +12,6 @@ import type { ApiKeyRecord, KeyChanges } from '../keys/types.js'
 import { KEY_STATUSES, SCOPES } from '../keys/types.js'
 import { keyView, ruleView } from '../keys/view.js'
 import { ceilSeconds } from '../ratelimit/limiter.js'
-import { limitGroups } from '../ratelimit/subjects.js'
 import { ErrorResponse, protectedErrors } from './common.js'
 import { expiryInput, graceInput, limitsInput, metadataInput, nameInput } from './key-input.js'
 import {
@@ -53,7 +52,7 @@ function unwrap<T>(id: string, result: ChangeResult<T>): T {
 
 export default async function keyRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { keys, clock, limiter, config } = app.services
+  const { keys, clock, limiter } = app.services
   const view = (record: ApiKeyRecord) => keyView(record, clock.now())
   const actor = (request: { principal: { keyId: string } | null }) => request.principal!.keyId
 
@@ -151,10 +150,9 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
       },
     },
     async (request) => {
-      const record = await keys.get(request.params.id)
-      if (!record) throw refusalError(request.params.id, 'not_found')
-      const ownerLimits = (await keys.owner(record.owner))?.limits ?? null
-      const groups = limitGroups({ keyId: record.id, limits: record.limits, owner: record.owner, ownerLimits }, config.defaultLimits)
+      const key = await keys.findWithLimits(request.params.id)
+      if (!key) throw refusalError(request.params.id, 'not_found')
+      const { record, ownerLimits, groups } = key
       const decision = await limiter.peek(groups)
       // States come in the groups' order: the key's rules, then the owner's.
       const keyRules = groups[0]!.rules.length

@@ -24,7 +24,7 @@ for (const store of ['sqlite', 'postgres'] as const)
     before(async () => {
       where = { dataDir: tempDir(), databaseUrl: store === 'postgres' ? await freshPostgres() : '' }
       db = await openDatabase(where)
-      keys = new KeyService({ db, clock })
+      keys = new KeyService({ db, clock, defaultLimits: [] })
     })
     after(async () => {
       await keys.close()
@@ -121,7 +121,7 @@ for (const store of ['sqlite', 'postgres'] as const)
       // of them must be refused. (Two changes to one key are not a race on the last admin: once
       // a key is disabled, taking its admin scope removes no active admin and is rightly allowed.)
       const otherDb = store === 'postgres' ? await openDatabase(where) : db
-      const other = otherDb === db ? keys : new KeyService({ db: otherDb, clock })
+      const other = otherDb === db ? keys : new KeyService({ db: otherDb, clock, defaultLimits: [] })
       try {
         for (let round = 0; round < 5; round++) {
           const [a, b, c] = await Promise.all(
