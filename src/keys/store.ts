@@ -6,6 +6,7 @@ import { sql } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { ApiKeysTable, DatabaseSchema } from '../db/schema.js'
 import type { LimitRule } from '../ratelimit/policy.js'
+import { KEY_PREFIX, visiblePrefix } from './format.js'
 import type { ApiKeyRecord, KeyChanges, KeyFilter, KeyMetadata, OwnerRecord, Scope } from './types.js'
 
 const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T))
@@ -162,8 +163,8 @@ export class KeyStore {
     if (filter.scope !== undefined) query = query.where(sql<string>`',' || scopes || ','`, 'like', `%,${filter.scope},%`)
     if (filter.q !== undefined && filter.q !== '') {
       const q = filter.q
-      query = q.startsWith('igk_')
-        ? query.where(sql<boolean>`prefix like ${likeLiteral(q.slice(0, 10))} || '%' escape '!'`)
+      query = q.startsWith(KEY_PREFIX)
+        ? query.where(sql<boolean>`prefix like ${likeLiteral(visiblePrefix(q))} || '%' escape '!'`)
         : query.where(sql<boolean>`lower(name) like ${`%${likeLiteral(q.toLowerCase())}%`} escape '!'`)
     }
     if (filter.status === undefined) return query
