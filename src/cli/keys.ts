@@ -176,7 +176,7 @@ function registerShow(keys: Command): void {
     .action(async (id: string, options: { json?: boolean }, command: Command) => {
       const now = Date.now()
       const found = await withKeys(configFrom(command), async (service, db) => {
-        const key = await service.findWithLimits(id)
+        const key = await service.getWithLimits(id)
         if (!key) return undefined
         const counts = await countsByKeySince(db.kysely, now - DAY_MS, [id])
         return { record: key.record, ownerLimits: key.ownerLimits, usage: summarize(counts.values()) }

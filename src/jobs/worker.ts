@@ -159,7 +159,7 @@ export class JobWorker {
    * when to try again while the key is at its limits.
    */
   private async chargeBudget(job: Job, wanted: number): Promise<{ admitted: number; retryAfterMs: number }> {
-    const key = await this.options.keys.findWithLimits(job.keyId)
+    const key = await this.options.keys.getWithLimits(job.keyId)
     if (!key || refusalOf(key.record, this.options.clock.now()) !== null)
       throw new JobFailure('the key that created the job is no longer active')
     const { groups } = key

@@ -1,6 +1,8 @@
 /**
  * API key use cases shared by the HTTP API and the CLI: create, list, update, disable and
- * enable, rotate, revoke, owners' shared limits, and verify. Every change is audited.
+ * enable, rotate, revoke, owners' shared limits, verify, and the limit groups a key's
+ * requests count against. Every change is audited. The store stays private: every read a
+ * caller needs is a method here, so none can bypass the cache or the audit.
  *
  * Verification is on every request's path, so it is cached: parse and checksum (no I/O),
  * SHA-256, a bounded in-memory cache keyed by the digest, and only then the store. The cache
@@ -265,7 +267,7 @@ export class KeyService {
    * A key by its id with its owner's shared limits and its limit groups, whatever its status;
    * undefined when there is none. For callers without a request: the job worker, the admin view.
    */
-  async findWithLimits(id: string): Promise<KeyWithLimits | undefined> {
+  async getWithLimits(id: string): Promise<KeyWithLimits | undefined> {
     const record = await this.store.findById(id)
     if (!record) return undefined
     const principal = await this.principalOf(record)

@@ -150,7 +150,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
       },
     },
     async (request) => {
-      const key = await keys.findWithLimits(request.params.id)
+      const key = await keys.getWithLimits(request.params.id)
       if (!key) throw refusalError(request.params.id, 'not_found')
       const { record, ownerLimits, groups } = key
       const decision = await limiter.peek(groups)

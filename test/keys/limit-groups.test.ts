@@ -57,7 +57,7 @@ test("a key's own limits replace the defaults; its owner's follow, renamed owner
     { subject: 'owner:lg-team', rules: [{ name: 'owner-minute', limit: 5, windowMs: 60_000 }] },
   ])
 
-  const found = await keys.findWithLimits(record.id)
+  const found = await keys.getWithLimits(record.id)
   assert.ok(found)
   assert.equal(found.record.id, record.id)
   assert.deepEqual(found.ownerLimits, parseRules(['5/1m']))
@@ -67,10 +67,10 @@ test("a key's own limits replace the defaults; its owner's follow, renamed owner
 test('by id, a key is found whatever its status; an unknown id is undefined', async () => {
   const { record } = await keys.create({ name: 'gone', scopes: ['predict'], owner: 'lg-gone' })
   assert.ok((await keys.revoke(record.id)).ok)
-  const found = await keys.findWithLimits(record.id)
+  const found = await keys.getWithLimits(record.id)
   assert.ok(found)
   assert.notEqual(found.record.revokedAt, null)
   assert.equal(found.ownerLimits, null)
   assert.deepEqual(found.groups, [{ subject: `key:${record.id}`, rules: defaults }])
-  assert.equal(await keys.findWithLimits('key_doesNotExist00'), undefined)
+  assert.equal(await keys.getWithLimits('key_doesNotExist00'), undefined)
 })
