@@ -83,6 +83,7 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
   const keys = new KeyService({
     db,
     clock,
+    defaultLimits: config.defaultLimits,
     audit: audit ?? undefined,
     onBackgroundError: (error) => log.error({ err: error }, 'background task failed'),
   })
@@ -127,7 +128,6 @@ function startJobs(config: Config, deps: JobDependencies): { jobs: JobService; j
     models: deps.models,
     limiter: deps.limiter,
     keys: deps.keys,
-    defaultLimits: config.defaultLimits,
     clock: deps.clock,
     log: deps.log,
     chunkSize: config.maxBatch,

@@ -31,7 +31,7 @@ export const bareFastify = () => startTsServer('bare Fastify + model (no securit
 export async function dataDirWithKey(store: { databaseUrl?: string } = {}): Promise<{ dataDir: string; key: string }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'infergate-bench-'))
   const db = await openDatabase({ dataDir, ...store })
-  const keys = new KeyService({ db, clock: systemClock })
+  const keys = new KeyService({ db, clock: systemClock, defaultLimits: [] })
   // A limit that is checked on every request but never reached during a run.
   const limits = [{ name: 'minute', limit: 1_000_000_000, windowMs: 60_000 }]
   const { key } = await keys.create({ name: 'bench', scopes: ['admin', 'predict'], limits })

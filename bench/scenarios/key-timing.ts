@@ -54,7 +54,7 @@ export async function runKeyTiming(options: KeyTimingOptions): Promise<ScenarioR
   const push = (map: Map<number, number[]>, shared: number, value: number) =>
     (map.get(shared) ?? map.set(shared, []).get(shared)!).push(value)
   try {
-    const setup = new KeyService({ db, clock: systemClock })
+    const setup = new KeyService({ db, clock: systemClock, defaultLimits: [] })
     const { key } = await setup.create({ name: 'timing', scopes: ['predict'] })
     for (let i = 0; i < 100; i++) await setup.create({ name: `other-${i}`, scopes: ['predict'] })
     await setup.close()
@@ -63,7 +63,7 @@ export async function runKeyTiming(options: KeyTimingOptions): Promise<ScenarioR
         // A new service (an empty cache) per measurement, and distinct candidates: with 30
         // characters shared only a few thousand near misses exist, and a repeated one would
         // be answered from the negative cache instead of the store.
-        const keys = new KeyService({ db, clock: systemClock })
+        const keys = new KeyService({ db, clock: systemClock, defaultLimits: [] })
         const fresh = new Set<string>()
         while (fresh.size < PER_ROUND) fresh.add(asReceived(shared, key))
         const repeated = asReceived(shared, key)

@@ -39,7 +39,7 @@ function timeSync(fn: (i: number) => unknown, n = 200_000, rounds = 7): number {
 async function verificationNs(): Promise<{ cached: number; malformed: number }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'infergate-micro-'))
   const db = await openDatabase({ dataDir })
-  const keys = new KeyService({ db, clock: systemClock })
+  const keys = new KeyService({ db, clock: systemClock, defaultLimits: [] })
   const { key } = await keys.create({ name: 'micro', scopes: ['predict'] })
   await keys.verify(key)
   const cached = timeSync(() => keys.verify(key))

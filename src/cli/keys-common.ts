@@ -22,7 +22,12 @@ import { formatTime } from './table.js'
 export async function withKeys<T>(config: Config, use: (keys: KeyService, db: Database) => Promise<T>): Promise<T> {
   const db = await openDatabase(storeOptions(config))
   // Changes made here are audited at once, by actor 'cli', in the server's chain.
-  const keys = new KeyService({ db, clock: systemClock, audit: new AuditStore(db).directSink(systemClock) })
+  const keys = new KeyService({
+    db,
+    clock: systemClock,
+    defaultLimits: config.defaultLimits,
+    audit: new AuditStore(db).directSink(systemClock),
+  })
   try {
     return await use(keys, db)
   } finally {

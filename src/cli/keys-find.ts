@@ -5,18 +5,18 @@
  * Exit code 0 when the key is found, 1 otherwise.
  */
 import type { Command } from 'commander'
-import { KEY_PREFIX, isWellFormedKey, visiblePrefix } from '../keys/format.js'
+import { KEY_BODY_LENGTH, KEY_PATTERN, KEY_PREFIX, isWellFormedKey, visiblePrefix } from '../keys/format.js'
 import type { ApiKeyRecord } from '../keys/types.js'
 import { keyView } from '../keys/view.js'
 import { keyLines, storeCommand, withKeys } from './keys-common.js'
 import { configFrom } from './options.js'
 
-const KEY_SHAPE = /igk_[0-9A-Za-z]{38}/
+const KEY_SHAPE = new RegExp(KEY_PATTERN)
 
 export type FindVerdict = 'found' | 'bad_format' | 'bad_checksum' | 'unknown'
 
 const MESSAGES: Record<Exclude<FindVerdict, 'found'>, string> = {
-  bad_format: `not an infergate key (wrong format: a key is ${KEY_PREFIX} followed by 38 letters and digits)`,
+  bad_format: `not an infergate key (wrong format: a key is ${KEY_PREFIX} followed by ${KEY_BODY_LENGTH} letters and digits)`,
   bad_checksum: 'not an infergate key (bad checksum)',
   unknown: 'a well-formed infergate key, but not one of this store (another deployment, or deleted)',
 }

@@ -7,8 +7,7 @@ import type { Command } from 'commander'
 import { Option } from 'commander'
 import { countsByKeySince, summarize } from '../audit/usage.js'
 import type { CreatedKey } from '../keys/service.js'
-import type { KeyChanges, KeyFilter } from '../keys/store.js'
-import type { ApiKeyRecord, KeyMetadata, Scope } from '../keys/types.js'
+import type { ApiKeyRecord, KeyChanges, KeyFilter, KeyMetadata, Scope } from '../keys/types.js'
 import { KEY_STATUSES, SCOPES, parseKeyName, parseMetadata, parseOwnerId, parseScopes } from '../keys/types.js'
 import type { KeyView } from '../keys/view.js'
 import { keyView, limitsView } from '../keys/view.js'
@@ -128,7 +127,7 @@ function registerList(keys: Command): void {
       const filter = parseOptions(() => listFilter(options))
       const now = Date.now()
       const [records, counts] = await withKeys(configFrom(command), async (service, db) => {
-        const page = await service.store.page(filter, now, 0, Number.MAX_SAFE_INTEGER)
+        const page = await service.page(filter, 0, Number.MAX_SAFE_INTEGER)
         return [page.keys, await countsByKeySince(db.kysely, now - DAY_MS)] as const
       })
       const day = (id: string) => {
@@ -177,11 +176,10 @@ function registerShow(keys: Command): void {
     .action(async (id: string, options: { json?: boolean }, command: Command) => {
       const now = Date.now()
       const found = await withKeys(configFrom(command), async (service, db) => {
-        const record = await service.store.findById(id)
-        if (!record) return undefined
-        const owner = await service.owner(record.owner)
+        const key = await service.getWithLimits(id)
+        if (!key) return undefined
         const counts = await countsByKeySince(db.kysely, now - DAY_MS, [id])
-        return { record, ownerLimits: owner?.limits ?? null, usage: summarize(counts.values()) }
+        return { record: key.record, ownerLimits: key.ownerLimits, usage: summarize(counts.values()) }
       })
       if (!found) throw refusalError(id, 'not_found')
       if (options.json === true) {

@@ -15,7 +15,7 @@ const DAY_MS = 86_400_000
 async function loadOwner(command: Command, id: string) {
   const now = Date.now()
   return withKeys(configFrom(command), async (service, db) => {
-    const [owner, records] = await Promise.all([service.owner(id), service.store.listByOwner(id)])
+    const [owner, records] = await Promise.all([service.owner(id), service.listByOwner(id)])
     const counts = await countsByKeySince(
       db.kysely,
       now - DAY_MS,

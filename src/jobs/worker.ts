@@ -14,12 +14,10 @@ import type { Logger } from 'pino'
 import { AppError, ErrorCode } from '../errors.js'
 import type { KeyService } from '../keys/service.js'
 import { refusalOf } from '../keys/types.js'
-import { limitGroups } from '../ratelimit/subjects.js'
 import type { Clock } from '../lib/clock.js'
 import { randomId } from '../keys/format.js'
 import type { ModelRegistry, ServedModel } from '../models/registry.js'
 import type { Limiter } from '../ratelimit/limiter.js'
-import type { LimitRule } from '../ratelimit/policy.js'
 import type { JobStore } from './store.js'
 import type { Job } from './types.js'
 
@@ -28,7 +26,6 @@ export interface JobWorkerOptions {
   models: ModelRegistry
   limiter: Limiter
   keys: KeyService
-  defaultLimits: readonly LimitRule[]
   clock: Clock
   log: Pick<Logger, 'info' | 'warn' | 'error'>
   /** Texts per model call. */
@@ -162,11 +159,10 @@ export class JobWorker {
    * when to try again while the key is at its limits.
    */
   private async chargeBudget(job: Job, wanted: number): Promise<{ admitted: number; retryAfterMs: number }> {
-    const record = await this.options.keys.store.findById(job.keyId)
-    if (!record || refusalOf(record, this.options.clock.now()) !== null)
+    const key = await this.options.keys.getWithLimits(job.keyId)
+    if (!key || refusalOf(key.record, this.options.clock.now()) !== null)
       throw new JobFailure('the key that created the job is no longer active')
-    const ownerLimits = (await this.options.keys.owner(record.owner))?.limits ?? null
-    const groups = limitGroups({ keyId: record.id, limits: record.limits, owner: record.owner, ownerLimits }, this.options.defaultLimits)
+    const { groups } = key
     // Smaller chunks than the smallest limit, so that a job always fits eventually.
     const cost = Math.min(wanted, ...groups.flatMap((group) => group.rules.map((rule) => rule.limit)))
     const decision = await this.options.limiter.consumeAll(groups, cost)

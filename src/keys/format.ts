@@ -11,21 +11,28 @@ import { crc32 } from 'node:zlib'
 export const KEY_PREFIX = 'igk_'
 const RANDOM_LENGTH = 32
 const CHECKSUM_LENGTH = 6
+/** Characters after the prefix: the random part and the checksum. */
+export const KEY_BODY_LENGTH = RANDOM_LENGTH + CHECKSUM_LENGTH
 /** Characters of the key shown to humans: the prefix and the first random characters. */
 const VISIBLE_LENGTH = KEY_PREFIX.length + 6
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+/** The characters of the body (base62) as a regular-expression class. */
+const KEY_ALPHABET_CLASS = '[0-9A-Za-z]'
 
+/** A key's shape as regular-expression source, unanchored: every pattern below is built from it. */
+export const KEY_PATTERN = `${KEY_PREFIX}${KEY_ALPHABET_CLASS}{${KEY_BODY_LENGTH}}`
 /** The whole key, anchored; for validation. */
-export const KEY_REGEX = /^igk_[0-9A-Za-z]{38}$/
+export const KEY_REGEX = new RegExp(`^${KEY_PATTERN}$`)
 /** For secret scanners (gitleaks, GitHub custom patterns): a key anywhere in a text. */
-export const KEY_SCAN_REGEX = /\bigk_[0-9A-Za-z]{38}\b/g
+export const KEY_SCAN_REGEX = new RegExp(`\\b${KEY_PATTERN}\\b`, 'g')
 
 // No word boundaries: a key glued to other characters (`key_igk_...`) is found too.
-const KEY_ANYWHERE = /igk_[0-9A-Za-z]{38}/g
+const KEY_SHAPE = new RegExp(KEY_PATTERN)
+const KEY_ANYWHERE = new RegExp(KEY_PATTERN, 'g')
 
 /** True when a text contains something shaped like a key (checksum or not). */
 export function containsKey(text: string): boolean {
-  return text.includes(KEY_PREFIX) && /igk_[0-9A-Za-z]{38}/.test(text)
+  return text.includes(KEY_PREFIX) && KEY_SHAPE.test(text)
 }
 
 /** Replaces everything shaped like a key by its visible prefix and `…[redacted]`. */
@@ -80,7 +87,7 @@ function withChecksum(body: string): string {
 
 /** True when the string has the key's shape and its checksum matches. No database involved. */
 export function isWellFormedKey(candidate: string): boolean {
-  if (candidate.length !== KEY_PREFIX.length + RANDOM_LENGTH + CHECKSUM_LENGTH || !KEY_REGEX.test(candidate)) {
+  if (candidate.length !== KEY_PREFIX.length + KEY_BODY_LENGTH || !KEY_REGEX.test(candidate)) {
     return false
   }
   const split = candidate.length - CHECKSUM_LENGTH

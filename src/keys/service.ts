@@ -1,6 +1,8 @@
 /**
  * API key use cases shared by the HTTP API and the CLI: create, list, update, disable and
- * enable, rotate, revoke, owners' shared limits, and verify. Every change is audited.
+ * enable, rotate, revoke, owners' shared limits, verify, and the limit groups a key's
+ * requests count against. Every change is audited. The store stays private: every read a
+ * caller needs is a method here, so none can bypass the cache or the audit.
  *
  * Verification is on every request's path, so it is cached: parse and checksum (no I/O),
  * SHA-256, a bounded in-memory cache keyed by the digest, and only then the store. The cache
@@ -13,16 +15,19 @@ import type { Database } from '../db/database.js'
 import type { Clock } from '../lib/clock.js'
 import { generateKey, isWellFormedKey, randomId, visiblePrefix } from './format.js'
 import { digestsEqual, hashKey } from './hash.js'
+import type { LimitGroup } from '../ratelimit/limiter.js'
 import type { LimitRule } from '../ratelimit/policy.js'
 import type { ChangeRefusal, ChangeResult } from './refusals.js'
-import type { KeyChanges, OwnerRecord } from './store.js'
+import { limitGroups } from '../ratelimit/subjects.js'
 import { KeyStore } from './store.js'
-import type { ApiKeyRecord, KeyMetadata, Principal, Scope, VerifyResult } from './types.js'
+import type { ApiKeyRecord, KeyChanges, KeyFilter, KeyMetadata, OwnerRecord, Principal, Scope, VerifyResult } from './types.js'
 import { DEFAULT_OWNER, keyStatus, refusalOf } from './types.js'
 
 export interface KeyServiceOptions {
   db: Database
   clock: Clock
+  /** Limits of keys that have none of their own (`--default-limits`). */
+  defaultLimits: readonly LimitRule[]
   /** Most keys (and unknown digests) remembered; default 10,000. */
   cacheSize?: number
   /** How long an unknown digest is remembered as unknown; default 10 s. */
@@ -60,6 +65,13 @@ export interface CreatedKey {
   record: ApiKeyRecord
 }
 
+/** A key, its owner's shared limits, and the limit groups its requests are counted against. */
+export interface KeyWithLimits {
+  record: ApiKeyRecord
+  ownerLimits: readonly LimitRule[] | null
+  groups: readonly LimitGroup[]
+}
+
 export interface Rotation {
   created: CreatedKey
   previous: ApiKeyRecord
@@ -71,9 +83,13 @@ const done = <T>(value: T): ChangeResult<T> => ({ ok: true, value })
 type CacheEntry = { record: ApiKeyRecord; principal: Principal } | { record: null }
 
 export class KeyService {
-  readonly store: KeyStore
+  private readonly store: KeyStore
   private readonly clock: Clock
+  private readonly defaultLimits: readonly LimitRule[]
   private readonly cache: LRUCache<string, CacheEntry>
+  // Per principal, and a principal lives as long as its cache entry: dropped with it when
+  // keys or owners change, so the groups never outlive the limits they were built from.
+  private readonly groups = new WeakMap<Principal, readonly LimitGroup[]>()
   private readonly negativeTtlMs: number
   private readonly lastUsed = new Map<string, number>()
   private readonly touchTimer: NodeJS.Timeout
@@ -86,6 +102,7 @@ export class KeyService {
   constructor(options: KeyServiceOptions) {
     this.store = new KeyStore(options.db)
     this.clock = options.clock
+    this.defaultLimits = options.defaultLimits
     this.audit = options.audit
     this.negativeTtlMs = options.negativeTtlMs ?? 10_000
     this.cache = new LRUCache({ max: options.cacheSize ?? 10_000 })
@@ -225,8 +242,41 @@ export class KeyService {
     return (await this.store.findOwner(owner))!
   }
 
-  list(): Promise<ApiKeyRecord[]> {
-    return this.store.list()
+  /** A key by its id, whatever its status; undefined when there is none. */
+  get(id: string): Promise<ApiKeyRecord | undefined> {
+    return this.store.findById(id)
+  }
+
+  /** A page of the keys that match `filter` now, newest first, and how many match in all. */
+  page(filter: KeyFilter, offset: number, limit: number): Promise<{ keys: ApiKeyRecord[]; total: number }> {
+    return this.store.page(filter, this.clock.now(), offset, limit)
+  }
+
+  /** Every key of an owner, whatever its status, newest first. */
+  listByOwner(owner: string): Promise<ApiKeyRecord[]> {
+    return this.store.listByOwner(owner)
+  }
+
+  /**
+   * A key by its id with its owner's shared limits and its limit groups, whatever its status;
+   * undefined when there is none. For callers without a request: the job worker, the admin view.
+   */
+  async getWithLimits(id: string): Promise<KeyWithLimits | undefined> {
+    const record = await this.store.findById(id)
+    if (!record) return undefined
+    const principal = await this.principalOf(record)
+    return { record, ownerLimits: principal.ownerLimits, groups: this.limitGroups(principal) }
+  }
+
+  /**
+   * The limit groups a request of `principal` is counted against: its key's own limits (or the
+   * server's defaults), then its owner's shared limits when it has some. Asked on every
+   * request, so built once per principal.
+   */
+  limitGroups(principal: Principal): readonly LimitGroup[] {
+    let groups = this.groups.get(principal)
+    if (groups === undefined) this.groups.set(principal, (groups = limitGroups(principal, this.defaultLimits)))
+    return groups
   }
 
   /** The key a presented string is, by its digest (no status check): for leak response. */
@@ -257,11 +307,15 @@ export class KeyService {
   }
 
   private async lookup(digest: string): Promise<VerifyResult> {
-    const record = (await this.store.findByHash(digest)) ?? null
-    const ownerLimits = record ? ((await this.store.findOwner(record.owner))?.limits ?? null) : null
-    const entry: CacheEntry = record ? { record, principal: toPrincipal(record, ownerLimits) } : { record: null }
+    const record = await this.store.findByHash(digest)
+    const entry: CacheEntry = record ? { record, principal: await this.principalOf(record) } : { record: null }
     this.cache.set(digest, entry, record ? {} : { ttl: this.negativeTtlMs })
     return this.judge(digest, entry)
+  }
+
+  private async principalOf(record: ApiKeyRecord): Promise<Principal> {
+    const ownerLimits = (await this.store.findOwner(record.owner))?.limits ?? null
+    return toPrincipal(record, ownerLimits)
   }
 
   private judge(digest: string, entry: CacheEntry): VerifyResult {

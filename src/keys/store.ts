@@ -6,35 +6,8 @@ import { sql } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { ApiKeysTable, DatabaseSchema } from '../db/schema.js'
 import type { LimitRule } from '../ratelimit/policy.js'
-import type { ApiKeyRecord, KeyMetadata, KeyStatus, Scope } from './types.js'
-
-/** Fields of a key that can change after creation. */
-export interface KeyChanges {
-  name?: string
-  scopes?: Scope[]
-  expiresAt?: number | null
-  limits?: LimitRule[] | null
-  models?: string[] | null
-  metadata?: KeyMetadata | null
-  disabled?: boolean
-}
-
-/** Which keys a listing shows; every field narrows it. */
-export interface KeyFilter {
-  owner?: string
-  status?: KeyStatus
-  scope?: Scope
-  /** A substring of the name (any case), or the start of a key (`igk_AbC…`). */
-  q?: string
-}
-
-/** An owner's shared limits as stored. */
-export interface OwnerRecord {
-  id: string
-  limits: LimitRule[] | null
-  createdAt: number
-  updatedAt: number
-}
+import { KEY_PREFIX, visiblePrefix } from './format.js'
+import type { ApiKeyRecord, KeyChanges, KeyFilter, KeyMetadata, OwnerRecord, Scope } from './types.js'
 
 const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T))
 const text = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value))
@@ -134,12 +107,6 @@ export class KeyStore {
     return row && toRecord(row)
   }
 
-  /** Every key, oldest first. */
-  async list(): Promise<ApiKeyRecord[]> {
-    const rows = await this.db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute()
-    return rows.map(toRecord)
-  }
-
   async count(): Promise<number> {
     const { n } = await this.db
       .selectFrom('api_keys')
@@ -196,8 +163,8 @@ export class KeyStore {
     if (filter.scope !== undefined) query = query.where(sql<string>`',' || scopes || ','`, 'like', `%,${filter.scope},%`)
     if (filter.q !== undefined && filter.q !== '') {
       const q = filter.q
-      query = q.startsWith('igk_')
-        ? query.where(sql<boolean>`prefix like ${likeLiteral(q.slice(0, 10))} || '%' escape '!'`)
+      query = q.startsWith(KEY_PREFIX)
+        ? query.where(sql<boolean>`prefix like ${likeLiteral(visiblePrefix(q))} || '%' escape '!'`)
         : query.where(sql<boolean>`lower(name) like ${`%${likeLiteral(q.toLowerCase())}%`} escape '!'`)
     }
     if (filter.status === undefined) return query

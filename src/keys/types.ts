@@ -47,6 +47,34 @@ export interface ApiKeyRecord {
   graceEndsAt: number | null
 }
 
+/** Fields of a key that can change after creation. */
+export interface KeyChanges {
+  name?: string
+  scopes?: Scope[]
+  expiresAt?: number | null
+  limits?: LimitRule[] | null
+  models?: string[] | null
+  metadata?: KeyMetadata | null
+  disabled?: boolean
+}
+
+/** Which keys a listing shows; every field narrows it. */
+export interface KeyFilter {
+  owner?: string
+  status?: KeyStatus
+  scope?: Scope
+  /** A substring of the name (any case), or the start of a key (`igk_AbC…`). */
+  q?: string
+}
+
+/** An owner's shared limits as stored. */
+export interface OwnerRecord {
+  id: string
+  limits: LimitRule[] | null
+  createdAt: number
+  updatedAt: number
+}
+
 /** The authenticated caller, attached to each request. */
 export interface Principal {
   keyId: string

@@ -7,16 +7,16 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, ErrorCode } from '../errors.js'
+import type { KeyService } from '../keys/service.js'
 import { policyHeader, stateHeader } from '../ratelimit/headers.js'
 import type { Decision, Limiter } from '../ratelimit/limiter.js'
 import { ceilSeconds } from '../ratelimit/limiter.js'
 import type { LimitRule } from '../ratelimit/policy.js'
-import { limitGroups } from '../ratelimit/subjects.js'
 
 export interface RateLimitOptions {
   limiter: Limiter
-  /** Limits of keys that have none of their own. */
-  defaults: readonly LimitRule[]
+  /** Whose limits a request counts against: its key's and its owner's. */
+  keys: Pick<KeyService, 'limitGroups'>
 }
 
 function setHeaders(reply: FastifyReply, rules: readonly LimitRule[], decision: Decision): void {
@@ -42,12 +42,12 @@ function refusal(decision: Decision, cost: number): AppError {
 }
 
 async function rateLimit(app: FastifyInstance, options: RateLimitOptions): Promise<void> {
-  const { limiter, defaults } = options
+  const { limiter, keys } = options
   app.addHook('preHandler', async (request, reply) => {
     const ledger = request.ledger
     const principal = ledger.principal
     if (principal === null) return
-    const groups = limitGroups(principal, defaults)
+    const groups = keys.limitGroups(principal)
     const rules = groups.flatMap((group) => group.rules)
     const cost = ledger.config.cost?.(request) ?? 1
     const decision = await limiter.consumeAll(groups, cost)
@@ -62,7 +62,7 @@ async function rateLimit(app: FastifyInstance, options: RateLimitOptions): Promi
   app.addHook('onSend', (request, reply, payload, done) => {
     const { principal, limits } = request.ledger
     if (principal === null || limits !== null) return done(null, payload)
-    const groups = limitGroups(principal, defaults)
+    const groups = keys.limitGroups(principal)
     const rules = groups.flatMap((group) => group.rules)
     Promise.resolve(limiter.peek(groups)).then(
       (decision) => {

@@ -9,12 +9,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { AppError, ErrorCode, errors } from '../errors.js'
 import type { ChangeRefusal } from '../keys/refusals.js'
 import { changeRefusalMessage, changedOrThrow } from '../keys/refusals.js'
-import type { KeyChanges } from '../keys/store.js'
-import type { ApiKeyRecord } from '../keys/types.js'
+import type { ApiKeyRecord, KeyChanges } from '../keys/types.js'
 import { KEY_STATUSES, SCOPES } from '../keys/types.js'
 import { keyView, ruleView } from '../keys/view.js'
 import { ceilSeconds } from '../ratelimit/limiter.js'
-import { limitGroups } from '../ratelimit/subjects.js'
 import { requirePrincipal } from '../http/ledger.js'
 import { ErrorResponse, protectedErrors } from './common.js'
 import { expiryInput, graceInput, limitsInput, metadataInput, nameInput } from './key-input.js'
@@ -44,7 +42,7 @@ export function refusalError(id: string, reason: ChangeRefusal): AppError {
 
 export default async function keyRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { keys, clock, limiter, config } = app.services
+  const { keys, clock, limiter } = app.services
   const view = (record: ApiKeyRecord) => keyView(record, clock.now())
   const actor = (request: FastifyRequest) => requirePrincipal(request).keyId
 
@@ -121,7 +119,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
     },
     async (request) => {
       const { offset, limit, ...filter } = request.query
-      const page = await keys.store.page(filter, clock.now(), offset, limit)
+      const page = await keys.page(filter, offset, limit)
       return { keys: page.keys.map(view), total: page.total, next_offset: offset + limit < page.total ? offset + limit : null }
     },
   )
@@ -142,10 +140,9 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
       },
     },
     async (request) => {
-      const record = await keys.store.findById(request.params.id)
-      if (!record) throw refusalError(request.params.id, 'not_found')
-      const ownerLimits = (await keys.owner(record.owner))?.limits ?? null
-      const groups = limitGroups({ keyId: record.id, limits: record.limits, owner: record.owner, ownerLimits }, config.defaultLimits)
+      const key = await keys.getWithLimits(request.params.id)
+      if (!key) throw refusalError(request.params.id, 'not_found')
+      const { record, ownerLimits, groups } = key
       const decision = await limiter.peek(groups)
       // States come in the groups' order: the key's rules, then the owner's.
       const keyRules = groups[0]!.rules.length
@@ -255,7 +252,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
     async (request) => {
       const id = request.params.id
       const result = await keys.revoke(id, actor(request))
-      if (!result.ok && result.reason === 'revoked') return view((await keys.store.findById(id))!)
+      if (!result.ok && result.reason === 'revoked') return view((await keys.get(id))!)
       return view(changedOrThrow(id, result, refusalError))
     },
   )

@@ -22,7 +22,7 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
 
   /** The owner object, or undefined when no key names it and no limits were ever set. */
   async function ownerView(id: string) {
-    const [owner, records] = await Promise.all([keys.owner(id), keys.store.listByOwner(id)])
+    const [owner, records] = await Promise.all([keys.owner(id), keys.listByOwner(id)])
     if (!owner && records.length === 0) return undefined
     const now = clock.now()
     const since = now - DAY_MS

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, test } from 'node:test'
-import { KEY_REGEX } from '../../src/keys/format.js'
+import { KEY_PATTERN, KEY_REGEX } from '../../src/keys/format.js'
 import { settings } from '../../src/config.js'
 import { tempDir } from '../helper.js'
 import { runCli, startServer } from './process.js'
@@ -54,7 +54,7 @@ describe('infergate keys', () => {
       dataDir,
     ])
     assert.equal(created.code, 0, created.stderr)
-    assert.match(created.stdout, /igk_[0-9A-Za-z]{38}/)
+    assert.match(created.stdout, new RegExp(KEY_PATTERN))
     assert.match(created.stdout, /only time the key is shown/)
     assert.match(created.stdout, /scopes: admin, predict/)
   })
@@ -113,7 +113,7 @@ describe('infergate serve', () => {
     const dataDir = tempDir()
     const server = await startServer(['--data-dir', dataDir])
     try {
-      const key = /igk_[0-9A-Za-z]{38}/.exec(server.stderr())?.[0]
+      const key = new RegExp(KEY_PATTERN).exec(server.stderr())?.[0]
       assert.ok(key, `no key in the banner: ${server.stderr()}`)
       const response = await fetch(`${server.url}/predict?text=great`, { method: 'POST', headers: { 'x-api-key': key } })
       assert.equal(response.status, 200)

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { AuditStore } from '../../src/audit/store.js'
 import { openDatabase } from '../../src/db/database.js'
-import { KEY_REGEX } from '../../src/keys/format.js'
+import { KEY_PATTERN, KEY_REGEX } from '../../src/keys/format.js'
 import type { KeyView } from '../../src/keys/view.js'
 import { tempDir } from '../helper.js'
 import { runCli } from './process.js'
@@ -115,7 +115,7 @@ describe('infergate keys lifecycle', () => {
     const text = await cli('keys', 'rotate', rotated.id, '--grace', '0')
     assert.equal(text.code, 0, text.stderr)
     assert.match(text.stdout, /the old key is refused from now on/)
-    assert.match(text.stdout, /igk_[0-9A-Za-z]{38}/)
+    assert.match(text.stdout, new RegExp(KEY_PATTERN))
   })
 
   test('find names the key a leaked string is; look-alikes and strangers are told apart', async () => {

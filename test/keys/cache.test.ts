@@ -18,7 +18,7 @@ test('audit appends from another connection keep the cache; a revocation drops i
   const dataDir = tempDir()
   const db = await openDatabase({ dataDir })
   const other = await openDatabase({ dataDir })
-  const keys = new KeyService({ db, clock: systemClock })
+  const keys = new KeyService({ db, clock: systemClock, defaultLimits: [] })
   try {
     const { key, record } = await keys.create({ name: 'cached', scopes: ['predict'] })
     const first = await keys.verify(key)

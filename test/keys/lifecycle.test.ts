@@ -24,7 +24,7 @@ for (const store of ['sqlite', 'postgres'] as const)
     before(async () => {
       where = { dataDir: tempDir(), databaseUrl: store === 'postgres' ? await freshPostgres() : '' }
       db = await openDatabase(where)
-      keys = new KeyService({ db, clock })
+      keys = new KeyService({ db, clock, defaultLimits: [] })
     })
     after(async () => {
       await keys.close()
@@ -40,7 +40,7 @@ for (const store of ['sqlite', 'postgres'] as const)
       const plain = await keys.create({ name: 'plain', scopes: ['predict'] })
       assert.equal(plain.record.owner, 'default')
       const owned = await keys.create({ name: 'owned', scopes: ['predict'], owner: 'team-a', metadata: { plan: 'pro' } })
-      const stored = await keys.store.findById(owned.record.id)
+      const stored = await keys.get(owned.record.id)
       assert.equal(stored?.owner, 'team-a')
       assert.deepEqual(stored?.metadata, { plan: 'pro' })
       assert.equal(stored?.disabled, false)
@@ -51,7 +51,7 @@ for (const store of ['sqlite', 'postgres'] as const)
       assert.equal(await reason(key), 'ok')
       assert.ok((await keys.update(record.id, { disabled: true })).ok)
       assert.equal(await reason(key), 'disabled')
-      assert.equal(keyStatus((await keys.store.findById(record.id))!, clock.now()), 'disabled')
+      assert.equal(keyStatus((await keys.get(record.id))!, clock.now()), 'disabled')
       assert.ok((await keys.update(record.id, { disabled: false })).ok)
       assert.equal(await reason(key), 'ok')
     })
@@ -121,14 +121,14 @@ for (const store of ['sqlite', 'postgres'] as const)
       // of them must be refused. (Two changes to one key are not a race on the last admin: once
       // a key is disabled, taking its admin scope removes no active admin and is rightly allowed.)
       const otherDb = store === 'postgres' ? await openDatabase(where) : db
-      const other = otherDb === db ? keys : new KeyService({ db: otherDb, clock })
+      const other = otherDb === db ? keys : new KeyService({ db: otherDb, clock, defaultLimits: [] })
       try {
         for (let round = 0; round < 5; round++) {
           const [a, b, c] = await Promise.all(
             ['a', 'b', 'c'].map((name) => keys.create({ name: `race-${round}-${name}`, scopes: ['admin'] })),
           )
           const racing = new Set([a!.record.id, b!.record.id, c!.record.id])
-          for (const admin of await keys.store.adminCandidates()) {
+          for (const admin of (await keys.page({ scope: 'admin', status: 'active' }, 0, 1000)).keys) {
             if (!racing.has(admin.id)) assert.ok((await keys.revoke(admin.id)).ok)
           }
           const results = await Promise.all([
@@ -138,7 +138,7 @@ for (const store of ['sqlite', 'postgres'] as const)
           ])
           assert.equal(results.filter((r) => r.ok).length, 2, JSON.stringify(results))
           assert.equal(results.filter((r) => !r.ok && r.reason === 'last_admin').length, 1)
-          assert.equal((await keys.store.adminCandidates()).length, 1)
+          assert.equal((await keys.page({ scope: 'admin', status: 'active' }, 0, 1000)).keys.length, 1)
         }
       } finally {
         if (other !== keys) await other.close()
@@ -164,39 +164,39 @@ for (const store of ['sqlite', 'postgres'] as const)
       const b = await keys.create({ name: 'beta_two', scopes: ['predict', 'admin'], owner: 'list-o' })
       clock.advance(1)
       await keys.update(a.record.id, { disabled: true })
-      const all = await keys.store.page({ owner: 'list-o' }, clock.now(), 0, 10)
+      const all = await keys.page({ owner: 'list-o' }, 0, 10)
       assert.equal(all.total, 2)
       assert.deepEqual(
         all.keys.map((k) => k.id),
         [b.record.id, a.record.id],
       )
       assert.deepEqual(
-        (await keys.store.page({ owner: 'list-o', status: 'disabled' }, clock.now(), 0, 10)).keys.map((k) => k.id),
+        (await keys.page({ owner: 'list-o', status: 'disabled' }, 0, 10)).keys.map((k) => k.id),
         [a.record.id],
       )
       assert.deepEqual(
-        (await keys.store.page({ owner: 'list-o', status: 'active' }, clock.now(), 0, 10)).keys.map((k) => k.id),
+        (await keys.page({ owner: 'list-o', status: 'active' }, 0, 10)).keys.map((k) => k.id),
         [b.record.id],
       )
       assert.deepEqual(
-        (await keys.store.page({ owner: 'list-o', scope: 'admin' }, clock.now(), 0, 10)).keys.map((k) => k.id),
+        (await keys.page({ owner: 'list-o', scope: 'admin' }, 0, 10)).keys.map((k) => k.id),
         [b.record.id],
       )
       assert.deepEqual(
-        (await keys.store.page({ q: 'alpha' }, clock.now(), 0, 10)).keys.map((k) => k.id),
+        (await keys.page({ q: 'alpha' }, 0, 10)).keys.map((k) => k.id),
         [a.record.id],
       )
       // `_` is a literal, not a LIKE wildcard.
-      assert.deepEqual((await keys.store.page({ q: 'a_o' }, clock.now(), 0, 10)).total, 0)
+      assert.deepEqual((await keys.page({ q: 'a_o' }, 0, 10)).total, 0)
       assert.deepEqual(
-        (await keys.store.page({ q: 'a_t' }, clock.now(), 0, 10)).keys.map((k) => k.id),
+        (await keys.page({ q: 'a_t' }, 0, 10)).keys.map((k) => k.id),
         [b.record.id],
       )
       assert.deepEqual(
-        (await keys.store.page({ q: b.record.prefix }, clock.now(), 0, 10)).keys.map((k) => k.id),
+        (await keys.page({ q: b.record.prefix }, 0, 10)).keys.map((k) => k.id),
         [b.record.id],
       )
-      const page = await keys.store.page({ owner: 'list-o' }, clock.now(), 1, 1)
+      const page = await keys.page({ owner: 'list-o' }, 1, 1)
       assert.deepEqual([page.total, page.keys.map((k) => k.id)], [2, [a.record.id]])
     })
   })

@@ -35,7 +35,7 @@ export function newDataDir(name: string): string {
 /** Creates keys directly on the store; returns the plaintext keys and their ids in the order asked. */
 export async function createKeyRecords(store: Store, specs: KeySpec[]): Promise<{ key: string; id: string }[]> {
   const db = await openDatabase({ dataDir: store.dataDir, databaseUrl: store.databaseUrl ?? '' })
-  const service = new KeyService({ db, clock: systemClock })
+  const service = new KeyService({ db, clock: systemClock, defaultLimits: [] })
   const keys: { key: string; id: string }[] = []
   try {
     for (const spec of specs) {
