@@ -3,6 +3,7 @@
  * HTTP app and the CLI alike. Tests replace any of them through `ServiceOverrides`.
  */
 import type { Logger } from 'pino'
+import { Meter } from './accounting/meter.js'
 import { AuditStore } from './audit/store.js'
 import { WorkerAuditStore } from './audit/worker-store.js'
 import { AuditWriter } from './audit/writer.js'
@@ -30,6 +31,8 @@ export interface AppServices {
   readonly keys: KeyService
   readonly models: ModelRegistry
   readonly limiter: Limiter
+  /** Charges keys for their work and refunds what bought none (`accounting/meter.ts`). */
+  readonly meter: Meter
   readonly authGuard: AuthFailureGuard
   readonly jobs: JobService
   readonly jobWorker: JobWorker
@@ -88,8 +91,13 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     onBackgroundError: (error) => log.error({ err: error }, 'background task failed'),
   })
   const { limiter, close: closeLimiter } = buildLimiter({ config, log, clock, clockInjected: overrides.clock !== undefined })
+  const meter = new Meter({
+    limiter,
+    keys,
+    onRefundError: (error) => log.warn({ err: error }, 'a refund could not be made; the key stays charged'),
+  })
   const authGuard = new AuthFailureGuard({ limiter, rule: config.authFailLimit, clock })
-  const { jobs, jobWorker } = startJobs(config, { db, models, limiter, keys, clock, log })
+  const { jobs, jobWorker } = startJobs(config, { db, models, keys, clock, log })
   metrics.watch({
     queueDepths: () => models.list().map((info) => [info.name, models.get(info.name)?.queueDepth() ?? 0]),
     keyCache: () => keys.cacheStats,
@@ -109,13 +117,27 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
       metrics.close()
     }
   }
-  return { config, clock, db, keys, models, limiter, authGuard, jobs, jobWorker, audit, auditStore: new AuditStore(db), metrics, close }
+  return {
+    config,
+    clock,
+    db,
+    keys,
+    models,
+    limiter,
+    meter,
+    authGuard,
+    jobs,
+    jobWorker,
+    audit,
+    auditStore: new AuditStore(db),
+    metrics,
+    close,
+  }
 }
 
 interface JobDependencies {
   db: Database
   models: ModelRegistry
-  limiter: Limiter
   keys: KeyService
   clock: Clock
   log: Logger
@@ -126,7 +148,6 @@ function startJobs(config: Config, deps: JobDependencies): { jobs: JobService; j
   const jobWorker = new JobWorker({
     store,
     models: deps.models,
-    limiter: deps.limiter,
     keys: deps.keys,
     clock: deps.clock,
     log: deps.log,

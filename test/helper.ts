@@ -13,6 +13,7 @@ import { PROJECT_ROOT, testConfig } from '../src/config.js'
 import type { Scope } from '../src/keys/types.js'
 import type { LimitRule } from '../src/ratelimit/policy.js'
 import { loadBuiltinModel } from '../src/models/builtin/load.js'
+import type { ResilientLimiter } from '../src/ratelimit/resilient.js'
 import type { TextClassifier } from '../src/models/types.js'
 import { TEST_DATABASE_URL, freshPostgres } from './postgres.js'
 
@@ -73,3 +74,19 @@ export async function createKey(app: FastifyInstance, options: TestKeyOptions = 
 
 /** Where the shared datasets live on CI and developer machines (absent on users' machines). */
 export const SHARED_DIR = path.resolve(PROJECT_ROOT, '..', 'shared')
+
+/**
+ * Resolves once the app's limiter answers from Redis rather than from its in-memory fallback
+ * (ioredis connects in the background; requests before that are limited in memory, fail-open).
+ */
+export async function redisReady(app: FastifyInstance): Promise<void> {
+  const limiter = app.services.limiter as ResilientLimiter
+  const probe = [{ subject: 'ready-probe', rules: [{ name: 'probe', limit: 1, windowMs: 1000 }] }]
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const before = limiter.fallbackDecisions
+    await limiter.peek(probe)
+    if (limiter.fallbackDecisions === before) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error('Redis did not answer within 5 s')
+}

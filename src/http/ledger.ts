@@ -14,7 +14,7 @@ import type { Outcome } from '../audit/outcomes.js'
 import type { ErrorCode } from '../errors.js'
 import type { AuthFailure } from '../keys/refusals.js'
 import type { Principal, Scope } from '../keys/types.js'
-import type { Decision } from '../ratelimit/limiter.js'
+import type { Charge } from '../accounting/meter.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -22,7 +22,11 @@ declare module 'fastify' {
     public?: boolean
     /** Scope the key needs (any one of a list); default `predict`. */
     scope?: Scope | readonly Scope[]
-    /** Units a request costs against its key's limits; default 1. */
+    /**
+     * Units a request costs against its key's and owner's limits (`accounting/costs.ts`),
+     * worked out after validation and before any work; it may throw to refuse at no cost.
+     * Default: 1.
+     */
     cost?: (request: FastifyRequest) => number
   }
   interface FastifyRequest {
@@ -59,10 +63,8 @@ export class RequestLedger {
   /** Why authentication failed (set by auth): the true reason, which the caller never sees. */
   authFailure: AuthFailure | null = null
   refusedKey: RefusedKey | null = null
-  /** The limiter's decision, once the request was checked against its limits. */
-  limits: Decision | null = null
-  /** The units this request was charged (0 until admitted; refused work costs nothing). */
-  cost = 0
+  /** The request's charge against its limits (`accounting/meter.ts`), once checked. */
+  charge: Charge | null = null
   /** The work the route did (set by the route). */
   work: WorkDone | null = null
   /** The error code of the answer, when the request failed (set by the error handler). */
@@ -78,6 +80,11 @@ export class RequestLedger {
     this.route = url ?? null
     this.config = config
     this.needsKey = url !== undefined && config.public !== true
+  }
+
+  /** The units this request stays charged: 0 until admitted, and less once work is refunded. */
+  get cost(): number {
+    return this.charge?.units ?? 0
   }
 
   /** The scopes of which the caller's key needs one. */

@@ -4,9 +4,8 @@
  * - it claims a job with a lease (renewed every chunk), so a job whose worker died is picked
  *   up again once the lease runs out — by this process after a restart or by another instance;
  * - before each chunk it lets interactive requests go first (it waits, up to a bound, until
- *   the model's queue is empty), and it charges the chunk to the key's rate limits; when the key
- *   is at its limits the job is put aside until capacity returns (never failed), and the worker
- *   moves on to other keys' jobs meanwhile;
+ *   the model's queue is empty) and checks that the job's key is still accepted; the job's
+ *   texts were charged to the key's limits when it was submitted (`accounting/costs.ts`);
  * - results are written once per text, in one transaction per chunk with the progress count,
  *   so a crash loses at most the chunk in flight, which is computed again after the restart.
  */
@@ -17,14 +16,12 @@ import { refusalOf } from '../keys/types.js'
 import type { Clock } from '../lib/clock.js'
 import { randomId } from '../keys/format.js'
 import type { ModelRegistry, ServedModel } from '../models/registry.js'
-import type { Limiter } from '../ratelimit/limiter.js'
 import type { JobStore } from './store.js'
 import type { Job } from './types.js'
 
 export interface JobWorkerOptions {
   store: JobStore
   models: ModelRegistry
-  limiter: Limiter
   keys: KeyService
   clock: Clock
   log: Pick<Logger, 'info' | 'warn' | 'error'>
@@ -132,12 +129,8 @@ export class JobWorker {
       return 'over'
     }
     await this.yieldToInteractive(model)
-    const budget = await this.chargeBudget(job, pending.length)
-    if (budget.admitted === 0) {
-      await store.release(job.id, this.owner, clock.now() + budget.retryAfterMs)
-      return 'over'
-    }
-    const chunk = pending.slice(0, budget.admitted)
+    await this.checkKey(job)
+    const chunk = pending
     const results = await this.classify(
       model,
       chunk.map((item) => item.text),
@@ -154,23 +147,11 @@ export class JobWorker {
     while (model.queueDepth() > 0 && Date.now() < deadline && !this.stopped) await sleep(2)
   }
 
-  /**
-   * Charges up to `wanted` units to the job's key. Returns how many texts may go now, or 0 and
-   * when to try again while the key is at its limits.
-   */
-  private async chargeBudget(job: Job, wanted: number): Promise<{ admitted: number; retryAfterMs: number }> {
-    const key = await this.options.keys.getWithLimits(job.keyId)
-    if (!key || refusalOf(key.record, this.options.clock.now()) !== null)
+  /** The job's texts were charged at submission; its key must still be accepted for each chunk to run. */
+  private async checkKey(job: Job): Promise<void> {
+    const record = await this.options.keys.get(job.keyId)
+    if (!record || refusalOf(record, this.options.clock.now()) !== null)
       throw new JobFailure('the key that created the job is no longer active')
-    const { groups } = key
-    // Smaller chunks than the smallest limit, so that a job always fits eventually.
-    const cost = Math.min(wanted, ...groups.flatMap((group) => group.rules.map((rule) => rule.limit)))
-    const decision = await this.options.limiter.consumeAll(groups, cost)
-    if (decision.allowed) return { admitted: cost, retryAfterMs: 0 }
-    // Use what is left of the budget rather than wait for room for a whole chunk.
-    const left = Math.min(...decision.states.map((state) => state.remaining))
-    if (left > 0 && (await this.options.limiter.consumeAll(groups, left)).allowed) return { admitted: left, retryAfterMs: 0 }
-    return { admitted: 0, retryAfterMs: Math.max(decision.retryAfterMs, 1) }
   }
 
   private async classify(model: ServedModel, texts: string[]) {

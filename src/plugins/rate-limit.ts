@@ -1,26 +1,25 @@
 /**
- * Per-key rate limits, and the key owner's shared limits, checked after authentication (so invalid keys never touch a key's
- * counters) and after validation (so a batch's cost is known). Every authenticated answer
- * carries `RateLimit-Policy` and `RateLimit`; a refused request gets 429 with an exact
- * `Retry-After` and consumes nothing.
+ * Charges every authenticated request to its key's limits and its owner's shared limits
+ * (`accounting/meter.ts`), after authentication (so invalid keys never touch a key's counters)
+ * and after validation and the route's own checks (so a batch's cost is known and refused work
+ * costs nothing). Every authenticated answer carries `RateLimit-Policy` and `RateLimit`; a
+ * refused request gets 429 with an exact `Retry-After` and consumes nothing.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, ErrorCode } from '../errors.js'
-import type { KeyService } from '../keys/service.js'
+import { DEFAULT_COST } from '../accounting/costs.js'
+import type { Meter } from '../accounting/meter.js'
 import { policyHeader, stateHeader } from '../ratelimit/headers.js'
-import type { Decision, Limiter } from '../ratelimit/limiter.js'
+import type { Decision, LimitGroup } from '../ratelimit/limiter.js'
 import { ceilSeconds } from '../ratelimit/limiter.js'
-import type { LimitRule } from '../ratelimit/policy.js'
 
 export interface RateLimitOptions {
-  limiter: Limiter
-  /** Whose limits a request counts against: its key's and its owner's. */
-  keys: Pick<KeyService, 'limitGroups'>
+  meter: Meter
 }
 
-function setHeaders(reply: FastifyReply, rules: readonly LimitRule[], decision: Decision): void {
-  reply.header('ratelimit-policy', policyHeader(rules))
+function setHeaders(reply: FastifyReply, groups: readonly LimitGroup[], decision: Decision): void {
+  reply.header('ratelimit-policy', policyHeader(groups.flatMap((group) => group.rules)))
   reply.header('ratelimit', stateHeader(decision.states))
 }
 
@@ -42,31 +41,26 @@ function refusal(decision: Decision, cost: number): AppError {
 }
 
 async function rateLimit(app: FastifyInstance, options: RateLimitOptions): Promise<void> {
-  const { limiter, keys } = options
+  const { meter } = options
   app.addHook('preHandler', async (request, reply) => {
     const ledger = request.ledger
     const principal = ledger.principal
     if (principal === null) return
-    const groups = keys.limitGroups(principal)
-    const rules = groups.flatMap((group) => group.rules)
-    const cost = ledger.config.cost?.(request) ?? 1
-    const decision = await limiter.consumeAll(groups, cost)
-    ledger.limits = decision
-    setHeaders(reply, rules, decision)
-    if (!decision.allowed) throw refusal(decision, cost)
-    ledger.cost = cost
+    const units = ledger.config.cost?.(request) ?? DEFAULT_COST
+    const charge = await meter.charge(principal, units)
+    ledger.charge = charge
+    setHeaders(reply, charge.groups, charge.decision)
+    if (!charge.decision.allowed) throw refusal(charge.decision, units)
   })
 
   // Answers given before the check (validation errors, wrong scope) still tell the caller
   // where it stands; reading costs nothing and a failure to read changes nothing.
   app.addHook('onSend', (request, reply, payload, done) => {
-    const { principal, limits } = request.ledger
-    if (principal === null || limits !== null) return done(null, payload)
-    const groups = keys.limitGroups(principal)
-    const rules = groups.flatMap((group) => group.rules)
-    Promise.resolve(limiter.peek(groups)).then(
-      (decision) => {
-        setHeaders(reply, rules, decision)
+    const { principal, charge } = request.ledger
+    if (principal === null || charge !== null) return done(null, payload)
+    meter.peek(principal).then(
+      ({ decision, groups }) => {
+        setHeaders(reply, groups, decision)
         done(null, payload)
       },
       () => done(null, payload),

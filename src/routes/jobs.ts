@@ -1,10 +1,11 @@
 /**
  * Async jobs: `POST /v1/jobs` queues up to `--max-job-texts` texts and answers 202 at once;
  * `GET /v1/jobs/{id}` shows progress and, once finished, the results page by page;
- * `GET /v1/jobs` lists the key's jobs; `DELETE /v1/jobs/{id}` cancels. A job is visible only
+ * `GET /v1/jobs` lists the key's jobs; `DELETE /v1/jobs/{id}` cancels. A job costs one unit per
+ * text, charged whole at submission; reading and cancelling are free. A job is visible only
  * to the key that created it (and to admin keys): any other key gets 404.
  */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { NOT_BLANK } from '../http/texts.js'
@@ -12,6 +13,8 @@ import { jobNotFound } from '../jobs/service.js'
 import type { Job } from '../jobs/types.js'
 import { sentimentField } from '../models/sentiment.js'
 import { FINISHED } from '../jobs/types.js'
+import { free, textUnits } from '../accounting/costs.js'
+import { resolveModel } from '../models/access.js'
 import { ErrorResponse, protectedErrors } from './common.js'
 import type { Scope } from '../keys/types.js'
 import { requirePrincipal } from '../http/ledger.js'
@@ -59,10 +62,6 @@ const Paging = {
 const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
 const notFound = { 404: { ...ErrorResponse, description: 'No such job for this key (`not_found`)' } }
 
-// Job routes cost nothing themselves: a job is charged per text as it runs, and unfinished
-// jobs per key are capped (--max-jobs-per-key).
-const free = () => 0
-
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
 
 function view(job: Job) {
@@ -81,14 +80,29 @@ function view(job: Job) {
 
 export default async function jobRoutes(fastify: FastifyInstance, options: JobRoutesOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { jobs, models } = app.services
+  const { jobs, models, meter } = app.services
+  // A job is charged whole at submission (accounting/costs.ts), after its model is checked, so
+  // that a refused job costs nothing; a job that cannot be stored is given its charge back.
+  const jobCost = (request: FastifyRequest) => {
+    const body = request.body as { texts: string[]; model?: string }
+    resolveModel(models, requirePrincipal(request), body.model)
+    return textUnits(body.texts.length)
+  }
+  const refundOnFailure = async <T>(request: FastifyRequest, store: () => Promise<T>): Promise<T> => {
+    try {
+      return await store()
+    } catch (error) {
+      if (request.ledger.charge) meter.refund(request.ledger.charge)
+      throw error
+    }
+  }
   const labelsOf = (model: string) => models.get(model)?.info.labels ?? []
 
   app.post(
     '/v1/jobs',
     {
       bodyLimit: options.maxJobBodyBytes,
-      config: { cost: free },
+      config: { cost: jobCost },
       schema: {
         tags: ['jobs'],
         summary: 'Queue texts for classification in the background',
@@ -110,7 +124,7 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
     },
     async (request, reply) => {
       const texts = request.body.texts
-      const job = await jobs.create(requirePrincipal(request), texts, request.body.model)
+      const job = await refundOnFailure(request, () => jobs.create(requirePrincipal(request), texts, request.body.model))
       request.ledger.work = { model: job.model, texts: texts.length, chars: texts.reduce((sum, t) => sum + t.length, 0) }
       return reply
         .code(202)

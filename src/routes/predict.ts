@@ -4,7 +4,8 @@
  * `POST /v1/models/{name}/predict` also take a batch `{"texts": [...]}`, answered in order.
  *
  * Every prediction has a deadline (504 past it) and is dropped from the model's queue when the
- * client disconnects; a full queue answers 503 at once.
+ * client disconnects; a full queue answers 503 at once. A prediction costs one unit per text,
+ * charged after the model check (`accounting/costs.ts`).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
@@ -16,6 +17,8 @@ import { resolveModel } from '../models/access.js'
 import { sentimentField } from '../models/sentiment.js'
 import type { ServedModel } from '../models/registry.js'
 import type { Classification, ModelInfo } from '../models/types.js'
+import { textUnits } from '../accounting/costs.js'
+import type { Meter } from '../accounting/meter.js'
 import { ErrorResponse, protectedErrors } from './common.js'
 import { requirePrincipal } from '../http/ledger.js'
 
@@ -65,12 +68,6 @@ export function toAnswer(text: string, info: ModelInfo, result: Classification) 
   }
 }
 
-/** Units a prediction costs against the key's limits: its number of texts. */
-export function predictionCost(request: FastifyRequest): number {
-  const texts = (request.body as Body | undefined)?.texts
-  return Array.isArray(texts) ? texts.length : 1
-}
-
 function clientGone(): AppError {
   return new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection')
 }
@@ -92,31 +89,49 @@ async function classify(model: ServedModel, texts: string[], reply: FastifyReply
 interface Input {
   body: Body
   query: { text?: string }
+  params?: { name?: string }
 }
 
-async function answer(input: Input, request: FastifyRequest, reply: FastifyReply, model: ServedModel, timeoutMs: number) {
-  const { body, query } = input
-  if (body.texts !== undefined) {
-    const texts = body.texts
-    request.ledger.work = { model: model.info.name, texts: texts.length, chars: texts.reduce((sum, t) => sum + t.length, 0) }
-    const results = await classify(model, texts, reply, timeoutMs)
-    return {
-      results: results.map((result, i) => toAnswer(texts[i]!, model.info, result)),
-      status: 'success' as const,
-      model: model.info.name,
-    }
+/** The texts of a validated request: its batch, or its one text (requireOneText made sure there is exactly one). */
+function textsOf({ body, query }: Input): string[] {
+  return body.texts ?? [(query.text ?? body.text)!]
+}
+
+/**
+ * Classifies the request's texts. Its charge bought a place in the model's queue: when the
+ * queue is full (503) the model does no work, and the charge is given back.
+ */
+async function answer(request: FastifyRequest & Input, reply: FastifyReply, model: ServedModel, meter: Meter, timeoutMs: number) {
+  const texts = textsOf(request)
+  request.ledger.work = { model: model.info.name, texts: texts.length, chars: texts.reduce((sum, t) => sum + t.length, 0) }
+  let results: Classification[]
+  try {
+    results = await classify(model, texts, reply, timeoutMs)
+  } catch (error) {
+    if (error instanceof AppError && error.code === ErrorCode.ServerBusy && request.ledger.charge) meter.refund(request.ledger.charge)
+    throw error
   }
-  // requireOneText made sure there is exactly one.
-  const text = (query.text ?? body.text)!
-  request.ledger.work = { model: model.info.name, texts: 1, chars: text.length }
-  const [result] = await classify(model, [text], reply, timeoutMs)
-  return { ...toAnswer(text, model.info, result!), status: 'success' as const, model: model.info.name }
+  const answers = results.map((result, i) => toAnswer(texts[i]!, model.info, result))
+  if (request.body.texts !== undefined) return { results: answers, status: 'success' as const, model: model.info.name }
+  return { ...answers[0]!, status: 'success' as const, model: model.info.name }
 }
 
 export default async function predictRoutes(fastify: FastifyInstance, options: PredictRoutesOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const schemas = predictSchemas(options)
-  const { models } = app.services
+  const { models, meter } = app.services
+  // The model is resolved (404 unknown, 403 not allowed for this key) before the charge, so
+  // that a refused request costs nothing; resolving again in the handler is a map lookup.
+  const modelOf = (request: FastifyRequest & Input) => resolveModel(models, requirePrincipal(request), request.params?.name)
+  const cost = (request: FastifyRequest) => {
+    const input = request as FastifyRequest & Input
+    modelOf(input)
+    return textUnits(textsOf(input).length)
+  }
+  const serve = (request: FastifyRequest, reply: FastifyReply) => {
+    const input = request as FastifyRequest & Input
+    return answer(input, reply, modelOf(input), meter, options.timeoutMs)
+  }
   const responses = {
     200: Type.Union([schemas.single, schemas.batch]),
     ...protectedErrors,
@@ -129,7 +144,7 @@ export default async function predictRoutes(fastify: FastifyInstance, options: P
     504: { ...ErrorResponse, description: 'The prediction did not finish in time (`prediction_timeout`)' },
   }
   const common = {
-    config: { scope: 'predict' as const, cost: predictionCost },
+    config: { scope: 'predict' as const, cost },
     preValidation: requireOneText,
     // Answers are plain objects; JSON.stringify is as fast as a compiled serializer for them
     // and spares fast-json-stringify from trying each branch of the single/batch union.
@@ -150,7 +165,7 @@ export default async function predictRoutes(fastify: FastifyInstance, options: P
         response: responses,
       },
     },
-    (request, reply) => answer(request, request, reply, resolveModel(models, requirePrincipal(request)), options.timeoutMs),
+    serve,
   )
 
   app.post(
@@ -170,7 +185,6 @@ export default async function predictRoutes(fastify: FastifyInstance, options: P
         },
       },
     },
-    (request, reply) =>
-      answer(request, request, reply, resolveModel(models, requirePrincipal(request), request.params.name), options.timeoutMs),
+    serve,
   )
 }

@@ -13,11 +13,11 @@ const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 test('SIGKILL mid-job, restart: the job finishes with every result exactly once', async () => {
   const dataDir = tempDir()
-  const created = await runCli(['keys', 'create', '--name', 'batch-client', '--limit', '150/1s', '--json', '--data-dir', dataDir])
+  const created = await runCli(['keys', 'create', '--name', 'batch-client', '--limit', '100000/1m', '--json', '--data-dir', dataDir])
   const { key } = JSON.parse(created.stdout) as { key: string }
   const args = ['--data-dir', dataDir, '--no-bootstrap', '--job-lease', '1000']
   const headers = { 'x-api-key': key, 'content-type': 'application/json' }
-  const texts = Array.from({ length: 600 }, (_, i) => (i % 3 === 0 ? `a wonderful film ${i}` : `a dull film ${i}`))
+  const texts = Array.from({ length: 30_000 }, (_, i) => (i % 3 === 0 ? `a wonderful film ${i}` : `a dull film ${i}`))
 
   const first = await startServer(args)
   const { id } = (await (await fetch(`${first.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ texts }) })).json()) as {

@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { ManualClock } from '../../src/lib/clock.js'
 import { parseRules } from '../../src/ratelimit/policy.js'
-import { buildTestApp, createKey } from '../helper.js'
+import { buildTestApp, builtinModel, createKey } from '../helper.js'
+import { gatedModel, type GatedModel } from '../fixtures/gated-model.js'
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -116,46 +117,27 @@ describe('async jobs', () => {
     assert.equal(create.json().code, 'insufficient_scope')
   })
 
-  test('a job uses its key budget as it runs and waits for capacity instead of failing', async () => {
+  test('a job is charged whole at submission: over the limit it is 429 or, when it can never fit, 422 naming the limit', async () => {
     const paced = await createKey(app)
     await app.services.keys.update(paced.id, { limits: parseRules(['20/1m']) })
-    const { id } = (await call('POST', '/v1/jobs', paced.key, { texts: Array.from({ length: 25 }, (_, i) => `text ${i}`) })).json()
-    // Creating and polling a job cost nothing; the job takes the 20 units and waits.
-    const waiting = await waitFor(id, paced.key, (b) => b.done === 20)
-    assert.equal(waiting.status, 'running')
-    await delay(300)
-    assert.equal((await call('GET', `/v1/jobs/${id}`, paced.key)).json().done, 20)
-    const refused = await call('POST', '/predict?text=hello', paced.key)
-    assert.equal(refused.statusCode, 429)
-    clock.advance(61_000)
-    const finished = await waitFor(id, paced.key, (b) => b.status === 'succeeded')
-    assert.equal(finished.done, 25)
+    const created = await call('POST', '/v1/jobs', paced.key, { texts: Array.from({ length: 15 }, (_, i) => `text ${i}`) })
+    assert.equal(created.statusCode, 202)
+    assert.match(String(created.headers.ratelimit), /r=5;/)
+    const tooBig = await call('POST', '/v1/jobs', paced.key, { texts: Array.from({ length: 25 }, (_, i) => `text ${i}`) })
+    assert.equal(tooBig.statusCode, 422)
+    assert.match(JSON.stringify(tooBig.json().detail), /costs 25 units but the 'minute' limit allows 20/)
+    const over = await call('POST', '/v1/jobs', paced.key, { texts: Array.from({ length: 6 }, (_, i) => `text ${i}`) })
+    assert.equal(over.statusCode, 429)
+    assert.equal(over.json().code, 'rate_limited')
+    assert.ok(Number(over.headers['retry-after']) > 0)
+    // Refused jobs cost nothing: 5 units are still there, and reading the job costs none.
+    await waitFor(created.json().id, paced.key, (b) => b.status === 'succeeded')
+    const five = await call('POST', '/predict', paced.key, { texts: ['a', 'b', 'c', 'd', 'e'] })
+    assert.equal(five.statusCode, 200)
+    assert.equal((await call('POST', '/predict?text=one+more', paced.key)).statusCode, 429)
   })
 
-  test('cancel drops the rest; a finished job cannot be cancelled', async () => {
-    const slow = await createKey(app)
-    await app.services.keys.update(slow.id, { limits: parseRules(['5/1m']) })
-    const { id } = (await call('POST', '/v1/jobs', slow.key, { texts: Array.from({ length: 20 }, (_, i) => `t${i}`) })).json()
-    await waitFor(id, slow.key, (b) => b.done === 5)
-    const cancelled = await call('DELETE', `/v1/jobs/${id}`, slow.key)
-    assert.equal(cancelled.statusCode, 200)
-    assert.equal(cancelled.json().status, 'cancelled')
-    const again = await call('DELETE', `/v1/jobs/${id}`, slow.key)
-    assert.equal(again.statusCode, 409)
-    assert.equal(again.json().code, 'conflict')
-    const page = (await call('GET', `/v1/jobs/${id}`, slow.key)).json()
-    assert.equal(page.status, 'cancelled')
-    assert.equal(page.results.length, 5)
-    const rows = await app.services.db.kysely
-      .selectFrom('job_items')
-      .select('text')
-      .where('job_id', '=', id)
-      .where('text', 'is not', null)
-      .execute()
-    assert.equal(rows.length, 0, 'inputs of a cancelled job are not kept')
-  })
-
-  test('validation: empty list, non-strings, too many texts, blank text, unknown model, too many jobs', async () => {
+  test('validation: empty list, non-strings, too many texts, blank text, unknown model', async () => {
     const cases: [unknown, number, string][] = [
       [{ texts: [] }, 422, 'validation_error'],
       [{ texts: ['ok', 3] }, 422, 'validation_error'],
@@ -169,14 +151,6 @@ describe('async jobs', () => {
       assert.equal(response.statusCode, status, `${JSON.stringify(payload).slice(0, 60)}: ${response.body}`)
       assert.equal(response.json().code, code)
     }
-    const busy = await createKey(app)
-    await app.services.keys.update(busy.id, { limits: parseRules(['3/1m']) })
-    for (let i = 0; i < 3; i++)
-      assert.equal((await call('POST', '/v1/jobs', busy.key, { texts: Array.from({ length: 10 }, () => 'x') })).statusCode, 202)
-    const tooMany = await call('POST', '/v1/jobs', admin.key, { texts: ['x'] })
-    assert.equal(tooMany.statusCode, 202)
-    const refused = await call('POST', '/v1/jobs', busy.key, { texts: ['x'] })
-    assert.equal(refused.statusCode, 429)
   })
 
   test('finished jobs are purged after the retention time', async () => {
@@ -189,5 +163,70 @@ describe('async jobs', () => {
       if (Date.now() - start > 10_000) throw new Error('the job was not purged')
       await delay(50)
     }
+  })
+})
+
+describe('async jobs held in the middle', () => {
+  let held: FastifyInstance
+  let gate: GatedModel
+  let client: { key: string; id: string }
+
+  before(async () => {
+    gate = gatedModel(await builtinModel())
+    held = await buildTestApp({ clock, models: [gate.classifier], config: { maxJobTexts: 300, maxJobsPerKey: 3, maxBatch: 5 } })
+    client = await createKey(held)
+    await held.services.keys.update(client.id, { limits: parseRules(['100/1m']) })
+  })
+  after(async () => {
+    gate.open()
+    await held.close()
+  })
+
+  const send = (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) =>
+    held.inject({ method, url, headers: { 'x-api-key': client.key }, ...(payload === undefined ? {} : { payload: payload as object }) })
+
+  async function heldAt(id: string, done: number): Promise<void> {
+    const start = Date.now()
+    while ((await send('GET', `/v1/jobs/${id}`)).json<JobBody>().done !== done) {
+      if (Date.now() - start > 15_000) throw new Error(`job ${id} did not reach ${done}`)
+      await delay(20)
+    }
+  }
+
+  test('cancel drops the rest; a finished job cannot be cancelled', async () => {
+    gate.holdAfter(1)
+    const { id } = (await send('POST', '/v1/jobs', { texts: Array.from({ length: 20 }, (_, i) => `t${i}`) })).json()
+    await heldAt(id, 5)
+    const cancelled = await send('DELETE', `/v1/jobs/${id}`)
+    assert.equal(cancelled.statusCode, 200)
+    assert.equal(cancelled.json().status, 'cancelled')
+    const again = await send('DELETE', `/v1/jobs/${id}`)
+    assert.equal(again.statusCode, 409)
+    assert.equal(again.json().code, 'conflict')
+    const page = (await send('GET', `/v1/jobs/${id}`)).json()
+    assert.equal(page.status, 'cancelled')
+    assert.equal(page.results.length, 5)
+    const rows = await held.services.db.kysely
+      .selectFrom('job_items')
+      .select('text')
+      .where('job_id', '=', id)
+      .where('text', 'is not', null)
+      .execute()
+    assert.equal(rows.length, 0, 'inputs of a cancelled job are not kept')
+    gate.open()
+  })
+
+  test('unfinished jobs per key are capped (429 too_many_jobs), and the refused job costs nothing', async () => {
+    clock.advance(61_000)
+    gate.holdAfter(0)
+    for (let i = 0; i < 3; i++)
+      assert.equal((await send('POST', '/v1/jobs', { texts: Array.from({ length: 10 }, () => 'x') })).statusCode, 202)
+    const refused = await send('POST', '/v1/jobs', { texts: ['x', 'y'] })
+    assert.equal(refused.statusCode, 429)
+    assert.equal(refused.json().code, 'too_many_jobs')
+    // 30 of 100 used by the three jobs; the refused job's 2 units were given back.
+    const after = await send('GET', '/v1/jobs')
+    assert.match(String(after.headers.ratelimit), /r=70;/)
+    gate.open()
   })
 })
