@@ -14,9 +14,11 @@ export type { Outcome } from './outcomes.js'
 
 /**
  * `request`: one answered (or abandoned) request; `admin`: a change to a key; `unaudited`: a
- * summary of requests refused with 503 while the audit buffer was full.
+ * summary of requests refused with 503 while the audit buffer was full; `unauthenticated`: how
+ * many requests one address made in one minute that were refused before any key was identified
+ * (no key, a malformed or unknown one, or blocked for failing too often; see `tally.ts`).
  */
-export const RECORD_KINDS = ['request', 'admin', 'unaudited'] as const
+export const RECORD_KINDS = ['request', 'admin', 'unaudited', 'unauthenticated'] as const
 export type RecordKind = (typeof RECORD_KINDS)[number]
 
 /** Administrative actions; `actor` says who did it: `cli`, `bootstrap`, `system` or a key id. */

@@ -45,27 +45,44 @@ function requestsIn(db: Db, range: SummaryRange) {
   return db.selectFrom('audit_log').where('kind', '=', 'request').where('time', '>=', range.since).where('time', '<', range.until)
 }
 
-/** Requests per bucket by outcome, in time order; buckets without requests are left out. */
+/**
+ * Requests per bucket by outcome, in time order; buckets without requests are left out. The
+ * requests refused before any key was identified, counted per address and minute
+ * (`unauthenticated` records), are added with their counts.
+ */
 export async function requestSeries(db: Db, range: SummaryRange, bucket: BucketName): Promise<SeriesPoint[]> {
-  const bucketStart = sql<number>`(time - (time % ${sql.lit(BUCKETS[bucket])}))`
+  const size = BUCKETS[bucket]
+  const bucketStart = sql<number>`(time - (time % ${sql.lit(size)}))`
   const groups = await requestsIn(db, range)
     .select((eb) => [bucketStart.as('bucket_start'), 'outcome', eb.fn.countAll<number>().as('n')])
     .groupBy([bucketStart, 'outcome'])
-    .orderBy(bucketStart)
     .execute()
-  const points: SeriesPoint[] = []
-  for (const group of groups) {
-    const start = Number(group.bucket_start)
-    let point = points[points.length - 1]
-    if (!point || point.bucketStart !== start) {
-      point = { bucketStart: start, requests: 0, outcomes: {} }
-      points.push(point)
-    }
-    const count = Number(group.n)
+  const points = new Map<number, SeriesPoint>()
+  const add = (start: number, outcome: Outcome, count: number) => {
+    let point = points.get(start)
+    if (!point) points.set(start, (point = { bucketStart: start, requests: 0, outcomes: {} }))
     point.requests += count
-    point.outcomes[group.outcome as Outcome] = count
+    point.outcomes[outcome] = (point.outcomes[outcome] ?? 0) + count
   }
-  return points
+  for (const group of groups) add(Number(group.bucket_start), group.outcome as Outcome, Number(group.n))
+  for (const summary of await unauthenticatedIn(db, range)) add(summary.time - (summary.time % size), summary.outcome, summary.requests)
+  return [...points.values()].sort((a, b) => a.bucketStart - b.bucketStart)
+}
+
+/** The `unauthenticated` summaries in the range (bounded: one per address, minute and outcome). */
+async function unauthenticatedIn(db: Db, range: SummaryRange): Promise<{ time: number; outcome: Outcome; requests: number }[]> {
+  const rows = await db
+    .selectFrom('audit_log')
+    .select(['time', 'outcome', 'detail'])
+    .where('kind', '=', 'unauthenticated')
+    .where('time', '>=', range.since)
+    .where('time', '<', range.until)
+    .execute()
+  return rows.map((row) => ({
+    time: Number(row.time),
+    outcome: row.outcome as Outcome,
+    requests: (JSON.parse(row.detail ?? '{}') as { requests?: number }).requests ?? 0,
+  }))
 }
 
 /** Nearest-rank percentiles of the request latencies, read with one indexed probe each. */

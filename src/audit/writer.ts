@@ -8,11 +8,17 @@
  * `unaudited` record saying how many were refused between which times. The buffer can exceed
  * `capacity` only by the requests already admitted when it filled, each of which holds its
  * own memory anyway, so memory stays bounded when the store is slow or down.
+ *
+ * Requests refused before any key was identified are not recorded one by one but counted
+ * (`tally.ts`): one `unauthenticated` record per address, minute and outcome, written once the
+ * minute is over.
  */
 import type { Logger } from 'pino'
 import type { Clock } from '../lib/clock.js'
 import type { AdminEvent, AuditEntry } from './record.js'
 import { adminEntry, unauditedEntry } from './record.js'
+import type { UnauthenticatedRequest } from './tally.js'
+import { AddressTally } from './tally.js'
 
 /** Where administrative actions are reported (the key service depends on this only). */
 export interface AuditSink {
@@ -57,6 +63,8 @@ export class AuditWriter implements AuditSink {
   private buffer: AuditEntry[] = []
   private refused: Refused | null = null
   private timer: NodeJS.Timeout | undefined
+  private tallyTimer: NodeJS.Timeout | undefined
+  private readonly unauthenticated = new AddressTally()
   private immediate: NodeJS.Immediate | undefined
   private flushing: Promise<void> | undefined
   private failing = false
@@ -104,6 +112,13 @@ export class AuditWriter implements AuditSink {
     this.schedule()
   }
 
+  /** Counts a request refused before any key was identified; summarised once its minute is over. */
+  tally(request: UnauthenticatedRequest): void {
+    if (this.closed) return
+    this.unauthenticated.count(request)
+    if (!this.tallyTimer) this.rearmTally()
+  }
+
   /** Records an administrative action (never refused: they are rare and must not be lost). */
   admin(event: AdminEvent): void {
     this.append(adminEntry(this.options.clock.now(), event))
@@ -128,8 +143,13 @@ export class AuditWriter implements AuditSink {
     }, delay).unref()
   }
 
-  /** Writes every buffered record now; a failed batch stays buffered and is retried later. */
+  /**
+   * Writes every buffered record now, with the summaries of the minutes that are over; a failed
+   * batch stays buffered and is retried later.
+   */
   flush(): Promise<void> {
+    this.buffer.push(...this.unauthenticated.take(this.closed ? Infinity : this.options.clock.now()))
+    if (this.unauthenticated.size > 0 && !this.tallyTimer && !this.closed) this.rearmTally()
     this.flushing ??= this.drain()
       .catch((error: unknown) => this.onFailure(error))
       .finally(() => {
@@ -137,6 +157,18 @@ export class AuditWriter implements AuditSink {
         if (this.buffer.length > 0 || this.refused) this.schedule()
       })
     return this.flushing
+  }
+
+  private rearmTally(): void {
+    const closes = this.unauthenticated.nextClose()
+    if (closes === undefined) return
+    this.tallyTimer = setTimeout(
+      () => {
+        this.tallyTimer = undefined
+        void this.flush()
+      },
+      Math.max(closes - this.options.clock.now(), this.options.flushMs),
+    ).unref()
   }
 
   private async drain(): Promise<void> {
@@ -181,6 +213,7 @@ export class AuditWriter implements AuditSink {
   async close(): Promise<void> {
     this.closed = true
     clearTimeout(this.timer)
+    clearTimeout(this.tallyTimer)
     if (this.immediate) clearImmediate(this.immediate)
     for (let attempt = 1; ; attempt++) {
       await this.flushing

@@ -21,6 +21,10 @@ export function describeRecord(record: AuditRecord): string {
     const { refused, from, to } = JSON.parse(record.detail ?? '{}') as { refused?: number; from?: number; to?: number }
     return `${head}  ${refused ?? '?'} requests refused unaudited (503, audit buffer full) between ${time(from ?? 0)} and ${time(to ?? 0)}`
   }
+  if (record.kind === 'unauthenticated') {
+    const { requests } = JSON.parse(record.detail ?? '{}') as { requests?: number }
+    return `${head}  ${requests ?? '?'} requests without a known key from ${record.ip ?? '?'} this minute: ${record.status ?? '-'} ${record.outcome}`
+  }
   const parts = [
     head,
     `${record.method ?? '?'} ${record.route ?? '?'}`,

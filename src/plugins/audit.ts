@@ -1,6 +1,9 @@
 /**
  * One audit record per request that needs a key (every route that is not public), allowed or
- * not, written off the request path by the audit writer. While the writer's buffer is full,
+ * not, written off the request path by the audit writer — except requests refused before any
+ * key was identified (no key, a malformed or unknown key, an address blocked for failing too
+ * often), which are counted per address and minute instead (`audit/tally.ts`), so that traffic
+ * without a key cannot grow the log by a row per request. While the writer's buffer is full,
  * such requests are refused with 503 before any work is done (see `src/audit/writer.ts` for the
  * overload policy).
  */
@@ -9,7 +12,7 @@ import fp from 'fastify-plugin'
 import type { AuditEntry } from '../audit/record.js'
 import type { AuditWriter } from '../audit/writer.js'
 import { AppError, ErrorCode } from '../errors.js'
-import type { FinishedRequest } from '../http/ledger.js'
+import type { FinishedRequest, RequestLedger } from '../http/ledger.js'
 import { redactKeys } from '../keys/format.js'
 import type { Clock } from '../lib/clock.js'
 
@@ -45,6 +48,12 @@ export function requestEntry(finished: FinishedRequest, time: number): AuditEntr
   }
 }
 
+/** Refused before any key was identified: no key, a malformed or unknown one, or a blocked address. */
+function withoutKnownKey(ledger: RequestLedger): boolean {
+  if (ledger.principal !== null || ledger.refusedKey?.id) return false
+  return ledger.authFailure !== null || ledger.errorCode === ErrorCode.AuthRateLimited
+}
+
 function auditBehind(): AppError {
   return new AppError(ErrorCode.ServiceUnavailable, 'The audit log is behind; try again shortly.', { headers: { 'retry-after': '1' } })
 }
@@ -66,7 +75,11 @@ async function audit(app: FastifyInstance, options: AuditPluginOptions): Promise
   // Answered or abandoned (the client went away first: recorded as aborted, since the request
   // did reach authentication and may have used the model).
   app.onRequestFinished((finished) => {
-    if (finished.ledger.auditOwed) writer.append(requestEntry(finished, clock.now()))
+    const { ledger, request, outcome, status } = finished
+    if (!ledger.auditOwed) return
+    const time = clock.now()
+    if (withoutKnownKey(ledger)) writer.tally({ time, ip: redactKeys(request.ip), outcome, status, route: ledger.route })
+    else writer.append(requestEntry(finished, time))
   })
 }
 

@@ -4,8 +4,10 @@
  *
  * No key: 401 + `WWW-Authenticate: APIKey`. Malformed, unknown, revoked, expired, disabled or
  * rotated-past-grace key: the same 403 for all, so callers learn nothing; the true reason stays
- * in the request's ledger for the audit log. A valid key without the route's scope: 403 `insufficient_scope`. An address
- * that failed too often is refused with 429 before its key is even looked at.
+ * in the request's ledger for the audit log. A valid key without the route's scope: 403
+ * `insufficient_scope`. Requests without a key and refused keys both count as failed
+ * authentications of their address, and an address that failed too often is refused with 429
+ * before its key is even looked at.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -53,6 +55,8 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
     const key = presentedKey(request, header)
     if (key === undefined) {
       ledger.authFailure = 'missing'
+      // A request without a key counts as a failure too, so that keyless floods are bounded.
+      await options.guard.recordFailure(request.ip)
       throw errors.missingKey()
     }
     const pending = options.keys.verify(key)

@@ -180,4 +180,50 @@ describe('the audit writer', () => {
     await other.close()
     await db.close()
   })
+
+  test('requests refused before any key is known are summarised per address, minute and outcome, once the minute is over', async () => {
+    const store = fakeStore()
+    const clock = new ManualClock(Date.UTC(2026, 5, 1, 12, 0, 10))
+    const w = writer(store, { clock })
+    const knock = (ip: string, outcome: 'missing_key' | 'invalid_key', route = '/predict') =>
+      w.tally({ time: clock.now(), ip, outcome, status: outcome === 'missing_key' ? 401 : 403, route })
+    for (let i = 0; i < 5; i++) knock('10.0.0.1', 'missing_key')
+    knock('10.0.0.1', 'invalid_key', '/v1/jobs')
+    knock('10.0.0.2', 'missing_key')
+    await w.flush()
+    assert.equal(store.batches.length, 0, 'nothing is written while the minute lasts')
+    clock.advance(60_000)
+    knock('10.0.0.2', 'missing_key') // the next minute: a summary of its own
+    await w.flush()
+    const written = store.batches.flat()
+    assert.deepEqual(
+      written.map((e) => [e.kind, e.time, e.ip, e.outcome, e.status, (JSON.parse(e.detail!) as { requests: number }).requests]),
+      [
+        ['unauthenticated', Date.UTC(2026, 5, 1, 12), '10.0.0.1', 'missing_key', 401, 5],
+        ['unauthenticated', Date.UTC(2026, 5, 1, 12), '10.0.0.1', 'invalid_key', 403, 1],
+        ['unauthenticated', Date.UTC(2026, 5, 1, 12), '10.0.0.2', 'missing_key', 401, 1],
+      ],
+    )
+    assert.deepEqual(JSON.parse(written[1]!.detail!).routes, { '/v1/jobs': 1 })
+    await w.close()
+    assert.equal(store.batches.flat().length, 4, 'closing writes the minute in progress')
+  })
+
+  test('at most 10,000 addresses are told apart per minute; the rest are counted together', async () => {
+    const store = fakeStore()
+    const clock = new ManualClock(Date.UTC(2026, 5, 1, 12))
+    const w = writer(store, { clock })
+    for (let i = 0; i < 10_050; i++)
+      w.tally({ time: clock.now(), ip: `2001:db8::${i.toString(16)}`, outcome: 'invalid_key', status: 403, route: null })
+    await w.close()
+    const written = store.batches.flat()
+    assert.equal(written.length, 10_001)
+    const rest = written.find((e) => e.ip === '*')!
+    assert.deepEqual(JSON.parse(rest.detail!).requests, 50)
+    assert.equal(JSON.parse(rest.detail!).other_addresses, true)
+    assert.equal(
+      written.reduce((sum, e) => sum + (JSON.parse(e.detail!) as { requests: number }).requests, 0),
+      10_050,
+    )
+  })
 })

@@ -1,6 +1,8 @@
 /**
  * One audit record per request that reaches authentication, for every outcome, with the right
- * fields; none for public routes and unknown URLs; admin actions name their actor.
+ * fields — except requests refused before any key was identified, counted in one summary per
+ * address, minute and outcome; none for public routes and unknown URLs; admin actions name
+ * their actor.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
@@ -75,6 +77,27 @@ describe('audit records', () => {
     return record
   }
 
+  /**
+   * Requests refused before any key was identified: no record each; once their minute is over,
+   * one `unauthenticated` summary per outcome for the address.
+   */
+  async function summarized(requests: (InjectOptions & { key?: string })[], remoteAddress: string): Promise<AuditRecord[]> {
+    const minute = clock.now() - (clock.now() % 60_000)
+    for (const request of requests) assert.deepEqual((await send({ ...request, remoteAddress })).records, [])
+    await app.services.audit!.flush()
+    const written = () => app.services.auditStore.list({ kind: 'unauthenticated' }, 1000)
+    assert.deepEqual(
+      (await written()).filter((r) => r.ip === remoteAddress),
+      [],
+      'nothing is written while the minute lasts',
+    )
+    clock.advance(60_000)
+    await app.services.audit!.flush()
+    return (await written()).filter((r) => r.ip === remoteAddress && r.time === minute)
+  }
+
+  const detailOf = (record: AuditRecord) => JSON.parse(record.detail!) as { requests: number; routes: Record<string, number> }
+
   test('ok: key id and prefix, route, model, text count and length, cost', async () => {
     const record = await one({ key: keys.good!.key, payload: { text: 'a wonderful film' }, url: '/predict' }, 200, 'ok')
     assert.equal(record.kind, 'request')
@@ -89,20 +112,26 @@ describe('audit records', () => {
     assert.equal(record.action, null)
   })
 
-  test('missing_key', async () => {
-    const record = await one({}, 401, 'missing_key')
-    assert.equal(record.keyId, null)
-    assert.equal(record.keyPrefix, null)
-    assert.equal(record.cost, 0)
+  test('missing_key: counted per address and minute, one summary record', async () => {
+    const [summary, ...more] = await summarized([{}, {}, { method: 'GET', url: '/v1/models' }], '10.9.0.1')
+    assert.deepEqual(more, [])
+    assert.equal(summary!.outcome, 'missing_key')
+    assert.equal(summary!.status, 401)
+    assert.equal(summary!.keyId, null)
+    assert.equal(summary!.keyPrefix, null)
+    assert.equal(summary!.cost, 0)
+    assert.deepEqual(detailOf(summary!).requests, 3)
+    assert.deepEqual(detailOf(summary!).routes, { '/predict': 2, '/v1/models': 1 })
   })
 
-  test('invalid_key: malformed (no prefix kept) and unknown (visible prefix kept)', async () => {
-    const malformed = await one({ key: 'not-a-key' }, 403, 'invalid_key')
-    assert.equal(malformed.keyPrefix, null)
+  test('invalid_key: malformed and unknown keys are counted together, never stored', async () => {
     const unknown = generateKey()
-    const record = await one({ key: unknown }, 403, 'invalid_key')
-    assert.equal(record.keyId, null)
-    assert.equal(record.keyPrefix, visiblePrefix(unknown))
+    const summaries = await summarized([{ key: 'not-a-key' }, { key: unknown }, { key: generateKey() }], '10.9.0.2')
+    assert.deepEqual(
+      summaries.map((r) => [r.outcome, r.status, detailOf(r).requests]),
+      [['invalid_key', 403, 3]],
+    )
+    assert.ok(!JSON.stringify(summaries).includes(visiblePrefix(unknown)))
   })
 
   test('expired_key and revoked_key name the key', async () => {
@@ -121,12 +150,24 @@ describe('audit records', () => {
     assert.equal(record.cost, 0)
   })
 
-  test('rate_limited: an address with too many failed authentications', async () => {
+  test('rate_limited: an address with too many failed authentications, requests without a key included', async () => {
     const remoteAddress = '10.1.2.3'
     const allowance = app.services.config.authFailLimit.limit
-    for (let i = 0; i < allowance; i++) await one({ key: generateKey(), remoteAddress }, 403, 'invalid_key')
-    const record = await one({ key: keys.good!.key, remoteAddress }, 429, 'rate_limited')
-    assert.equal(record.keyId, null, 'the guard answers before the key is read')
+    const failures = Array.from({ length: allowance }, (_, i) => (i % 2 === 0 ? {} : { key: generateKey() }))
+    const blocked = await send({ key: keys.good!.key, remoteAddress })
+    assert.equal(blocked.status, 200)
+    for (const failure of failures) await send({ ...failure, remoteAddress })
+    const refused = await send({ key: keys.good!.key, remoteAddress })
+    assert.equal(refused.status, 429, 'the guard answers before the key is read')
+    assert.deepEqual(refused.records, [])
+    clock.advance(60_000)
+    await app.services.audit!.flush()
+    const summaries = (await app.services.auditStore.list({ kind: 'unauthenticated' }, 1000)).filter((r) => r.ip === remoteAddress)
+    assert.deepEqual(summaries.map((r) => [r.outcome, r.status, detailOf(r).requests]).sort(), [
+      ['invalid_key', 403, allowance / 2],
+      ['missing_key', 401, allowance / 2],
+      ['rate_limited', 429, 1],
+    ])
   })
 
   test('bad_request: validation, invalid JSON, wrong media type, too large, empty text', async () => {

@@ -109,6 +109,7 @@ export function Audit() {
           <option value="request">request</option>
           <option value="admin">admin</option>
           <option value="unaudited">unaudited</option>
+          <option value="unauthenticated">unauthenticated</option>
         </select>
         <label for="audit-order">Order</label>
         <select id="audit-order" value={draft.order} onChange={set('order')}>
