@@ -15,6 +15,9 @@ export const OUTCOMES = [
   'bad_request',
   'timeout',
   'server_busy',
+  'upstream_error',
+  'upstream_unavailable',
+  'upstream_timeout',
   'error',
   'aborted',
 ] as const
