@@ -37,7 +37,6 @@ export class RemoteModel implements TextClassifier {
       labels: [...protocol.labels],
       source: spec.url,
       protocol: spec.protocol,
-      description: `served by ${new URL(spec.url).origin} (${spec.protocol})`,
     }
     this.breaker = new CircuitBreaker({
       failures: spec.breakerFailures ?? BREAKER_DEFAULTS.failures,
