@@ -13,7 +13,7 @@ import { median, runLoad } from '../lib/load.js'
 import type { Target } from '../lib/processes.js'
 import { freePort } from '../lib/processes.js'
 import type { ScenarioReport } from '../lib/report.js'
-import { fmt, markdownTable } from '../lib/report.js'
+import { fmt, loadCells, markdownTable } from '../lib/report.js'
 import { predictPaths } from '../lib/texts.js'
 import { PEER_RATE_LIMIT, fastapiSeed, fastapiUnavailable, infergate } from '../lib/targets.js'
 
@@ -101,16 +101,7 @@ function report(rows: Row[], options: RemoteBenchOptions): ScenarioReport {
   }
   const table = markdownTable(
     ['path', 'connections', 'req/s (median)', 'p50 ms', 'p99 ms', 'CPU µs/request (that process)', 'non-2xx', 'errors'],
-    results.map((r) => [
-      r.via === 'direct' ? 'FastAPI service directly' : 'infergate → FastAPI service',
-      r.connections,
-      fmt.int(r.requestsPerSec),
-      fmt.ms(r.p50Ms),
-      fmt.ms(r.p99Ms),
-      r.cpuUsPerRequest === undefined ? '' : r.cpuUsPerRequest.toFixed(0),
-      r.non2xx,
-      r.errors,
-    ]),
+    results.map((r) => [r.via === 'direct' ? 'FastAPI service directly' : 'infergate → FastAPI service', r.connections, ...loadCells(r)]),
   )
   const figureTable = markdownTable(
     ['figure', 'measured'],

@@ -7,16 +7,15 @@
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
-import { createLogger } from '../../src/logger.js'
 import { parseModelSpecs } from '../../src/models/spec.js'
 import { parseRules } from '../../src/ratelimit/policy.js'
 import { readLabelledTsv } from '../../src/training/dataset.js'
 import { SHARED_DIR, buildTestApp, createKey } from '../helper.js'
 import type { FastapiSeed } from './fastapi-seed.js'
 import { fastapiSeedUnavailable, startFastapiSeed } from './fastapi-seed.js'
+import { auditRecords, capturedLogger } from './remote-helpers.js'
 
 const DEV = path.join(SHARED_DIR, 'datasets', 'sst2', 'dev.tsv')
 const UPSTREAM_KEY = 'fastapi-seed-secret-7c2d90'
@@ -31,18 +30,12 @@ describe('the FastAPI reference service as a seed upstream', { skip: unavailable
   let service: FastapiSeed
   let app: FastifyInstance
   let key: { key: string; id: string }
-  const logLines: string[] = []
+  const { logger, lines: logLines } = capturedLogger()
 
   before(async () => {
     service = await startFastapiSeed(UPSTREAM_KEY)
-    const logs = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        logLines.push(chunk.toString())
-        done()
-      },
-    })
     app = await buildTestApp({
-      logger: createLogger('info', logs),
+      logger,
       env: { SEED_API_KEY: UPSTREAM_KEY },
       config: {
         defaultModel: 'seed',
@@ -139,8 +132,7 @@ describe('the FastAPI reference service as a seed upstream', { skip: unavailable
     while ((await calls()) < start + 20) await new Promise((resolve) => setTimeout(resolve, 1))
     service.child.kill('SIGKILL')
     const responses = await Promise.all(answers)
-    await app.services.audit!.flush()
-    const records = (await app.services.auditStore.list({ kind: 'request' }, 1_000_000)).filter((r) => ids.includes(r.requestId!))
+    const records = await auditRecords(app, ids)
     assert.equal(records.length, ids.length)
     for (const response of responses) {
       const { code } = response.json<{ code: string }>()

@@ -7,46 +7,28 @@
 import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import net from 'node:net'
-import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
-import { createLogger } from '../../src/logger.js'
 import { parseModelSpecs } from '../../src/models/spec.js'
 import { parseRules } from '../../src/ratelimit/policy.js'
 import type { Fault, TestUpstream } from '../fixtures/upstreams.js'
 import { KSERVE_MODEL, SEED_KEY, UPSTREAM_SECRET_BODY, startUpstream } from '../fixtures/upstreams.js'
 import { buildTestApp, createKey } from '../helper.js'
-
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Polls until `check` holds (bounded; the bound is not what is tested). */
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const start = Date.now()
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)
-    await delay(10)
-  }
-}
+import { auditRecords, capturedLogger, predictText, until } from './remote-helpers.js'
 
 describe('remote model faults', () => {
   let seed: TestUpstream
   let triton: TestUpstream
   let app: FastifyInstance
   let key: { key: string; id: string }
-  const logLines: string[] = []
+  const { logger, lines: logLines } = capturedLogger()
   let sequence = 0
 
   before(async () => {
     seed = await startUpstream('seed')
     triton = await startUpstream('kserve-v2')
-    const logStream = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        logLines.push(chunk.toString())
-        done()
-      },
-    })
     app = await buildTestApp({
-      logger: createLogger('info', logStream),
+      logger,
       env: { SEED_API_KEY: SEED_KEY },
       config: {
         predictTimeoutMs: 500,
@@ -72,8 +54,7 @@ describe('remote model faults', () => {
       headers: { 'x-api-key': key.key, 'x-request-id': requestId },
       payload: { text },
     })
-    await app.services.audit!.flush()
-    const records = (await app.services.auditStore.list({ kind: 'request' }, 100_000)).filter((r) => r.requestId === requestId)
+    const records = await auditRecords(app, [requestId])
     assert.equal(records.length, 1, 'one audit record per request')
     return { response, record: records[0]! }
   }
@@ -141,8 +122,7 @@ describe('remote model faults', () => {
     await until(() => seed.requests.length > before, 'the upstream call')
     socket.destroy()
     await until(() => seed.requests[before]!.abandoned, 'the upstream call to be cut')
-    await app.services.audit!.flush()
-    const records = (await app.services.auditStore.list({ kind: 'request' }, 100_000)).filter((r) => r.requestId === 'remote-gone')
+    const records = await auditRecords(app, ['remote-gone'])
     assert.deepEqual(
       records.map((r) => [r.status, r.outcome, r.model]),
       [[499, 'aborted', 'seed']],
@@ -199,15 +179,8 @@ describe('remote model faults', () => {
     try {
       await gone.close()
       const otherKey = (await createKey(other)).key
-      const response = await other.inject({
-        method: 'POST',
-        url: '/v1/models/gone/predict',
-        headers: { 'x-api-key': otherKey },
-        payload: { text: 'hi' },
-      })
-      assert.equal(response.statusCode, 503)
-      assert.equal(response.json<{ code: string }>().code, 'upstream_unavailable')
-      assert.equal(response.headers['retry-after'], '1')
+      const { status, code, response } = await predictText(other, otherKey, 'gone')
+      assert.deepEqual([status, code, response.headers['retry-after']], [503, 'upstream_unavailable', '1'])
     } finally {
       await other.close()
     }

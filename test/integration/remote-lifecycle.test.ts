@@ -14,16 +14,7 @@ import { parseRules } from '../../src/ratelimit/policy.js'
 import { KSERVE_MODEL, startUpstream } from '../fixtures/upstreams.js'
 import { PROJECT_ROOT, buildTestApp, createKey, tempDir } from '../helper.js'
 import { runCli } from './process.js'
-
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now()
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)
-    await delay(20)
-  }
-}
+import { auditRecords, predictText, until } from './remote-helpers.js'
 
 const tritonSpec = (url: string, extra = '') =>
   `triton=${url}?protocol=kserve-v2&model=${KSERVE_MODEL}&output=logits&labels=negative,positive${extra}`
@@ -87,24 +78,13 @@ test('optional=true: served as unavailable (503) while the server is down, avail
   try {
     const key = (await createKey(app)).key
     assert.notEqual(await readyState(app, 'triton'), 'closed')
-    const refused = await app.inject({
-      method: 'POST',
-      url: '/v1/models/triton/predict',
-      headers: { 'x-api-key': key },
-      payload: { text: 'fine' },
-    })
-    assert.equal(refused.statusCode, 503)
-    assert.equal(refused.json<{ code: string }>().code, 'upstream_unavailable')
-    assert.ok(Number(refused.headers['retry-after']) >= 1)
+    const refused = await predictText(app, key, 'triton')
+    assert.deepEqual([refused.status, refused.code], [503, 'upstream_unavailable'])
+    assert.ok(Number(refused.response.headers['retry-after']) >= 1)
     upstream.current = await startUpstream('kserve-v2', { port })
     await until(async () => (await readyState(app, 'triton')) === 'closed', 'the probe to find the server')
-    const answered = await app.inject({
-      method: 'POST',
-      url: '/v1/models/triton/predict',
-      headers: { 'x-api-key': key },
-      payload: { text: 'fine' },
-    })
-    assert.equal(answered.statusCode, 200, answered.body)
+    const answered = await predictText(app, key, 'triton')
+    assert.equal(answered.status, 200, answered.response.body)
   } finally {
     await app.close()
     await upstream.current?.close()
@@ -154,22 +134,14 @@ test('killed mid-batch: every caller of the batch gets 502 upstream_error and an
         [502, 'upstream_error'],
       ],
     )
-    await app.services.audit!.flush()
-    const records = (await app.services.auditStore.list({ kind: 'request' }, 1000)).filter((r) => ids.includes(r.requestId!))
+    const records = await auditRecords(app, ids)
     assert.deepEqual(records.map((r) => [r.status, r.outcome, r.cost]).sort(), [
       [502, 'upstream_error', 1],
       [502, 'upstream_error', 1],
       [502, 'upstream_error', 1],
     ])
-    const after = await app.inject({
-      method: 'POST',
-      url: '/v1/models/triton/predict',
-      headers: { 'x-api-key': key },
-      payload: { text: 'good' },
-    })
-    assert.equal(after.statusCode, 503)
-    assert.equal(after.json<{ code: string }>().code, 'upstream_unavailable')
-    assert.equal(after.headers['retry-after'], '1')
+    const after = await predictText(app, key, 'triton', 'good')
+    assert.deepEqual([after.status, after.code, after.response.headers['retry-after']], [503, 'upstream_unavailable', '1'])
   } finally {
     upstream.child.kill('SIGKILL')
     await app.close()

@@ -12,6 +12,7 @@ import { parseRules } from '../../src/ratelimit/policy.js'
 import type { TestUpstream } from '../fixtures/upstreams.js'
 import { KSERVE_MODEL, lexiconProbabilities, startUpstream, texts } from '../fixtures/upstreams.js'
 import { buildTestApp, createKey } from '../helper.js'
+import { predictText } from './remote-helpers.js'
 
 const TEXTS = ['a wonderful film', 'an awful boring mess', 'good fun, the best', 'dull', 'it is fine', 'the worst, bad and awful']
 
@@ -166,14 +167,8 @@ describe('kserve-v2', () => {
     try {
       const wrongKey = (await createKey(wrong)).key
       for (let i = 0; i < 7; i++) {
-        const response = await wrong.inject({
-          method: 'POST',
-          url: '/v1/models/wrong/predict',
-          headers: { 'x-api-key': wrongKey },
-          payload: { text: 'fine' },
-        })
-        assert.equal(response.statusCode, 502)
-        assert.equal(response.json<{ code: string }>().code, 'upstream_error')
+        const { status, code } = await predictText(wrong, wrongKey, 'wrong')
+        assert.deepEqual([status, code], [502, 'upstream_error'])
       }
       const ready = (await wrong.inject({ url: '/ready' })).json<{ upstreams: Record<string, string> }>()
       assert.deepEqual(ready.upstreams, { wrong: 'closed' })
