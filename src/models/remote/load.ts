@@ -78,7 +78,8 @@ export async function loadRemoteModel(spec: RemoteModelSpec, options: LoadRemote
   } catch (error) {
     if (!(error instanceof UpstreamFailure) || !spec.optional) {
       await client.close()
-      throw new Error(`${spec.url} (${spec.protocol}): ${describe(error)}${error instanceof UpstreamFailure ? ' (add &optional=true to start without it)' : ''}`, { cause: error })
+      const hint = error instanceof UpstreamFailure && mayComeBack(error) ? ' (add &optional=true to start without it)' : ''
+      throw new Error(`${spec.url} (${spec.protocol}): ${describe(error)}${hint}`, { cause: error })
     }
     down = error
   }
@@ -88,6 +89,11 @@ export async function loadRemoteModel(spec: RemoteModelSpec, options: LoadRemote
     model.startUnavailable()
   }
   return model
+}
+
+/** A server that is down or failing may come back by itself; one that refuses the credential will not. */
+function mayComeBack(failure: UpstreamFailure): boolean {
+  return failure.kind !== 'status' || (failure.status ?? 500) >= 500 || failure.status === 429
 }
 
 function describe(error: unknown): string {

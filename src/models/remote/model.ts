@@ -42,7 +42,7 @@ export class RemoteModel implements TextClassifier {
       failures: spec.breakerFailures ?? BREAKER_DEFAULTS.failures,
       cooldownMs: spec.breakerCooldownMs ?? BREAKER_DEFAULTS.cooldownMs,
       maxCooldownMs: Math.max(spec.breakerCooldownMs ?? 0, BREAKER_DEFAULTS.maxCooldownMs),
-      probe: () => this.probe(),
+      probe: () => this.probeLogged(),
       onChange: (state, detail) => this.changed(state, detail),
     })
     options.metrics?.watch(spec.name, this.breaker)
@@ -70,6 +70,17 @@ export class RemoteModel implements TextClassifier {
   /** Checks the server answers as configured; throws `UpstreamFailure` or `ProbeMismatch`. */
   probe(): Promise<void> {
     return this.options.protocol.probe(this.caller())
+  }
+
+  /** The breaker's probe: a failure is logged, so that a server that answers wrongly is not silently refused for ever. */
+  private async probeLogged(): Promise<void> {
+    try {
+      await this.probe()
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error)
+      this.options.log?.warn({ model: this.name, upstream: this.options.client.origin }, `remote model "${this.name}" probe failed: ${reason}`)
+      throw error
+    }
   }
 
   /** Serves the model as unavailable until a probe succeeds (a server down at start, `optional=true`). */
