@@ -20,6 +20,7 @@ import { runScaleOut } from './scenarios/scale-out.js'
 import { runModelLatency } from './scenarios/model-latency.js'
 import { runKeyTiming } from './scenarios/key-timing.js'
 import { runEventLoop } from './scenarios/event-loop.js'
+import { runRemote } from './scenarios/remote.js'
 
 interface BenchOptions {
   only?: string
@@ -33,7 +34,7 @@ interface BenchOptions {
 const program = new Command('bench')
   .option(
     '--only <ids>',
-    'comma-separated scenario ids (default: all): micro, model-latency, key-timing, event-loop, http-predict, limiter-choice, batching, scale-out',
+    'comma-separated scenario ids (default: all): micro, model-latency, key-timing, event-loop, http-predict, limiter-choice, batching, scale-out, remote',
   )
   .option('--duration <seconds>', 'seconds per measurement', '8')
   .option('--rounds <n>', 'interleaved rounds per target (the median is reported)', '3')
@@ -67,6 +68,7 @@ const scenarios: Record<string, () => Promise<ScenarioReport>> = {
       redisUrl: options.redisUrl,
       log,
     }),
+  remote: () => runRemote({ durationSec: Number(options.duration), rounds: Number(options.rounds), log }),
 }
 
 const DOCS_HEADER = `# Benchmarks

@@ -226,7 +226,7 @@ export const settings = {
   models: {
     flag: 'model',
     description:
-      'serve a Hugging Face text-classification export folder as NAME (repeatable): NAME=PATH[?max-batch=N&max-wait=MS&max-queue=N]',
+      'serve a Hugging Face text-classification export folder as NAME (repeatable): NAME=PATH[?max-batch=N&max-wait=MS&max-queue=N]; or a model served by another server: NAME=URL?protocol=seed|kserve-v2|hf-inference[&...] (docs/remote-models.md)',
     default: [] as ModelSpec[],
     shown: '(none)',
     placeholder: 'name=path',

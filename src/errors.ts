@@ -35,6 +35,12 @@ export enum ErrorCode {
   ServerBusy = 'server_busy',
   ClientClosedRequest = 'client_closed_request',
   PredictionTimeout = 'prediction_timeout',
+  /** A remote model's server failed or answered something unusable (its body is never echoed). */
+  UpstreamError = 'upstream_error',
+  /** A remote model's server cannot be reached, is overloaded, or its circuit breaker is open. */
+  UpstreamUnavailable = 'upstream_unavailable',
+  /** A remote model's server did not answer in time. */
+  UpstreamTimeout = 'upstream_timeout',
   RateLimitUnavailable = 'ratelimit_unavailable',
   NotReady = 'not_ready',
   ServiceUnavailable = 'service_unavailable',
@@ -81,12 +87,16 @@ export function statusOf(code: ErrorCode): number {
       return 499
     case ErrorCode.InternalError:
       return 500
+    case ErrorCode.UpstreamError:
+      return 502
     case ErrorCode.ServerBusy:
+    case ErrorCode.UpstreamUnavailable:
     case ErrorCode.RateLimitUnavailable:
     case ErrorCode.NotReady:
     case ErrorCode.ServiceUnavailable:
       return 503
     case ErrorCode.PredictionTimeout:
+    case ErrorCode.UpstreamTimeout:
       return 504
   }
 }

@@ -49,6 +49,8 @@ export interface ServiceOverrides {
   clock?: Clock
   /** Models to serve instead of loading the built-in one; the caller keeps ownership. */
   models?: TextClassifier[]
+  /** Where remote models' `auth-env` credentials are read; default `process.env`. */
+  env?: NodeJS.ProcessEnv
 }
 
 /** Opens the store (and the audit writer's own connection), loads the models, connects the limiter. */
@@ -58,6 +60,9 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
   const models = await loadModels(config, {
     ...(overrides.models ? { lent: overrides.models } : {}),
     observe: (name) => metrics.batchObserver(name),
+    metrics: metrics.registry,
+    log,
+    ...(overrides.env && { env: overrides.env }),
   })
   const store = { dataDir: config.dataDir, databaseUrl: config.databaseUrl }
   let db: Database

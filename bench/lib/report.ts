@@ -25,3 +25,22 @@ export const fmt = {
   ms: (n: number) => n.toFixed(n < 10 ? 2 : 1),
   ratio: (n: number) => n.toFixed(2),
 }
+
+/** The cells every load table shows for a measured server: req/s, p50, p99, CPU per request, non-2xx, errors. */
+export function loadCells(r: {
+  requestsPerSec: number
+  p50Ms: number
+  p99Ms: number
+  cpuUsPerRequest?: number | undefined
+  non2xx: number
+  errors: number
+}) {
+  return [
+    fmt.int(r.requestsPerSec),
+    fmt.ms(r.p50Ms),
+    fmt.ms(r.p99Ms),
+    r.cpuUsPerRequest === undefined ? '' : r.cpuUsPerRequest.toFixed(0),
+    r.non2xx,
+    r.errors,
+  ]
+}

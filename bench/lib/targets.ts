@@ -46,6 +46,8 @@ export interface InfergateOptions {
   name?: string
   /** A key already in the store the flags point to; by default a fresh SQLite store with one. */
   key?: string
+  /** Extra environment (e.g. a remote model's credential). */
+  env?: NodeJS.ProcessEnv
 }
 
 /** (c) infergate's full /predict: auth and everything else on, as shipped. */
@@ -68,7 +70,7 @@ export async function infergate(options: InfergateOptions = {}): Promise<Target>
     '--no-bootstrap',
     ...(options.args ?? []),
   ]
-  const { child } = await spawnUntil(process.execPath, args, new URL(`http://127.0.0.1:${port}/health`))
+  const { child } = await spawnUntil(process.execPath, args, new URL(`http://127.0.0.1:${port}/health`), options.env)
   return {
     name,
     url: `http://127.0.0.1:${port}`,
@@ -96,14 +98,14 @@ export function fastapiUnavailable(): string | undefined {
   }
 }
 
-/** (d) the reference FastAPI service, trained on SST-2 train the first time. */
-export async function fastapiSeed(): Promise<Target> {
+/** (d) the reference FastAPI service, trained on SST-2 train the first time; on `port` if given. */
+export async function fastapiSeed(port?: number): Promise<Target> {
   if (!fs.existsSync(PEER_MODEL)) {
     execFileSync('/usr/bin/python3', [path.join(PEER_DIR, 'train.py'), path.join(SHARED_DIR, 'datasets/sst2/train.tsv'), PEER_MODEL], {
       stdio: 'ignore',
     })
   }
-  const port = await freePort()
+  port ??= await freePort()
   const env = { API_KEY: 'secret', RATE_LIMIT_PER_MIN: String(PEER_RATE_LIMIT), MODEL_PATH: PEER_MODEL }
   const args = [
     '-m',

@@ -10,7 +10,7 @@ import type { LoadResult } from '../lib/load.js'
 import { median, runLoad } from '../lib/load.js'
 import type { Target } from '../lib/processes.js'
 import type { ScenarioReport } from '../lib/report.js'
-import { fmt, markdownTable } from '../lib/report.js'
+import { fmt, loadCells, markdownTable } from '../lib/report.js'
 import { predictPaths } from '../lib/texts.js'
 import { PEER_RATE_LIMIT, bareFastify, bareHttp, fastapiSeed, fastapiUnavailable, infergate } from '../lib/targets.js'
 
@@ -104,16 +104,7 @@ function report(rows: Row[], options: HttpBenchOptions, skipped: string | undefi
   const targets: Record<string, number> = { 'c/a': 0.35, 'c/b': 0.85, 'c/d': 25, 'e/c': 0.7, 'c/f': 0.9 }
   const table = markdownTable(
     ['', 'server', 'req/s (median)', 'p50 ms', 'p99 ms', 'server CPU µs/request', 'non-2xx', 'errors'],
-    results.map((r) => [
-      r.id,
-      r.name,
-      fmt.int(r.requestsPerSec),
-      fmt.ms(r.p50Ms),
-      fmt.ms(r.p99Ms),
-      r.cpuUsPerRequest === undefined ? '' : r.cpuUsPerRequest.toFixed(0),
-      r.non2xx,
-      r.errors,
-    ]),
+    results.map((r) => [r.id, r.name, ...loadCells(r)]),
   )
   const ratioTable = markdownTable(
     ['ratio', 'measured', 'target', 'met'],

@@ -31,6 +31,9 @@ const GROUP_OF: Record<Outcome, GroupLabel> = {
   bad_request: 'bad request',
   timeout: 'errors',
   server_busy: 'errors',
+  upstream_error: 'errors',
+  upstream_unavailable: 'errors',
+  upstream_timeout: 'errors',
   error: 'errors',
   aborted: 'errors',
 }

@@ -7,7 +7,7 @@
  * | `POST /predict`, `/v1/models/{name}/predict` | 1 per text             | after validation and the model   | the model's queue is full (503)          |
  * |                                             |                        | check, before the model runs     |                                          |
  * | `POST /v1/jobs`                             | 1 per text, whole job  | at submission, all or nothing    | the job cannot be stored (caps, store)   |
- * | `GET`/`DELETE /v1/jobs…`                    | 0                      | —                                | —                                        |
+ * | `GET`/`DELETE /v1/jobs…`, `GET /v1/models`   | 0                      | —                                | —                                        |
  * | every other authenticated request           | 1                      | after validation                 | —                                        |
  *
  * A request refused before its charge (no key, wrong scope, invalid input, unknown or
@@ -19,7 +19,7 @@ import type { FastifyRequest } from 'fastify'
 /** A route's cost: units worked out after validation and before any work; throwing refuses at no cost. */
 export type CostOf = (request: FastifyRequest) => number
 
-/** Routes that cost nothing (reading and cancelling jobs: their texts were charged at submission). */
+/** Routes that cost nothing: reading and cancelling jobs (their texts were charged at submission), listing models. */
 export const free: CostOf = () => 0
 
 /** What a route costs when it names no cost. */

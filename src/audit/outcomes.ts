@@ -14,7 +14,18 @@ const REFUSALS = [
   'rate_limited',
 ] as const
 
-export const OUTCOMES = ['ok', ...REFUSALS, 'bad_request', 'timeout', 'server_busy', 'error', 'aborted'] as const
+export const OUTCOMES = [
+  'ok',
+  ...REFUSALS,
+  'bad_request',
+  'timeout',
+  'server_busy',
+  'upstream_error',
+  'upstream_unavailable',
+  'upstream_timeout',
+  'error',
+  'aborted',
+] as const
 export type Outcome = (typeof OUTCOMES)[number]
 
 /** The gateway's refusals of the caller (its key, scope or rate), as opposed to failures of ours. */

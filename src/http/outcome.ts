@@ -20,6 +20,10 @@ const BY_ERROR_CODE: Partial<Record<ErrorCode, Outcome>> = {
   // Refused because the audit buffer is full (never itself audited, but counted in metrics).
   [ErrorCode.ServiceUnavailable]: 'server_busy',
   [ErrorCode.PredictionTimeout]: 'timeout',
+  // A remote model's server failed: told apart from infergate's own failures.
+  [ErrorCode.UpstreamError]: 'upstream_error',
+  [ErrorCode.UpstreamUnavailable]: 'upstream_unavailable',
+  [ErrorCode.UpstreamTimeout]: 'upstream_timeout',
 }
 
 const BY_AUTH_FAILURE: Record<AuthFailure, Outcome> = {

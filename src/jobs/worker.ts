@@ -7,7 +7,10 @@
  *   the model's queue is empty) and checks that the job's key is still accepted; the job's
  *   texts were charged to the key's limits when it was submitted (`accounting/costs.ts`);
  * - results are written once per text, in one transaction per chunk with the progress count,
- *   so a crash loses at most the chunk in flight, which is computed again after the restart.
+ *   so a crash loses at most the chunk in flight, which is computed again after the restart;
+ * - a remote model whose server is unavailable puts the job aside until the server is expected
+ *   back (never failed, up to 20 waits on one chunk); its texts were paid for at submission,
+ *   so nothing is charged again when it runs.
  */
 import type { Logger } from 'pino'
 import { AppError, ErrorCode } from '../errors.js'
@@ -39,11 +42,21 @@ export interface JobWorkerOptions {
 /** A failure that ends the job (as opposed to stopping the worker). */
 class JobFailure extends Error {}
 
+/** The model's server is unavailable: put the job aside for `waitMs`. */
+class UpstreamWait extends Error {
+  constructor(readonly waitMs: number) {
+    super('upstream unavailable')
+  }
+}
+
 /** After a chunk: go on with the job, or leave it (finished, cancelled, lost or put aside). */
 type Step = 'next' | 'over'
 
 const PURGE_EVERY_MS = 60_000
 const MODEL_ATTEMPTS = 3
+// A chunk that keeps finding its server unavailable, every time it is tried again, fails the job
+// rather than wait forever (a text that crashes the server would otherwise loop).
+const UPSTREAM_WAITS = 20
 
 export class JobWorker {
   readonly owner = randomId('worker', 12)
@@ -51,6 +64,9 @@ export class JobWorker {
   private readonly stopping = new AbortController()
   private wake: (() => void) | undefined
   private lastPurge = 0
+  /** Jobs whose last chunk was charged but not computed (its server went away): units and waits. */
+  /** Times a job's chunk waited for its remote model's server, by job (in memory). */
+  private readonly upstreamWaits = new Map<string, number>()
 
   constructor(private readonly options: JobWorkerOptions) {}
 
@@ -113,6 +129,7 @@ export class JobWorker {
       if (this.stopped) await store.release(job.id, this.owner)
     } catch (error) {
       if (!(error instanceof JobFailure)) throw error
+      this.upstreamWaits.delete(job.id)
       await store.finish(job.id, 'failed', clock.now(), error.message)
       this.options.log.warn({ jobId: job.id, reason: error.message }, 'job failed')
     }
@@ -129,12 +146,28 @@ export class JobWorker {
       return 'over'
     }
     await this.yieldToInteractive(model)
+    const unavailableMs = model.upstream?.state() === 'closed' ? 0 : (model.upstream?.retryAfterMs() ?? 0)
+    if (unavailableMs > 0) {
+      await store.release(job.id, this.owner, clock.now() + unavailableMs)
+      return 'over'
+    }
     await this.checkKey(job)
     const chunk = pending
-    const results = await this.classify(
-      model,
-      chunk.map((item) => item.text),
-    )
+    let results
+    try {
+      results = await this.classify(
+        model,
+        chunk.map((item) => item.text),
+      )
+    } catch (error) {
+      if (!(error instanceof UpstreamWait)) throw error
+      const waits = (this.upstreamWaits.get(job.id) ?? 0) + 1
+      if (waits > UPSTREAM_WAITS) throw new JobFailure("the model's server kept failing on this input")
+      this.upstreamWaits.set(job.id, waits)
+      await store.release(job.id, this.owner, clock.now() + error.waitMs)
+      return 'over'
+    }
+    this.upstreamWaits.delete(job.id)
     await store.saveResults(
       job.id,
       results.map((result, i) => ({ index: chunk[i]!.idx, label: result.label, confidence: result.confidence, scores: result.scores })),
@@ -159,12 +192,17 @@ export class JobWorker {
       try {
         return await model.classify(texts)
       } catch (error) {
+        if (error instanceof AppError && error.code === ErrorCode.UpstreamUnavailable) throw new UpstreamWait(retryAfterMs(error))
         const busy = error instanceof AppError && error.code === ErrorCode.ServerBusy
         if (!busy && attempt >= MODEL_ATTEMPTS) throw new JobFailure('the model failed on this input')
         await sleep(busy ? 50 : 200 * attempt)
       }
     }
   }
+}
+
+function retryAfterMs(error: AppError): number {
+  return Math.max(1, Number(error.headers['retry-after'] ?? 1)) * 1000
 }
 
 function sleep(ms: number): Promise<void> {

@@ -10,7 +10,12 @@
  *
  * A submission that would overflow the queue is refused at once (503 `server_busy`); one whose
  * deadline passes gets 504 `prediction_timeout`; a cancelled one (client gone) is dropped. In
- * both cases its texts still waiting in the queue are never sent to the model.
+ * both cases its texts still waiting in the queue are never sent to the model, and a model call
+ * whose every caller gave up is aborted through its `AbortSignal` (a remote model's request is
+ * cut; a local model may ignore the signal).
+ *
+ * `concurrency` model calls may run at once (1 for a local model; a remote server that takes one
+ * text per call gets `maxBatch` 1 and several calls in flight).
  */
 import { AppError, ErrorCode } from '../errors.js'
 import type { Classification } from './types.js'
@@ -22,6 +27,19 @@ export interface BatcherOptions {
   maxWaitMs: number
   /** Most texts waiting for the model; beyond it, submissions are refused with 503. */
   maxQueue: number
+  /** Model calls in flight at once; default 1. */
+  concurrency?: number
+}
+
+/** What the batcher tells, and asks, its owner. */
+export interface BatcherHooks {
+  /** Told about each model call, for metrics. */
+  observe?: BatchObserver
+  /**
+   * The error for a caller whose deadline passes while the model is computing its texts (as
+   * opposed to while they wait in the queue); default 504 `prediction_timeout` either way.
+   */
+  lateError?: () => Error
 }
 
 export interface SubmitOptions {
@@ -50,6 +68,15 @@ interface Group {
   resolve: (results: Classification[]) => void
   reject: (error: unknown) => void
   timer?: NodeJS.Timeout
+  /** Model calls in flight that carry some of the group's texts. */
+  flights?: Set<Flight>
+}
+
+/** One model call in flight: aborted once every group it serves has given up. */
+interface Flight {
+  controller: AbortController
+  /** Groups with texts in this call that still wait for it. */
+  waiting: Set<Group>
 }
 
 interface Item {
@@ -57,7 +84,7 @@ interface Item {
   index: number
 }
 
-type RunBatch = (texts: string[]) => Promise<Classification[]>
+type RunBatch = (texts: string[], signal: AbortSignal) => Promise<Classification[]>
 
 // Recent model calls weigh this much in the running average used for Retry-After.
 const EWMA_WEIGHT = 0.2
@@ -67,15 +94,18 @@ export class Batcher {
   private head = 0
   /** Queued texts whose callers still wait (cancelled ones are skipped, not counted). */
   private live = 0
-  private running = false
+  private running = 0
   private scheduled = false
   private averageBatchMs = 0
+  private readonly concurrency: number
 
   constructor(
     private readonly run: RunBatch,
     private readonly options: BatcherOptions,
-    private readonly observe?: BatchObserver,
-  ) {}
+    private readonly hooks: BatcherHooks = {},
+  ) {
+    this.concurrency = options.concurrency ?? 1
+  }
 
   /** Number of texts waiting for a model call. */
   get depth(): number {
@@ -91,7 +121,7 @@ export class Batcher {
     })
     if (options.deadline !== undefined) {
       const timeout = Math.max(0, options.deadline - Date.now())
-      group.timer = setTimeout(() => this.fail(group, timedOut()), timeout)
+      group.timer = setTimeout(() => this.fail(group, group.flights?.size && this.hooks.lateError ? this.hooks.lateError() : timedOut()), timeout)
     }
     for (let index = 0; index < texts.length; index++) this.queue.push({ group, index })
     this.live += texts.length
@@ -101,7 +131,7 @@ export class Batcher {
 
   private busy(): AppError {
     const batchesAhead = Math.ceil(this.depth / this.options.maxBatch) + 1
-    const seconds = Math.max(1, Math.ceil((batchesAhead * this.averageBatchMs) / 1000))
+    const seconds = Math.max(1, Math.ceil((batchesAhead * this.averageBatchMs) / this.concurrency / 1000))
     return new AppError(ErrorCode.ServerBusy, 'The model is busy: its queue is full. Try again shortly.', {
       headers: { 'retry-after': String(seconds) },
     })
@@ -114,10 +144,14 @@ export class Batcher {
     this.live -= group.queued
     group.queued = 0
     group.reject(reason)
+    for (const flight of group.flights ?? []) {
+      flight.waiting.delete(group)
+      if (flight.waiting.size === 0) flight.controller.abort(reason)
+    }
   }
 
   private schedule(): void {
-    if (this.running || this.scheduled || this.depth === 0) return
+    if (this.running >= this.concurrency || this.scheduled || this.depth === 0) return
     if (this.depth >= this.options.maxBatch) {
       this.dispatch()
       return
@@ -152,21 +186,36 @@ export class Batcher {
   }
 
   private dispatch(): void {
-    if (this.running) return
-    const batch = this.take()
-    if (batch.length === 0) return
-    this.running = true
+    while (this.running < this.concurrency) {
+      const batch = this.take()
+      if (batch.length === 0) return
+      this.send(batch)
+    }
+  }
+
+  private send(batch: Item[]): void {
+    this.running++
+    const flight: Flight = { controller: new AbortController(), waiting: new Set() }
+    for (const { group } of batch) {
+      if (flight.waiting.has(group)) continue
+      flight.waiting.add(group)
+      ;(group.flights ??= new Set()).add(flight)
+    }
     const started = performance.now()
-    this.run(batch.map((item) => item.group.texts[item.index]!))
+    this.run(
+      batch.map((item) => item.group.texts[item.index]!),
+      flight.controller.signal,
+    )
       .then(
         (results) => batch.forEach((item, i) => this.deliver(item, results[i]!)),
         (error: unknown) => batch.forEach((item) => this.fail(item.group, error)),
       )
       .finally(() => {
+        for (const group of flight.waiting) group.flights!.delete(flight)
         const elapsed = performance.now() - started
         this.averageBatchMs = this.averageBatchMs === 0 ? elapsed : this.averageBatchMs + EWMA_WEIGHT * (elapsed - this.averageBatchMs)
-        this.observe?.(batch.length, elapsed)
-        this.running = false
+        this.hooks.observe?.(batch.length, elapsed)
+        this.running--
         // Whatever queued during the call goes next, without waiting again.
         if (this.depth > 0) this.dispatch()
       })

@@ -1,24 +1,37 @@
 /**
  * Loads every model this process serves: the built-in sentiment model (or models lent by a
- * test) and each `--model NAME=PATH` folder, each behind a batcher of its own. Any failure
- * becomes a ConfigError, so the server stops at start (exit 2) naming the model and the file.
+ * test), each `--model NAME=PATH` folder and each `--model NAME=URL?protocol=P` remote model,
+ * each behind a batcher of its own. Any failure becomes a ConfigError, so the server stops at
+ * start (exit 2) naming the model and the file or URL.
  */
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
 import type { Config } from '../config.js'
 import { ConfigError } from '../config.js'
 import { loadBuiltinModel } from './builtin/load.js'
 import { loadHfModel } from './hf/load.js'
 import { ModelRegistry } from './registry.js'
-import type { ModelSpec } from './spec.js'
-import type { BatchObserver } from './batcher.js'
+import type { FolderModelSpec, ModelSpec } from './spec.js'
+import { isRemoteSpec } from './spec.js'
+import type { BatcherOptions, BatchObserver } from './batcher.js'
 import type { TextClassifier } from './types.js'
+import type { LoadRemoteOptions } from './remote/load.js'
+import { loadRemoteModel, remoteBatching } from './remote/load.js'
+import { UpstreamMetrics } from './remote/metrics.js'
 
 export interface LoadModelsOptions {
   /** Models to serve instead of the built-in one; the caller keeps ownership. */
   lent?: TextClassifier[]
   observe?: (model: string) => BatchObserver
+  /** Where remote models report their upstream metrics. */
+  metrics?: Registry
+  /** Where remote models log their upstream failures and breaker changes. */
+  log?: Pick<Logger, 'info' | 'warn'>
+  /** Where remote models' `auth-env` credentials are read; default `process.env`. */
+  env?: NodeJS.ProcessEnv
 }
 
-function batching(config: Config, spec?: ModelSpec) {
+function batching(config: Config, spec?: FolderModelSpec): BatcherOptions {
   return {
     maxBatch: spec?.maxBatch ?? config.maxBatch,
     maxWaitMs: spec?.maxWaitMs ?? config.maxWaitMs,
@@ -32,10 +45,13 @@ export async function loadModels(config: Config, options: LoadModelsOptions = {}
   try {
     if (options.lent) for (const model of options.lent) registry.add(model, batching(config), false, observe(model.info.name))
     else registry.add(await loadOrExplain(() => loadBuiltinModel(config.modelDir), `the built-in model (--model-dir ${config.modelDir})`), batching(config), true, observe('sentiment'))
-    for (const spec of config.models) {
-      const model = await loadOrExplain(() => loadHfModel(spec.path, { name: spec.name }), `model "${spec.name}"`)
-      registry.add(model, batching(config, spec), true, observe(spec.name))
+    const remote: LoadRemoteOptions = {
+      defaultTimeoutMs: config.predictTimeoutMs,
+      ...(options.metrics && { metrics: new UpstreamMetrics(options.metrics) }),
+      ...(options.log && { log: options.log }),
+      ...(options.env && { env: options.env }),
     }
+    for (const spec of config.models) await addModel(registry, spec, config, options, remote)
     if (!registry.get(config.defaultModel)) {
       throw new ConfigError(`--default-model ${config.defaultModel}: no such model (loaded: ${registry.list().map((m) => m.name).join(', ')})`)
     }
@@ -45,6 +61,17 @@ export async function loadModels(config: Config, options: LoadModelsOptions = {}
     throw new ConfigError((error as Error).message)
   }
   return registry
+}
+
+async function addModel(registry: ModelRegistry, spec: ModelSpec, config: Config, options: LoadModelsOptions, remote: LoadRemoteOptions): Promise<void> {
+  const observe = options.observe?.(spec.name)
+  if (!isRemoteSpec(spec)) {
+    const model = await loadOrExplain(() => loadHfModel(spec.path, { name: spec.name }), `model "${spec.name}"`)
+    registry.add(model, batching(config, spec), true, observe)
+    return
+  }
+  const model = await loadOrExplain(() => loadRemoteModel(spec, remote), `model "${spec.name}"`)
+  registry.add(model, remoteBatching(spec, batching(config)), true, observe)
 }
 
 async function loadOrExplain(load: () => Promise<TextClassifier>, what: string): Promise<TextClassifier> {

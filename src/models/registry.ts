@@ -3,7 +3,7 @@
  */
 import type { BatcherOptions, BatchObserver, SubmitOptions, Submission } from './batcher.js'
 import { Batcher } from './batcher.js'
-import type { Classification, ModelInfo, TextClassifier } from './types.js'
+import type { Classification, ModelInfo, TextClassifier, UpstreamHealth } from './types.js'
 
 /** A model as routes use it: its description and batched, cancellable classification. */
 export interface ServedModel {
@@ -14,6 +14,8 @@ export interface ServedModel {
   classify(texts: readonly string[], options?: SubmitOptions): Promise<Classification[]>
   /** Texts queued and not yet sent to the model. */
   queueDepth(): number
+  /** For a model served by another server: whether that server answers now. */
+  readonly upstream?: UpstreamHealth
 }
 
 interface Entry {
@@ -32,12 +34,14 @@ export class ModelRegistry {
   add(classifier: TextClassifier, batching: BatcherOptions, owned = true, observe?: BatchObserver): void {
     const name = classifier.info.name
     if (this.entries.has(name)) throw new Error(`a model named "${name}" is already registered`)
-    const batcher = new Batcher((texts) => classifier.classifyBatch(texts), batching, observe)
+    const lateError = classifier.lateError?.bind(classifier)
+    const batcher = new Batcher((texts, signal) => classifier.classifyBatch(texts, signal), batching, { observe, ...(lateError && { lateError }) })
     const served: ServedModel = {
       info: classifier.info,
       submit: (texts, options) => batcher.submit(texts, options),
       classify: (texts, options) => batcher.submit(texts, options).results,
       queueDepth: () => batcher.depth,
+      ...(classifier.upstream && { upstream: classifier.upstream }),
     }
     this.entries.set(name, { served, classifier, owned })
     this.defaultName ??= name

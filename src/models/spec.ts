@@ -1,13 +1,24 @@
 /**
  * `--model NAME=PATH[?max-batch=N&max-wait=MS&max-queue=N]`: a Hugging Face export folder to
- * serve under NAME, with optional batching settings of its own.
+ * serve under NAME, with optional batching settings of its own; or `--model NAME=URL?protocol=P`,
+ * a model served by another server (see `remote/spec.ts`).
  */
-export interface ModelSpec {
+import type { RemoteModelSpec } from './remote/spec.js'
+import { isRemoteTarget, parseRemoteSpec } from './remote/spec.js'
+
+export interface FolderModelSpec {
   name: string
   path: string
   maxBatch?: number
   maxWaitMs?: number
   maxQueue?: number
+}
+
+export type ModelSpec = FolderModelSpec | RemoteModelSpec
+
+/** True for a model served by another server. */
+export function isRemoteSpec(spec: ModelSpec): spec is RemoteModelSpec {
+  return 'url' in spec
 }
 
 export const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/
@@ -22,9 +33,17 @@ export function parseModelSpec(raw: string): ModelSpec {
   const eq = raw.indexOf('=')
   const name = raw.slice(0, eq).trim()
   if (eq < 0 || !MODEL_NAME.test(name)) throw new Error(`"${raw}" is not NAME=PATH with a lower-case name such as sst2=./models/sst2`)
-  const [path = '', query] = raw.slice(eq + 1).split('?', 2)
+  const target = raw.slice(eq + 1).trim()
+  if (isRemoteTarget(target)) {
+    try {
+      return parseRemoteSpec(name, target)
+    } catch (error) {
+      throw new Error(`model "${name}": ${(error as Error).message}`, { cause: error })
+    }
+  }
+  const [path = '', query] = target.split('?', 2)
   if (path.trim() === '') throw new Error(`"${raw}": the path is empty`)
-  const spec: ModelSpec = { name, path: path.trim() }
+  const spec: FolderModelSpec = { name, path: path.trim() }
   for (const [option, value] of new URLSearchParams(query ?? '')) {
     const known = OPTIONS[option]
     const number = Number(value)
@@ -43,9 +62,13 @@ export function parseModelList(raw: string): string[] {
   return names
 }
 
+// A comma separates two specs only when a new NAME= follows it: a remote model's
+// `labels=negative,positive` keeps its commas.
+const SPEC_SEPARATOR = /\n|,(?=\s*[a-z0-9][a-z0-9._-]{0,63}=)/
+
 /** Several specs, one per line or comma-separated; names must differ. */
 export function parseModelSpecs(raw: string): ModelSpec[] {
-  const specs = raw.split(/[\n,]/).map((part) => part.trim()).filter(Boolean).map(parseModelSpec)
+  const specs = raw.split(SPEC_SEPARATOR).map((part) => part.trim()).filter(Boolean).map(parseModelSpec)
   const names = new Set<string>()
   for (const spec of specs) {
     if (names.has(spec.name)) throw new Error(`two models are named "${spec.name}"`)

@@ -1,23 +1,34 @@
 /**
  * `/health`: the process is alive. `/ready`: the models are loaded and the store answers
  * (503 otherwise), for load balancers and orchestrators. Both need no key.
+ *
+ * `/ready` also tells each remote model's circuit-breaker state, without failing: every
+ * instance shares the same remote servers, so taking this one out of a load balancer would not
+ * bring a down server back, and would cut the local models and key management off too.
  */
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { ErrorCode } from '../errors.js'
+import type { UpstreamState } from '../models/types.js'
 
 const HealthResponse = Type.Object({ status: Type.Literal('ok') })
 const Check = Type.Union([Type.Literal('ok'), Type.Literal('failing')])
+const Upstreams = Type.Record(Type.String(), Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half_open')]), {
+  description:
+    "Each remote model's circuit breaker: closed (answering), open (calls refused with 503 until a probe succeeds), half_open (probing)",
+})
 const ReadyResponse = Type.Object({
   status: Type.Literal('ready'),
   checks: Type.Object({ database: Check, models: Check }),
+  upstreams: Upstreams,
 })
 const NotReadyResponse = Type.Object({
   detail: Type.String(),
   code: Type.String(),
   request_id: Type.String(),
   checks: Type.Object({ database: Check, models: Check }),
+  upstreams: Upstreams,
 })
 
 export default async function healthRoutes(fastify: FastifyInstance): Promise<void> {
@@ -46,9 +57,14 @@ export default async function healthRoutes(fastify: FastifyInstance): Promise<vo
         () => 'failing' as const,
       )
       const checks = { database, models: models.size > 0 ? ('ok' as const) : ('failing' as const) }
-      if (checks.database === 'ok' && checks.models === 'ok') return { status: 'ready' as const, checks }
+      const upstreams: Record<string, UpstreamState> = {}
+      for (const info of models.list()) {
+        const upstream = models.get(info.name)?.upstream
+        if (upstream) upstreams[info.name] = upstream.state()
+      }
+      if (checks.database === 'ok' && checks.models === 'ok') return { status: 'ready' as const, checks, upstreams }
       request.ledger.errorCode = ErrorCode.NotReady
-      return reply.code(503).send({ detail: 'Not ready', code: ErrorCode.NotReady, request_id: request.id, checks })
+      return reply.code(503).send({ detail: 'Not ready', code: ErrorCode.NotReady, request_id: request.id, checks, upstreams })
     },
   )
 }

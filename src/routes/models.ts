@@ -1,13 +1,16 @@
 /**
  * `GET /v1/models`: the models the calling key may use. Where a model was loaded from is shown
- * to admin keys only (it is a path on the server).
+ * to admin keys only (a path on the server, or a remote model's URL); a remote model's
+ * credential is never shown to anyone (infergate holds only the name of its variable).
  */
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { mayUse } from '../models/access.js'
+import type { ModelInfo, UpstreamHealth } from '../models/types.js'
 import { protectedErrors } from './common.js'
 import { requirePrincipal } from '../http/ledger.js'
+import { free } from '../accounting/costs.js'
 
 const ModelView = Type.Object({
   name: Type.String(),
@@ -17,10 +20,33 @@ const ModelView = Type.Object({
   multi_label: Type.Boolean({
     description: 'Scores are independent per-label probabilities (sigmoid) that need not sum to 1, not a distribution over the labels',
   }),
-  source: Type.Union([Type.Literal('builtin'), Type.Literal('huggingface')]),
+  source: Type.Union([Type.Literal('builtin'), Type.Literal('huggingface'), Type.Literal('remote')]),
+  protocol: Type.Optional(
+    Type.Union([Type.Literal('seed'), Type.Literal('kserve-v2'), Type.Literal('hf-inference')], {
+      description: 'For a remote model: the protocol infergate speaks to its server',
+    }),
+  ),
+  available: Type.Optional(
+    Type.Boolean({ description: "For a remote model: false while its server's circuit breaker is open (calls get 503)" }),
+  ),
   path: Type.Optional(Type.String({ description: 'The folder it was loaded from (admin keys only)' })),
+  url: Type.Optional(Type.String({ description: "A remote model's server URL (admin keys only)" })),
   default: Type.Boolean({ description: 'Whether POST /predict uses it' }),
 })
+
+/** Where the model comes from; its folder or URL for admin keys only. */
+function origin(info: ModelInfo, admin: boolean, upstream: UpstreamHealth | undefined) {
+  if (info.protocol) {
+    return {
+      source: 'remote' as const,
+      protocol: info.protocol,
+      available: upstream?.state() === 'closed',
+      ...(admin && { url: info.source }),
+    }
+  }
+  if (info.source === 'builtin') return { source: 'builtin' as const }
+  return { source: 'huggingface' as const, ...(admin && { path: info.source }) }
+}
 
 export default async function modelRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
@@ -29,7 +55,7 @@ export default async function modelRoutes(fastify: FastifyInstance): Promise<voi
   app.get(
     '/v1/models',
     {
-      config: { cost: () => 0 },
+      config: { cost: free },
       schema: {
         tags: ['models'],
         summary: 'The models this key may use',
@@ -50,8 +76,7 @@ export default async function modelRoutes(fastify: FastifyInstance): Promise<voi
             labels: info.labels,
             max_length: info.maxLength ?? null,
             multi_label: info.multiLabel ?? false,
-            source: info.source === 'builtin' ? ('builtin' as const) : ('huggingface' as const),
-            ...(admin && info.source !== 'builtin' ? { path: info.source } : {}),
+            ...origin(info, admin, models.get(info.name)?.upstream),
             default: info.name === defaultName,
           })),
       }

@@ -102,3 +102,75 @@ test('a cancelled submission is dropped from the queue and frees its place', asy
   await Promise.all([first, next])
   assert.deepEqual(model.seen(), ['first', 'next'])
 })
+
+/** A model whose calls stay in flight until the test answers them, recording each call's signal. */
+function gatedModel() {
+  const calls: { texts: string[]; signal: AbortSignal; answer: () => void }[] = []
+  const run = (texts: string[], signal: AbortSignal): Promise<Classification[]> =>
+    new Promise((resolve, reject) => {
+      signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true })
+      calls.push({ texts, signal, answer: () => resolve(texts.map((text) => ({ label: text, confidence: 1, scores: { [text]: 1 } }))) })
+    })
+  return { calls, run }
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve))
+
+test('with concurrency N, at most N model calls are in flight and the next starts as one ends', async () => {
+  const model = gatedModel()
+  const batcher = new Batcher(model.run, options({ maxBatch: 1, concurrency: 3 }))
+  const answers = ['a', 'b', 'c', 'd', 'e'].map((text) => classify(batcher, [text]))
+  await turn()
+  assert.deepEqual(
+    model.calls.map((call) => call.texts),
+    [['a'], ['b'], ['c']],
+  )
+  assert.equal(batcher.depth, 2)
+  model.calls[1]!.answer()
+  await answers[1]
+  await turn()
+  assert.deepEqual(model.calls[3]!.texts, ['d'])
+  assert.equal(model.calls.length, 4)
+  for (const call of model.calls) call.answer()
+  await turn()
+  model.calls[4]!.answer()
+  assert.deepEqual(
+    (await Promise.all(answers)).map(([result]) => result!.label),
+    ['a', 'b', 'c', 'd', 'e'],
+  )
+})
+
+test('a model call is aborted once every caller waiting for it has given up, not before', async () => {
+  const model = gatedModel()
+  const batcher = new Batcher(model.run, options({ maxBatch: 8 }))
+  const first = batcher.submit(['one'])
+  const second = batcher.submit(['two'])
+  await turn()
+  assert.equal(model.calls.length, 1)
+  const { signal } = model.calls[0]!
+  first.cancel(new Error('first left'))
+  await assert.rejects(first.results, /first left/)
+  assert.equal(signal.aborted, false, 'the second caller still waits for the call')
+  second.cancel(new Error('second left'))
+  await assert.rejects(second.results, /second left/)
+  assert.equal(signal.aborted, true)
+  assert.match((signal.reason as Error).message, /second left/)
+})
+
+test('a deadline passing while the model computes gets the model’s late error; while queued, prediction_timeout', async () => {
+  const model = gatedModel()
+  const late = new AppError(ErrorCode.UpstreamTimeout, 'the server was too slow')
+  const batcher = new Batcher(model.run, options({ maxBatch: 1 }), { lateError: () => late })
+  const computing = batcher.submit(['computing'], { deadline: Date.now() + 20 })
+  // Its deadline passes first, while the first text still holds the model.
+  const queued = batcher.submit(['queued'], { deadline: Date.now() + 5 })
+  await assert.rejects(queued.results, (error: unknown) => error instanceof AppError && error.code === ErrorCode.PredictionTimeout)
+  await assert.rejects(computing.results, (error) => error === late)
+  assert.equal(model.calls[0]!.signal.aborted, true, 'the call nobody waits for is aborted')
+  await turn()
+  assert.deepEqual(
+    model.calls.map((call) => call.texts),
+    [['computing']],
+    'the queued text never reached the model',
+  )
+})

@@ -19,7 +19,7 @@ test('/health answers without a key', async () => {
 test('/ready reports the model and the store', async () => {
   const response = await app.inject({ method: 'GET', url: '/ready' })
   assert.equal(response.statusCode, 200, response.body)
-  assert.deepEqual(response.json(), { status: 'ready', checks: { database: 'ok', models: 'ok' } })
+  assert.deepEqual(response.json(), { status: 'ready', checks: { database: 'ok', models: 'ok' }, upstreams: {} })
 })
 
 test('/ready answers 503 when the store is gone', async () => {
