@@ -10,6 +10,7 @@ import type { Config } from './config.js'
 import { PROJECT_ROOT } from './config.js'
 import { clientErrorHandler } from './http/client-error.js'
 import { frameworkErrors } from './http/framework-errors.js'
+import { lazyChildLogger } from './http/request-logger.js'
 import { createLogger } from './logger.js'
 import auditPlugin from './plugins/audit.js'
 import corsPlugin from './plugins/cors.js'
@@ -59,6 +60,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const loggerInstance: FastifyBaseLogger = logger
   const app = Fastify({
     loggerInstance,
+    childLoggerFactory: lazyChildLogger,
     // One line per request from request-log.ts instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxBodyBytes,

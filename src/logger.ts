@@ -59,6 +59,28 @@ export function keyHeaderNames(keyHeader = 'X-API-Key'): ReadonlySet<string> {
 /** Replaces every key-shaped string in a log line by its visible prefix and a marker. */
 export const scrubKeys = redactKeys
 
+/** Longest a log line waits in the buffer before it is written. */
+const FLUSH_MS = 250
+
+/**
+ * Standard output for the server's log, written in chunks of at least 4 KB (and at least every
+ * 250 ms) instead of one write per line: one write system call per request cost ~17 µs of the
+ * event loop's time at 5,000 requests/s on this machine, more than authentication, limits and
+ * the audit record together. On SIGTERM the buffer is flushed before exit (server.ts); a crash
+ * loses at most the last 250 ms of log lines — never an audit record, which has its own store.
+ */
+export function bufferedStdout(): DestinationStream & { flush(cb?: (error?: Error) => void): void } {
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 })
+  setInterval(() => {
+    try {
+      destination.flush()
+    } catch {
+      // Not writable (stdout closed): the next write reports it through pino.
+    }
+  }, FLUSH_MS).unref()
+  return destination
+}
+
 /** A pino logger at `level`, writing to `destination` (stdout by default). */
 export function createLogger(level: LevelWithSilent, destination?: DestinationStream, keyHeader?: string): Logger {
   const names = keyHeaderNames(keyHeader)

@@ -4,12 +4,11 @@
  * flush and close the services, exit 0).
  */
 import type { FastifyInstance } from 'fastify'
-import pino from 'pino'
 import type { Logger } from 'pino'
 import { buildApp } from './app.js'
 import type { Config } from './config.js'
 import type { CreatedKey } from './keys/service.js'
-import { createLogger } from './logger.js'
+import { bufferedStdout, createLogger } from './logger.js'
 
 /** Prints the bootstrap key once, on stderr only: never into the structured log. */
 export function bootstrapBanner(created: CreatedKey, header: string): string {
@@ -28,7 +27,7 @@ export function bootstrapBanner(created: CreatedKey, header: string): string {
 }
 
 export async function startServer(config: Config): Promise<FastifyInstance> {
-  const logger = createLogger(config.logLevel, pino.destination({ dest: 1, sync: false }), config.apiKeyHeader)
+  const logger = createLogger(config.logLevel, bufferedStdout(), config.apiKeyHeader)
   const app = await buildApp(config, { logger })
   if (config.bootstrap) {
     const created = await app.services.keys.bootstrapIfEmpty()

@@ -7,10 +7,14 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 
 async function requestLog(app: FastifyInstance): Promise<void> {
+  // The app's logger with the request id as a field, rather than the request's own child logger,
+  // which is then never built for a request that logs nothing else (http/request-logger.ts).
+  const log = app.log
   app.onRequestFinished(({ request, ledger, status, latencyMs }) => {
     if (latencyMs === null) return
-    request.log.info(
+    log.info(
       {
+        reqId: request.id,
         keyId: ledger.principal?.keyId,
         method: request.method,
         route: ledger.route,

@@ -23,14 +23,30 @@ export class MemoryLimiter implements Limiter {
     this.counters = new LRUCache({ max: options.maxCounters ?? 100_000 })
   }
 
-  private counter(subject: string, rule: LimitRule): WindowCounter {
-    const id = `${subject}|${rule.name}|${rule.windowMs}`
+  /** Counter ids of a group's rules, made once per group (groups are cached per key: `KeyService.limitGroups`). */
+  private readonly ids = new WeakMap<LimitGroup, string[]>()
+
+  private counter(id: string, windowMs: number): WindowCounter {
     let counter = this.counters.get(id)
     if (!counter) {
-      counter = new WindowCounter(rule.windowMs)
+      counter = new WindowCounter(windowMs)
       this.counters.set(id, counter)
     }
     return counter
+  }
+
+  /** The counters of every rule of the groups, in order. */
+  private countersOf(groups: readonly LimitGroup[]): WindowCounter[] {
+    const counters: WindowCounter[] = []
+    for (const group of groups) {
+      let ids = this.ids.get(group)
+      if (!ids) {
+        ids = group.rules.map((rule) => `${group.subject}|${rule.name}|${rule.windowMs}`)
+        this.ids.set(group, ids)
+      }
+      for (let i = 0; i < ids.length; i++) counters.push(this.counter(ids[i]!, group.rules[i]!.windowMs))
+    }
+    return counters
   }
 
   consume(subject: string, rules: readonly LimitRule[], cost: number): Decision {
@@ -41,20 +57,23 @@ export class MemoryLimiter implements Limiter {
     return this.consumeAll(groups, 0)
   }
 
-  // Synchronous from the first read to the last charge: atomic within the process.
+  // Synchronous from the first read to the last charge: atomic within the process. Plain loops:
+  // this runs on every request.
   consumeAll(groups: readonly LimitGroup[], cost: number): Decision {
     const now = this.clock.now()
-    const rules = groups.flatMap((group) => group.rules)
-    const counters = groups.flatMap((group) => group.rules.map((rule) => this.counter(group.subject, rule)))
-    const blocked = rules.flatMap((rule, i) => (counters[i]!.used(now) + cost > rule.limit ? [i] : []))
-    const allowed = blocked.length === 0
-    if (allowed && cost > 0) for (const counter of counters) counter.charge(now, cost)
+    const rules = groups.length === 1 ? groups[0]!.rules : groups.flatMap((group) => group.rules)
+    const counters = this.countersOf(groups)
+    const used = counters.map((counter) => counter.used(now))
+    let allowed = true
+    for (let i = 0; i < rules.length; i++) if (used[i]! + cost > rules[i]!.limit) allowed = false
+    if (allowed && cost > 0) for (let i = 0; i < counters.length; i++) counters[i]!.charge(now, cost)
     const states = rules.map((rule, i) => ({
       rule,
-      remaining: Math.max(0, rule.limit - counters[i]!.used(now)),
+      remaining: Math.max(0, rule.limit - used[i]! - (allowed ? cost : 0)),
       resetMs: counters[i]!.resetIn(now),
     }))
     if (allowed) return { allowed, states, retryAfterMs: 0, blockedBy: [], exceedsLimit: false, at: now }
+    const blocked = rules.flatMap((rule, i) => (used[i]! + cost > rule.limit ? [i] : []))
     return {
       at: now,
       allowed,
@@ -68,7 +87,7 @@ export class MemoryLimiter implements Limiter {
   refund(groups: readonly LimitGroup[], cost: number, decision: Decision): void {
     if (!decision.allowed || cost <= 0) return
     const now = this.clock.now()
-    for (const group of groups) for (const rule of group.rules) this.counter(group.subject, rule).refund(now, decision.at, cost)
+    for (const counter of this.countersOf(groups)) counter.refund(now, decision.at, cost)
   }
 
   close(): Promise<void> {
