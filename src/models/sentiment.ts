@@ -8,7 +8,12 @@ export function isSentimentModel(labels: readonly string[]): boolean {
   return labels.length === 2 && lower.has('positive') && lower.has('negative')
 }
 
+// Asked for every answer: worked out once per label list (a model's labels never change).
+const known = new WeakMap<readonly string[], boolean>()
+
 /** `{sentiment}` for a sentiment model's answer, `{}` otherwise. */
 export function sentimentField(labels: readonly string[], label: string): { sentiment?: string } {
-  return isSentimentModel(labels) ? { sentiment: label.toLowerCase() } : {}
+  let sentiment = known.get(labels)
+  if (sentiment === undefined) known.set(labels, (sentiment = isSentimentModel(labels)))
+  return sentiment ? { sentiment: label.toLowerCase() } : {}
 }
