@@ -96,6 +96,7 @@ export class BuiltinEngine {
     const slots = this.slots
     const count = Math.min(tokens.length, MAX_TOKENS)
     slots.fill(0)
+    this.cache.startText()
     for (let t = 0; t < count; t++) slots[kernel - 1 + t] = this.cache.slotOf(tokens[t]!, this.fillSlot)
     if (this.simd) this.simd.pool(count + kernel - 1, this.pooled)
     else maxPool(this.cache.arena, slots, count + kernel - 1, this.layout, this.pooled)
