@@ -28,6 +28,7 @@ interface BenchOptions {
   rounds: string
   connections: string
   redisUrl: string
+  modelDir?: string
   writeDocs?: boolean
 }
 
@@ -40,6 +41,7 @@ const program = new Command('bench')
   .option('--rounds <n>', 'interleaved rounds per target (the median is reported)', '3')
   .option('--connections <n>', 'concurrent connections', '32')
   .option('--redis-url <url>', 'Redis for the Redis scenarios', 'redis://127.0.0.1:6379')
+  .option('--model-dir <dir>', 'built-in model folder measured by model-latency (default: models/sentiment)')
   .option('--write-docs', 'also write the tables to docs/benchmarks.md')
   .parse()
 const options = program.opts<BenchOptions>()
@@ -47,7 +49,7 @@ const log = (line: string) => console.error(line)
 
 const scenarios: Record<string, () => Promise<ScenarioReport>> = {
   micro: () => runMicro({ redisUrl: options.redisUrl, log }),
-  'model-latency': () => runModelLatency({ log }),
+  'model-latency': () => runModelLatency({ log, ...(options.modelDir === undefined ? {} : { modelDir: path.resolve(options.modelDir) }) }),
   'key-timing': () => runKeyTiming({ rounds: Math.max(5, Number(options.rounds) * 5), log }),
   'event-loop': () => runEventLoop({ log }),
   'http-predict': () =>

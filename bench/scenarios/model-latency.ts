@@ -13,8 +13,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import ort from 'onnxruntime-node'
 import { BuiltinEngine } from '../../src/models/builtin/engine.js'
-import { Featurizer } from '../../src/models/builtin/features.js'
-import { loadBuiltinModel } from '../../src/models/builtin/load.js'
+import { Featurizer, toVocabulary, type Vocabulary } from '../../src/models/builtin/features.js'
+import { loadBuiltinModel, readVocabulary } from '../../src/models/builtin/load.js'
 import { MANIFEST_FILE, MODEL_FILE, validateManifest } from '../../src/models/builtin/manifest.js'
 import { tokenize } from '../../src/models/builtin/tokenizer.js'
 import { readBuiltinWeights } from '../../src/models/builtin/weights.js'
@@ -26,9 +26,11 @@ import { benchTexts } from '../lib/texts.js'
 
 export interface ModelLatencyOptions {
   log: (line: string) => void
+  /** Built-in model folder (default: the committed models/sentiment), to compare another model in the same way. */
+  modelDir?: string
 }
 
-const MODEL_DIR = path.join(PROJECT_ROOT, 'models', 'sentiment')
+export const MODEL_DIR = path.join(PROJECT_ROOT, 'models', 'sentiment')
 const ROUNDS = 5
 
 interface Latency {
@@ -57,31 +59,32 @@ async function measure(texts: string[], batch: number, call: (texts: string[]) =
   return { medianUs: median(rounds), p10Us: all[Math.floor(all.length / 10)]!, rounds }
 }
 
-function readModel(): { bytes: Buffer; manifest: ReturnType<typeof validateManifest> } {
-  const manifestPath = path.join(MODEL_DIR, MANIFEST_FILE)
+async function readModel(dir: string): Promise<{ bytes: Buffer; manifest: ReturnType<typeof validateManifest>; vocabulary: Vocabulary }> {
+  const manifestPath = path.join(dir, MANIFEST_FILE)
   const manifest = validateManifest(JSON.parse(fs.readFileSync(manifestPath, 'utf8')), manifestPath)
-  return { bytes: fs.readFileSync(path.join(MODEL_DIR, manifest.onnx.file || MODEL_FILE)), manifest }
+  const vocabulary = toVocabulary(await readVocabulary(dir, manifest))
+  return { bytes: fs.readFileSync(path.join(dir, manifest.onnx.file || MODEL_FILE)), manifest, vocabulary }
 }
 
 /** The evaluator on this thread: warm (tokens cached) and first sight (a fresh evaluator per round). */
-async function evaluatorInProcess(texts: string[]): Promise<{ warm: Latency; cold: Latency }> {
-  const { bytes, manifest } = readModel()
+async function evaluatorInProcess(dir: string, texts: string[]): Promise<{ warm: Latency; cold: Latency }> {
+  const { bytes, manifest, vocabulary } = await readModel(dir)
   const weights = readBuiltinWeights(bytes, manifest.features)
-  let engine = new BuiltinEngine(weights, manifest.features)
+  let engine = new BuiltinEngine(weights, manifest.features, { vocabulary })
   const warm = await measure(texts, 1, (batch) => engine.probabilities(batch))
   const cold = await measure(
     texts,
     1,
     (batch) => engine.probabilities(batch),
-    () => (engine = new BuiltinEngine(weights, manifest.features)),
+    () => (engine = new BuiltinEngine(weights, manifest.features, { vocabulary })),
   )
   return { warm, cold }
 }
 
-async function onnxRuntimeInProcess(texts: string[]): Promise<Latency> {
-  const { bytes, manifest } = readModel()
+async function onnxRuntimeInProcess(dir: string, texts: string[]): Promise<Latency> {
+  const { bytes, manifest, vocabulary } = await readModel(dir)
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 })
-  const featurizer = new Featurizer(manifest.features)
+  const featurizer = new Featurizer(manifest.features, vocabulary)
   const classify = async (batch: string[]) => {
     const { data, dims } = featurizer.batch(batch.map((text) => tokenize(text)))
     await session.run({ features: new ort.Tensor('int64', data, dims) }, ['probabilities'])
@@ -95,13 +98,15 @@ async function onnxRuntimeInProcess(texts: string[]): Promise<Latency> {
 
 export async function runModelLatency(options: ModelLatencyOptions): Promise<ScenarioReport> {
   const texts = benchTexts(872)
-  const evaluator = await evaluatorInProcess(texts)
+  const dir = options.modelDir ?? MODEL_DIR
+  if (dir !== MODEL_DIR) options.log(`  model: ${dir}`)
+  const evaluator = await evaluatorInProcess(dir, texts)
   options.log(
     `  evaluator batch 1: ${evaluator.warm.medianUs.toFixed(1)} µs/text (first sight of every token: ${evaluator.cold.medianUs.toFixed(1)})`,
   )
-  const onnx = await onnxRuntimeInProcess(texts)
+  const onnx = await onnxRuntimeInProcess(dir, texts)
   options.log(`  ONNX Runtime batch 1: ${onnx.medianUs.toFixed(1)} µs/text`)
-  const model = await loadBuiltinModel(MODEL_DIR)
+  const model = await loadBuiltinModel(dir)
   const served1 = await measure(texts, 1, (batch) => model.classifyBatch(batch))
   options.log(`  worker batch 1: ${served1.medianUs.toFixed(1)} µs/text`)
   const served64 = await measure(texts, 64, (batch) => model.classifyBatch(batch))
@@ -124,7 +129,7 @@ export async function runModelLatency(options: ModelLatencyOptions): Promise<Sce
   return {
     id: 'model-latency',
     title: 'Built-in model: µs per text',
-    markdown: `${markdownTable(['what', 'median µs/text (median of 5 rounds)', '10th percentile', 'target', 'met'], rows)}\n\n- ${texts.length} sentences per round (SST-2 dev when present), after a warm-up of 200 (none for the first-sight row).`,
+    markdown: `${markdownTable(['what', 'median µs/text (median of 5 rounds)', '10th percentile', 'target', 'met'], rows)}\n\n- ${texts.length} sentences per round (SST-2 dev when present), after a warm-up of 200 (none for the first-sight row)${dir === MODEL_DIR ? '' : `; model ${dir}`}.`,
     data: { evaluator, onnxRuntime: onnx, served1, served64 },
   }
 }

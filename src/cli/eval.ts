@@ -1,8 +1,9 @@
 /**
- * `infergate eval`: scores a model folder on a labelled TSV file — accuracy, per-class
+ * `infergate eval`: scores a model folder on labelled TSV files — accuracy, per-class
  * precision/recall/F1, confusion matrix, mean latency per text and expected calibration error.
- * The built-in model by default; `--model DIR` scores a Hugging Face export folder instead, as
- * `serve --model` would load it, so both can be compared on the same file.
+ * Several `--data` files (say SST-2 dev and the negation challenge set) get one summary row each,
+ * then their details. The built-in model by default; `--model DIR` scores a Hugging Face export
+ * folder instead, as `serve --model` would load it, so both can be compared on the same files.
  */
 import path from 'node:path'
 import { Option, type Command } from 'commander'
@@ -17,7 +18,7 @@ import { renderTable } from './table.js'
 import { datasetErrors, integerFlag, requireFile } from './train.js'
 
 interface EvalFlags {
-  data: string
+  data: string[]
   modelDir: string
   model?: string
   batchSize: string
@@ -31,8 +32,8 @@ export function registerEval(program: Command): void {
     .command('eval')
     .description('score a model on a label<TAB>sentence TSV file (accuracy, precision/recall/F1, latency, ECE)')
     .requiredOption(
-      '--data <file>',
-      "labelled data: label<TAB>sentence TSV with a header line (label = index into the model's labels; built-in: 1 = positive)",
+      '--data <files...>',
+      "labelled data: label<TAB>sentence TSV with a header line (label = index into the model's labels; built-in: 1 = positive); several files: one row each",
     )
     .option('--model-dir <dir>', 'built-in model folder', path.join(PROJECT_ROOT, 'models', 'sentiment'))
     .addOption(new Option('--model <dir>', 'score a Hugging Face export folder instead (as serve --model loads it)').conflicts('modelDir'))
@@ -45,17 +46,26 @@ export function registerEval(program: Command): void {
 }
 
 async function runEval(flags: EvalFlags): Promise<void> {
-  const data = requireFile(flags.data, '--data')
+  const files = flags.data.map((file) => requireFile(file, '--data'))
   const batchSize = integerFlag(flags.batchSize, '--batch-size', 1)
   const classifier = await loadForEval(flags)
-  const bar = process.stderr.isTTY ? progressBar() : undefined
   try {
-    const examples = await datasetErrors(() => readLabelledTsv(data, { classes: classifier.info.labels.length }))
-    if (flags.warmup === true) await evaluate(classifier, examples, { batchSize })
-    const report = await evaluate(classifier, examples, { batchSize, onProgress: bar?.update })
-    bar?.done()
+    const reports: (EvaluationReport & { data: string })[] = []
+    for (const data of files) {
+      const bar = process.stderr.isTTY ? progressBar(files.length > 1 ? path.basename(data) : '') : undefined
+      const examples = await datasetErrors(() => readLabelledTsv(data, { classes: classifier.info.labels.length }))
+      if (flags.warmup === true) await evaluate(classifier, examples, { batchSize })
+      reports.push({ data, ...(await evaluate(classifier, examples, { batchSize, onProgress: bar?.update })) })
+      bar?.done()
+    }
     const model = flags.model === undefined ? { modelDir: flags.modelDir } : { model: flags.model }
-    console.log(flags.json === true ? JSON.stringify({ data, ...model, ...report }, null, 2) : formatReport(report))
+    if (flags.json === true) {
+      console.log(JSON.stringify(reports.length === 1 ? { ...reports[0], ...model } : { ...model, reports }, null, 2))
+    } else if (reports.length === 1) {
+      console.log(formatReport(reports[0]!))
+    } else {
+      console.log([formatSummary(reports), ...reports.map((r) => `\n== ${r.data}\n${formatReport(r)}`)].join('\n'))
+    }
   } finally {
     await classifier.close()
   }
@@ -69,6 +79,20 @@ async function loadForEval({ model, modelDir }: EvalFlags): Promise<TextClassifi
   } catch (error) {
     throw new CliError(`${flag} ${dir}: ${(error as Error).message}`)
   }
+}
+
+/** One row per data file: examples, accuracy, ECE, latency. */
+export function formatSummary(reports: readonly (EvaluationReport & { data: string })[]): string {
+  return renderTable(
+    ['data', 'examples', 'accuracy', 'ece', 'mean µs/text'],
+    reports.map((r) => [
+      path.basename(r.data),
+      String(r.examples),
+      `${(r.accuracy * 100).toFixed(2)}%`,
+      r.ece.toFixed(4),
+      r.meanLatencyMicros.toFixed(1),
+    ]),
+  )
 }
 
 /** The human-readable report. */
@@ -95,13 +119,13 @@ export function formatReport(r: EvaluationReport): string {
   ].join('\n')
 }
 
-/** A one-line progress bar redrawn in place on stderr. */
-function progressBar(): { update: (done: number, total: number) => void; done: () => void } {
+/** A one-line progress bar redrawn in place on stderr, after `label`. */
+function progressBar(label: string): { update: (done: number, total: number) => void; done: () => void } {
   const width = 30
   return {
     update: (done, total) => {
       const filled = Math.round((done / Math.max(1, total)) * width)
-      process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}`)
+      process.stderr.write(`\r${label === '' ? '' : `${label} `}[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}`)
     },
     done: () => process.stderr.write('\n'),
   }

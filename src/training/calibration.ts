@@ -7,7 +7,9 @@
 
 /**
  * Fits the weights minimising the mean log-loss of `σ(Σ_k w_k · margins[k][i])` against
- * `labels` (Newton's method; a tiny ridge keeps it well-posed on separable data).
+ * `labels` (Newton's method, each step halved until the loss goes down, since a full step from
+ * the start can overshoot far when margins are large; a tiny ridge keeps it well-posed on
+ * separable data).
  */
 export function fitStackingWeights(margins: readonly Float64Array[], labels: readonly number[]): number[] {
   const k = margins.length
@@ -29,8 +31,17 @@ export function fitStackingWeights(margins: readonly Float64Array[], labels: rea
       hessian[a]![a]! += ridge * labels.length
     }
     const step = solve(hessian, gradient)
-    step.forEach((s, a) => (w[a]! -= s))
-    if (Math.max(...step.map(Math.abs)) < 1e-9) break
+    const objective = (v: readonly number[]): number =>
+      stackedLogLoss(margins, v, labels) + (ridge / 2) * v.reduce((sum, x) => sum + x * x, 0)
+    const before = objective(w)
+    let scale = 1
+    let next = w.map((x, a) => x - step[a]!)
+    while (!(objective(next) <= before) && scale > 1e-10) {
+      scale /= 2
+      next = w.map((x, a) => x - scale * step[a]!)
+    }
+    next.forEach((x, a) => (w[a] = x))
+    if (Math.max(...step.map((s) => Math.abs(s * scale))) < 1e-9) break
   }
   return w
 }

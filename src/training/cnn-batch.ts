@@ -81,14 +81,22 @@ export class Workspace {
     return this.keep
   }
 
-  /** Adds each token's vector gradient to its table rows; returns the rows touched. */
-  touchedRows(cache: BatchCache, rowsOf: readonly Int32Array[], subwords: boolean, tableGrad: Float32Array, dim: number): number[] {
+  /** Adds each token's vector gradient to its table rows below `limit` (the rest are pretrained); returns the rows touched. */
+  touchedRows(
+    cache: BatchCache,
+    rowsOf: readonly Int32Array[],
+    subwords: boolean,
+    tableGrad: Float32Array,
+    dim: number,
+    limit: number,
+  ): number[] {
     if (this.rowStamp.length * dim < tableGrad.length) this.rowStamp = new Int32Array(tableGrad.length / dim)
     const touched: number[] = []
     cache.tokens.forEach((id, u) => {
       const rows = rowsOf[id]!
       for (let i = 0; i < (subwords ? rows.length : 1); i++) {
         const row = rows[i]!
+        if (row >= limit) continue
         if (this.rowStamp[row] !== this.batchNo) {
           this.rowStamp[row] = this.batchNo
           touched.push(row)

@@ -34,6 +34,20 @@ export interface CnnHyperParameters {
   initScale: number
 }
 
+/**
+ * Frozen pretrained word vectors, read through two learned projections to the token vector size:
+ * table rows `[start, start + words)` stand for `plain · vector`, rows `[start + words, start + 2 words)`
+ * for `negated · vector` (the same word inside a negation scope).
+ */
+export interface PretrainedRows {
+  start: number
+  words: number
+  /** Size of a pretrained vector. */
+  dim: number
+  /** `[words][dim]`. */
+  vectors: Float32Array
+}
+
 /** An example whose tokens are ids into a shared token table (`rowsOf[id]` = table rows). */
 export interface EncodedExample {
   label: number
@@ -79,6 +93,8 @@ export interface CnnWeights {
   /** `[2][widths.length * maps]`. */
   out: Float32Array
   outBias: Float32Array
+  /** `[2 * words][dim]`: the pretrained rows (see {@link PretrainedRows}) as token vector rows. */
+  pretrainedTable?: Float32Array
 }
 
 /** A network being trained; see the module comment for its shape. */
@@ -96,6 +112,8 @@ export class CnnModel {
   private step = 0
   private readonly work: Workspace
   private readonly trained: Uint8Array
+  /** `[2][dim][pretrained dim]`: the plain and the negated projection of pretrained vectors. */
+  private readonly projection: Param | undefined
 
   /**
    * @param rows table rows (the padding row comes on top)
@@ -106,6 +124,7 @@ export class CnnModel {
     readonly hp: CnnHyperParameters,
     private readonly random: () => number,
     private readonly subwords = true,
+    private readonly pretrained?: PretrainedRows,
   ) {
     const { dim, maps, widths } = hp
     this.channels = widths.length * maps
@@ -128,6 +147,10 @@ export class CnnModel {
     this.filters = new Param(filters)
     this.work = new Workspace(this.channels)
     this.trained = new Uint8Array(rows)
+    if (pretrained) {
+      const size = dim * pretrained.dim
+      this.projection = new Param(fillUniform(new Float32Array(2 * size), Math.sqrt(6 / (dim + pretrained.dim)), random))
+    }
   }
 
   /** Zeroes the table rows no training example used, so unseen words and n-grams add nothing. */
@@ -148,7 +171,27 @@ export class CnnModel {
       convBias: this.convBias.value,
       out: this.out.value,
       outBias: this.outBias.value,
+      ...(this.pretrained ? { pretrainedTable: this.pretrainedTable(this.pretrained) } : {}),
     }
+  }
+
+  /** Every pretrained row through its projection, as table rows. */
+  private pretrainedTable(p: PretrainedRows): Float32Array {
+    const { dim } = this.hp
+    const table = new Float32Array(2 * p.words * dim)
+    for (let row = 0; row < 2 * p.words; row++) this.addPretrained(p.start + row, table, row * dim)
+    return table
+  }
+
+  /** Adds the vector of pretrained table row `row` to `out[at..at+dim)`. */
+  private addPretrained(row: number, out: Float32Array, at: number): void {
+    const p = this.pretrained!
+    const { dim } = this.hp
+    const negated = row >= p.start + p.words ? 1 : 0
+    const go = (row - p.start - negated * p.words) * p.dim
+    const po = negated * dim * p.dim
+    const projection = this.projection!.value
+    for (let c = 0; c < dim; c++) out[at + c]! += dot(projection, po + c * p.dim, p.vectors, go, p.dim)
   }
 
   /** Trains on one mini-batch with learning rate `rate`; returns the summed log-loss. */
@@ -197,6 +240,10 @@ export class CnnModel {
       const rows = rowsOf[cache.tokens[u]!]!
       const used = this.subwords ? rows.length : 1
       for (let i = 0; i < used; i++) {
+        if (rows[i]! >= this.rows) {
+          this.addPretrained(rows[i]!, vectors, vo)
+          continue
+        }
         const ro = rows[i]! * dim
         for (let c = 0; c < dim; c++) vectors[vo + c]! += table[ro + c]!
       }
@@ -275,13 +322,39 @@ export class CnnModel {
     }
   }
 
+  /** Adds to the projections' gradient: each token's vector gradient times its pretrained vector. */
+  private projectionGradients(cache: BatchCache, rowsOf: readonly Int32Array[]): void {
+    const p = this.pretrained!
+    const { dim } = this.hp
+    const grad = this.projection!.grad
+    cache.tokens.forEach((id, u) => {
+      const rows = rowsOf[id]!
+      for (let i = 0; i < (this.subwords ? rows.length : 1); i++) {
+        const row = rows[i]!
+        if (row < this.rows) continue
+        const negated = row >= p.start + p.words ? 1 : 0
+        const go = (row - p.start - negated * p.words) * p.dim
+        for (let c = 0; c < dim; c++) {
+          const g = cache.vectorGrads[u * dim + c]!
+          if (g === 0) continue
+          const po = (negated * dim + c) * p.dim
+          for (let e = 0; e < p.dim; e++) grad[po + e]! += g * p.vectors[go + e]!
+        }
+      }
+    })
+  }
+
   private applyGradients(cache: BatchCache, rowsOf: readonly Int32Array[], rate: number, count: number): void {
     const { dim } = this.hp
     this.step += 1
     const corrected = (rate * Math.sqrt(1 - BETA2 ** this.step)) / (1 - BETA1 ** this.step)
     const scale = 1 / count
+    if (this.projection) {
+      this.projectionGradients(cache, rowsOf)
+      this.projection.update(corrected, scale)
+    }
     for (const p of [this.filters, this.convBias, this.out, this.outBias]) p.update(corrected, scale)
-    const touched = this.work.touchedRows(cache, rowsOf, this.subwords, this.table.grad, dim)
+    const touched = this.work.touchedRows(cache, rowsOf, this.subwords, this.table.grad, dim, this.rows)
     for (const row of touched) {
       this.trained[row] = 1
       this.table.update(corrected, scale, row * dim, row * dim + dim)

@@ -2,7 +2,7 @@
  * Writes a trained built-in model as `model.onnx` (see `graph.ts`) + `manifest.json`.
  */
 import { createHash } from 'node:crypto'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { padRow } from '../models/builtin/features.js'
 import { buildOnnxModel, OPSET, type TableStorage } from './graph.js'
@@ -10,6 +10,7 @@ import {
   MANIFEST_FILE,
   MANIFEST_FORMAT,
   MODEL_FILE,
+  VOCABULARY_FILE,
   type BuiltinManifest,
   type EvaluationSummary,
   type TensorContract,
@@ -25,7 +26,7 @@ const INPUTS: TensorContract[] = [
     type: 'int64',
     shape: ['batch', 'tokens', 'slots'],
     description:
-      'slots of each token: word row, bigram row, sub-word rows (see features); unused places hold features.padRow; tokens >= 1, slots >= 2',
+      'slots of each token: word row, bigram row, pretrained row, sub-word rows (see features); unused places hold features.padRow; tokens >= 1, slots >= 2',
   },
 ]
 const OUTPUTS: TensorContract[] = [
@@ -47,16 +48,31 @@ export async function exportBuiltinModel(model: TrainedBuiltinModel, options: Ex
   const bytes = buildOnnxModel(model, options.tableStorage)
   await mkdir(options.outDir, { recursive: true })
   await writeAtomically(path.join(options.outDir, MODEL_FILE), bytes)
+  const vocabulary = model.vocabulary.map((word) => `${word}\n`).join('')
+  if (model.vocabulary.length > 0) await writeAtomically(path.join(options.outDir, VOCABULARY_FILE), vocabulary)
+  else await rm(path.join(options.outDir, VOCABULARY_FILE), { force: true })
   const manifest = buildManifest(model, options.name ?? 'sentiment', bytes, options.tableStorage ?? 'int8')
+  if (model.pretrained) {
+    manifest.vocabulary = {
+      file: VOCABULARY_FILE,
+      words: model.vocabulary.length,
+      sha256: sha256(Buffer.from(vocabulary)),
+      vectors: model.pretrained,
+    }
+  }
   await writeAtomically(path.join(options.outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`)
   return manifest
 }
 
-/** Stores dev-set scores measured on the exported model into the folder's manifest. */
-export async function recordEvaluation(outDir: string, evaluation: EvaluationSummary): Promise<BuiltinManifest> {
+/** Stores scores measured on the exported model into the folder's manifest: dev (`evaluation`) or the challenge set. */
+export async function recordEvaluation(
+  outDir: string,
+  evaluation: EvaluationSummary,
+  key: 'evaluation' | 'challenge' = 'evaluation',
+): Promise<BuiltinManifest> {
   const file = path.join(outDir, MANIFEST_FILE)
   const manifest = JSON.parse(await readFile(file, 'utf8')) as BuiltinManifest
-  manifest.evaluation = evaluation
+  manifest[key] = evaluation
   await writeAtomically(file, `${JSON.stringify(manifest, null, 2)}\n`)
   return manifest
 }
@@ -67,8 +83,9 @@ function buildManifest(model: TrainedBuiltinModel, name: string, bytes: Uint8Arr
     format: MANIFEST_FORMAT,
     name,
     task: 'text-classification',
-    description:
-      'Binary sentiment of English text (SST-2), trained by infergate: CNNs over hashed word and character n-gram embeddings, stacked with a bag of word n-grams.',
+    description: model.pretrained
+      ? 'Binary sentiment of English text (SST-2), trained by infergate: CNNs over hashed word and character n-gram embeddings plus pretrained GloVe word vectors (projected), negation scopes marked, stacked with a bag of word n-grams.'
+      : 'Binary sentiment of English text (SST-2), trained by infergate: CNNs over hashed word and character n-gram embeddings, stacked with a bag of word n-grams.',
     labels: LABELS,
     tokenizer: tokenizerSpec(),
     features: {
@@ -82,7 +99,9 @@ function buildManifest(model: TrainedBuiltinModel, name: string, bytes: Uint8Arr
       cnn: {
         members: model.members.length,
         tokenVector:
-          'sum of the table rows in the token slots; members 1, 3, ... were trained on word + sub-word rows, members 2, 4, ... on word rows alone',
+          'sum of the table rows in the token slots; members 1, 3, ... were trained on word + pretrained + sub-word rows, members 2, 4, ... on word rows alone',
+        pretrainedRows:
+          'row P + 1 + i = plain projection of the vector of vocabulary word i, row P + 1 + V + i = its negated projection (P = padRow, V = pretrainedWords); both projections learned, the vectors frozen',
         convolution: { widths: hp.widths, mapsPerWidth: hp.maps, dim: hp.dim },
         pooling: 'per channel: max over positions with a floor of 0, + bias, relu',
         output: 'linear to 2 logits, averaged over members',

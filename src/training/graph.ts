@@ -16,7 +16,7 @@
 import { toFloat16 } from '../lib/float16.js'
 import { attr, GraphBuilder } from '../models/onnx/graph-builder.js'
 import type { CnnWeights } from './cnn.js'
-import { padRow } from '../models/builtin/features.js'
+import { padRow, tableRows } from '../models/builtin/features.js'
 import { MAX_TOKENS } from '../models/builtin/tokenizer.js'
 import type { TrainedBuiltinModel } from './train.js'
 
@@ -62,15 +62,17 @@ function addCnnPath(g: GraphBuilder, model: TrainedBuiltinModel, storage: TableS
   const members = model.members
   const channels = widths.length * maps
   const kernel = Math.max(...widths)
-  addTable(g, 'cnn_table_float', padRow(model.features) + 1, members.length * dim, storage, (row, out) => {
-    members.forEach((m, k) => out.set(m.table.subarray(row * dim, row * dim + dim), k * dim))
+  // Rows past the padding row are the pretrained words' rows (their vectors through the learned projections).
+  const pretrainedStart = padRow(model.features) + 1
+  addTable(g, 'cnn_table_float', tableRows(model.features), members.length * dim, storage, (row, out) => {
+    members.forEach((m, k) => {
+      const at = row - pretrainedStart
+      const rows = at >= 0 ? m.pretrainedTable : m.table
+      if (rows) out.set(rows.subarray((at >= 0 ? at : row) * dim, ((at >= 0 ? at : row) + 1) * dim), k * dim)
+    })
   })
-  const unit = addWholeUnits(
-    g,
-    'cnn_table_float',
-    'table_cnn',
-    Math.max(...members.map((m) => maxAbs(m.table))) / levels(model.features.maxSlots),
-  )
+  const largest = Math.max(...members.map((m) => Math.max(maxAbs(m.table), maxAbs(m.pretrainedTable ?? new Float32Array(0)))))
+  const unit = addWholeUnits(g, 'cnn_table_float', 'table_cnn', largest / levels(model.features.maxSlots))
   g.node('Gather', ['table_cnn', 'features'], ['slot_vectors'])
   g.node('ReduceSum', ['slot_vectors', 'axis_2'], ['token_vectors'], { keepdims: 0 })
   g.node('Transpose', ['token_vectors'], ['channels_first'], { perm: [0, 2, 1] })
@@ -164,7 +166,9 @@ function addTable(
   }
   const values = concat(chunks)
   g.initializer(`${name}_shape`, new BigInt64Array([BigInt(rows), BigInt(width)]), [2])
-  g.initializer(`${name}_index`, BigInt64Array.from(used, BigInt), [used.length, 1])
+  // Row numbers fit in int32 (half the bytes of the int64 ScatterND wants; cast at load).
+  g.initializer(`${name}_index32`, Int32Array.from(used), [used.length, 1])
+  g.node('Cast', [`${name}_index32`], [`${name}_index`], { to: 7 })
   g.node('ConstantOfShape', [`${name}_shape`], [`${name}_zeros`], { value: attr.tensor('float32', new Float32Array([0]), [1]) })
   const updates = `${name}_values`
   if (storage === 'float32') {

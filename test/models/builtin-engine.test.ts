@@ -7,7 +7,8 @@ import { after, before, test } from 'node:test'
 import ort from 'onnxruntime-node'
 import { PROJECT_ROOT } from '../../src/config.js'
 import { BuiltinEngine } from '../../src/models/builtin/engine.js'
-import { Featurizer, type FeatureSpec } from '../../src/models/builtin/features.js'
+import { Featurizer, toVocabulary, type FeatureSpec, type Vocabulary } from '../../src/models/builtin/features.js'
+import { readVocabulary } from '../../src/models/builtin/load.js'
 import { buildOnnxModel, type TableStorage } from '../../src/training/graph.js'
 import type { BuiltinManifest } from '../../src/models/builtin/manifest.js'
 import { tokenize } from '../../src/models/builtin/tokenizer.js'
@@ -36,9 +37,9 @@ after(async () => {
 })
 
 /** ONNX Runtime's probabilities for `texts`, one text per run. */
-async function onnxProbabilities(bytes: Uint8Array, spec: FeatureSpec, texts: readonly string[]): Promise<Float32Array> {
+async function onnxProbabilities(bytes: Uint8Array, spec: FeatureSpec, vocabulary: Vocabulary, texts: readonly string[]): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 })
-  const featurizer = new Featurizer(spec)
+  const featurizer = new Featurizer(spec, vocabulary)
   const out = new Float32Array(texts.length * 2)
   try {
     for (const [i, text] of texts.entries()) {
@@ -66,12 +67,20 @@ function compare(a: Float32Array, b: Float32Array): { maxDiff: number; labelChan
 test('the evaluator computes what ONNX Runtime computes from the same file: grouped convolution, every table storage', async () => {
   const model = await trainBuiltinModel({ ...TINY, trainFile: path.join(work, 'train.tsv'), threads: 1 })
   assert.equal(model.members.length, 2)
+  const vocabulary = toVocabulary(model.vocabulary)
+  assert.ok(vocabulary.has('wonderful') && vocabulary.has('tedious'), 'words with vectors but absent from training are in the vocabulary')
+  const texts = [...TEXTS, 'a wonderful film', 'not tedious at all', 'never wonderful']
   for (const storage of ['int8', 'float16', 'float32'] as TableStorage[]) {
     const bytes = buildOnnxModel(model, storage)
-    const engine = new BuiltinEngine(readBuiltinWeights(bytes, model.features), model.features)
-    const { maxDiff, labelChanges } = compare(engine.probabilities(TEXTS), await onnxProbabilities(bytes, model.features, TEXTS))
-    assert.ok(maxDiff < 1e-5, `${storage}: probabilities differ by ${maxDiff}`)
-    assert.equal(labelChanges, 0, storage)
+    const onnx = await onnxProbabilities(bytes, model.features, vocabulary, texts)
+    for (const simd of [true, false]) {
+      const engine = new BuiltinEngine(readBuiltinWeights(bytes, model.features), model.features, { vocabulary, simd })
+      // Two members (two groups) are rewritten as one group with reordered channels, so SIMD applies.
+      assert.equal(engine.kernels, simd ? 'simd' : 'javascript')
+      const { maxDiff, labelChanges } = compare(engine.probabilities(texts), onnx)
+      assert.ok(maxDiff < 1e-5, `${storage} ${engine.kernels}: probabilities differ by ${maxDiff}`)
+      assert.equal(labelChanges, 0, storage)
+    }
   }
 })
 
@@ -82,9 +91,10 @@ test('the committed model: same probabilities as ONNX Runtime on every SST-2 dev
   if (existsSync(DEV)) texts = [...TEXTS, ...(await readLabelledTsv(DEV)).map((e) => e.text)]
   else t.diagnostic(`SST-2 dev set not found at ${DEV}; comparing on ${TEXTS.length} texts only`)
   const weights = readBuiltinWeights(bytes, manifest.features)
-  const onnx = await onnxProbabilities(bytes, manifest.features, texts)
+  const vocabulary = toVocabulary(await readVocabulary(COMMITTED, manifest))
+  const onnx = await onnxProbabilities(bytes, manifest.features, vocabulary, texts)
   for (const simd of [true, false]) {
-    const engine = new BuiltinEngine(weights, manifest.features, { simd })
+    const engine = new BuiltinEngine(weights, manifest.features, { simd, vocabulary })
     assert.equal(engine.kernels, simd ? 'simd' : 'javascript')
     const { maxDiff, labelChanges } = compare(engine.probabilities(texts), onnx)
     t.diagnostic(`${engine.kernels} loops: ${texts.length} texts, largest probability difference ${maxDiff.toExponential(2)}`)
@@ -102,17 +112,20 @@ test('the token cache changes nothing: a cache far smaller than the vocabulary g
   const bytes = await readFile(path.join(COMMITTED, 'model.onnx'))
   const manifest = JSON.parse(await readFile(path.join(COMMITTED, 'manifest.json'), 'utf8')) as BuiltinManifest
   const weights = readBuiltinWeights(bytes, manifest.features)
-  // 1,500 texts over 3,000 made-up words: a 256-slot cache evicts constantly.
-  const words = Array.from({ length: 3000 }, (_, i) => `w${(i * 7919).toString(36)}`)
+  const known = await readVocabulary(COMMITTED, manifest)
+  const vocabulary = toVocabulary(known)
+  // 1,500 texts over 3,000 words (made-up ones, pretrained ones, negation cues): a 256-slot cache evicts constantly.
+  const cues = ['not', "n't", 'never', ',', 'but']
+  const words = Array.from({ length: 3000 }, (_, i) => (i % 3 === 0 ? `w${(i * 7919).toString(36)}` : i % 3 === 1 ? (known[i * 11] ?? 'x') : cues[i % cues.length]!))
   const texts = Array.from({ length: 1500 }, (_, i) => Array.from({ length: 1 + (i % 40) }, (_, j) => words[(i * 31 + j * 17) % words.length]).join(' '))
-  const roomy = new BuiltinEngine(weights, manifest.features)
-  const tight = new BuiltinEngine(weights, manifest.features, { cacheSize: 256 })
+  const roomy = new BuiltinEngine(weights, manifest.features, { vocabulary })
+  const tight = new BuiltinEngine(weights, manifest.features, { cacheSize: 256, vocabulary })
   const expected = roomy.probabilities(texts)
   assert.deepEqual(tight.probabilities(texts), expected)
   const oneByOne = new Float32Array(expected.length)
   texts.forEach((text, i) => oneByOne.set(tight.probabilities([text]), i * 2))
   assert.deepEqual(oneByOne, expected)
-  assert.throws(() => new BuiltinEngine(weights, manifest.features, { cacheSize: 100 }), /cache/)
+  assert.throws(() => new BuiltinEngine(weights, manifest.features, { cacheSize: 100, vocabulary }), /cache/)
 })
 
 test('an ONNX file that is not a built-in model is refused with the missing part named', () => {

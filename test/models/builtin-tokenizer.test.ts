@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Featurizer, padRow, wordRows, type FeatureSpec } from '../../src/models/builtin/features.js'
+import { Featurizer, padRow, tableRows, toVocabulary, wordRows, type FeatureSpec } from '../../src/models/builtin/features.js'
+import { DEFAULT_NEGATION, NegationMarker } from '../../src/models/builtin/negation.js'
 import { MAX_CHARS, MAX_TOKENS, fnv1a, tokenize, tokenizerSpec } from '../../src/models/builtin/tokenizer.js'
 
 test('ordinary text is split the way the Penn Treebank split SST-2', () => {
@@ -62,16 +63,19 @@ test('FNV-1a 32-bit over UTF-8 matches the published test vectors', () => {
   assert.equal(fnv1a('😀'), 0x33a29608) // bytes f0 9f 98 80
 })
 
+/** W = 1000, S = 5000, B = 7000: the padding row is 13000. */
+const SMALL_SPEC: FeatureSpec = {
+  hash: 'fnv1a-32',
+  wordBuckets: 1000,
+  subwordBuckets: 5000,
+  bigramBuckets: 7000,
+  subwordMinN: 3,
+  subwordMaxN: 4,
+  maxSlots: 24,
+}
+
 test('token slots: word row, bigram row with the next token, then character 3- and 4-grams of <token>', () => {
-  const spec: FeatureSpec = {
-    hash: 'fnv1a-32',
-    wordBuckets: 1000,
-    subwordBuckets: 5000,
-    bigramBuckets: 7000,
-    subwordMinN: 3,
-    subwordMaxN: 4,
-    maxSlots: 24,
-  }
+  const spec = SMALL_SPEC
   const sub = (gram: string): number => 1000 + (fnv1a(gram) % 5000)
   const bigram = (pair: string): number => 6000 + (fnv1a(pair) % 7000)
   const goodSubwords = [sub('<go'), sub('goo'), sub('ood'), sub('od>'), sub('<goo'), sub('good'), sub('ood>')]
@@ -82,6 +86,41 @@ test('token slots: word row, bigram row with the next token, then character 3- a
   assert.deepEqual([...first!], [fnv1a('good') % 1000, bigram('good a'), ...goodSubwords])
   assert.deepEqual([...last!], [fnv1a('a') % 1000, bigram('a </s>')])
   assert.equal(padRow(spec), 13000)
+})
+
+test("pretrained and negated rows: after the padding row, the word's line in the vocabulary; a negated token drops its sub-words", () => {
+  const spec: FeatureSpec = { ...SMALL_SPEC, maxSlots: 6, pretrainedWords: 3, negation: DEFAULT_NEGATION }
+  const vocabulary = toVocabulary(['film', 'good', 'bad'])
+  const sub = (gram: string): number => 1000 + (fnv1a(gram) % 5000)
+  assert.equal(tableRows(spec), 13000 + 1 + 2 * 3)
+  // good: word row, pretrained row 13001 + 1, then sub-words up to maxSlots - 1 rows.
+  assert.deepEqual([...wordRows('good', spec, vocabulary)], [fnv1a('good') % 1000, 13002, sub('<go'), sub('goo'), sub('ood')])
+  assert.deepEqual([...wordRows('good', spec)], [fnv1a('good') % 1000, sub('<go'), sub('goo'), sub('ood'), sub('od>')], 'no vocabulary, no pretrained row')
+  assert.deepEqual([...wordRows('NOT_good', spec, vocabulary)], [fnv1a('NOT_good') % 1000, 13001 + 3 + 1])
+  assert.deepEqual([...wordRows('NOT_meh', spec, vocabulary)], [fnv1a('NOT_meh') % 1000], 'no vector, no negated row')
+  const slots = new Featurizer(spec, vocabulary).slots(['not', 'bad', ',', 'good'])
+  assert.deepEqual(
+    slots.map((s) => s[0]),
+    ['not', 'NOT_bad', ',', 'good'].map((t) => fnv1a(t) % 1000),
+  )
+  assert.equal(slots[1]![2], 13001 + 3 + 2, 'bad inside the scope reads its negated row')
+  assert.equal(slots[1]![1], 6000 + (fnv1a('NOT_bad ,') % 7000), 'bigrams read the marked tokens')
+})
+
+test('negation scopes: a cue opens one up to the end of the clause; a second cue closes it', () => {
+  const marker = new NegationMarker(DEFAULT_NEGATION)
+  const mark = (text: string): string => marker.mark(tokenize(text)).join(' ')
+  assert.equal(mark('not bad at all'), 'not NOT_bad NOT_at NOT_all')
+  assert.equal(mark("It isn't boring, it's great!"), "it is n't NOT_boring , it 's great !")
+  assert.equal(mark('never dull but never brilliant either'), 'never NOT_dull but never NOT_brilliant NOT_either')
+  assert.equal(mark('not without charm'), 'not without charm', 'double negation')
+  assert.equal(mark('hardly enjoyable . a good cast'), 'hardly NOT_enjoyable . a good cast')
+  assert.equal(mark('a good film'), 'a good film')
+  assert.deepEqual(marker.mark([]), [])
+  assert.equal(marker.negatedWord('NOT_bad'), 'bad')
+  assert.equal(marker.negatedWord('bad'), undefined)
+  // Tokens are lower case, so the marker can never be mistaken for a token's own text.
+  assert.ok(tokenize('NOT_BAD NOT_good').every((token) => !token.startsWith(DEFAULT_NEGATION.marker)))
 })
 
 test('the tokenizer spec lists every regex step for the manifest', () => {

@@ -57,6 +57,34 @@ test('infergate eval prints the accuracy the library computes on the same file',
   assert.deepEqual(report.confusion, expected.confusion)
 })
 
+test('infergate eval with several --data files prints one row per file, then the details of each', async () => {
+  const challenge = path.join(PROJECT_ROOT, 'test', 'fixtures', 'challenge.tsv')
+  const classifier = await loadBuiltinModel(path.join(PROJECT_ROOT, 'models', 'sentiment'))
+  const expected = [await evaluate(classifier, await readLabelledTsv(data)), await evaluate(classifier, await readLabelledTsv(challenge))]
+  await classifier.close()
+  const run = infergate('eval', '--data', data, challenge)
+  assert.equal(run.status, 0, run.stderr)
+  const [header, first, second] = run.stdout.split('\n')
+  assert.match(header!, /^data\s+examples\s+accuracy\s+ece\s+mean µs\/text$/)
+  assert.match(
+    first!,
+    new RegExp(`^small\\.tsv\\s+7\\s+${(expected[0]!.accuracy * 100).toFixed(2)}%\\s+${expected[0]!.ece.toFixed(4)}\\s+[\\d.]+$`),
+  )
+  assert.match(second!, new RegExp(`^challenge\\.tsv\\s+${expected[1]!.examples}\\s+${(expected[1]!.accuracy * 100).toFixed(2)}%\\s+`))
+  assert.match(run.stdout, new RegExp(`^== .*challenge\\.tsv\nexamples: ${expected[1]!.examples}$`, 'm'))
+
+  const json = infergate('eval', '--data', data, '--data', challenge, '--json')
+  assert.equal(json.status, 0, json.stderr)
+  const report = JSON.parse(json.stdout) as { reports: { data: string; accuracy: number }[] }
+  assert.deepEqual(
+    report.reports.map((r) => [path.basename(r.data), r.accuracy]),
+    [
+      ['small.tsv', expected[0]!.accuracy],
+      ['challenge.tsv', expected[1]!.accuracy],
+    ],
+  )
+})
+
 test('infergate eval explains a missing data file or model folder in one line', () => {
   const missing = infergate('eval', '--data', path.join(dir, 'nope.tsv'))
   assert.equal(missing.status, 1)

@@ -14,10 +14,11 @@
  * ONNX Runtime.
  */
 import { softmax } from '../scores.js'
-import { bigramRowOfHash, wordRows, type FeatureSpec } from './features.js'
+import { bigramRowOfHash, padRow, tokenMarker, wordRows, type FeatureSpec, type Vocabulary } from './features.js'
 import { maxPool, type PoolingLayout } from './pooling.js'
 import { ProjectionCache } from './projection-cache.js'
 import { SimdKernels } from './simd-kernels.js'
+import { ungroupConvolution } from './ungroup.js'
 import { fnv1a, MAX_TOKENS, tokenize } from './tokenizer.js'
 import type { BuiltinWeights, RowTable } from './weights.js'
 
@@ -29,6 +30,8 @@ export interface BuiltinEngineOptions {
   cacheSize?: number
   /** Use the WebAssembly SIMD loops where they apply (default true; false for tests). */
   simd?: boolean
+  /** The model's pretrained vocabulary (its `vocabulary.txt`), when it has one. */
+  vocabulary?: Vocabulary
 }
 
 export class BuiltinEngine {
@@ -43,12 +46,19 @@ export class BuiltinEngine {
   private readonly pooled: Float64Array
   private readonly bagSum: Float64Array
   private readonly fillSlot = (token: string, slot: number) => this.project(token, slot)
+  private readonly mark: (tokens: readonly string[]) => readonly string[]
+  private readonly vocabulary: Vocabulary
+
+  private readonly weights: BuiltinWeights
 
   constructor(
-    private readonly weights: BuiltinWeights,
+    grouped: BuiltinWeights,
     private readonly spec: FeatureSpec,
     options: BuiltinEngineOptions = {},
   ) {
+    // Several CNN members (a grouped convolution) become one group, so the SIMD loops apply too.
+    const weights = ungroupConvolution(grouped)
+    this.weights = weights
     const cacheSize = options.cacheSize ?? TOKEN_CACHE_SIZE
     const { channels, kernel, groups, convWeight, cnnTable } = weights
     // Every token of a text must keep its slot until the text is pooled.
@@ -56,9 +66,11 @@ export class BuiltinEngine {
     this.inputsPerGroup = convWeight.length / (channels * kernel)
     if (cnnTable.width !== groups * this.inputsPerGroup) throw new Error('the token table and the convolution disagree on the vector size')
     // A token's vector must not depend on its neighbour, or it could not be cached.
-    if (cnnTable.slotOf.subarray(spec.wordBuckets + spec.subwordBuckets).some((slot) => slot >= 0)) {
+    if (cnnTable.slotOf.subarray(spec.wordBuckets + spec.subwordBuckets, padRow(spec) + 1).some((slot) => slot >= 0)) {
       throw new Error('the token table has non-zero bigram rows, which this evaluator does not support')
     }
+    this.mark = tokenMarker(spec)
+    this.vocabulary = options.vocabulary ?? new Map()
     const convolution = convolutionLayout(weights, this.inputsPerGroup)
     this.tapWeight = convolution.tapWeight
     this.layout = convolution.layout
@@ -84,18 +96,19 @@ export class BuiltinEngine {
     const out = new Float32Array(texts.length * classes)
     const logits = new Float64Array(classes)
     for (let i = 0; i < texts.length; i++) {
-      this.logits(tokenize(texts[i]!), logits)
+      this.logits(this.mark(tokenize(texts[i]!)), logits)
       out.set(softmax(logits, 0, classes), i * classes)
     }
     return out
   }
 
-  /** Writes the logits of one tokenised text (at most MAX_TOKENS tokens) into `out`. */
+  /** Writes the logits of one tokenised text (negation scopes marked, at most MAX_TOKENS tokens) into `out`. */
   logits(tokens: readonly string[], out: Float64Array): void {
     const { kernel, classes, cnnWeight, bagWeight, outBias, channels } = this.weights
     const slots = this.slots
     const count = Math.min(tokens.length, MAX_TOKENS)
     slots.fill(0)
+    this.cache.startText()
     for (let t = 0; t < count; t++) slots[kernel - 1 + t] = this.cache.slotOf(tokens[t]!, this.fillSlot)
     if (this.simd) this.simd.pool(count + kernel - 1, this.pooled)
     else maxPool(this.cache.arena, slots, count + kernel - 1, this.layout, this.pooled)
@@ -128,7 +141,7 @@ export class BuiltinEngine {
 
   /** Fills `slot` with a token's vector (the sum of its word and sub-word rows) through every tap. */
   private project(token: string, slot: number): void {
-    const rows = wordRows(token, this.spec)
+    const rows = wordRows(token, this.spec, this.vocabulary)
     const vector = sumRows(this.weights.cnnTable, rows)
     const { channels, groups } = this.weights
     if (this.simd) this.simd.project(vector, slot)

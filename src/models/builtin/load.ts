@@ -28,9 +28,11 @@ export async function loadBuiltinModel(dir: string, options: LoadBuiltinModelOpt
   const manifest = parseManifest(await readBytes(manifestPath), manifestPath)
   const modelPath = path.join(dir, manifest.onnx.file || MODEL_FILE)
   const bytes = new Uint8Array(await readBytes(modelPath))
+  const vocabulary = await readVocabulary(dir, manifest)
   const data: EngineWorkerData = {
     bytes,
     features: manifest.features,
+    vocabulary,
     inputs: manifest.onnx.inputs.map((t) => t.name),
     outputs: manifest.onnx.outputs.map((t) => t.name),
   }
@@ -83,6 +85,18 @@ function parseManifest(bytes: Buffer, file: string): BuiltinManifest {
     throw new ModelLoadError(file, `not valid JSON (${(error as Error).message})`)
   }
   return validateManifest(value, file)
+}
+
+/** The pretrained words, one per line of the manifest's vocabulary file (none without one). */
+export async function readVocabulary(dir: string, manifest: BuiltinManifest): Promise<string[]> {
+  if (manifest.vocabulary === undefined || (manifest.features.pretrainedWords ?? 0) === 0) return []
+  const file = path.join(dir, manifest.vocabulary.file)
+  const words = (await readBytes(file)).toString('utf8').split('\n')
+  if (words.at(-1) === '') words.pop()
+  if (words.length !== manifest.vocabulary.words || new Set(words).size !== words.length) {
+    throw new ModelLoadError(file, `must list ${manifest.vocabulary.words} distinct words, one per line (found ${words.length} lines)`)
+  }
+  return words
 }
 
 async function readBytes(file: string): Promise<Buffer> {

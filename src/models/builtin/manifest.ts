@@ -8,6 +8,7 @@ import type { FeatureSpec } from './features.js'
 
 export const MANIFEST_FILE = 'manifest.json'
 export const MODEL_FILE = 'model.onnx'
+export const VOCABULARY_FILE = 'vocabulary.txt'
 export const MANIFEST_FORMAT = 'infergate-builtin-text-classifier/1'
 
 /** A named ONNX input or output. */
@@ -42,8 +43,12 @@ export interface BuiltinManifest {
   architecture: Record<string, unknown>
   hyperParameters: Record<string, unknown>
   training: Record<string, unknown>
+  /** The pretrained vocabulary file (one word per line; line i = pretrained row i), when `features.pretrainedWords` > 0. */
+  vocabulary?: { file: string; words: number; sha256: string; vectors: Record<string, unknown> }
   /** Dev-set scores of the exported model, when a dev file was given. */
   evaluation: EvaluationSummary | null
+  /** Scores on the project's negation and contrast challenge set (test/fixtures/challenge.tsv), when it was found. */
+  challenge?: EvaluationSummary | null
 }
 
 /**
@@ -65,6 +70,11 @@ export function validateManifest(value: unknown, file: string): BuiltinManifest 
   if (typeof f !== 'object' || f === null) return fail('"features" is missing')
   for (const key of ['wordBuckets', 'subwordBuckets', 'bigramBuckets', 'subwordMinN', 'subwordMaxN', 'maxSlots', 'padRow'] as const) {
     if (!Number.isInteger(f[key]) || f[key] < 0) fail(`"features.${key}" must be a non-negative integer`)
+  }
+  const words = f.pretrainedWords ?? 0
+  if (!Number.isInteger(words) || words < 0) fail('"features.pretrainedWords" must be a non-negative integer')
+  if (words > 0 && (typeof m.vocabulary?.file !== 'string' || m.vocabulary.words !== words)) {
+    fail(`"vocabulary" must name the file of the ${words} pretrained words`)
   }
   if (f.hash !== 'fnv1a-32') fail(`"features.hash" must be "fnv1a-32", got ${JSON.stringify(f.hash)}`)
   if (typeof m.onnx !== 'object' || m.onnx === null || !Array.isArray(m.onnx.inputs) || !Array.isArray(m.onnx.outputs)) {

@@ -9,7 +9,7 @@
 import type onnxProto from 'onnx-proto'
 import { fromFloat16 } from '../../lib/float16.js'
 import { decodeModel } from '../onnx/graph-builder.js'
-import { padRow, type FeatureSpec } from './features.js'
+import { padRow, tableRows, type FeatureSpec } from './features.js'
 
 /** A [rows, width] table holding only its non-zero rows. */
 export interface RowTable {
@@ -48,6 +48,7 @@ type TensorProto = onnxProto.onnx.ITensorProto
 
 const FLOAT = 1
 const INT8 = 3
+const INT32 = 6
 const INT64 = 7
 const FLOAT16 = 10
 
@@ -68,7 +69,7 @@ export function readBuiltinWeights(bytes: Uint8Array, spec: FeatureSpec): Builti
   const [channels, , kernel] = (get('conv_weight', FLOAT).dims ?? []).map(Number) as [number, number, number]
   const outBias = floats('out_bias')
   return {
-    cnnTable: readTable(get, 'cnn_table_float', floats('table_cnn_unit')[0]!, spec),
+    cnnTable: readTable(get, 'cnn_table_float', floats('table_cnn_unit')[0]!, tableRows(spec)),
     convWeight: floats('conv_weight'),
     convBias: floats('conv_bias'),
     channels,
@@ -76,7 +77,7 @@ export function readBuiltinWeights(bytes: Uint8Array, spec: FeatureSpec): Builti
     kernel,
     poolFloor: floats('pool_floor'),
     cnnWeight: floats('cnn_weight'),
-    bagTable: readTable(get, 'bag_table_float', floats('bag_rows_unit')[0]!, spec),
+    bagTable: readTable(get, 'bag_table_float', floats('bag_rows_unit')[0]!, padRow(spec) + 1),
     bagWeight: floats('bag_weight'),
     outBias,
     classes: outBias.length,
@@ -85,15 +86,19 @@ export function readBuiltinWeights(bytes: Uint8Array, spec: FeatureSpec): Builti
   }
 }
 
-/** The compact table `name` (see `addTable` in graph.ts) in whole numbers of `unit`. */
-function readTable(get: (name: string, type: number) => TensorProto, name: string, unit: number, spec: FeatureSpec): RowTable {
+/** The compact table `name` (see `addTable` in graph.ts) of `expected` rows, in whole numbers of `unit`. */
+function readTable(get: (name: string, type: number) => TensorProto, name: string, unit: number, expected: number): RowTable {
   const [rows, width] = Array.from(new BigInt64Array(copy(get(`${name}_shape`, INT64)).buffer), Number) as [number, number]
-  if (rows !== padRow(spec) + 1) throw new Error(`table "${name}" has ${rows} rows; the manifest's features need ${padRow(spec) + 1}`)
-  const index = new BigInt64Array(copy(get(`${name}_index`, INT64)).buffer)
+  if (rows !== expected) throw new Error(`table "${name}" has ${rows} rows; the manifest's features need ${expected}`)
+  // int32 since the pretrained vectors (half the bytes); int64 in models exported before.
+  const index32 = tryGet(get, `${name}_index32`, INT32)
+  const index: ArrayLike<number> = index32
+    ? new Int32Array(copy(index32).buffer)
+    : Array.from(new BigInt64Array(copy(get(`${name}_index`, INT64)).buffer), Number)
   const stored = storedValues(get, name, index.length, width)
   const slotOf = new Int32Array(rows).fill(-1)
   const values = new Float32Array(stored.length)
-  for (let i = 0; i < index.length; i++) slotOf[Number(index[i])] = i
+  for (let i = 0; i < index.length; i++) slotOf[index[i]!] = i
   for (let i = 0; i < stored.length; i++) values[i] = roundHalfEven(Math.fround(stored[i]! / unit))
   return { width, slotOf, values }
 }
