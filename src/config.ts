@@ -102,7 +102,7 @@ function redisUrl(raw: string): string {
 }
 
 /** Fastify's `trustProxy`: false, or the addresses/CIDRs of the proxies in front of infergate. */
-export type TrustProxy = false | string[]
+type TrustProxy = false | string[]
 
 // Named ranges understood by proxy-addr.
 const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal']

@@ -18,7 +18,7 @@ export class ApiError extends Error {
 }
 
 /** Answer to a failed fetch (the server is down or unreachable). */
-export const UNREACHABLE = 'unreachable'
+const UNREACHABLE = 'unreachable'
 
 type SessionLostListener = (message: string) => void
 let sessionLost: SessionLostListener = () => {}
@@ -80,7 +80,7 @@ export async function requestWithKey<T>(key: string, method: string, path: strin
 }
 
 /** Whether an error means the key itself is not (or no longer) accepted. */
-export function isKeyRefused(error: unknown): boolean {
+function isKeyRefused(error: unknown): boolean {
   return error instanceof ApiError && (error.code === 'invalid_api_key' || error.code === 'missing_api_key')
 }
 

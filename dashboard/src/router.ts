@@ -1,7 +1,7 @@
 /** Hash routes (`#/keys/key_…`): the server serves one page, and nothing secret is in the URL. */
 import { useEffect, useState } from 'preact/hooks'
 
-export function currentRoute(): string[] {
+function currentRoute(): string[] {
   return window.location.hash
     .replace(/^#\/?/, '')
     .split('/')
@@ -21,8 +21,4 @@ export function useRoute(): string[] {
 
 export function href(...parts: string[]): string {
   return `#/${parts.map(encodeURIComponent).join('/')}`
-}
-
-export function navigate(...parts: string[]): void {
-  window.location.hash = href(...parts)
 }

@@ -5,14 +5,12 @@ export { OUTCOMES } from '../../src/audit/outcomes.js'
 export type { Outcome }
 import type { Static } from 'typebox'
 import type { AuditRecordSchema } from '../../src/routes/audit-schemas.js'
-import type { KeyObject, LimitStateView, RuleView } from '../../src/routes/key-schemas.js'
+import type { KeyObject, LimitStateView } from '../../src/routes/key-schemas.js'
 
 // The API's own TypeBox schemas, as types: the dashboard cannot drift from what the server sends.
-export type LimitRule = Static<typeof RuleView>
 export type ApiKey = Static<typeof KeyObject>
-export type KeyStatus = ApiKey['status']
 export { KEY_STATUSES } from '../../src/keys/types.js'
-export type LimitState = Static<typeof LimitStateView>
+type LimitState = Static<typeof LimitStateView>
 
 export interface KeyDetail extends ApiKey {
   limit_state?: LimitState[]

@@ -16,7 +16,7 @@ function sha256Hex(text: string): string {
 }
 
 /** The hash of values chained after a record whose hash is `prevHash`. */
-export function hashValues(prevHash: string, values: EntryValues): string {
+function hashValues(prevHash: string, values: EntryValues): string {
   // prevHash is always 64 hex characters, so plain concatenation is unambiguous.
   return sha256Hex(prevHash + canonicalValues(values))
 }

@@ -30,7 +30,7 @@ export function recordJson(record: AuditRecord): AuditRecordJson {
   }
 }
 
-export const CSV_COLUMNS: readonly (keyof AuditRecordJson)[] = [
+const CSV_COLUMNS: readonly (keyof AuditRecordJson)[] = [
   'seq',
   'time',
   'kind',

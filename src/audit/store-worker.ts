@@ -1,37 +1,26 @@
 /**
  * The audit store's worker thread: owns a connection of its own and appends the batches the
- * main thread posts, one at a time, so that hashing, SQLite's work and its disk waits never
- * stop the event loop that answers requests.
+ * main thread posts (see `threaded-store.ts`), one at a time, so that hashing, SQLite's work and
+ * its disk waits never stop the event loop that answers requests.
  */
-import { parentPort, workerData } from 'node:worker_threads'
+import { serveCalls } from '../lib/worker-calls.js'
 import type { DatabaseOptions } from '../db/database.js'
 import { openDatabase } from '../db/database.js'
-import { AuditStore } from './store.js'
-import type { StoreReply, StoreRequest } from './worker-store.js'
+import type { EntryValues } from './canonical.js'
+import { AuditStore, type ChainHead } from './store.js'
 
-const port = parentPort!
-const { storeOptions } = workerData as { storeOptions: DatabaseOptions }
-const db = await openDatabase(storeOptions)
-const store = new AuditStore(db)
-let queue: Promise<void> = Promise.resolve()
-
-async function handle(request: StoreRequest): Promise<StoreReply> {
-  if (request.type === 'close') {
-    await db.close()
-    return { type: 'closed', id: request.id }
-  }
-  try {
-    const head = await store.appendValues(request.batch)
-    return { type: 'appended', id: request.id, head }
-  } catch (error) {
-    return { type: 'failed', id: request.id, message: (error as Error).message }
-  }
+export interface StoreWorkerData {
+  storeOptions: DatabaseOptions
 }
 
-port.on('message', (request: StoreRequest) => {
-  queue = queue.then(async () => {
-    const reply = await handle(request)
-    port.postMessage(reply)
-  })
+await serveCalls<EntryValues[], ChainHead, null>(async (data) => {
+  const { storeOptions } = data as StoreWorkerData
+  const db = await openDatabase(storeOptions)
+  const store = new AuditStore(db)
+  return {
+    info: null,
+    // serveCalls answers one batch at a time: each transaction chains after the previous one.
+    handle: async (batch) => ({ answer: await store.appendValues(batch) }),
+    release: () => db.close(),
+  }
 })
-port.postMessage({ type: 'ready', id: 0 } satisfies StoreReply)

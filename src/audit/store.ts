@@ -171,7 +171,7 @@ async function headOf(db: Kysely<DatabaseSchema>): Promise<ChainHead> {
 }
 
 /** Adds the filter's conditions to a query on `audit_log`. */
-export function applyFilter<O>(query: SelectQueryBuilder<DatabaseSchema, 'audit_log', O>, filter: AuditFilter) {
+function applyFilter<O>(query: SelectQueryBuilder<DatabaseSchema, 'audit_log', O>, filter: AuditFilter) {
   let q = query
   if (filter.since !== undefined) q = q.where('time', '>=', filter.since)
   if (filter.until !== undefined) q = q.where('time', '<', filter.until)

@@ -24,7 +24,7 @@ export interface UsageCursor {
   keyId: string
 }
 
-export interface UsageRow {
+interface UsageRow {
   keyId: string
   keyPrefix: string | null
   /** Start of the bucket, ms since the epoch (UTC). */

@@ -16,9 +16,9 @@ import { GENESIS_HASH, isSelfConsistent } from './chain.js'
 import type { AuditRecord } from './record.js'
 import type { AuditStore, ChainHead } from './store.js'
 
-export type BreakKind = 'edited' | 'deleted' | 'inserted' | 'reordered' | 'truncated'
+type BreakKind = 'edited' | 'deleted' | 'inserted' | 'reordered' | 'truncated'
 
-export interface ChainBreak {
+interface ChainBreak {
   /** The first sequence number where the chain is broken. */
   seq: number
   kind: BreakKind

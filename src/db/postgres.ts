@@ -24,7 +24,7 @@ const INSERT_ROWS = 1000
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
 
 /** The URL without its password, for messages. */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   try {
     const parsed = new URL(url)
     if (parsed.password) parsed.password = '***'

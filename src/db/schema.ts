@@ -2,8 +2,6 @@
  * Table types for the query layer. Times are milliseconds since the Unix epoch (BIGINT), so
  * SQLite and PostgreSQL store them alike.
  */
-import type { Generated } from 'kysely'
-
 export interface ApiKeysTable {
   id: string
   name: string
@@ -35,7 +33,7 @@ export interface ApiKeysTable {
 }
 
 /** Limits shared by all keys of an owner (a row exists only once limits were set). */
-export interface OwnersTable {
+interface OwnersTable {
   id: string
   /** JSON array of limit rules, or NULL for none. */
   limits: string | null
@@ -63,7 +61,7 @@ export interface JobsTable {
   not_before: number | null
 }
 
-export interface JobItemsTable {
+interface JobItemsTable {
   job_id: string
   idx: number
   /** The input text; NULL once its result is written. */
@@ -105,6 +103,3 @@ export interface DatabaseSchema {
   job_items: JobItemsTable
   audit_log: AuditLogTable
 }
-
-/** Re-exported so that stores can mark generated columns. */
-export type { Generated }

@@ -9,7 +9,7 @@ const ISO = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}
 const EPOCH_MS = /^\d{1,15}$/
 
 /** Milliseconds since the epoch; throws with a readable message for anything else. */
-export function parseInstant(raw: string, now: number): number {
+function parseInstant(raw: string, now: number): number {
   const value = raw.trim()
   if (EPOCH_MS.test(value)) return Number(value)
   if (ISO.test(value)) {

@@ -20,7 +20,7 @@ export interface LimiterOptions {
 }
 
 /** Redis client settings for the request path: fail fast instead of queueing while down. */
-export function connectRedis(url: string): Redis {
+function connectRedis(url: string): Redis {
   const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

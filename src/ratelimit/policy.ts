@@ -12,9 +12,9 @@ export interface LimitRule {
   windowMs: number
 }
 
-export const MIN_WINDOW_MS = 1000
-export const MAX_WINDOW_MS = 31 * 86_400_000
-export const MAX_LIMIT = 1_000_000_000
+const MIN_WINDOW_MS = 1000
+const MAX_WINDOW_MS = 31 * 86_400_000
+const MAX_LIMIT = 1_000_000_000
 
 const NAMED_WINDOWS: Record<number, string> = {
   1000: 'second',
@@ -26,7 +26,7 @@ const NAMED_WINDOWS: Record<number, string> = {
 const RULE = /^(?:([a-z][a-z0-9_-]{0,31})=)?(\d{1,10})\/(\w+)$/
 
 /** The default name of a rule: `minute` for 1m, `day` for 1d, else the window (`10s`). */
-export function defaultRuleName(windowMs: number): string {
+function defaultRuleName(windowMs: number): string {
   return NAMED_WINDOWS[windowMs] ?? compactDuration(windowMs)
 }
 

@@ -9,7 +9,7 @@ import { AppError, ErrorCode } from '../errors.js'
 import type { Decision, LimitGroup, Limiter } from './limiter.js'
 import type { LimitRule } from './policy.js'
 
-export type FailMode = 'open' | 'closed'
+type FailMode = 'open' | 'closed'
 
 export interface ResilientLimiterOptions {
   primary: Limiter

@@ -13,7 +13,7 @@ export interface LimitedCaller {
   ownerLimits: readonly LimitRule[] | null
 }
 
-export const OWNER_RULE_PREFIX = 'owner-'
+const OWNER_RULE_PREFIX = 'owner-'
 
 /** The key's group, then the owner's when it has limits. */
 export function limitGroups(caller: LimitedCaller, defaults: readonly LimitRule[]): LimitGroup[] {

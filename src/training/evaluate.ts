@@ -6,7 +6,7 @@ import type { LabelledExample } from './dataset.js'
 import type { TextClassifier } from '../models/types.js'
 
 /** Precision, recall and F1 of one class, each from 0 to 1. */
-export interface ClassMetrics {
+interface ClassMetrics {
   label: string
   precision: number
   recall: number
@@ -42,7 +42,7 @@ export interface EvaluateOptions {
 }
 
 /** Number of bins used by {@link expectedCalibrationError} unless told otherwise. */
-export const ECE_BINS = 15
+const ECE_BINS = 15
 
 /**
  * Runs `classifier` over `examples` in batches and scores its predictions. Example labels are

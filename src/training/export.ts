@@ -18,7 +18,7 @@ import {
 import { fnv1a, tokenizerSpec } from '../models/builtin/tokenizer.js'
 import type { TrainedBuiltinModel } from './train.js'
 
-export const LABELS = ['negative', 'positive']
+const LABELS = ['negative', 'positive']
 
 const INPUTS: TensorContract[] = [
   {

@@ -34,7 +34,7 @@ import { tokenize } from '../models/builtin/tokenizer.js'
 import { packExamples, runMembers, type MemberJob, type MemberProgress } from './train-member.js'
 
 /** Defaults chosen on the held-out split (see docs/model.md for the variants tried). */
-export const DEFAULT_HYPER_PARAMETERS: CnnHyperParameters = {
+const DEFAULT_HYPER_PARAMETERS: CnnHyperParameters = {
   dim: 32,
   maps: 48,
   widths: [2, 3, 4],
@@ -48,9 +48,9 @@ export const DEFAULT_HYPER_PARAMETERS: CnnHyperParameters = {
   initScale: 0.1,
 }
 
-export const DEFAULT_BAG_HYPER_PARAMETERS: BagHyperParameters = { dim: 16, epochs: 10, learningRate: 0.1 }
+const DEFAULT_BAG_HYPER_PARAMETERS: BagHyperParameters = { dim: 16, epochs: 10, learningRate: 0.1 }
 
-export const DEFAULT_FEATURES: FeatureSpec = {
+const DEFAULT_FEATURES: FeatureSpec = {
   hash: 'fnv1a-32',
   wordBuckets: 1 << 15,
   subwordBuckets: 1 << 16,

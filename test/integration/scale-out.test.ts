@@ -70,16 +70,18 @@ describe('scale-out on PostgreSQL + Redis', async () => {
 
   test('a job accepted by A, with A killed mid-job, is finished by another instance, every result once', async (t) => {
     if (!reachable) return t.skip('PostgreSQL not reachable; skipping')
-    const { key } = await createKey(databaseUrl, '--limit', '150/1s')
+    // A job is paid whole at submission and its chunks run unthrottled, so it is made long
+    // enough (313 chunks of 64) to be caught in the middle.
+    const { key } = await createKey(databaseUrl, '--limit', '100000/1m')
     const headers = { 'x-api-key': key, 'content-type': 'application/json' }
-    const texts = Array.from({ length: 600 }, (_, i) => `text number ${i}`)
+    const texts = Array.from({ length: 20_000 }, (_, i) => `text number ${i}`)
     const [a, b] = servers as [RunningServer, RunningServer, RunningServer]
-    const { id } = (await (await fetch(`${a.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ texts }) })).json()) as {
-      id: string
-    }
+    const submitted = await fetch(`${a.url}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ texts }) })
+    assert.equal(submitted.status, 202, await submitted.clone().text())
+    const { id } = (await submitted.json()) as { id: string }
     let done = 0
-    while (done < 100) {
-      await delay(50)
+    while (done < 640) {
+      await delay(20)
       done = ((await (await fetch(`${b.url}/v1/jobs/${id}`, { headers })).json()) as { done: number }).done
     }
     await a.stop('SIGKILL')

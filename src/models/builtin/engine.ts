@@ -23,7 +23,7 @@ import { fnv1a, MAX_TOKENS, tokenize } from './tokenizer.js'
 import type { BuiltinWeights, RowTable } from './weights.js'
 
 /** Distinct tokens whose projections are cached (1.7 KB each, 14 MB in all): the working vocabulary of English text. */
-export const TOKEN_CACHE_SIZE = 8192
+const TOKEN_CACHE_SIZE = 8192
 
 export interface BuiltinEngineOptions {
   /** Distinct tokens cached (default TOKEN_CACHE_SIZE, at least MAX_TOKENS). */

@@ -38,7 +38,7 @@ export async function loadBuiltinModel(dir: string, options: LoadBuiltinModelOpt
   }
   try {
     // In a worker thread: a batch of 64 takes a millisecond or more, which the event loop must not wait for.
-    const { client } = await startWorker<readonly string[], Float32Array, null>(ENGINE_WORKER, data, [bytes.buffer])
+    const { client } = await startWorker<readonly string[], Float32Array, null>(ENGINE_WORKER, data, { transfer: [bytes.buffer] })
     return new BuiltinClassifier(client, manifest, options.name ?? manifest.name)
   } catch (error) {
     throw new ModelLoadError(modelPath, `not a usable ONNX model (${(error as Error).message})`)

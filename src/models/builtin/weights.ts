@@ -139,7 +139,7 @@ function copy(tensor: TensorProto): Uint8Array {
 }
 
 /** ONNX `Round`: to the nearest integer, ties to even. */
-export function roundHalfEven(x: number): number {
+function roundHalfEven(x: number): number {
   const r = Math.round(x)
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r
 }

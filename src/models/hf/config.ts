@@ -22,7 +22,7 @@ const DEFAULT_MAX_LENGTH = 512
 const UNLIMITED = 1e15
 
 /** `{"0": "NEGATIVE", "1": "POSITIVE"}` → `["NEGATIVE", "POSITIVE"]`, checking ids are 0..n-1. */
-export function labelsFrom(config: Record<string, unknown>, file: string): string[] {
+function labelsFrom(config: Record<string, unknown>, file: string): string[] {
   const id2label = config.id2label
   if (typeof id2label !== 'object' || id2label === null || Array.isArray(id2label)) {
     throw new ModelLoadError(file, 'no "id2label" object mapping class ids to labels')
