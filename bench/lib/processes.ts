@@ -45,14 +45,14 @@ export async function freePort(): Promise<number> {
 
 /**
  * Spawns a process and resolves once `ready` matches its output (or, for a URL, once it answers
- * 200: for a server that logs nothing). The output goes to a file,
+ * 200; for a function, once it resolves true: for a server that logs nothing). The output goes to a file,
  * not a pipe: a pipe would be drained by this process, which also runs autocannon, so a server
  * that logs every request would slow its own load generator (it did: 1.9k against 4.7k req/s).
  */
 export function spawnUntil(
   command: string,
   args: string[],
-  ready: RegExp | URL,
+  ready: RegExp | URL | (() => Promise<boolean>),
   env: NodeJS.ProcessEnv = {},
   timeoutMs = 60_000,
 ): Promise<{ child: ChildProcess }> {
@@ -97,8 +97,9 @@ export function spawnUntil(
   })
 }
 
-async function isReady(ready: RegExp | URL, output: () => string): Promise<boolean> {
+async function isReady(ready: RegExp | URL | (() => Promise<boolean>), output: () => string): Promise<boolean> {
   if (ready instanceof RegExp) return ready.test(output())
+  if (typeof ready === 'function') return ready()
   const answer = await fetch(ready).catch(() => undefined)
   return answer?.ok === true
 }

@@ -130,3 +130,43 @@ export async function fastapiSeed(port?: number): Promise<Target> {
     stop: () => stopChild(child),
   }
 }
+
+const RECIPE_DIR = path.join(SHARED_DIR, 'peers', 'node-recipe')
+const RECIPE_COPY = path.join(os.tmpdir(), 'infergate-bench-node-recipe')
+
+/** Why the Node recipe peer cannot run here, or undefined when it can. */
+export function nodeRecipeUnavailable(): string | undefined {
+  return fs.existsSync(path.join(RECIPE_DIR, 'server.mjs')) ? undefined : `peer not found at ${RECIPE_DIR}`
+}
+
+/** The read-only peer folder, copied to a temp dir and installed there once (npm ci). */
+function installedRecipe(): string {
+  if (!fs.existsSync(path.join(RECIPE_COPY, 'node_modules', 'fastify'))) {
+    fs.rmSync(RECIPE_COPY, { recursive: true, force: true })
+    fs.cpSync(RECIPE_DIR, RECIPE_COPY, { recursive: true })
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: RECIPE_COPY, stdio: 'ignore' })
+  }
+  return RECIPE_COPY
+}
+
+/** (g) the hand-made Node recipe: Fastify + @fastify/rate-limit keyed by the key + a lexicon model. */
+export async function nodeRecipe(): Promise<Target> {
+  const dir = installedRecipe()
+  const port = await freePort()
+  const env = { API_KEYS: 'benchkey', RATE_MAX: String(PEER_RATE_LIMIT), PORT: String(port) }
+  const url = `http://127.0.0.1:${port}`
+  // It logs nothing: ready once it answers at all (404 for GET /).
+  const answers = () =>
+    fetch(url).then(
+      () => true,
+      () => false,
+    )
+  const { child } = await spawnUntil(process.execPath, [path.join(dir, 'server.mjs')], answers, env)
+  return {
+    name: 'Node recipe (Fastify + @fastify/rate-limit + lexicon)',
+    url,
+    headers: { 'x-api-key': 'benchkey' },
+    pid: child.pid,
+    stop: () => stopChild(child),
+  }
+}
