@@ -48,7 +48,7 @@ export enum ErrorCode {
 }
 
 /** HTTP status of each code; the switch is exhaustive so a new code cannot be forgotten. */
-export function statusOf(code: ErrorCode): number {
+function statusOf(code: ErrorCode): number {
   switch (code) {
     case ErrorCode.BadRequest:
     case ErrorCode.EmptyText:

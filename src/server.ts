@@ -11,7 +11,7 @@ import type { CreatedKey } from './keys/service.js'
 import { bufferedStdout, createLogger } from './logger.js'
 
 /** Prints the bootstrap key once, on stderr only: never into the structured log. */
-export function bootstrapBanner(created: CreatedKey, header: string): string {
+function bootstrapBanner(created: CreatedKey, header: string): string {
   const lines = [
     'infergate: the key store was empty, so an admin key was created.',
     'It is shown this once and is not stored anywhere; keep it in a secret manager:',

@@ -7,7 +7,7 @@ import pg from 'pg'
 
 /** Set (by scripts/run-tests.mjs) to run the suite on PostgreSQL instead of SQLite. */
 export const TEST_DATABASE_URL = process.env.INFERGATE_TEST_DATABASE_URL ?? ''
-export const DEFAULT_TEST_POSTGRES = 'postgres://postgres@127.0.0.1:5432/test'
+const DEFAULT_TEST_POSTGRES = 'postgres://postgres@127.0.0.1:5432/test'
 
 const created: string[] = []
 let cleanupRegistered = false

@@ -30,7 +30,7 @@ export interface ModelLatencyOptions {
   modelDir?: string
 }
 
-export const MODEL_DIR = path.join(PROJECT_ROOT, 'models', 'sentiment')
+const MODEL_DIR = path.join(PROJECT_ROOT, 'models', 'sentiment')
 const ROUNDS = 5
 
 interface Latency {

@@ -12,7 +12,7 @@ import type { Principal } from '../keys/types.js'
 import type { Decision, LimitGroup, Limiter } from '../ratelimit/limiter.js'
 
 /** Whose limits a principal's work counts against. */
-export interface LimitGroupSource {
+interface LimitGroupSource {
   limitGroups(principal: Principal): readonly LimitGroup[]
 }
 

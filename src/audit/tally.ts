@@ -14,7 +14,7 @@ import { blankEntry } from './record.js'
 const MINUTE_MS = 60_000
 /** Routes named in a summary's detail, at most; the rest are counted as `other`. */
 const MAX_ROUTES = 8
-export const OTHER_ADDRESSES = '*'
+const OTHER_ADDRESSES = '*'
 
 interface Count {
   minute: number

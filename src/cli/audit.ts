@@ -111,7 +111,7 @@ interface ExportOptions {
 }
 
 /** The filter of `audit export`; a usage error (exit 2) naming the bad option. */
-export function exportFilter(options: ExportOptions, now: number): AuditFilter {
+function exportFilter(options: ExportOptions, now: number): AuditFilter {
   let filter: AuditFilter
   try {
     filter = parseTimeRange(options, now)

@@ -82,7 +82,7 @@ async function loadForEval({ model, modelDir }: EvalFlags): Promise<TextClassifi
 }
 
 /** One row per data file: examples, accuracy, ECE, latency. */
-export function formatSummary(reports: readonly (EvaluationReport & { data: string })[]): string {
+function formatSummary(reports: readonly (EvaluationReport & { data: string })[]): string {
   return renderTable(
     ['data', 'examples', 'accuracy', 'ece', 'mean µs/text'],
     reports.map((r) => [
@@ -96,7 +96,7 @@ export function formatSummary(reports: readonly (EvaluationReport & { data: stri
 }
 
 /** The human-readable report. */
-export function formatReport(r: EvaluationReport): string {
+function formatReport(r: EvaluationReport): string {
   const pct = (x: number): string => `${(x * 100).toFixed(2)}%`
   const perClass = renderTable(
     ['label', 'precision', 'recall', 'f1', 'support'],

@@ -43,7 +43,7 @@ export function storeCommand(parent: Command, name: string, description: string)
   return command
 }
 
-export function usageError(what: string, error: unknown): CliError {
+function usageError(what: string, error: unknown): CliError {
   return new CliError(`${what}: ${(error as Error).message}`, 2)
 }
 

@@ -13,7 +13,7 @@ import { configFrom } from './options.js'
 
 const KEY_SHAPE = new RegExp(KEY_PATTERN)
 
-export type FindVerdict = 'found' | 'bad_format' | 'bad_checksum' | 'unknown'
+type FindVerdict = 'found' | 'bad_format' | 'bad_checksum' | 'unknown'
 
 const MESSAGES: Record<Exclude<FindVerdict, 'found'>, string> = {
   bad_format: `not an infergate key (wrong format: a key is ${KEY_PREFIX} followed by ${KEY_BODY_LENGTH} letters and digits)`,

@@ -23,7 +23,7 @@ import { formatTime, renderTable } from './table.js'
 const DAY_MS = 86_400_000
 
 /** The JSON form of a key record for scripts: the admin API's key object. */
-export function keyJson(record: ApiKeyRecord, now: number): KeyView {
+function keyJson(record: ApiKeyRecord, now: number): KeyView {
   return keyView(record, now)
 }
 

@@ -155,7 +155,7 @@ export async function datasetErrors<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /** Hex SHA-256 of a file's bytes. */
-export async function sha256File(file: string): Promise<string> {
+async function sha256File(file: string): Promise<string> {
   return createHash('sha256')
     .update(await readFile(file))
     .digest('hex')

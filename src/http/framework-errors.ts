@@ -11,7 +11,7 @@ import { SECURITY_HEADERS } from './security-headers.js'
 import { discardUnreadBody } from './unread-body.js'
 
 /** The AppError for one of Fastify's router errors. */
-export function frameworkErrorOf(error: FastifyError): AppError {
+function frameworkErrorOf(error: FastifyError): AppError {
   if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return new AppError(ErrorCode.UriTooLong, 'A path parameter is too long')
   return new AppError(ErrorCode.BadRequest, 'Malformed URL')
 }

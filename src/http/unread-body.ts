@@ -18,7 +18,7 @@ import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 
 /** Longest wait for the rest of a body before answering anyway. */
-export const DRAIN_MS = 5000
+const DRAIN_MS = 5000
 
 /** Whether `request` has body bytes not read yet that are worth waiting for (at most `maxBytes`). */
 export function hasUnreadBody(request: IncomingMessage, maxBytes: number): boolean {

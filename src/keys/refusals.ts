@@ -13,8 +13,7 @@
  * log keeps this. `malformed`: not shaped like a key (or a bad checksum); `unknown`: no such
  * key; `rotated`: replaced by another key and past its grace period.
  */
-export const KEY_REFUSALS = ['malformed', 'unknown', 'revoked', 'expired', 'disabled', 'rotated'] as const
-export type KeyRefusal = (typeof KEY_REFUSALS)[number]
+export type KeyRefusal = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'disabled' | 'rotated'
 
 /** Why authentication failed: no key at all, or a refused one. */
 export type AuthFailure = 'missing' | KeyRefusal

@@ -152,7 +152,7 @@ export function parseKeyName(raw: string): string {
 }
 
 /** Longest grace period of a rotation. */
-export const MAX_GRACE_MS = 30 * 86_400_000
+const MAX_GRACE_MS = 30 * 86_400_000
 
 /** A rotation's grace period: `0` (the old key is refused at once) or a duration such as `24h`, at most 30 days. */
 export function parseGrace(raw: string): number {

@@ -21,7 +21,7 @@ export function isRemoteSpec(spec: ModelSpec): spec is RemoteModelSpec {
   return 'url' in spec
 }
 
-export const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/
+const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/
 const OPTIONS: Record<string, { key: 'maxBatch' | 'maxWaitMs' | 'maxQueue'; min: number; max: number }> = {
   'max-batch': { key: 'maxBatch', min: 1, max: 4096 },
   'max-wait': { key: 'maxWaitMs', min: 0, max: 1000 },

@@ -16,13 +16,13 @@ import type { FinishedRequest, RequestLedger } from '../http/ledger.js'
 import { redactKeys } from '../keys/format.js'
 import type { Clock } from '../lib/clock.js'
 
-export interface AuditPluginOptions {
+interface AuditPluginOptions {
   writer: AuditWriter
   clock: Clock
 }
 
 /** The record of an answered (or abandoned) request: counts of texts, never the texts or the key. */
-export function requestEntry(finished: FinishedRequest, time: number): AuditEntry {
+function requestEntry(finished: FinishedRequest, time: number): AuditEntry {
   const { request, ledger, status, latencyMs } = finished
   const { principal, refusedKey, work } = ledger
   return {

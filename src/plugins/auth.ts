@@ -17,7 +17,7 @@ import type { KeyService } from '../keys/service.js'
 import type { AuthFailureGuard } from '../ratelimit/auth-guard.js'
 import { ceilSeconds } from '../ratelimit/limiter.js'
 
-export interface AuthOptions {
+interface AuthOptions {
   keys: KeyService
   /** Header carrying the key, e.g. `X-API-Key`. */
   header: string
@@ -28,7 +28,7 @@ export interface AuthOptions {
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
 
 /** The presented key, or undefined when the request carries none (empty counts as none). */
-export function presentedKey(request: FastifyRequest, header: string): string | undefined {
+function presentedKey(request: FastifyRequest, header: string): string | undefined {
   const value = request.headers[header]
   if (typeof value === 'string' && value.trim() !== '') return value.trim()
   const authorization = request.headers.authorization

@@ -9,7 +9,7 @@ import fastifyCors from '@fastify/cors'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 
-export interface CorsOptions {
+interface CorsOptions {
   origins: readonly string[]
   apiKeyHeader: string
 }

@@ -11,7 +11,7 @@ import { RequestLedger } from '../http/ledger.js'
 import { CLIENT_CLOSED_STATUS, outcomeOf } from '../http/outcome.js'
 
 /** Told about every finished request; must not throw. */
-export type FinishedListener = (finished: FinishedRequest) => void
+type FinishedListener = (finished: FinishedRequest) => void
 
 declare module 'fastify' {
   interface FastifyInstance {

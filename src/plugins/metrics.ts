@@ -9,7 +9,7 @@ import { ErrorCode } from '../errors.js'
 import type { FinishedRequest } from '../http/ledger.js'
 import type { AppMetrics } from '../metrics/registry.js'
 
-export interface MetricsPluginOptions {
+interface MetricsPluginOptions {
   metrics: AppMetrics
 }
 

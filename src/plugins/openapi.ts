@@ -8,7 +8,7 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 
-export interface OpenApiOptions {
+interface OpenApiOptions {
   apiKeyHeader: string
   version: string
 }

@@ -14,7 +14,7 @@ import { policyHeader, stateHeader } from '../ratelimit/headers.js'
 import type { Decision, LimitGroup } from '../ratelimit/limiter.js'
 import { ceilSeconds } from '../ratelimit/limiter.js'
 
-export interface RateLimitOptions {
+interface RateLimitOptions {
   meter: Meter
 }
 

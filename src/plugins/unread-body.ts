@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { discardUnreadBody, hasUnreadBody } from '../http/unread-body.js'
 
-export interface UnreadBodyOptions {
+interface UnreadBodyOptions {
   /** Bytes to read at most (the body size limit). */
   maxBytes: number
 }

@@ -4,7 +4,7 @@ import { Type } from 'typebox'
 /** A schema, or null. */
 export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
 
-export const ValidationIssueSchema = Type.Object({
+const ValidationIssueSchema = Type.Object({
   loc: Type.Array(Type.Union([Type.String(), Type.Integer()])),
   msg: Type.String(),
   type: Type.String(),

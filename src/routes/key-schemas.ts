@@ -29,7 +29,7 @@ export const Metadata = Nullable(
   }),
 )
 
-export const RuleView = Type.Object({ name: Type.String(), limit: Type.Integer(), window: Type.String({ description: 'e.g. 1m, 1h, 1d' }) })
+const RuleView = Type.Object({ name: Type.String(), limit: Type.Integer(), window: Type.String({ description: 'e.g. 1m, 1h, 1d' }) })
 
 export const KeyObject = Type.Object({
   id: Type.String(),
@@ -65,7 +65,7 @@ export const LimitStateView = Type.Object({
   reset_seconds: Type.Integer(),
 })
 
-export const UsageView = Type.Object({
+const UsageView = Type.Object({
   since: Time,
   requests: Type.Integer(),
   rejected: Type.Integer({ description: 'Requests refused for any reason' }),

@@ -34,7 +34,7 @@ const IdParams = Type.Object({ id: KeyId })
 const admin = { scope: 'admin' as const }
 
 /** The 404 or 409 of a refused change. */
-export function refusalError(id: string, reason: ChangeRefusal): AppError {
+function refusalError(id: string, reason: ChangeRefusal): AppError {
   const sentence = changeRefusalMessage(id, reason)
   const detail = sentence.charAt(0).toUpperCase() + sentence.slice(1)
   return reason === 'not_found' ? errors.notFound(detail) : new AppError(ErrorCode.Conflict, detail)

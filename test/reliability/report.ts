@@ -52,7 +52,7 @@ export function rememberKeys(...keys: string[]): void {
   fs.appendFileSync(path.join(artifactsDir(), KEYS_FILE), keys.map((key) => JSON.stringify(key) + '\n').join(''))
 }
 
-export type Result = 'pass' | 'fail' | 'skipped'
+type Result = 'pass' | 'fail' | 'skipped'
 
 /** One row of the summary table. */
 export interface ScenarioRecord {

@@ -27,7 +27,7 @@ export interface LoadRemoteOptions {
 }
 
 /** Upstream calls in flight by default: one text per call needs more of them than batches do. */
-export const DEFAULT_CONCURRENCY = { perText: 16, perBatch: 4 }
+const DEFAULT_CONCURRENCY = { perText: 16, perBatch: 4 }
 
 function protocolOf(spec: RemoteModelSpec): Protocol {
   switch (spec.protocol) {

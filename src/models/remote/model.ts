@@ -21,7 +21,7 @@ export interface RemoteModelOptions {
   log?: Pick<Logger, 'info' | 'warn'>
 }
 
-export const BREAKER_DEFAULTS = { failures: 5, cooldownMs: 5_000, maxCooldownMs: 60_000 }
+const BREAKER_DEFAULTS = { failures: 5, cooldownMs: 5_000, maxCooldownMs: 60_000 }
 
 export class RemoteModel implements TextClassifier {
   readonly info: ModelInfo

@@ -5,8 +5,8 @@
  * the header and of the environment variable that holds its value.
  */
 
-export const PROTOCOLS = ['seed', 'kserve-v2', 'hf-inference'] as const
-export type RemoteProtocol = (typeof PROTOCOLS)[number]
+const PROTOCOLS = ['seed', 'kserve-v2', 'hf-inference'] as const
+type RemoteProtocol = (typeof PROTOCOLS)[number]
 
 export interface RemoteModelSpec {
   name: string
