@@ -145,6 +145,31 @@ function corsOrigins(raw: string): string[] {
   })
 }
 
+/** Receiver URLs for webhooks, one per `--webhook-url` (http or https, no credentials in them). */
+function webhookUrls(raw: string): string[] {
+  return raw
+    .split(/[\n,]/)
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      let url: URL | undefined
+      try {
+        url = new URL(entry)
+      } catch {
+        url = undefined
+      }
+      if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw new Error(`must be http(s) URLs, got "${entry}"`)
+      if (url.username || url.password) throw new Error(`must not hold credentials (the body is signed instead), got "${url.host}"`)
+      return url.href
+    })
+}
+
+/** The name of an environment variable. */
+function envVariable(raw: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(raw)) throw new Error(`must be an environment variable name, got "${raw}"`)
+  return raw
+}
+
 /** A duration in milliseconds: `90000`, or with a unit, `90s`, `15m`, `24h`. */
 function durationMs(min: number, max: number) {
   return (raw: string): number => {
@@ -357,6 +382,54 @@ export const settings = {
     shown: '30s',
     placeholder: 'duration',
     parse: durationMs(500, 3_600_000),
+  },
+  webhookUrls: {
+    flag: 'webhook-url',
+    description:
+      'send signed webhook events (key.expiring, key.revoked, key.rotated, credits.low, credits.exhausted, audit.verify_failed) to this URL (repeatable; docs/webhooks.md)',
+    default: [] as string[],
+    shown: '(none)',
+    placeholder: 'url',
+    repeatable: true,
+    parse: webhookUrls,
+  },
+  webhookSecretEnv: {
+    flag: 'webhook-secret-env',
+    description: 'the environment variable holding the webhook signing secret (whsec_<base64>, at least 24 bytes)',
+    default: 'INFERGATE_WEBHOOK_SECRET',
+    placeholder: 'var',
+    parse: envVariable,
+  },
+  webhookPollMs: {
+    flag: 'webhook-poll',
+    description: 'how often the store is looked at for webhook events to send (ms, or 1s)',
+    default: 1000,
+    shown: '1s',
+    placeholder: 'duration',
+    parse: durationMs(50, 60_000),
+  },
+  webhookTimeoutMs: {
+    flag: 'webhook-timeout',
+    description: 'how long a receiver has to answer 2xx before the attempt counts as failed (ms, or 10s)',
+    default: 10_000,
+    shown: '10s',
+    placeholder: 'duration',
+    parse: durationMs(100, 60_000),
+  },
+  webhookRetryMs: {
+    flag: 'webhook-retry',
+    description: 'delay before the first retry of a failed webhook; each next one waits 5 times longer, at most 10h (ms, or 5s)',
+    default: 5000,
+    shown: '5s',
+    placeholder: 'duration',
+    parse: durationMs(10, 3_600_000),
+  },
+  webhookAttempts: {
+    flag: 'webhook-attempts',
+    description: 'attempts per webhook delivery before it is given up',
+    default: 8,
+    placeholder: 'n',
+    parse: integer(1, 50),
   },
   audit: {
     flag: 'audit',

@@ -23,6 +23,11 @@ import type { TextClassifier } from './models/types.js'
 import { AuthFailureGuard } from './ratelimit/auth-guard.js'
 import { buildLimiter } from './ratelimit/build.js'
 import type { Limiter } from './ratelimit/limiter.js'
+import { ConfigError } from './config.js'
+import { WebhookDeliveries } from './webhooks/deliveries.js'
+import { WebhookDispatcher } from './webhooks/dispatcher.js'
+import { WebhookEventLog } from './webhooks/events.js'
+import { secretBytes } from './webhooks/signature.js'
 
 export interface AppServices {
   readonly config: Config
@@ -41,6 +46,10 @@ export interface AppServices {
   /** Reads the audit log (also with `--no-audit`: older records stay readable). */
   readonly auditStore: AuditStore
   readonly metrics: AppMetrics
+  /** Where webhook events are recorded (sent only when `--webhook-url` is set). */
+  readonly webhookEvents: WebhookEventLog
+  /** Sends them; null without `--webhook-url`. */
+  readonly webhooks: WebhookDispatcher | null
   /** Closes what the services opened, in order. */
   readonly close: () => Promise<void>
 }
@@ -87,11 +96,15 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
         observer: metrics.auditObserver,
       })
     : null
+  const secret = webhookSecret(config, overrides.env ?? process.env)
+  let dispatcher: WebhookDispatcher | null = null
+  const webhookEvents = new WebhookEventLog(db.kysely, clock, () => dispatcher?.nudge())
   const keys = new KeyService({
     db,
     clock,
     defaultLimits: config.defaultLimits,
-    audit: audit ?? undefined,
+    // Revocations and rotations are also recorded as webhook events.
+    audit: webhookEvents.tap(audit ?? undefined),
     onBackgroundError: (error) => log.error({ err: error }, 'background task failed'),
   })
   const { limiter, close: closeLimiter } = buildLimiter({ config, log, clock, clockInjected: overrides.clock !== undefined })
@@ -102,6 +115,7 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
   })
   const authGuard = new AuthFailureGuard({ limiter, rule: config.authFailLimit, clock })
   const { jobs, jobWorker } = startJobs(config, { db, models, keys, clock, log })
+  dispatcher = secret && startWebhooks(config, secret, { db, keys, clock, log, events: webhookEvents, metrics })
   metrics.watch({
     queueDepths: () => models.list().map((info) => [info.name, models.get(info.name)?.queueDepth() ?? 0]),
     keyCache: () => keys.cacheStats,
@@ -109,6 +123,7 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
   })
   const close = async () => {
     try {
+      await dispatcher?.stop()
       await jobWorker.stop()
       await keys.close()
       // After the server stopped answering and before the store closes: nothing is lost.
@@ -135,8 +150,50 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     audit,
     auditStore: new AuditStore(db),
     metrics,
+    webhookEvents,
+    webhooks: dispatcher,
     close,
   }
+}
+
+/** The signing secret from the variable `--webhook-secret-env` names; null without `--webhook-url`. */
+function webhookSecret(config: Config, env: NodeJS.ProcessEnv): Buffer | null {
+  if (config.webhookUrls.length === 0) return null
+  const value = env[config.webhookSecretEnv]
+  if (!value) throw new ConfigError(`--webhook-url needs a signing secret: set the environment variable ${config.webhookSecretEnv}`)
+  try {
+    return secretBytes(value)
+  } catch (error) {
+    throw new ConfigError(`the webhook secret in ${config.webhookSecretEnv} ${(error as Error).message}`)
+  }
+}
+
+interface WebhookDependencies {
+  db: Database
+  keys: KeyService
+  clock: Clock
+  log: Logger
+  events: WebhookEventLog
+  metrics: AppMetrics
+}
+
+function startWebhooks(config: Config, secret: Buffer, deps: WebhookDependencies): WebhookDispatcher {
+  const dispatcher = new WebhookDispatcher({
+    urls: config.webhookUrls,
+    secret,
+    events: deps.events,
+    deliveries: new WebhookDeliveries(deps.db.kysely),
+    keys: deps.keys,
+    clock: deps.clock,
+    log: deps.log,
+    pollMs: config.webhookPollMs,
+    timeoutMs: config.webhookTimeoutMs,
+    retryBaseMs: config.webhookRetryMs,
+    maxAttempts: config.webhookAttempts,
+    observe: (outcome) => deps.metrics.webhookAttempt(outcome),
+  })
+  dispatcher.start()
+  return dispatcher
 }
 
 interface JobDependencies {

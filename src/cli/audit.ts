@@ -11,16 +11,19 @@ import { OUTCOMES, RECORD_KINDS } from '../audit/record.js'
 import type { AuditFilter } from '../audit/store.js'
 import { AuditStore } from '../audit/store.js'
 import { describeReport, verifyChain } from '../audit/verify.js'
+import type { Database } from '../db/database.js'
 import { openDatabase } from '../db/database.js'
+import { systemClock } from '../lib/clock.js'
 import { TimeRangeError, parseTimeRange } from '../lib/instant.js'
 import { STORE_SETTINGS, addSettingOptions, configFrom, storeOptions } from './options.js'
 import { CliError } from './run.js'
 import { describeRecord } from './audit-format.js'
+import { WebhookEventLog } from '../webhooks/events.js'
 
-async function withStore<T>(command: Command, use: (store: AuditStore) => Promise<T>): Promise<T> {
+async function withStore<T>(command: Command, use: (store: AuditStore, db: Database) => Promise<T>): Promise<T> {
   const db = await openDatabase(storeOptions(configFrom(command)))
   try {
-    return await use(new AuditStore(db))
+    return await use(new AuditStore(db), db)
   } finally {
     await db.close()
   }
@@ -42,7 +45,11 @@ function registerVerify(audit: Command): void {
     if (options.expectHead !== undefined && !/^[0-9a-f]{64}$/.test(options.expectHead)) {
       throw new CliError('invalid option --expect-head: must be 64 hexadecimal characters as printed by `audit head`', 2)
     }
-    const report = await withStore(command, (store) => verifyChain(store, { expectHead: options.expectHead }))
+    const report = await withStore(command, async (store, db) => {
+      const found = await verifyChain(store, { expectHead: options.expectHead })
+      await new WebhookEventLog(db.kysely, systemClock).verified(found, 'cli')
+      return found
+    })
     console.log(options.json === true ? JSON.stringify(report) : describeReport(report))
     if (!report.intact) process.exitCode = 1
   })

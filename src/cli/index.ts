@@ -10,6 +10,7 @@ import { registerOwners } from './owners.js'
 import { registerAudit } from './audit.js'
 import { registerTrain } from './train.js'
 import { registerEval } from './eval.js'
+import { registerWebhooks } from './webhooks.js'
 import { runCli } from './run.js'
 
 const program = new Command('infergate')
@@ -22,5 +23,6 @@ registerOwners(program)
 registerAudit(program)
 registerTrain(program)
 registerEval(program)
+registerWebhooks(program)
 
 await runCli(program, process.argv)

@@ -14,6 +14,7 @@ import { systemClock } from '../lib/clock.js'
 import { formatDuration } from '../lib/duration.js'
 import type { LimitRule } from '../ratelimit/policy.js'
 import { formatRule } from '../ratelimit/policy.js'
+import { WebhookEventLog } from '../webhooks/events.js'
 import { STORE_SETTINGS, addSettingOptions, storeOptions } from './options.js'
 import { CliError } from './run.js'
 import { formatTime } from './table.js'
@@ -26,7 +27,8 @@ export async function withKeys<T>(config: Config, use: (keys: KeyService, db: Da
     db,
     clock: systemClock,
     defaultLimits: config.defaultLimits,
-    audit: new AuditStore(db).directSink(systemClock),
+    // Revocations and rotations also become webhook events, sent by a server on this store.
+    audit: new WebhookEventLog(db.kysely, systemClock).tap(new AuditStore(db).directSink(systemClock)),
   })
   try {
     return await use(keys, db)

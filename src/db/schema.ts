@@ -96,7 +96,34 @@ export interface AuditLogTable {
   hash: string
 }
 
+/** An event for webhook receivers (`src/webhooks/`), written by whoever caused it (server or CLI). */
+interface WebhookEventsTable {
+  /** `msg_...`, or a name made from the event for those that must exist once (`key.expiring`). */
+  id: string
+  type: string
+  /** The JSON body sent to receivers. */
+  payload: string
+  created_at: number
+}
+
+/** One event's delivery to one configured URL; made by the server that fans the events out. */
+interface WebhookDeliveriesTable {
+  event_id: string
+  url: string
+  attempts: number
+  next_attempt_at: number
+  lease_owner: string | null
+  lease_until: number | null
+  delivered_at: number | null
+  /** Set when every attempt failed: no more retries. */
+  failed_at: number | null
+  last_error: string | null
+  created_at: number
+}
+
 export interface DatabaseSchema {
+  webhook_events: WebhookEventsTable
+  webhook_deliveries: WebhookDeliveriesTable
   api_keys: ApiKeysTable
   owners: OwnersTable
   jobs: JobsTable

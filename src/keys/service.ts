@@ -252,6 +252,11 @@ export class KeyService {
     return this.store.page(filter, this.clock.now(), offset, limit)
   }
 
+  /** Keys in use (not revoked or rotated) whose expiry falls in (from, to]: for expiry notices. */
+  expiringBetween(from: number, to: number): Promise<ApiKeyRecord[]> {
+    return this.store.expiringBetween(from, to)
+  }
+
   /** Every key of an owner, whatever its status, newest first. */
   listByOwner(owner: string): Promise<ApiKeyRecord[]> {
     return this.store.listByOwner(owner)

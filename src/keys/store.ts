@@ -194,6 +194,20 @@ export class KeyStore {
     return rows.map(toRecord)
   }
 
+  /** Keys in use (not revoked or rotated) whose expiry falls in (from, to], soonest first. */
+  async expiringBetween(from: number, to: number): Promise<ApiKeyRecord[]> {
+    const rows = await this.db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('revoked_at', 'is', null)
+      .where('rotated_to', 'is', null)
+      .where('expires_at', '>', from)
+      .where('expires_at', '<=', to)
+      .orderBy('expires_at')
+      .execute()
+    return rows.map(toRecord)
+  }
+
   /** Keys with the admin scope that are not revoked, disabled or rotated (expiry is judged by the caller). */
   async adminCandidates(): Promise<ApiKeyRecord[]> {
     const rows = await this.db

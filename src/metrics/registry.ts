@@ -80,6 +80,12 @@ export class AppMetrics {
     help: 'Requests refused with 503 because the audit buffer was full',
     registers: [this.registry],
   })
+  private readonly webhookAttempts = new Counter({
+    name: 'infergate_webhook_attempts_total',
+    help: 'Webhook delivery attempts by outcome: delivered, retry (failed, will retry), failed (given up)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  })
   private readonly children = new Map<string, { inc(): void }>()
   private readonly durations = new Map<string, { observe(value: number): void }>()
   private readonly loopDelay: IntervalHistogram
@@ -126,6 +132,11 @@ export class AppMetrics {
   /** The same per model, in the shape of a batcher's `(batchSize, durationMs)` callback. */
   batchObserver(model: string): (batchSize: number, durationMs: number) => void {
     return (batchSize, durationMs) => this.modelObserver.batch(model, batchSize, durationMs / 1000)
+  }
+
+  /** Counts one webhook delivery attempt. */
+  webhookAttempt(outcome: 'delivered' | 'retry' | 'failed'): void {
+    this.webhookAttempts.inc({ outcome })
   }
 
   /** For the audit writer: batch durations, failures and refusals. */

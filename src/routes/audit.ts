@@ -8,6 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { recordJson } from '../audit/json.js'
 import { OUTCOMES, RECORD_KINDS } from '../audit/record.js'
 import { verifyChain } from '../audit/verify.js'
+import { requirePrincipal } from '../http/ledger.js'
 import { ErrorResponse, Nullable, protectedErrors } from './common.js'
 import { parseRange, rangeQuery } from './audit-query.js'
 import { AuditRecordSchema } from './audit-schemas.js'
@@ -61,7 +62,7 @@ const AuditPage = Type.Object({
 
 export default async function auditRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { auditStore, clock } = app.services
+  const { auditStore, clock, webhookEvents } = app.services
 
   app.get(
     '/v1/audit',
@@ -101,6 +102,10 @@ export default async function auditRoutes(fastify: FastifyInstance): Promise<voi
         response: { 200: VerifyReportSchema, ...protectedErrors, 422: ErrorResponse },
       },
     },
-    async (request) => verifyChain(auditStore, { expectHead: request.query.expect_head }),
+    async (request) => {
+      const report = await verifyChain(auditStore, { expectHead: request.query.expect_head })
+      await webhookEvents.verified(report, requirePrincipal(request).keyId)
+      return report
+    },
   )
 }
