@@ -142,11 +142,12 @@ export function parseScopes(raw: string): Scope[] {
   return [...new Set(scopes)].sort() as Scope[]
 }
 
-/** A key name: 1 to 100 characters without control characters, trimmed. */
+/** A key name: 1 to 100 characters without control, invisible or bidi formatting characters, trimmed. */
 export function parseKeyName(raw: string): string {
   const name = raw.trim()
-  if (name.length === 0 || name.length > 100 || /\p{Cc}/u.test(name)) {
-    throw new Error('must be 1 to 100 characters without control characters')
+  // Cf: invisible formatting (zero-width, bidi overrides that make `gnp.exe` read as `exe.png`); Cs: lone surrogates.
+  if (name.length === 0 || name.length > 100 || /[\p{Cc}\p{Cf}\p{Cs}]/u.test(name)) {
+    throw new Error('must be 1 to 100 characters without control, invisible or bidi formatting characters')
   }
   return name
 }

@@ -11,12 +11,20 @@ const UNIT_MS: Record<string, number> = {
   w: 7 * 86_400_000,
 }
 
-/** Parses `<integer><unit>` into milliseconds; throws with a readable message otherwise. */
+/** The longest duration anything takes (expiries, windows, grace periods, ranges): 100 years. */
+const MAX_DURATION_MS = 100 * 365 * 86_400_000
+
+/** Parses `<integer><unit>` (at most 100 years) into milliseconds; throws with a readable message otherwise. */
 export function parseDuration(raw: string): number {
   const match = /^(\d{1,9})\s*(ms|s|m|h|d|w)$/.exec(raw.trim())
   if (!match) throw new Error(`"${raw}" is not a duration such as 90s, 15m, 24h or 30d`)
-  return Number(match[1]) * (UNIT_MS[match[2]!] ?? 1)
+  const ms = Number(match[1]) * (UNIT_MS[match[2]!] ?? 1)
+  if (ms > MAX_DURATION_MS) throw new Error(`"${raw}" is longer than 100 years`)
+  return ms
 }
+
+/** The latest time anything may be set to (an expiry, the end of a range): the end of 9999. */
+export const LATEST_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
 
 /** A short human form of a duration in milliseconds, e.g. `2d 3h`. */
 export function formatDuration(ms: number): string {
@@ -46,6 +54,7 @@ export function parseExpiry(raw: string, now: number): number {
   const at = /^\d{4}-\d{2}-\d{2}/.test(trimmed) ? Date.parse(trimmed) : now + parseDuration(trimmed)
   if (Number.isNaN(at)) throw new Error(`"${raw}" is neither a duration such as 30d nor an ISO 8601 date`)
   if (at <= now) throw new Error(`"${raw}" is not in the future`)
+  if (at > LATEST_TIME_MS) throw new Error(`"${raw}" is after the year 9999`)
   return at
 }
 

@@ -9,7 +9,7 @@ import { recordJson } from '../audit/json.js'
 import { OUTCOMES, RECORD_KINDS } from '../audit/record.js'
 import { verifyChain } from '../audit/verify.js'
 import { requirePrincipal } from '../http/ledger.js'
-import { ErrorResponse, Nullable, protectedErrors } from './common.js'
+import { ErrorResponse, Nullable, SeqCursor, protectedErrors } from './common.js'
 import { parseRange, rangeQuery } from './audit-query.js'
 import { AuditRecordSchema } from './audit-schemas.js'
 
@@ -18,10 +18,8 @@ const AuditQuery = Type.Object(
     ...rangeQuery,
     outcome: Type.Optional(Type.Enum(OUTCOMES)),
     kind: Type.Optional(Type.Enum(RECORD_KINDS)),
-    after: Type.Optional(Type.Integer({ minimum: 0, description: 'Only records after this seq (the previous page’s next_after)' })),
-    before: Type.Optional(
-      Type.Integer({ minimum: 1, description: 'Only records before this seq (the previous page’s next_before, newest first)' }),
-    ),
+    after: Type.Optional(SeqCursor('Only records after this seq (the previous page’s next_after)', 0)),
+    before: Type.Optional(SeqCursor('Only records before this seq (the previous page’s next_before, newest first)', 1)),
     order: Type.Enum(['asc', 'desc'], { default: 'asc', description: '`desc`: newest first, paged with `before`' }),
   },
   { additionalProperties: false },

@@ -11,6 +11,16 @@ const ValidationIssueSchema = Type.Object({
   ctx: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 })
 
+/** Printable text for a filter or an id: no control characters (PostgreSQL cannot even hold a NUL). */
+export const NO_CONTROLS = '^[^\\u0000-\\u001f\\u007f]*$'
+
+/** Where a page starts: 0 to a billion (past the end is an empty page, never an error). */
+export const Offset = Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0, description: 'Items to skip (0 to 1,000,000,000)' })
+
+/** An audit sequence number as a paging cursor: up to 2^53 − 1. */
+export const SeqCursor = (description: string, minimum: number) =>
+  Type.Integer({ minimum, maximum: Number.MAX_SAFE_INTEGER, description })
+
 export const ErrorResponse = Type.Object(
   {
     detail: Type.Union([Type.String(), Type.Array(ValidationIssueSchema)]),

@@ -15,7 +15,7 @@ import { sentimentField } from '../models/sentiment.js'
 import { FINISHED } from '../jobs/types.js'
 import { free, textUnits } from '../accounting/costs.js'
 import { resolveModel } from '../models/access.js'
-import { ErrorResponse, protectedErrors } from './common.js'
+import { ErrorResponse, NO_CONTROLS, Offset, protectedErrors } from './common.js'
 import type { Scope } from '../keys/types.js'
 import { requirePrincipal } from '../http/ledger.js'
 
@@ -56,10 +56,10 @@ const JobView = Type.Object({
   next_offset: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'Offset of the next page, null after the last' })),
 })
 const Paging = {
-  offset: Type.Integer({ minimum: 0, default: 0 }),
+  offset: Offset,
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
 }
-const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
+const IdParams = Type.Object({ id: Type.String({ maxLength: 64, pattern: NO_CONTROLS }) })
 const notFound = { 404: { ...ErrorResponse, description: 'No such job for this key (`not_found`)' } }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
@@ -107,7 +107,8 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
         tags: ['jobs'],
         summary: 'Queue texts for classification in the background',
         body: Type.Object({
-          texts: Type.Array(Type.String({ maxLength: options.maxTextLength, [NOT_BLANK]: true }), {
+          // No NUL: a job's texts are stored, and PostgreSQL text cannot hold one.
+          texts: Type.Array(Type.String({ maxLength: options.maxTextLength, pattern: '^[^\\u0000]*$', [NOT_BLANK]: true }), {
             minItems: 1,
             maxItems: options.maxJobTexts,
           }),

@@ -6,7 +6,7 @@ import type { ValidationIssue } from '../errors.js'
 import { errors } from '../errors.js'
 import type { KeyMetadata } from '../keys/types.js'
 import { parseGrace, parseKeyName, parseMetadata } from '../keys/types.js'
-import { parseDuration } from '../lib/duration.js'
+import { LATEST_TIME_MS, parseDuration } from '../lib/duration.js'
 import type { LimitRule } from '../ratelimit/policy.js'
 import { parseRules } from '../ratelimit/policy.js'
 
@@ -44,6 +44,7 @@ export function expiryInput(body: { expires_at?: string | null; expires_in?: str
   const at = Date.parse(body.expires_at)
   if (Number.isNaN(at)) invalid('expires_at', new Error(`"${body.expires_at}" is not an ISO 8601 time`))
   if (at <= now) invalid('expires_at', new Error('must be in the future'))
+  if (at > LATEST_TIME_MS) invalid('expires_at', new Error('must be before the end of 9999'))
   return at
 }
 

@@ -1,12 +1,12 @@
 /** Schemas of the admin key and owner API, shared by `keys.ts` and `owners.ts`. */
 import { Type } from 'typebox'
 import { KEY_STATUSES, MAX_METADATA_BYTES, OWNER_ID_PATTERN, SCOPES } from '../keys/types.js'
-import { ErrorResponse, Nullable } from './common.js'
+import { ErrorResponse, NO_CONTROLS, Nullable } from './common.js'
 
 const Time = Type.String({ format: 'date-time' })
 
 export const OwnerId = Type.String({ pattern: OWNER_ID_PATTERN, description: 'External id of the owner: 1 to 255 of A-Z a-z 0-9 _ . -' })
-export const KeyId = Type.String({ maxLength: 64, description: 'The key id (key_…)' })
+export const KeyId = Type.String({ maxLength: 64, pattern: NO_CONTROLS, description: 'The key id (key_…)' })
 export const Scopes = Type.Array(Type.Enum(SCOPES), { minItems: 1, maxItems: SCOPES.length, uniqueItems: true })
 export const Models = Nullable(
   Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' }), {

@@ -14,7 +14,7 @@ import { KEY_STATUSES, SCOPES } from '../keys/types.js'
 import { keyView, ruleView } from '../keys/view.js'
 import { ceilSeconds } from '../ratelimit/limiter.js'
 import { requirePrincipal } from '../http/ledger.js'
-import { ErrorResponse, protectedErrors } from './common.js'
+import { ErrorResponse, NO_CONTROLS, Offset, protectedErrors } from './common.js'
 import { expiryInput, graceInput, limitsInput, metadataInput, nameInput } from './key-input.js'
 import {
   CreatedKeyObject,
@@ -104,8 +104,8 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
             owner: Type.Optional(OwnerId),
             status: Type.Optional(Type.Enum(KEY_STATUSES)),
             scope: Type.Optional(Type.Enum(SCOPES)),
-            q: Type.Optional(Type.String({ maxLength: 100, description: 'A substring of the name, or the start of a key (igk_AbC…)' })),
-            offset: Type.Integer({ minimum: 0, default: 0 }),
+            q: Type.Optional(Type.String({ maxLength: 100, pattern: NO_CONTROLS, description: 'A substring of the name, or the start of a key (igk_AbC…)' })),
+            offset: Offset,
             limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
           },
           { additionalProperties: false },
