@@ -126,7 +126,7 @@ describe('the OpenAPI boundary walker', () => {
   ): Promise<number> {
     const url = pathValue === undefined ? await pathFor(op) : op.path.replace(/\{\w+\}/, pathSegment(pathValue))
     const search = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, asQuery(v)]))
-    const target = search.size > 0 ? `${url}?${search}` : url
+    const target = search.size > 0 ? `${url}?${search.toString()}` : url
     const request: InjectOptions = {
       method: op.method,
       url: target,
