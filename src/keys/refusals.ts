@@ -41,6 +41,6 @@ export function changeRefusalMessage(id: string, reason: ChangeRefusal): string 
     case 'rotated':
       return `key ${id} was already rotated`
     case 'last_admin':
-      return `key ${id} is the last active admin key: create another admin key first`
+      return `key ${id} is the last active admin key (or the last without an expiry): create another admin key without an expiry first`
   }
 }

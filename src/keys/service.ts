@@ -175,7 +175,11 @@ export class KeyService {
    * only `disabled` changes, else as `key.update` with the changes.
    */
   async update(id: string, changes: KeyChanges, actor: Actor = 'system'): Promise<ChangeResult<ApiKeyRecord>> {
-    const losesAdmin = changes.disabled === true || (changes.scopes !== undefined && !changes.scopes.includes('admin'))
+    // An expiry counts: when it passed, the key would be gone just the same.
+    const losesAdmin =
+      changes.disabled === true ||
+      (changes.scopes !== undefined && !changes.scopes.includes('admin')) ||
+      (changes.expiresAt !== undefined && changes.expiresAt !== null)
     const outcome = await this.store.exclusive(async (store): Promise<ChangeResult<ApiKeyRecord>> => {
       const record = await store.findById(id)
       if (!record) return refused('not_found')
@@ -219,14 +223,17 @@ export class KeyService {
   }
 
   /**
-   * True when `record` is an active admin key and no other active admin key exists. Asked
-   * inside `store.exclusive`, so two requests cannot each remove one of the last two.
+   * True when `record` is the last active admin key, or the last one without an expiry (the
+   * others will expire, so losing it would leave no admin key in the end). Asked inside
+   * `store.exclusive`, so two requests cannot each remove one of the last two.
    */
   private async isLastAdmin(store: KeyStore, record: ApiKeyRecord): Promise<boolean> {
     const now = this.clock.now()
-    if (!record.scopes.includes('admin') || keyStatus(record, now) !== 'active') return false
-    const admins = await store.adminCandidates()
-    return !admins.some((other) => other.id !== record.id && keyStatus(other, now) === 'active')
+    const active = (key: ApiKeyRecord) => key.scopes.includes('admin') && keyStatus(key, now) === 'active'
+    const lasting = (key: ApiKeyRecord) => active(key) && key.expiresAt === null
+    if (!active(record)) return false
+    const others = (await store.adminCandidates()).filter((other) => other.id !== record.id)
+    return !others.some(active) || (lasting(record) && !others.some(lasting))
   }
 
   /** An owner's shared limits, or undefined when none were ever set. */
@@ -289,10 +296,28 @@ export class KeyService {
     return this.store.findByHash(hashKey(presented))
   }
 
-  /** Creates an all-scopes key when the store has none: the first start's way in. */
+  /**
+   * Creates an all-scopes key when the store has none: the first start's way in. The count and
+   * the insert hold the store's write lock together, so instances started at once on an empty
+   * PostgreSQL make exactly one.
+   */
   async bootstrapIfEmpty(): Promise<CreatedKey | undefined> {
-    if ((await this.store.count()) > 0) return undefined
-    return this.create({ name: 'bootstrap-admin', scopes: ['admin', 'predict'] }, 'bootstrap')
+    const created = await this.store.exclusive(async (store) => {
+      if ((await store.count()) > 0) return undefined
+      const fresh = this.newKey({ name: 'bootstrap-admin', scopes: ['admin', 'predict'] }, this.clock.now())
+      await store.insert(fresh.record)
+      return fresh
+    })
+    if (!created) return undefined
+    await this.changedHere()
+    await this.audit?.admin({
+      action: 'key.create',
+      actor: 'bootstrap',
+      keyId: created.record.id,
+      keyPrefix: created.record.prefix,
+      detail: { name: created.record.name, owner: created.record.owner, scopes: created.record.scopes },
+    })
+    return created
   }
 
   /**

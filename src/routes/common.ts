@@ -18,8 +18,7 @@ export const NO_CONTROLS = '^[^\\u0000-\\u001f\\u007f]*$'
 export const Offset = Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0, description: 'Items to skip (0 to 1,000,000,000)' })
 
 /** An audit sequence number as a paging cursor: up to 2^53 − 1. */
-export const SeqCursor = (description: string, minimum: number) =>
-  Type.Integer({ minimum, maximum: Number.MAX_SAFE_INTEGER, description })
+export const SeqCursor = (description: string, minimum: number) => Type.Integer({ minimum, maximum: Number.MAX_SAFE_INTEGER, description })
 
 export const ErrorResponse = Type.Object(
   {

@@ -104,7 +104,13 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
             owner: Type.Optional(OwnerId),
             status: Type.Optional(Type.Enum(KEY_STATUSES)),
             scope: Type.Optional(Type.Enum(SCOPES)),
-            q: Type.Optional(Type.String({ maxLength: 100, pattern: NO_CONTROLS, description: 'A substring of the name, or the start of a key (igk_AbC…)' })),
+            q: Type.Optional(
+              Type.String({
+                maxLength: 100,
+                pattern: NO_CONTROLS,
+                description: 'A substring of the name, or the start of a key (igk_AbC…)',
+              }),
+            ),
             offset: Offset,
             limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
           },

@@ -113,6 +113,22 @@ for (const store of ['sqlite', 'postgres'] as const)
       assert.ok((await keys.revoke(second.record.id)).ok)
     })
 
+    test('an expiry on the last admin key without one is refused: when it passed, no admin key would be left', async () => {
+      const lasting = await keys.create({ name: 'lasting-admin', scopes: ['admin'] })
+      // Admins of earlier tests may remain; make this one the only admin without an expiry.
+      for (const other of await keys.listByOwner('default'))
+        if (other.id !== lasting.record.id && other.scopes.includes('admin') && other.revokedAt === null && other.expiresAt === null)
+          await keys.update(other.id, { disabled: true })
+      const expiring = await keys.create({ name: 'expiring-admin', scopes: ['admin'], expiresAt: clock.now() + HOUR })
+      assert.deepEqual(await keys.update(lasting.record.id, { expiresAt: clock.now() + HOUR }), { ok: false, reason: 'last_admin' })
+      assert.deepEqual(await keys.revoke(lasting.record.id), { ok: false, reason: 'last_admin' })
+      // The expiring admin itself may go: a lasting one remains.
+      assert.ok((await keys.revoke(expiring.record.id)).ok)
+      const second = await keys.create({ name: 'second-lasting', scopes: ['admin'] })
+      assert.ok((await keys.update(lasting.record.id, { expiresAt: clock.now() + HOUR })).ok)
+      assert.deepEqual(await keys.update(second.record.id, { expiresAt: clock.now() + HOUR }), { ok: false, reason: 'last_admin' })
+    })
+
     test('admins removing every admin key at the same moment: all but one succeed, one active admin remains', async () => {
       // On PostgreSQL a second connection, as another instance would have. On SQLite the same
       // one: better-sqlite3 waits for a lock synchronously, so two connections of one thread
@@ -200,3 +216,24 @@ for (const store of ['sqlite', 'postgres'] as const)
       assert.deepEqual([page.total, page.keys.map((k) => k.id)], [2, [a.record.id]])
     })
   })
+
+describe('bootstrap on an empty PostgreSQL store', () => {
+  test('instances starting at once create exactly one admin key', async (t) => {
+    if (!withPostgres) return t.skip('PostgreSQL not reachable; skipping')
+    const where = { dataDir: tempDir(), databaseUrl: await freshPostgres() }
+    const dbs = await Promise.all(Array.from({ length: 4 }, () => openDatabase(where)))
+    const services = dbs.map((db) => new KeyService({ db, clock: new ManualClock(), defaultLimits: [] }))
+    try {
+      const created = await Promise.all(services.map((keys) => keys.bootstrapIfEmpty()))
+      assert.equal(created.filter(Boolean).length, 1)
+      const rows = await dbs[0]!.kysely.selectFrom('api_keys').select('name').execute()
+      assert.deepEqual(
+        rows.map((r) => r.name),
+        ['bootstrap-admin'],
+      )
+    } finally {
+      for (const keys of services) await keys.close()
+      for (const db of dbs) await db.close()
+    }
+  })
+})
