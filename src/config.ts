@@ -317,6 +317,13 @@ export const settings = {
     placeholder: 'cidrs',
     parse: trustProxy,
   },
+  maxConnections: {
+    flag: 'max-connections',
+    description: 'most open client connections at once; connections beyond it are closed as soon as they are accepted (0: no cap)',
+    default: 10_000,
+    placeholder: 'n',
+    parse: integer(0, 1_000_000),
+  },
   corsOrigins: {
     flag: 'cors-origin',
     description: 'browser origins allowed to call the API (comma-separated, e.g. https://app.example.com); empty: CORS closed',

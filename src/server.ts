@@ -8,6 +8,7 @@ import type { Logger } from 'pino'
 import { buildApp } from './app.js'
 import type { Config } from './config.js'
 import type { CreatedKey } from './keys/service.js'
+import { dataDirWarning } from './db/file-modes.js'
 import { bufferedStdout, createLogger } from './logger.js'
 
 /** Prints the bootstrap key once, on stderr only: never into the structured log. */
@@ -29,12 +30,16 @@ function bootstrapBanner(created: CreatedKey, header: string): string {
 export async function startServer(config: Config): Promise<FastifyInstance> {
   const logger = createLogger(config.logLevel, bufferedStdout(), config.apiKeyHeader)
   const app = await buildApp(config, { logger })
+  const openToOthers = config.databaseUrl ? undefined : dataDirWarning(config.dataDir)
+  if (openToOthers) app.log.warn(openToOthers)
   if (config.bootstrap) {
     const created = await app.services.keys.bootstrapIfEmpty()
     if (created) process.stderr.write(bootstrapBanner(created, config.apiKeyHeader) + '\n')
   }
   handleSignals(app, logger, config)
   await app.listen({ host: config.host, port: config.port })
+  // Beyond it the operating system's backlog holds new connections; Node closes any it accepts over the cap.
+  if (config.maxConnections > 0) app.server.maxConnections = config.maxConnections
   return app
 }
 

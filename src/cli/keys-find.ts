@@ -1,5 +1,5 @@
 /**
- * `infergate keys find <string>`: which key a leaked string is. Checks the shape, then the
+ * `infergate keys find <string>` (or `-` to read it from stdin): which key a leaked string is. Checks the shape, then the
  * checksum (a look-alike or a typo fails here without touching the store), then looks the
  * digest up. Prints the key's id, name, owner, status and last use — never the string.
  * Exit code 0 when the key is found, 1 otherwise.
@@ -21,6 +21,18 @@ const MESSAGES: Record<Exclude<FindVerdict, 'found'>, string> = {
   unknown: 'a well-formed infergate key, but not one of this store (another deployment, or deleted)',
 }
 
+/** What was piped in, up to 1 MB (a key, or a log line holding one). */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    chunks.push(chunk)
+    size += chunk.length
+    if (size > 1_048_576) break
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
 /** The key-shaped part of the text (the whole text, or a key inside a pasted log line). */
 function candidateOf(text: string): string | undefined {
   return KEY_SHAPE.exec(text.trim())?.[0]
@@ -32,8 +44,9 @@ export function registerFind(keys: Command): void {
     'find',
     'say which key a leaked string is (by format, checksum and hash), with its owner and last use, so it can be revoked at once',
   )
-    .argument('<string>', 'the leaked key, or a line of text containing it')
-    .action(async (text: string, options: { json?: boolean }, command: Command) => {
+    .argument('<string>', 'the leaked key, or a line of text containing it; - reads it from stdin (out of the shell history)')
+    .action(async (argument: string, options: { json?: boolean }, command: Command) => {
+      const text = argument === '-' ? await readStdin() : argument
       const candidate = candidateOf(text)
       let verdict: FindVerdict
       let record: ApiKeyRecord | undefined

@@ -11,14 +11,17 @@ import type { Database } from './database.js'
 import { SQLITE_FILE } from './database.js'
 import { migrateToLatest } from './migrations.js'
 import type { DatabaseSchema } from './schema.js'
+import { restrictStoreFiles } from './file-modes.js'
 
 const CHANGE_POLL_MS = 200
 
 export async function openSqlite(dataDir: string): Promise<Database> {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const file = path.join(dataDir, SQLITE_FILE)
+  restrictStoreFiles(file)
   const sqlite = new SQLite(file)
   sqlite.pragma('journal_mode = WAL')
+  restrictStoreFiles(file)
   sqlite.pragma('synchronous = NORMAL')
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')

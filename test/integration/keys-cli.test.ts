@@ -125,6 +125,10 @@ describe('infergate keys lifecycle', () => {
       ['found', admin.prefix, admin.id, 'ops', 'default', 'active'],
     )
     assert.ok('last_used_at' in found.key)
+    // `-`: the key is read from stdin, so it never enters the shell history or the process list.
+    const piped = await runCli(['keys', 'find', '-', '--json', '--data-dir', dataDir], {}, `${admin.key}\n`)
+    assert.equal(piped.code, 0, piped.stderr)
+    assert.equal((JSON.parse(piped.stdout) as { key: KeyView }).key.id, admin.id)
     const inLine = await cli('keys', 'find', `GET /x?token=${admin.key}&y=1`)
     assert.equal(inLine.code, 0, inLine.stderr)
     assert.match(inLine.stdout, new RegExp(`is key ${admin.id}`))

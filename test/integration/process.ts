@@ -17,17 +17,18 @@ export interface CliResult {
 }
 
 /** Starts `infergate ...args` with its output piped, for tests that talk to it while it runs. */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, withStdin = false): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, NODE_ENV: 'test', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   })
 }
 
-/** Runs `infergate ...args` to completion. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const child = spawnCli(args, env)
+/** Runs `infergate ...args` to completion; `input` is written to its stdin. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<CliResult> {
+  const child = spawnCli(args, env, input !== undefined)
+  if (input !== undefined) child.stdin!.end(input)
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
