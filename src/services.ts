@@ -218,6 +218,7 @@ function startJobs(config: Config, deps: JobDependencies): { jobs: JobService; j
   })
   const jobs = new JobService({
     store,
+    keys: deps.keys,
     models: deps.models,
     clock: deps.clock,
     maxActivePerKey: config.maxJobsPerKey,

@@ -1,9 +1,11 @@
 /**
  * Async job use cases: create, read, list, cancel — with ownership: a job belongs to the key
- * that created it; other keys are told it does not exist (404, not 403), admin keys see all.
+ * that created it and to the keys that replace it by rotation; other keys are told it does not
+ * exist (404, not 403), admin keys see all.
  */
 import { AppError, ErrorCode } from '../errors.js'
 import { randomId } from '../keys/format.js'
+import type { KeyService } from '../keys/service.js'
 import type { Principal } from '../keys/types.js'
 import type { Clock } from '../lib/clock.js'
 import { resolveModel } from '../models/access.js'
@@ -18,6 +20,8 @@ export interface JobServiceOptions {
   clock: Clock
   /** Most unfinished jobs one key may have. */
   maxActivePerKey: number
+  /** Where a key's lineage (the keys it replaced) is found. */
+  keys: Pick<KeyService, 'lineage'>
   /** Called after a job is created (wakes the worker). */
   onCreated?: () => void
 }
@@ -25,13 +29,14 @@ export interface JobServiceOptions {
 export class JobService {
   constructor(private readonly options: JobServiceOptions) {}
 
-  private scope(principal: Principal): JobFilter {
-    return principal.scopes.includes('admin') ? {} : { keyId: principal.keyId }
+  /** Admin keys see every job; other keys their own and those of the keys they replaced by rotation. */
+  private async scope(principal: Principal): Promise<JobFilter> {
+    return principal.scopes.includes('admin') ? {} : { keyIds: await this.options.keys.lineage(principal.keyId) }
   }
 
   async create(principal: Principal, texts: readonly string[], modelName?: string): Promise<Job> {
     const model = resolveModel(this.options.models, principal, modelName)
-    if ((await this.options.store.countActive(principal.keyId)) >= this.options.maxActivePerKey) {
+    if ((await this.options.store.countActive(await this.options.keys.lineage(principal.keyId))) >= this.options.maxActivePerKey) {
       throw new AppError(
         ErrorCode.TooManyJobs,
         `This key already has ${this.options.maxActivePerKey} unfinished jobs; wait for one to finish or cancel one`,
@@ -57,12 +62,12 @@ export class JobService {
     return job
   }
 
-  get(principal: Principal, id: string): Promise<Job | undefined> {
-    return this.options.store.find(id, this.scope(principal))
+  async get(principal: Principal, id: string): Promise<Job | undefined> {
+    return this.options.store.find(id, await this.scope(principal))
   }
 
-  list(principal: Principal, status: JobStatus | undefined, offset: number, limit: number): Promise<Job[]> {
-    return this.options.store.list({ ...this.scope(principal), ...(status ? { status } : {}) }, offset, limit)
+  async list(principal: Principal, status: JobStatus | undefined, offset: number, limit: number): Promise<Job[]> {
+    return this.options.store.list({ ...(await this.scope(principal)), ...(status ? { status } : {}) }, offset, limit)
   }
 
   /** Cancels an unfinished job; 404 for a job the key may not see, 409 once finished. */

@@ -26,8 +26,8 @@ function toJob(row: Selectable<JobsTable>): Job {
 }
 
 export interface JobFilter {
-  /** Only this key's jobs; undefined: every key's (admin). */
-  keyId?: string
+  /** Only the jobs of these keys (a key and the keys it replaced); undefined: every key's (admin). */
+  keyIds?: readonly string[]
   status?: JobStatus
 }
 
@@ -63,7 +63,7 @@ export class JobStore {
 
   async find(id: string, filter: JobFilter = {}): Promise<Job | undefined> {
     let query = this.db.selectFrom('jobs').selectAll().where('id', '=', id)
-    if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId)
+    if (filter.keyIds !== undefined) query = query.where('key_id', 'in', filter.keyIds)
     const row = await query.executeTakeFirst()
     return row && toJob(row)
   }
@@ -71,17 +71,17 @@ export class JobStore {
   /** Newest first. */
   async list(filter: JobFilter, offset: number, limit: number): Promise<Job[]> {
     let query = this.db.selectFrom('jobs').selectAll()
-    if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId)
+    if (filter.keyIds !== undefined) query = query.where('key_id', 'in', filter.keyIds)
     if (filter.status !== undefined) query = query.where('status', '=', filter.status)
     const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit).execute()
     return rows.map(toJob)
   }
 
-  async countActive(keyId: string): Promise<number> {
+  async countActive(keyIds: readonly string[]): Promise<number> {
     const { n } = await this.db
       .selectFrom('jobs')
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('key_id', '=', keyId)
+      .where('key_id', 'in', keyIds)
       .where('status', 'in', ACTIVE)
       .executeTakeFirstOrThrow()
     return Number(n)

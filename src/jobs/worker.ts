@@ -180,11 +180,18 @@ export class JobWorker {
     while (model.queueDepth() > 0 && Date.now() < deadline && !this.stopped) await sleep(2)
   }
 
-  /** The job's texts were charged at submission; its key must still be accepted for each chunk to run. */
+  /**
+   * Before each chunk: the key now standing for the job's key (itself, or the key a rotation
+   * replaced it with) must be accepted, still have the predict scope and still be allowed the
+   * job's model. The texts were paid at submission; what a changed policy forbids is not run.
+   */
   private async checkKey(job: Job): Promise<void> {
-    const record = await this.options.keys.get(job.keyId)
+    const record = await this.options.keys.current(job.keyId)
     if (!record || refusalOf(record, this.options.clock.now()) !== null)
       throw new JobFailure('the key that created the job is no longer active')
+    if (!record.scopes.includes('predict')) throw new JobFailure('the key that created the job no longer has the predict scope')
+    if (record.models !== null && !record.models.includes(job.model))
+      throw new JobFailure(`the key that created the job may no longer use the model '${job.model}'`)
   }
 
   private async classify(model: ServedModel, texts: string[]) {

@@ -259,6 +259,24 @@ export class KeyService {
     return this.store.page(filter, this.clock.now(), offset, limit)
   }
 
+  /**
+   * A key's lineage: its id, then the keys it replaced by rotation, newest first (what it
+   * inherited: async jobs). At most 100 generations.
+   */
+  async lineage(id: string): Promise<string[]> {
+    const ids = [id]
+    for (let previous = await this.store.predecessorOf(id); previous && ids.length < 100; previous = await this.store.predecessorOf(previous))
+      ids.push(previous)
+    return ids
+  }
+
+  /** The key now standing for `id`: itself, or the key its rotations led to (at most 100 steps). */
+  async current(id: string): Promise<ApiKeyRecord | undefined> {
+    let record = await this.store.findById(id)
+    for (let steps = 0; record?.rotatedTo && steps < 100; steps++) record = await this.store.findById(record.rotatedTo)
+    return record
+  }
+
   /** Keys in use (not revoked or rotated) whose expiry falls in (from, to]: for expiry notices. */
   expiringBetween(from: number, to: number): Promise<ApiKeyRecord[]> {
     return this.store.expiringBetween(from, to)

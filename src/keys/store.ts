@@ -194,6 +194,12 @@ export class KeyStore {
     return rows.map(toRecord)
   }
 
+  /** The key that `id` replaced by a rotation, if any. */
+  async predecessorOf(id: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('api_keys').select('id').where('rotated_to', '=', id).executeTakeFirst()
+    return row?.id
+  }
+
   /** Keys in use (not revoked or rotated) whose expiry falls in (from, to], soonest first. */
   async expiringBetween(from: number, to: number): Promise<ApiKeyRecord[]> {
     const rows = await this.db

@@ -37,6 +37,7 @@ interface JobBody {
   done: number
   started_at: string | null
   finished_at: string | null
+  error?: string | null
 }
 
 async function waitFor(id: string, key: string, done: (body: JobBody) => boolean, timeoutMs = 15_000): Promise<JobBody> {
@@ -228,5 +229,83 @@ describe('async jobs held in the middle', () => {
     const after = await send('GET', '/v1/jobs')
     assert.match(String(after.headers.ratelimit), /r=70;/)
     gate.open()
+  })
+})
+
+describe('queued work follows the key (issue 16)', () => {
+  let held: FastifyInstance
+  let gate: GatedModel
+
+  before(async () => {
+    gate = gatedModel(await builtinModel())
+    held = await buildTestApp({ clock, models: [gate.classifier], config: { maxJobTexts: 300, maxBatch: 5 } })
+  })
+  after(async () => {
+    gate.open()
+    await held.close()
+  })
+
+  const send = (key: string, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) =>
+    held.inject({ method, url, headers: { 'x-api-key': key }, ...(payload === undefined ? {} : { payload: payload as object }) })
+
+  async function until(key: string, id: string, check: (body: JobBody) => boolean): Promise<JobBody> {
+    const start = Date.now()
+    for (;;) {
+      const body = (await send(key, 'GET', `/v1/jobs/${id}`)).json<JobBody>()
+      if (check(body)) return body
+      if (Date.now() - start > 15_000) throw new Error(`job ${id}: ${JSON.stringify(body).slice(0, 200)}`)
+      await delay(20)
+    }
+  }
+
+  test('a key whose model allow-list no longer holds the job’s model: the job stops at the next chunk, failed, naming why', async () => {
+    const client = await createKey(held, { limits: parseRules(['1000/1m']) })
+    gate.holdAfter(1)
+    const { id } = (await send(client.key, 'POST', '/v1/jobs', { texts: Array.from({ length: 20 }, (_, i) => `t${i}`) })).json<{
+      id: string
+    }>()
+    await until(client.key, id, (body) => body.done === 5)
+    await held.services.keys.update(client.id, { models: ['some-other-model'] })
+    gate.open()
+    const body = await until(client.key, id, (b) => b.status === 'failed')
+    // The chunk already at the model when the policy changed finishes; no later one starts.
+    assert.ok(body.done <= 10, `done ${body.done}`)
+    assert.match(String(body.error), /may no longer use the model/)
+  })
+
+  test('a key that lost the predict scope: the job fails at the next chunk', async () => {
+    const client = await createKey(held, { scopes: ['predict', 'admin'], limits: parseRules(['1000/1m']) })
+    gate.holdAfter(1)
+    const { id } = (await send(client.key, 'POST', '/v1/jobs', { texts: Array.from({ length: 20 }, (_, i) => `s${i}`) })).json<{
+      id: string
+    }>()
+    await until(client.key, id, (body) => body.done === 5)
+    await held.services.keys.update(client.id, { scopes: ['admin'] })
+    gate.open()
+    assert.match(String((await until(client.key, id, (b) => b.status === 'failed')).error), /predict scope/)
+  })
+
+  test('after a rotation the new key sees, owns and can cancel the old key’s jobs, which keep running past the grace period', async () => {
+    const client = await createKey(held, { limits: parseRules(['1000/1m']) })
+    gate.holdAfter(1)
+    const texts = Array.from({ length: 20 }, (_, i) => `r${i}`)
+    const { id } = (await send(client.key, 'POST', '/v1/jobs', { texts })).json<{ id: string }>()
+    const second = (await send(client.key, 'POST', '/v1/jobs', { texts })).json<{ id: string }>().id
+    await until(client.key, id, (body) => body.done === 5)
+    const rotation = await held.services.keys.rotate(client.id, 0)
+    assert.ok(rotation.ok)
+    const successor = rotation.value.created.key
+    assert.equal((await send(successor, 'GET', `/v1/jobs/${id}`)).statusCode, 200)
+    const listed = (await send(successor, 'GET', '/v1/jobs')).json<{ jobs: { id: string }[] }>().jobs.map((j) => j.id)
+    assert.deepEqual(listed.sort(), [id, second].sort())
+    assert.equal((await send(successor, 'DELETE', `/v1/jobs/${second}`)).statusCode, 200)
+    gate.open()
+    const finished = await until(successor, id, (b) => b.status !== 'running' && b.status !== 'queued')
+    assert.equal(finished.status, 'succeeded')
+    assert.equal(finished.done, 20)
+    // The old key is refused (grace 0), and a stranger still sees nothing.
+    assert.equal((await send(client.key, 'GET', `/v1/jobs/${id}`)).statusCode, 403)
+    const stranger = await createKey(held)
+    assert.equal((await send(stranger.key, 'GET', `/v1/jobs/${id}`)).statusCode, 404)
   })
 })
