@@ -19,6 +19,7 @@ export enum ErrorCode {
   RateLimited = 'rate_limited',
   AuthRateLimited = 'auth_rate_limited',
   TooManyJobs = 'too_many_jobs',
+  JobBacklogFull = 'job_backlog_full',
   BadRequest = 'bad_request',
   RequestTimeout = 'request_timeout',
   HeadersTooLarge = 'headers_too_large',
@@ -81,6 +82,7 @@ function statusOf(code: ErrorCode): number {
     case ErrorCode.RateLimited:
     case ErrorCode.AuthRateLimited:
     case ErrorCode.TooManyJobs:
+    case ErrorCode.JobBacklogFull:
       return 429
     case ErrorCode.ClientClosedRequest:
       // nginx's convention: the client went away before the answer; nobody receives it.

@@ -205,9 +205,10 @@ interface JobDependencies {
 }
 
 function startJobs(config: Config, deps: JobDependencies): { jobs: JobService; jobWorker: JobWorker } {
-  const store = new JobStore(deps.db.kysely)
+  const store = new JobStore(deps.db)
   const jobWorker = new JobWorker({
     store,
+    reclaimSpace: () => deps.db.reclaimSpace(),
     models: deps.models,
     keys: deps.keys,
     clock: deps.clock,
@@ -221,7 +222,13 @@ function startJobs(config: Config, deps: JobDependencies): { jobs: JobService; j
     keys: deps.keys,
     models: deps.models,
     clock: deps.clock,
-    maxActivePerKey: config.maxJobsPerKey,
+    caps: {
+      jobsPerKey: config.maxJobsPerKey,
+      textsPerKey: config.maxQueuedTextsPerKey,
+      bytesPerKey: config.maxQueuedBytesPerKey,
+      textsPerOwner: config.maxQueuedTextsPerOwner,
+      bytesPerOwner: config.maxQueuedBytesPerOwner,
+    },
     onCreated: () => jobWorker.notify(),
   })
   jobWorker.start()

@@ -43,6 +43,8 @@ export interface Database {
     columns: readonly (keyof DatabaseSchema[T] & string)[],
     rows: readonly (readonly unknown[])[],
   ): Promise<void>
+  /** Gives pages freed by deletions back to the file system where the store can (SQLite files made by this version). */
+  reclaimSpace(): Promise<void>
   /** Resolves when the store answers a trivial query. */
   ping(): Promise<void>
   close(): Promise<void>

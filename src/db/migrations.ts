@@ -127,8 +127,15 @@ const migrations: Record<string, Migration> = {
         .execute()
     },
   },
-  // Numbered apart from the migrations of work in flight on other branches; renumbered on merge.
-  '0010_webhooks': {
+  '0007_job_bytes': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('jobs')
+        .addColumn('bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute()
+    },
+  },
+  '0008_webhooks': {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('webhook_events')

@@ -151,6 +151,11 @@ class PostgresDatabase implements Database {
     }
   }
 
+  /** PostgreSQL's autovacuum reclaims dead rows by itself. */
+  reclaimSpace(): Promise<void> {
+    return Promise.resolve()
+  }
+
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.kysely)
   }

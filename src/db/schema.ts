@@ -46,6 +46,8 @@ export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancell
 export interface JobsTable {
   id: string
   key_id: string
+  /** UTF-8 bytes of the job's texts, for the per-key and per-owner backlog caps. */
+  bytes: number
   model: string
   status: JobStatus
   total: number

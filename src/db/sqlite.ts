@@ -20,6 +20,10 @@ export async function openSqlite(dataDir: string): Promise<Database> {
   const file = path.join(dataDir, SQLITE_FILE)
   restrictStoreFiles(file)
   const sqlite = new SQLite(file)
+  // Only takes effect on a new, empty file (an existing one would need a full VACUUM): freed
+  // pages can then be given back to the file system by reclaimSpace(). Either way SQLite
+  // reuses freed pages for new rows.
+  sqlite.pragma('auto_vacuum = INCREMENTAL')
   sqlite.pragma('journal_mode = WAL')
   restrictStoreFiles(file)
   sqlite.pragma('synchronous = NORMAL')
@@ -145,6 +149,11 @@ class SqliteDatabase implements Database {
 
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.kysely)
+  }
+
+  reclaimSpace(): Promise<void> {
+    this.sqlite.pragma('incremental_vacuum')
+    return Promise.resolve()
   }
 
   async close(): Promise<void> {

@@ -10,16 +10,24 @@ import type { Principal } from '../keys/types.js'
 import type { Clock } from '../lib/clock.js'
 import { resolveModel } from '../models/access.js'
 import type { ModelRegistry } from '../models/registry.js'
-import type { JobFilter, JobStore } from './store.js'
+import type { Backlog, JobFilter, JobStore } from './store.js'
 import type { Job, JobResult, JobStatus } from './types.js'
 import { FINISHED } from './types.js'
+
+interface JobCaps {
+  jobsPerKey: number
+  textsPerKey: number
+  bytesPerKey: number
+  textsPerOwner: number
+  bytesPerOwner: number
+}
 
 export interface JobServiceOptions {
   store: JobStore
   models: ModelRegistry
   clock: Clock
-  /** Most unfinished jobs one key may have. */
-  maxActivePerKey: number
+  /** Caps on what one key (with the keys it replaced) and one owner may have queued. */
+  caps: JobCaps
   /** Where a key's lineage (the keys it replaced) is found. */
   keys: Pick<KeyService, 'lineage'>
   /** Called after a job is created (wakes the worker). */
@@ -36,18 +44,10 @@ export class JobService {
 
   async create(principal: Principal, texts: readonly string[], modelName?: string): Promise<Job> {
     const model = resolveModel(this.options.models, principal, modelName)
-    if ((await this.options.store.countActive(await this.options.keys.lineage(principal.keyId))) >= this.options.maxActivePerKey) {
-      throw new AppError(
-        ErrorCode.TooManyJobs,
-        `This key already has ${this.options.maxActivePerKey} unfinished jobs; wait for one to finish or cancel one`,
-        {
-          headers: { 'retry-after': '10' },
-        },
-      )
-    }
     const job: Job = {
       id: randomId('job'),
       keyId: principal.keyId,
+      bytes: texts.reduce((sum, text) => sum + Buffer.byteLength(text), 0),
       model: model.info.name,
       status: 'queued',
       total: texts.length,
@@ -57,9 +57,38 @@ export class JobService {
       startedAt: null,
       finishedAt: null,
     }
-    await this.options.store.insert(job, texts)
+    const scope = { keyIds: await this.options.keys.lineage(principal.keyId), owner: principal.owner }
+    await this.options.store.insert(job, texts, scope, (backlog) => this.admit(job, backlog))
     this.options.onCreated?.()
     return job
+  }
+
+  /** Throws when `job` would take its key or owner past a cap on unfinished jobs, queued texts or bytes. */
+  private admit(job: Job, backlog: Backlog): void {
+    const caps = this.options.caps
+    if (backlog.key.jobs >= caps.jobsPerKey) {
+      throw new AppError(
+        ErrorCode.TooManyJobs,
+        `This key already has ${caps.jobsPerKey} unfinished jobs; wait for one to finish or cancel one`,
+        {
+          headers: { 'retry-after': '10' },
+        },
+      )
+    }
+    const over = [
+      ['key', 'texts', backlog.key.texts + job.total, caps.textsPerKey],
+      ['key', 'bytes', backlog.key.bytes + job.bytes, caps.bytesPerKey],
+      ['owner', 'texts', backlog.owner.texts + job.total, caps.textsPerOwner],
+      ['owner', 'bytes', backlog.owner.bytes + job.bytes, caps.bytesPerOwner],
+    ].find(([, , total, cap]) => (total as number) > (cap as number))
+    if (over) {
+      const [who, what, , cap] = over
+      throw new AppError(
+        ErrorCode.JobBacklogFull,
+        `This job would take the ${who}'s unfinished jobs past ${String(cap)} queued ${String(what)}; wait for jobs to finish or cancel one`,
+        { headers: { 'retry-after': '10' } },
+      )
+    }
   }
 
   async get(principal: Principal, id: string): Promise<Job | undefined> {

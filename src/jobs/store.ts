@@ -3,17 +3,42 @@
  * conditional UPDATE, safe with several workers); results are written at most once per text
  * (`WHERE result IS NULL`), in one transaction per chunk together with the progress count.
  */
+import { setImmediate } from 'node:timers/promises'
 import type { Kysely, Selectable } from 'kysely'
+import type { Database } from '../db/database.js'
 import type { DatabaseSchema, JobsTable } from '../db/schema.js'
 import type { Job, JobResult, JobStatus } from './types.js'
 
 const INSERT_ROWS = 500
 const ACTIVE: JobStatus[] = ['queued', 'running']
 
+async function backlogOf(trx: Kysely<DatabaseSchema>, scope: { keyIds: readonly string[]; owner: string }): Promise<Backlog> {
+  const totals = (rows: { jobs: unknown; texts: unknown; bytes: unknown } | undefined) => ({
+    jobs: Number(rows?.jobs ?? 0),
+    texts: Number(rows?.texts ?? 0),
+    bytes: Number(rows?.bytes ?? 0),
+  })
+  const unfinished = trx
+    .selectFrom('jobs')
+    .where('jobs.status', 'in', ACTIVE)
+    .select((eb) => [
+      eb.fn.countAll<number>().as('jobs'),
+      eb.fn.sum<number>(eb('jobs.total', '-', eb.ref('jobs.done'))).as('texts'),
+      eb.fn.sum<number>('jobs.bytes').as('bytes'),
+    ])
+  const key = await unfinished.where('jobs.key_id', 'in', scope.keyIds).executeTakeFirst()
+  const owner = await unfinished
+    .innerJoin('api_keys', 'api_keys.id', 'jobs.key_id')
+    .where('api_keys.owner', '=', scope.owner)
+    .executeTakeFirst()
+  return { key: totals(key), owner: totals(owner) }
+}
+
 function toJob(row: Selectable<JobsTable>): Job {
   return {
     id: row.id,
     keyId: row.key_id,
+    bytes: Number(row.bytes),
     model: row.model,
     status: row.status,
     total: Number(row.total),
@@ -31,16 +56,40 @@ export interface JobFilter {
   status?: JobStatus
 }
 
-export class JobStore {
-  constructor(private readonly db: Kysely<DatabaseSchema>) {}
+/** What is queued (unfinished) for a key's lineage and for its owner: jobs, texts not yet done, bytes. */
+export interface Backlog {
+  key: { jobs: number; texts: number; bytes: number }
+  owner: { jobs: number; texts: number; bytes: number }
+}
 
-  async insert(job: Job, texts: readonly string[]): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+export class JobStore {
+  private readonly db: Kysely<DatabaseSchema>
+
+  constructor(private readonly database: Database) {
+    this.db = database.kysely
+  }
+
+  /**
+   * Inserts a job and its texts if `admit` accepts the backlog it would join (it throws
+   * otherwise). The count and the insert hold the store's write lock together, so concurrent
+   * submissions (other requests, other instances) cannot each slip under a cap. Texts go in
+   * batches of 500 with a turn of the event loop between them, so that other requests are
+   * answered while a large job is stored.
+   */
+  async insert(
+    job: Job,
+    texts: readonly string[],
+    scope: { keyIds: readonly string[]; owner: string },
+    admit: (backlog: Backlog) => void,
+  ): Promise<void> {
+    await this.database.writeTransaction(async (trx) => {
+      admit(await backlogOf(trx, scope))
       await trx
         .insertInto('jobs')
         .values({
           id: job.id,
           key_id: job.keyId,
+          bytes: job.bytes,
           model: job.model,
           status: job.status,
           total: job.total,
@@ -57,6 +106,7 @@ export class JobStore {
       for (let start = 0; start < texts.length; start += INSERT_ROWS) {
         const rows = texts.slice(start, start + INSERT_ROWS).map((text, i) => ({ job_id: job.id, idx: start + i, text, result: null }))
         await trx.insertInto('job_items').values(rows).execute()
+        await setImmediate()
       }
     })
   }
@@ -75,16 +125,6 @@ export class JobStore {
     if (filter.status !== undefined) query = query.where('status', '=', filter.status)
     const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit).execute()
     return rows.map(toJob)
-  }
-
-  async countActive(keyIds: readonly string[]): Promise<number> {
-    const { n } = await this.db
-      .selectFrom('jobs')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('key_id', 'in', keyIds)
-      .where('status', 'in', ACTIVE)
-      .executeTakeFirstOrThrow()
-    return Number(n)
   }
 
   /** Takes the oldest unfinished, due job whose lease is free or expired; undefined when none. */
@@ -186,8 +226,10 @@ export class JobStore {
       .where('status', 'in', ACTIVE)
       .executeTakeFirst()
     if (Number(result.numUpdatedRows) === 0) return false
-    // Inputs that will never be processed are not kept.
-    await this.db.updateTable('job_items').set({ text: null }).where('job_id', '=', id).where('result', 'is', null).execute()
+    // Inputs that will never be processed are not kept: their rows are deleted, not blanked, so
+    // that their pages are free for the next job (blanked rows kept every page in use, and a
+    // create/cancel loop grew the SQLite file by the size of each job).
+    await this.db.deleteFrom('job_items').where('job_id', '=', id).where('result', 'is', null).execute()
     return true
   }
 

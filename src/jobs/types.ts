@@ -8,6 +8,8 @@ export const FINISHED: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled
 export interface Job {
   id: string
   keyId: string
+  /** UTF-8 bytes of its texts. */
+  bytes: number
   model: string
   status: JobStatus
   total: number

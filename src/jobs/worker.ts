@@ -33,6 +33,8 @@ export interface JobWorkerOptions {
   leaseMs: number
   /** How long finished jobs are kept. */
   retentionMs: number
+  /** Gives the space of deleted rows back to the file system (SQLite), after each purge. */
+  reclaimSpace?: () => Promise<void>
   /** How often to look for work when idle. */
   pollMs?: number
   /** Longest a chunk waits for interactive requests to drain. */
@@ -116,6 +118,7 @@ export class JobWorker {
     this.lastPurge = now
     const purged = await this.options.store.purge(now - this.options.retentionMs)
     if (purged > 0) this.options.log.info({ purged }, 'purged finished jobs past their retention')
+    await this.options.reclaimSpace?.()
   }
 
   private async run(job: Job): Promise<void> {

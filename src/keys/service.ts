@@ -265,7 +265,11 @@ export class KeyService {
    */
   async lineage(id: string): Promise<string[]> {
     const ids = [id]
-    for (let previous = await this.store.predecessorOf(id); previous && ids.length < 100; previous = await this.store.predecessorOf(previous))
+    for (
+      let previous = await this.store.predecessorOf(id);
+      previous && ids.length < 100;
+      previous = await this.store.predecessorOf(previous)
+    )
       ids.push(previous)
     return ids
   }

@@ -5,6 +5,7 @@ import { ManualClock } from '../../src/lib/clock.js'
 import { parseRules } from '../../src/ratelimit/policy.js'
 import { buildTestApp, builtinModel, createKey } from '../helper.js'
 import { gatedModel, type GatedModel } from '../fixtures/gated-model.js'
+import { freshPostgres, postgresReachable } from '../postgres.js'
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -307,5 +308,98 @@ describe('queued work follows the key (issue 16)', () => {
     assert.equal((await send(client.key, 'GET', `/v1/jobs/${id}`)).statusCode, 403)
     const stranger = await createKey(held)
     assert.equal((await send(stranger.key, 'GET', `/v1/jobs/${id}`)).statusCode, 404)
+  })
+})
+
+describe('job backlog caps (issue 16)', () => {
+  test('queued texts and bytes per key and per owner: 429 job_backlog_full naming the cap; a refused job costs nothing', async () => {
+    const gate = gatedModel(await builtinModel())
+    gate.holdAfter(0)
+    const app = await buildTestApp({
+      clock,
+      models: [gate.classifier],
+      config: { maxQueuedTextsPerKey: 50, maxQueuedBytesPerKey: 10_000, maxQueuedTextsPerOwner: 80, maxQueuedBytesPerOwner: 1_000_000 },
+    })
+    try {
+      const a = await createKey(app, { owner: 'team-q', limits: parseRules(['100000/1m']) })
+      const b = await createKey(app, { owner: 'team-q', limits: parseRules(['100000/1m']) })
+      const submit = (key: string, texts: string[]) =>
+        app.inject({ method: 'POST', url: '/v1/jobs', headers: { 'x-api-key': key }, payload: { texts } })
+      assert.equal(
+        (
+          await submit(
+            a.key,
+            Array.from({ length: 40 }, () => 'x'),
+          )
+        ).statusCode,
+        202,
+      )
+      const tooMany = await submit(
+        a.key,
+        Array.from({ length: 11 }, () => 'x'),
+      )
+      assert.equal(tooMany.statusCode, 429)
+      assert.equal(tooMany.json<{ code: string }>().code, 'job_backlog_full')
+      assert.match(tooMany.json<{ detail: string }>().detail, /key's unfinished jobs past 50 queued texts/)
+      assert.ok(tooMany.headers['retry-after'])
+      assert.equal(
+        (
+          await submit(
+            a.key,
+            Array.from({ length: 3 }, () => 'y'.repeat(4_000)),
+          )
+        ).json<{ code: string }>().code,
+        'job_backlog_full',
+      )
+      // The owner's cap counts every key of the owner: 40 + 40 fits 80, one more does not.
+      assert.equal(
+        (
+          await submit(
+            b.key,
+            Array.from({ length: 40 }, () => 'x'),
+          )
+        ).statusCode,
+        202,
+      )
+      const ownerFull = await submit(b.key, ['x'])
+      assert.equal(ownerFull.statusCode, 429)
+      assert.match(ownerFull.json<{ detail: string }>().detail, /owner's unfinished jobs past 80 queued texts/)
+      // The refused submission was given its unit back: 40 charged of b's 100000.
+      const after = await app.inject({ method: 'GET', url: '/v1/jobs', headers: { 'x-api-key': b.key } })
+      assert.match(String(after.headers.ratelimit), /r=99960;/)
+    } finally {
+      gate.open()
+      await app.close()
+    }
+  })
+})
+
+describe('the per-key job cap under concurrent submissions', async () => {
+  const reachable = await postgresReachable()
+  test('30 submissions at once on PostgreSQL from two instances: exactly --max-jobs-per-key accepted', async (t) => {
+    if (!reachable) return t.skip('PostgreSQL not reachable; skipping')
+    const gate = gatedModel(await builtinModel())
+    gate.holdAfter(0)
+    const databaseUrl = await freshPostgres()
+    const config = { databaseUrl, maxJobsPerKey: 5 }
+    const [one, two] = await Promise.all([
+      buildTestApp({ models: [gate.classifier], config }),
+      buildTestApp({ models: [gate.classifier], config }),
+    ])
+    try {
+      const { key } = await createKey(one, { limits: parseRules(['100000/1m']) })
+      const statuses = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          (i % 2 === 0 ? one : two)
+            .inject({ method: 'POST', url: '/v1/jobs', headers: { 'x-api-key': key }, payload: { texts: ['x', 'y'] } })
+            .then((r) => r.statusCode),
+        ),
+      )
+      assert.equal(statuses.filter((s) => s === 202).length, 5)
+      assert.equal(statuses.filter((s) => s === 429).length, 25)
+    } finally {
+      gate.open()
+      await Promise.all([one.close(), two.close()])
+    }
   })
 })
