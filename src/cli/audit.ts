@@ -38,15 +38,20 @@ function registerVerify(audit: Command): void {
   const verify = audit
     .command('verify')
     .description('re-walk the hash chain: "N records, chain intact", or the first broken seq and how (exit code 1)')
-    .option('--expect-head <hash>', 'a head printed earlier by `audit head`; it must still be in the chain (detects a cut tail)')
+    .option(
+      '--expect-head <hash>',
+      'a head printed earlier by `audit head` (the hash, or its whole line); it must still be in the chain (detects a cut tail)',
+    )
     .option('--json', 'print the report as JSON')
   addSettingOptions(verify, STORE_SETTINGS)
   verify.action(async (options: { expectHead?: string; json?: boolean }, command: Command) => {
-    if (options.expectHead !== undefined && !/^[0-9a-f]{64}$/.test(options.expectHead)) {
-      throw new CliError('invalid option --expect-head: must be 64 hexadecimal characters as printed by `audit head`', 2)
+    // The whole line `audit head` prints is accepted as it is: its first word is the hash.
+    const expectHead = options.expectHead === undefined ? undefined : /^\s*([0-9a-f]{64})(\s|$)/.exec(options.expectHead)?.[1]
+    if (options.expectHead !== undefined && expectHead === undefined) {
+      throw new CliError('invalid option --expect-head: must be 64 hexadecimal characters, or the line `audit head` printed', 2)
     }
     const report = await withStore(command, async (store, db) => {
-      const found = await verifyChain(store, { expectHead: options.expectHead })
+      const found = await verifyChain(store, { expectHead })
       await new WebhookEventLog(db.kysely, systemClock).verified(found, 'cli')
       return found
     })

@@ -8,6 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { recordJson } from '../audit/json.js'
 import { OUTCOMES, RECORD_KINDS } from '../audit/record.js'
 import { verifyChain } from '../audit/verify.js'
+import { errors } from '../errors.js'
 import { requirePrincipal } from '../http/ledger.js'
 import { ErrorResponse, Nullable, SeqCursor, protectedErrors } from './common.js'
 import { parseRange, rangeQuery } from './audit-query.js'
@@ -25,11 +26,16 @@ const AuditQuery = Type.Object(
   { additionalProperties: false },
 )
 
+const ExpectHead = Type.Optional(
+  Type.String({ pattern: '^[0-9a-f]{64}$', description: 'A head hash kept elsewhere (`audit head`); it must still be in the chain' }),
+)
+
+/** `expect_head` may come in a JSON body too; any other field is refused (422), never ignored. */
+const VerifyBody = Type.Union([Type.Object({ expect_head: ExpectHead }, { additionalProperties: false }), Type.Null()])
+
 const VerifyQuery = Type.Object(
   {
-    expect_head: Type.Optional(
-      Type.String({ pattern: '^[0-9a-f]{64}$', description: 'A head hash kept elsewhere (`audit head`); it must still be in the chain' }),
-    ),
+    expect_head: ExpectHead,
   },
   { additionalProperties: false },
 )
@@ -97,11 +103,15 @@ export default async function auditRoutes(fastify: FastifyInstance): Promise<voi
         summary: 'Verify the audit chain (admin)',
         description: 'Re-walks the hash chain and names the first break, as `infergate audit verify --json` does.',
         querystring: VerifyQuery,
+        body: VerifyBody,
         response: { 200: VerifyReportSchema, ...protectedErrors, 422: ErrorResponse },
       },
     },
     async (request) => {
-      const report = await verifyChain(auditStore, { expectHead: request.query.expect_head })
+      const inBody = request.body?.expect_head
+      if (inBody !== undefined && request.query.expect_head !== undefined && inBody !== request.query.expect_head)
+        throw errors.validation([{ loc: ['body', 'expect_head'], msg: 'differs from expect_head in the query', type: 'value_error' }])
+      const report = await verifyChain(auditStore, { expectHead: inBody ?? request.query.expect_head })
       await webhookEvents.verified(report, requirePrincipal(request).keyId)
       return report
     },

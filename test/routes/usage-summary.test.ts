@@ -148,6 +148,25 @@ describe('POST /v1/audit/verify', () => {
     assert.ok(report.records >= 4, 'the key.create record and three requests')
   })
 
+  test('expect_head in a JSON body is checked like the query; unknown fields are refused, never ignored', async () => {
+    const post = (payload: object) => app.inject({ method: 'POST', url: '/v1/audit/verify', headers: { 'x-api-key': admin }, payload })
+    const unknownHead = 'a'.repeat(64)
+    const anchored = await post({ expect_head: unknownHead })
+    assert.equal(anchored.statusCode, 200)
+    assert.equal(anchored.json<{ intact: boolean; break: { kind: string } }>().break.kind, 'truncated')
+    const typo = await post({ expect_haed: unknownHead })
+    assert.equal(typo.statusCode, 422)
+    assert.deepEqual(typo.json<{ detail: { loc: string[] }[] }>().detail[0]!.loc, ['body', 'expect_haed'])
+    assert.equal((await post({ expect_head: 'nothex' })).statusCode, 422)
+    const both = await app.inject({
+      method: 'POST',
+      url: `/v1/audit/verify?expect_head=${'b'.repeat(64)}`,
+      headers: { 'x-api-key': admin },
+      payload: { expect_head: unknownHead },
+    })
+    assert.equal(both.statusCode, 422)
+  })
+
   test('an edited record is named, with how the chain broke', async () => {
     await app.services.audit!.flush()
     await app.services.db.kysely.updateTable('audit_log').set({ status: 201 }).where('seq', '=', 2).execute()
