@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { buildApp } from './app.js'
 import type { Config } from './config.js'
+import { ConfigError } from './config.js'
 import type { CreatedKey } from './keys/service.js'
 import { dataDirWarning } from './db/file-modes.js'
 import { bufferedStdout, createLogger } from './logger.js'
@@ -27,6 +28,19 @@ function bootstrapBanner(created: CreatedKey, header: string): string {
   return ['', rule, ...lines.map((line) => ` ${line}`), rule, ''].join('\n')
 }
 
+const LISTEN_ADVICE: Record<string, string> = {
+  EADDRINUSE: 'the port is in use (another infergate, or another program): stop it or choose another --port',
+  EACCES: 'not allowed to use this port (ports below 1024 need privileges): choose another --port',
+  EADDRNOTAVAIL: 'this machine has no such address: check --host',
+}
+
+/** One line naming the address and what to do, for the errors a listen can end with. */
+function listenError(error: unknown, config: Config): Error {
+  const advice = LISTEN_ADVICE[(error as NodeJS.ErrnoException).code ?? '']
+  if (!advice) return error as Error
+  return new ConfigError(`cannot listen on ${config.host}:${config.port}: ${advice}`)
+}
+
 export async function startServer(config: Config): Promise<FastifyInstance> {
   const logger = createLogger(config.logLevel, bufferedStdout(), config.apiKeyHeader)
   const app = await buildApp(config, { logger })
@@ -36,8 +50,14 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
     const created = await app.services.keys.bootstrapIfEmpty()
     if (created) process.stderr.write(bootstrapBanner(created, config.apiKeyHeader) + '\n')
   }
+  try {
+    await app.listen({ host: config.host, port: config.port })
+  } catch (error) {
+    // Close every thread, connection and timer, so that the process exits instead of idling.
+    await app.close()
+    throw listenError(error, config)
+  }
   handleSignals(app, logger, config)
-  await app.listen({ host: config.host, port: config.port })
   // Beyond it the operating system's backlog holds new connections; Node closes any it accepts over the cap.
   if (config.maxConnections > 0) app.server.maxConnections = config.maxConnections
   return app

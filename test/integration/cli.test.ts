@@ -99,6 +99,21 @@ describe('infergate serve', () => {
     assert.match(unknown.stderr, /--default-model nope: no such model \(loaded: sentiment\)/)
   })
 
+  test('a port in use stops the start with exit code 2 and one line naming the address; the process is gone', async () => {
+    const first = await startServer(['--data-dir', tempDir(), '--no-bootstrap'])
+    try {
+      const { port } = new URL(first.url)
+      const second = await runCli(['serve', '--data-dir', tempDir(), '--no-bootstrap', '--port', port])
+      // runCli resolves when the process has exited and closed its output: nothing kept it alive.
+      assert.equal(second.code, 2, second.stderr)
+      assert.equal(second.stderr.trim().split('\n').length, 1, second.stderr)
+      assert.match(second.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use .*--port`))
+      assert.doesNotMatch(second.stderr, /\bat \w/)
+    } finally {
+      await first.stop('SIGKILL')
+    }
+  })
+
   test('--help documents every setting with its environment variable', async () => {
     const help = await runCli(['serve', '--help'])
     assert.equal(help.code, 0)
