@@ -21,6 +21,7 @@ import { runModelLatency } from './scenarios/model-latency.js'
 import { runKeyTiming } from './scenarios/key-timing.js'
 import { runEventLoop } from './scenarios/event-loop.js'
 import { runRemote } from './scenarios/remote.js'
+import { runJobIngest } from './scenarios/job-ingest.js'
 
 interface BenchOptions {
   only?: string
@@ -35,7 +36,7 @@ interface BenchOptions {
 const program = new Command('bench')
   .option(
     '--only <ids>',
-    'comma-separated scenario ids (default: all): micro, model-latency, key-timing, event-loop, http-predict, limiter-choice, batching, scale-out, remote',
+    'comma-separated scenario ids (default: all): micro, model-latency, key-timing, event-loop, job-ingest, http-predict, limiter-choice, batching, scale-out, remote',
   )
   .option('--duration <seconds>', 'seconds per measurement', '8')
   .option('--rounds <n>', 'interleaved rounds per target (the median is reported)', '3')
@@ -52,6 +53,7 @@ const scenarios: Record<string, () => Promise<ScenarioReport>> = {
   'model-latency': () => runModelLatency({ log, ...(options.modelDir === undefined ? {} : { modelDir: path.resolve(options.modelDir) }) }),
   'key-timing': () => runKeyTiming({ rounds: Math.max(5, Number(options.rounds) * 5), log }),
   'event-loop': () => runEventLoop({ log }),
+  'job-ingest': () => runJobIngest({ rounds: Math.max(3, Number(options.rounds)), log }),
   'http-predict': () =>
     runHttpPredict({
       durationSec: Number(options.duration),

@@ -13,6 +13,7 @@ import type { ModelRegistry } from '../models/registry.js'
 import type { Backlog, JobFilter, JobStore } from './store.js'
 import type { Job, JobResult, JobStatus } from './types.js'
 import { FINISHED } from './types.js'
+import type { JobTexts } from './submission.js'
 
 interface JobCaps {
   jobsPerKey: number
@@ -42,15 +43,15 @@ export class JobService {
     return principal.scopes.includes('admin') ? {} : { keyIds: await this.options.keys.lineage(principal.keyId) }
   }
 
-  async create(principal: Principal, texts: readonly string[], modelName?: string): Promise<Job> {
+  async create(principal: Principal, texts: JobTexts, modelName?: string): Promise<Job> {
     const model = resolveModel(this.options.models, principal, modelName)
     const job: Job = {
       id: randomId('job'),
       keyId: principal.keyId,
-      bytes: texts.reduce((sum, text) => sum + Buffer.byteLength(text), 0),
+      bytes: texts.bytes,
       model: model.info.name,
       status: 'queued',
-      total: texts.length,
+      total: texts.count,
       done: 0,
       error: null,
       createdAt: this.options.clock.now(),

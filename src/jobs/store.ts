@@ -8,8 +8,15 @@ import type { Kysely, Selectable } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { DatabaseSchema, JobsTable } from '../db/schema.js'
 import type { Job, JobResult, JobStatus } from './types.js'
+import type { JobTexts } from './submission.js'
 
-const INSERT_ROWS = 500
+// Texts per transaction while a job is received: ~50 KB of a large job, a few ms of SQLite.
+const INSERT_ROWS = 200
+const ITEM_COLUMNS = ['job_id', 'idx', 'text', 'result'] as const
+// `not_before` of a job whose texts are still being stored: no worker takes it before then.
+const RECEIVING = Number.MAX_SAFE_INTEGER
+// A job still being received after this long was left by a process that stopped mid-way.
+const RECEIVE_ABANDONED_MS = 3_600_000
 const ACTIVE: JobStatus[] = ['queued', 'running']
 
 async function backlogOf(trx: Kysely<DatabaseSchema>, scope: { keyIds: readonly string[]; owner: string }): Promise<Backlog> {
@@ -32,6 +39,25 @@ async function backlogOf(trx: Kysely<DatabaseSchema>, scope: { keyIds: readonly 
     .where('api_keys.owner', '=', scope.owner)
     .executeTakeFirst()
   return { key: totals(key), owner: totals(owner) }
+}
+
+function jobRow(job: Job, notBefore: number | null) {
+  return {
+    id: job.id,
+    key_id: job.keyId,
+    bytes: job.bytes,
+    model: job.model,
+    status: job.status,
+    total: job.total,
+    done: 0,
+    error: null,
+    created_at: job.createdAt,
+    started_at: null,
+    finished_at: null,
+    lease_owner: null,
+    lease_until: null,
+    not_before: notBefore,
+  }
 }
 
 function toJob(row: Selectable<JobsTable>): Job {
@@ -71,43 +97,53 @@ export class JobStore {
 
   /**
    * Inserts a job and its texts if `admit` accepts the backlog it would join (it throws
-   * otherwise). The count and the insert hold the store's write lock together, so concurrent
-   * submissions (other requests, other instances) cannot each slip under a cap. Texts go in
-   * batches of 500 with a turn of the event loop between them, so that other requests are
-   * answered while a large job is stored.
+   * otherwise). The count and the job's row are written under the store's write lock together,
+   * so concurrent submissions (other requests, other instances) cannot each slip under a cap.
+   * The texts follow in small transactions of their own with a turn of the event loop between
+   * them (one transaction for a 32 MB job held SQLite's commit, and the event loop, for ~0.2-0.5 s),
+   * while the job is marked as being received so that no worker takes it before its last text
+   * is in. A failure on the way removes the job and what was stored of it.
    */
   async insert(
     job: Job,
-    texts: readonly string[],
+    texts: JobTexts,
     scope: { keyIds: readonly string[]; owner: string },
     admit: (backlog: Backlog) => void,
   ): Promise<void> {
     await this.database.writeTransaction(async (trx) => {
       admit(await backlogOf(trx, scope))
-      await trx
-        .insertInto('jobs')
-        .values({
-          id: job.id,
-          key_id: job.keyId,
-          bytes: job.bytes,
-          model: job.model,
-          status: job.status,
-          total: job.total,
-          done: 0,
-          error: null,
-          created_at: job.createdAt,
-          started_at: null,
-          finished_at: null,
-          lease_owner: null,
-          lease_until: null,
-          not_before: null,
-        })
-        .execute()
-      for (let start = 0; start < texts.length; start += INSERT_ROWS) {
-        const rows = texts.slice(start, start + INSERT_ROWS).map((text, i) => ({ job_id: job.id, idx: start + i, text, result: null }))
-        await trx.insertInto('job_items').values(rows).execute()
+      await trx.insertInto('jobs').values(jobRow(job, RECEIVING)).execute()
+    })
+    try {
+      for (let start = 0; start < texts.count; start += INSERT_ROWS) {
+        const rows = texts.slice(start, start + INSERT_ROWS).map((text, i) => [job.id, start + i, text, null])
+        await this.db.transaction().execute((trx) => this.database.insertRows(trx, 'job_items', ITEM_COLUMNS, rows))
         await setImmediate()
       }
+    } catch (error) {
+      await this.remove(job.id)
+      throw error
+    }
+    await this.received(job.id)
+  }
+
+  /** Opens a received job to the workers; if it was cancelled meanwhile, drops its texts. */
+  private async received(id: string): Promise<void> {
+    const opened = await this.db
+      .updateTable('jobs')
+      .set({ not_before: null })
+      .where('id', '=', id)
+      .where('not_before', '=', RECEIVING)
+      .where('status', 'in', ACTIVE)
+      .executeTakeFirst()
+    if (Number(opened.numUpdatedRows) === 0)
+      await this.db.deleteFrom('job_items').where('job_id', '=', id).where('result', 'is', null).execute()
+  }
+
+  private async remove(id: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('job_items').where('job_id', '=', id).execute()
+      await trx.deleteFrom('jobs').where('id', '=', id).execute()
     })
   }
 
@@ -252,12 +288,23 @@ export class JobStore {
     return rows.map((row) => ({ index: Number(row.idx), ...(JSON.parse(row.result!) as Omit<JobResult, 'index'>) }))
   }
 
-  /** Deletes jobs finished before `before`, with their items; returns how many. */
-  async purge(before: number): Promise<number> {
+  /**
+   * Deletes, with their items, the jobs finished more than `retentionMs` ago and those a
+   * stopped process left half-received; returns how many.
+   */
+  async purge(now: number, retentionMs: number): Promise<number> {
     return this.db.transaction().execute(async (trx) => {
-      const old = trx.selectFrom('jobs').select('id').where('finished_at', '<', before)
+      const old = trx
+        .selectFrom('jobs')
+        .select('id')
+        .where((eb) =>
+          eb.or([
+            eb('finished_at', '<', now - retentionMs),
+            eb.and([eb('not_before', '=', RECEIVING), eb('created_at', '<', now - RECEIVE_ABANDONED_MS)]),
+          ]),
+        )
       await trx.deleteFrom('job_items').where('job_id', 'in', old).execute()
-      const result = await trx.deleteFrom('jobs').where('finished_at', '<', before).executeTakeFirst()
+      const result = await trx.deleteFrom('jobs').where('id', 'in', old).executeTakeFirst()
       return Number(result.numDeletedRows)
     })
   }

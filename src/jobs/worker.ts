@@ -116,7 +116,7 @@ export class JobWorker {
     const now = this.options.clock.now()
     if (now - this.lastPurge < PURGE_EVERY_MS) return
     this.lastPurge = now
-    const purged = await this.options.store.purge(now - this.options.retentionMs)
+    const purged = await this.options.store.purge(now, this.options.retentionMs)
     if (purged > 0) this.options.log.info({ purged }, 'purged finished jobs past their retention')
     await this.options.reclaimSpace?.()
   }

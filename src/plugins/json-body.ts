@@ -1,37 +1,37 @@
 /**
- * Request bodies: JSON only. Other media types get 415. Bodies must be valid UTF-8 (400
- * otherwise: silently replacing bytes would classify a text the client did not send), and
- * `__proto__`/`constructor.prototype` keys are refused by the secure parser.
- * An empty JSON body counts as no body, so `POST /predict?text=...` with a JSON content type
- * works as the FastAPI reference service does.
+ * Request bodies: JSON only (`http/json.ts`). Other media types get 415. An empty JSON body
+ * counts as no body, so `POST /predict?text=...` with a JSON content type works as the FastAPI
+ * reference service does. A route context may put its own parser in place with
+ * {@link useJsonParser} (the job route parses on a worker thread).
  */
-import { isUtf8 } from 'node:buffer'
-import type { FastifyInstance } from 'fastify'
+import type { Readable } from 'node:stream'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import sjson from 'secure-json-parse'
-import { AppError, ErrorCode } from '../errors.js'
+import { parseJson } from '../http/json.js'
 
-function parseJson(body: Buffer): unknown {
-  if (body.length === 0) return undefined
-  if (!isUtf8(body)) throw new AppError(ErrorCode.InvalidEncoding, 'Request body is not valid UTF-8')
-  try {
-    return sjson.parse(body.toString('utf8'), null, { protoAction: 'error', constructorAction: 'error' })
-  } catch {
-    throw new AppError(ErrorCode.InvalidJson, 'Invalid JSON body')
-  }
+const JSON_TYPES = ['application/json', /^application\/[\w.+-]+\+json$/]
+
+/**
+ * Makes `parse` the JSON body parser of `app`'s context (and of the contexts it registers). It
+ * reads the body stream itself, and must enforce the route's body limit.
+ */
+export function useJsonParser(app: FastifyInstance, parse: (request: FastifyRequest, payload: Readable) => Promise<unknown>): void {
+  app.removeAllContentTypeParsers()
+  const parser = (request: FastifyRequest, payload: Readable) => parse(request, payload)
+  for (const type of JSON_TYPES) app.addContentTypeParser(type, parser)
 }
 
 async function jsonBody(app: FastifyInstance): Promise<void> {
+  // Synchronous on purpose: most bodies are small, and a promise per request costs.
   app.removeAllContentTypeParsers()
   const parser = (_request: unknown, body: string | Buffer, done: (error: Error | null, body?: unknown) => void) => {
     try {
       done(null, parseJson(body as Buffer))
     } catch (error) {
-      done(error as AppError, undefined)
+      done(error as Error, undefined)
     }
   }
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parser)
-  app.addContentTypeParser(/^application\/[\w.+-]+\+json$/, { parseAs: 'buffer' }, parser)
+  for (const type of JSON_TYPES) app.addContentTypeParser(type, { parseAs: 'buffer' }, parser)
 }
 
 export default fp(jsonBody, { name: 'json-body' })

@@ -1,36 +1,32 @@
 /**
- * Schema validation with two Ajv instances: query strings, path parameters and headers are
- * text by nature and are coerced (`?limit=10` is the integer 10); JSON bodies are not, so
- * `{"text": 5}` is a 422 as in FastAPI rather than the string "5".
+ * Schema validation with the two Ajv instances of `http/ajv.ts` (bodies not coerced, the rest
+ * coerced). A body schema marked `x-validated-by-parser` lets through the bodies its parser
+ * validated already (`http/validated-body.ts`) and judges anything else as usual.
  */
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { Ajv } from 'ajv'
-import type { Options } from 'ajv'
-import addFormatsModule from 'ajv-formats'
-import { NOT_BLANK, isBlank } from '../http/texts.js'
+import type { ValidateFunction } from 'ajv'
+import { bodyAjv, paramsAjv } from '../http/ajv.js'
+import { VALIDATED_BY_PARSER, ValidatedBody } from '../http/validated-body.js'
 
-// ajv-formats is CommonJS: its default export arrives wrapped under ESM.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
-
-const common: Options = { useDefaults: true, removeAdditional: false, allErrors: false, strict: false }
-
-function withKeywords(ajv: Ajv): Ajv {
-  addFormats(ajv)
-  ajv.addKeyword({
-    keyword: NOT_BLANK,
-    type: 'string',
-    schemaType: 'boolean',
-    errors: false,
-    validate: (on: boolean, text: string) => !on || !isBlank(text),
-  })
-  return ajv
+function acceptingValidated(validate: ValidateFunction): ValidateFunction {
+  const check = ((data: unknown) => {
+    if (data instanceof ValidatedBody) return true
+    const valid = validate(data)
+    check.errors = validate.errors
+    return valid
+  }) as ValidateFunction
+  return check
 }
 
 async function validation(app: FastifyInstance): Promise<void> {
-  const bodies = withKeywords(new Ajv({ ...common, coerceTypes: false }))
-  const params = withKeywords(new Ajv({ ...common, coerceTypes: 'array' }))
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : params).compile(schema))
+  const bodies = bodyAjv()
+  const params = paramsAjv()
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    if (httpPart !== 'body') return params.compile(schema)
+    const validate = bodies.compile(schema)
+    return (schema as Record<string, unknown>)[VALIDATED_BY_PARSER] === true ? acceptingValidated(validate) : validate
+  })
 }
 
 export default fp(validation, { name: 'validation' })

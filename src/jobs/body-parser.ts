@@ -1,0 +1,56 @@
+/**
+ * Main thread's side of the job-body worker (`body-worker.ts`): reads the body into segments
+ * and hands them to it (moved, not copied) and turns its verdict into a {@link JobSubmission} or the same error the route's
+ * parser or schema would have raised. The worker starts with the first job and is started
+ * again if it dies.
+ */
+import type { Readable } from 'node:stream'
+import { AppError, errors } from '../errors.js'
+import { readSegmented, type SegmentedBody } from '../http/segmented-body.js'
+import { validationIssues } from '../http/validation-errors.js'
+import { startWorker, type WorkerClient } from '../lib/worker-calls.js'
+import { workerEntry } from '../lib/worker-entry.js'
+import type { BodyVerdict, BodyWorkerData } from './body-worker.js'
+import { JobSubmission } from './submission.js'
+
+const BODY_WORKER = workerEntry(import.meta.url, 'body-worker')
+
+type Client = WorkerClient<SegmentedBody, BodyVerdict>
+
+export class JobBodyParser {
+  private client: Promise<Client> | undefined
+
+  /** `schema`: the route's body schema, which the worker checks bodies against. */
+  constructor(private readonly schema: object) {}
+
+  /** Reads the body (at most `limit` bytes) and has the worker judge it. */
+  async parse(payload: Readable, limit: number, contentLength: number): Promise<JobSubmission> {
+    const body = await readSegmented(payload, limit, contentLength)
+    const verdict = await (
+      await this.worker()
+    ).call(
+      body,
+      body.segments.map((segment) => segment.buffer as ArrayBuffer),
+    )
+    if (verdict.kind === 'unparsable') throw new AppError(verdict.code, verdict.message)
+    if (verdict.kind === 'invalid') throw errors.validation(validationIssues(verdict.errors, 'body'))
+    return new JobSubmission(verdict.body)
+  }
+
+  async close(): Promise<void> {
+    const client = await this.client?.catch(() => undefined)
+    await client?.release()
+  }
+
+  private worker(): Promise<Client> {
+    const data: BodyWorkerData = { schema: JSON.parse(JSON.stringify(this.schema)) as object }
+    this.client ??= startWorker<SegmentedBody, BodyVerdict, null>(BODY_WORKER, data, { respawn: true, name: 'the job-body worker' }).then(
+      ({ client }) => client,
+      (error: unknown) => {
+        this.client = undefined
+        throw error
+      },
+    )
+    return this.client
+  }
+}
