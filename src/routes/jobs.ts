@@ -176,7 +176,9 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
       const { offset, limit } = request.query
       const results = await jobs.results(job, offset, limit)
       const labels = labelsOf(job.model)
-      const next = offset + limit < job.total ? offset + limit : null
+      // Results are written in order, so a cancelled or failed job's are the first `done`.
+      const end = job.status === 'succeeded' ? job.total : job.done
+      const next = offset + limit < end ? offset + limit : null
       return { ...view(job), results: results.map((r) => ({ ...r, ...sentimentField(labels, r.label) })), next_offset: next }
     },
   )

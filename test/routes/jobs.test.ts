@@ -208,6 +208,10 @@ describe('async jobs held in the middle', () => {
     const page = (await send('GET', `/v1/jobs/${id}`)).json()
     assert.equal(page.status, 'cancelled')
     assert.equal(page.results.length, 5)
+    // The results end where the work stopped: no page of nothing after them (issue 17).
+    assert.equal(page.next_offset, null)
+    const paged = (await send('GET', `/v1/jobs/${id}?offset=3&limit=2`)).json()
+    assert.deepEqual([paged.results.length, paged.next_offset], [2, null])
     const rows = await held.services.db.kysely
       .selectFrom('job_items')
       .select('text')
