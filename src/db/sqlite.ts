@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
+import { isMainThread } from 'node:worker_threads'
 import SQLite from 'better-sqlite3'
 import type { DatabaseConnection, Driver } from 'kysely'
 import { Kysely, SqliteDialect, SqliteDriver, sql } from 'kysely'
@@ -12,6 +13,7 @@ import { SQLITE_FILE } from './database.js'
 import { migrateToLatest } from './migrations.js'
 import type { DatabaseSchema } from './schema.js'
 import { restrictStoreFiles } from './file-modes.js'
+import { WalCheckpointer } from './wal-checkpointer.js'
 
 const CHANGE_POLL_MS = 200
 
@@ -29,14 +31,19 @@ export async function openSqlite(dataDir: string): Promise<Database> {
   sqlite.pragma('synchronous = NORMAL')
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
+  // The log is truncated whenever SQLite starts it over: its size is then what is not yet checkpointed.
+  sqlite.pragma('journal_size_limit = 0')
+  // Worker threads (the audit store's) may checkpoint as they commit; the main thread must not stall on it.
+  const checkpointer = isMainThread ? new WalCheckpointer(sqlite, file) : undefined
   const kysely = new Kysely<DatabaseSchema>({ dialect: new StoreSqliteDialect(sqlite) })
   try {
     await migrateToLatest(kysely as Kysely<unknown>)
   } catch (error) {
+    await checkpointer?.close()
     await kysely.destroy()
     throw error
   }
-  return new SqliteDatabase(kysely, sqlite, file)
+  return new SqliteDatabase(kysely, sqlite, file, checkpointer)
 }
 
 /**
@@ -75,6 +82,7 @@ class SqliteDatabase implements Database {
     readonly kysely: Kysely<DatabaseSchema>,
     private readonly sqlite: SQLite.Database,
     readonly location: string,
+    private readonly checkpointer: WalCheckpointer | undefined,
   ) {
     this.lastVersion = this.dataVersion()
   }
@@ -159,6 +167,7 @@ class SqliteDatabase implements Database {
   async close(): Promise<void> {
     this.stopPolling()
     this.listeners.clear()
+    await this.checkpointer?.close()
     await this.kysely.destroy()
   }
 }

@@ -8,27 +8,26 @@ import type { Readable } from 'node:stream'
 import { AppError, errors } from '../errors.js'
 import { readSegmented, type SegmentedBody } from '../http/segmented-body.js'
 import { validationIssues } from '../http/validation-errors.js'
-import { startWorker, type WorkerClient } from '../lib/worker-calls.js'
+import { LazyWorker } from '../lib/worker-calls.js'
 import { workerEntry } from '../lib/worker-entry.js'
 import type { BodyVerdict, BodyWorkerData } from './body-worker.js'
 import { JobSubmission } from './submission.js'
 
 const BODY_WORKER = workerEntry(import.meta.url, 'body-worker')
 
-type Client = WorkerClient<SegmentedBody, BodyVerdict>
-
 export class JobBodyParser {
-  private client: Promise<Client> | undefined
+  private readonly worker: LazyWorker<SegmentedBody, BodyVerdict>
 
   /** `schema`: the route's body schema, which the worker checks bodies against. */
-  constructor(private readonly schema: object) {}
+  constructor(schema: object) {
+    const data: BodyWorkerData = { schema: JSON.parse(JSON.stringify(schema)) as object }
+    this.worker = new LazyWorker(BODY_WORKER, () => data, { respawn: true, name: 'the job-body worker' })
+  }
 
   /** Reads the body (at most `limit` bytes) and has the worker judge it. */
   async parse(payload: Readable, limit: number, contentLength: number): Promise<JobSubmission> {
     const body = await readSegmented(payload, limit, contentLength)
-    const verdict = await (
-      await this.worker()
-    ).call(
+    const verdict = await this.worker.call(
       body,
       body.segments.map((segment) => segment.buffer as ArrayBuffer),
     )
@@ -37,20 +36,7 @@ export class JobBodyParser {
     return new JobSubmission(verdict.body)
   }
 
-  async close(): Promise<void> {
-    const client = await this.client?.catch(() => undefined)
-    await client?.release()
-  }
-
-  private worker(): Promise<Client> {
-    const data: BodyWorkerData = { schema: JSON.parse(JSON.stringify(this.schema)) as object }
-    this.client ??= startWorker<SegmentedBody, BodyVerdict, null>(BODY_WORKER, data, { respawn: true, name: 'the job-body worker' }).then(
-      ({ client }) => client,
-      (error: unknown) => {
-        this.client = undefined
-        throw error
-      },
-    )
-    return this.client
+  close(): Promise<void> {
+    return this.worker.release()
   }
 }

@@ -131,6 +131,41 @@ export async function startWorker<P, R, I>(
   return { client: new WorkerClient<P, R>(worker, name, restart), info }
 }
 
+/**
+ * A worker started at its first call (and again after a start that failed), for work most
+ * processes never need: a thread costs memory and a start, paid only when used.
+ */
+export class LazyWorker<P, R> {
+  private client: Promise<WorkerClient<P, R>> | undefined
+
+  constructor(
+    private readonly entry: WorkerEntry,
+    private readonly data: () => unknown,
+    private readonly options: StartOptions = {},
+  ) {}
+
+  async call(payload: P, transfer: readonly ArrayBuffer[] = []): Promise<R> {
+    return (await this.started()).call(payload, transfer)
+  }
+
+  /** Releases the worker if it was started. */
+  async release(): Promise<void> {
+    const client = await this.client?.catch(() => undefined)
+    await client?.release()
+  }
+
+  private started(): Promise<WorkerClient<P, R>> {
+    this.client ??= startWorker<P, R, unknown>(this.entry, this.data(), this.options).then(
+      ({ client }) => client,
+      (error: unknown) => {
+        this.client = undefined
+        throw error
+      },
+    )
+    return this.client
+  }
+}
+
 /** A new worker, once it reported ready. */
 function spawn<I>(entry: WorkerEntry, data: unknown, transfer: readonly ArrayBuffer[], name: string): Promise<{ worker: Worker; info: I }> {
   const worker = new Worker(entry.entry, { eval: entry.eval, workerData: data, transferList: [...transfer] })
