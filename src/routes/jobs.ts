@@ -21,6 +21,7 @@ import { requirePrincipal } from '../http/ledger.js'
 import { VALIDATED_BY_PARSER } from '../http/validated-body.js'
 import { JobBodyParser } from '../jobs/body-parser.js'
 import type { JobSubmission } from '../jobs/submission.js'
+import { UploadSlots } from '../jobs/upload-slots.js'
 import { useJsonParser } from '../plugins/json-body.js'
 
 // Reading and cancelling jobs is also open to admin-only keys (operators, the dashboard), which see every key's jobs.
@@ -102,8 +103,11 @@ async function submitRoute(fastify: FastifyInstance, options: JobRoutesOptions):
     { [VALIDATED_BY_PARSER]: true },
   )
   const parser = new JobBodyParser(body)
+  const uploads = new UploadSlots()
   useJsonParser(fastify, (request, payload) =>
-    parser.parse(payload, request.routeOptions.bodyLimit ?? options.maxJobBodyBytes, Number(request.headers['content-length'])),
+    uploads.run(requirePrincipal(request).keyId, () =>
+      parser.parse(payload, request.routeOptions.bodyLimit ?? options.maxJobBodyBytes, Number(request.headers['content-length'])),
+    ),
   )
   fastify.addHook('onClose', () => parser.close())
   // A job is charged whole at submission (accounting/costs.ts), after its model is checked, so

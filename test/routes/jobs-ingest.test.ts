@@ -153,6 +153,48 @@ describe('receiving a job', () => {
   })
 })
 
+describe('bodies received at once', () => {
+  test('a key sends at most 2 job bodies at once: the third is refused before it is read, at no cost', async () => {
+    const { port } = app.server.address() as AddressInfo
+    const json = JSON.stringify({ texts: ['one slow upload', 'of two texts'] })
+    const open = (apiKey: string) => {
+      const request = http.request({
+        port,
+        method: 'POST',
+        path: '/v1/jobs',
+        headers: { 'x-api-key': apiKey, 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) },
+      })
+      const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        request.on('response', (response) => {
+          let body = ''
+          response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk))
+          response.on('end', () => resolve({ status: response.statusCode!, body }))
+        })
+        request.on('error', reject)
+      })
+      request.write(json.slice(0, 10))
+      return { finish: () => request.end(json.slice(10)), answer }
+    }
+    const before = await unitsLeft()
+    const first = open(key)
+    const second = open(key)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const third = open(key)
+    third.finish()
+    const refused = await third.answer
+    assert.equal(refused.status, 429, refused.body)
+    assert.equal((JSON.parse(refused.body) as { code: string }).code, 'too_many_jobs')
+    assert.equal(await unitsLeft(), before)
+    const otherKey = (await createKey(app, { limits: parseRules(['100/1m']) })).key
+    const other = open(otherKey)
+    other.finish()
+    assert.equal((await other.answer).status, 202, 'another key is not held back')
+    first.finish()
+    second.finish()
+    assert.deepEqual([(await first.answer).status, (await second.answer).status], [202, 202])
+  })
+})
+
 describe('a job half-stored', () => {
   const job = (id: string, createdAt: number): Job => ({
     id,
@@ -219,7 +261,12 @@ describe('a job half-stored', () => {
         .execute()
       await app.services.db.kysely.insertInto('job_items').values({ job_id: id, idx: 0, text: 'stored', result: null }).execute()
     }
-    assert.equal(await store.claim('test-worker', now, 30_000), undefined)
+    // Other tests' jobs may still be queued: whatever is claimed, it is never a job being received.
+    const claimed: string[] = []
+    for (let next = await store.claim('test-worker', now, 30_000); next; next = await store.claim('test-worker', now, 30_000))
+      claimed.push(next.id)
+    for (const id of claimed) await store.release(id, 'test-worker')
+    assert.ok(!claimed.some((id) => id.startsWith('job_receiving') || id === 'job_abandoned'), claimed.join())
     assert.equal(await store.purge(now, 86_400_000), 1)
     assert.equal(await count('jobs', 'job_abandoned'), 0)
     assert.equal(await count('job_items', 'job_abandoned'), 0)
