@@ -251,7 +251,7 @@ export const settings = {
   models: {
     flag: 'model',
     description:
-      'serve a Hugging Face text-classification export folder as NAME (repeatable): NAME=PATH[?max-batch=N&max-wait=MS&max-queue=N]; or a model served by another server: NAME=URL?protocol=seed|kserve-v2|hf-inference[&...] (docs/remote-models.md)',
+      'serve a Hugging Face text-classification export folder as NAME (repeatable): NAME=PATH[?max-batch=N&max-wait=MS&max-queue=N&cost=N]; or a model served by another server: NAME=URL?protocol=seed|kserve-v2|hf-inference[&...] (docs/remote-models.md)',
     default: [] as ModelSpec[],
     shown: '(none)',
     placeholder: 'name=path',
@@ -264,6 +264,13 @@ export const settings = {
     default: 'sentiment',
     placeholder: 'name',
     parse: nonEmpty,
+  },
+  builtinModelCost: {
+    flag: 'builtin-model-cost',
+    description: 'units of the key and owner limits one text costs on the built-in model (--model NAME=PATH?cost=N for the others)',
+    default: 1,
+    placeholder: 'units',
+    parse: integer(1, 1_000_000),
   },
   maxBatch: {
     flag: 'max-batch',

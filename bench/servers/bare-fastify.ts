@@ -10,7 +10,9 @@ import { ModelRegistry } from '../../src/models/registry.js'
 
 const config = loadConfig()
 const registry = new ModelRegistry()
-registry.add(await loadBuiltinModel(config.modelDir), { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue })
+registry.add(await loadBuiltinModel(config.modelDir), {
+  batching: { maxBatch: config.maxBatch, maxWaitMs: config.maxWaitMs, maxQueue: config.maxQueue },
+})
 const model = registry.default
 
 const app = Fastify()

@@ -4,9 +4,9 @@
  *
  * | operation                                   | units                  | charged                          | given back when                          |
  * |---------------------------------------------|------------------------|----------------------------------|------------------------------------------|
- * | `POST /predict`, `/v1/models/{name}/predict` | 1 per text             | after validation and the model   | the model's queue is full (503)          |
+ * | `POST /predict`, `/v1/models/{name}/predict` | model's cost per text  | after validation and the model   | the model's queue is full (503)          |
  * |                                             |                        | check, before the model runs     |                                          |
- * | `POST /v1/jobs`                             | 1 per text, whole job  | at submission, all or nothing    | the job cannot be stored (caps, store)   |
+ * | `POST /v1/jobs`                             | the same, whole job    | at submission, all or nothing    | the job cannot be stored (caps, store)   |
  * | `GET`/`DELETE /v1/jobs…`, `GET /v1/models`   | 0                      | —                                | —                                        |
  * | every other authenticated request           | 1                      | after validation                 | —                                        |
  *
@@ -25,7 +25,7 @@ export const free: CostOf = () => 0
 /** What a route costs when it names no cost. */
 export const DEFAULT_COST = 1
 
-/** Units for classifying `texts` texts. */
-export function textUnits(texts: number): number {
-  return texts
+/** Units for classifying `texts` texts on `model` (its cost per text: `--model NAME=PATH?cost=N`, `--builtin-model-cost`). */
+export function textUnits(texts: number, model: { cost: number }): number {
+  return texts * model.cost
 }

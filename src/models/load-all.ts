@@ -43,8 +43,13 @@ export async function loadModels(config: Config, options: LoadModelsOptions = {}
   const registry = new ModelRegistry(config.defaultModel)
   const observe = (name: string) => options.observe?.(name)
   try {
-    if (options.lent) for (const model of options.lent) registry.add(model, batching(config), false, observe(model.info.name))
-    else registry.add(await loadOrExplain(() => loadBuiltinModel(config.modelDir), `the built-in model (--model-dir ${config.modelDir})`), batching(config), true, observe('sentiment'))
+    // Lent models (tests) stand in for the built-in one, at its cost.
+    const cost = config.builtinModelCost
+    if (options.lent) for (const model of options.lent) registry.add(model, { batching: batching(config), owned: false, observe: observe(model.info.name), cost })
+    else {
+      const builtin = await loadOrExplain(() => loadBuiltinModel(config.modelDir), `the built-in model (--model-dir ${config.modelDir})`)
+      registry.add(builtin, { batching: batching(config), observe: observe('sentiment'), cost })
+    }
     const remote: LoadRemoteOptions = {
       defaultTimeoutMs: config.predictTimeoutMs,
       ...(options.metrics && { metrics: new UpstreamMetrics(options.metrics) }),
@@ -67,11 +72,11 @@ async function addModel(registry: ModelRegistry, spec: ModelSpec, config: Config
   const observe = options.observe?.(spec.name)
   if (!isRemoteSpec(spec)) {
     const model = await loadOrExplain(() => loadHfModel(spec.path, { name: spec.name }), `model "${spec.name}"`)
-    registry.add(model, batching(config, spec), true, observe)
+    registry.add(model, { batching: batching(config, spec), observe, ...(spec.cost !== undefined && { cost: spec.cost }) })
     return
   }
   const model = await loadOrExplain(() => loadRemoteModel(spec, remote), `model "${spec.name}"`)
-  registry.add(model, remoteBatching(spec, batching(config)), true, observe)
+  registry.add(model, { batching: remoteBatching(spec, batching(config)), observe, ...(spec.cost !== undefined && { cost: spec.cost }) })
 }
 
 async function loadOrExplain(load: () => Promise<TextClassifier>, what: string): Promise<TextClassifier> {

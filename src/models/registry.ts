@@ -8,6 +8,8 @@ import type { Classification, ModelInfo, TextClassifier, UpstreamHealth } from '
 /** A model as routes use it: its description and batched, cancellable classification. */
 export interface ServedModel {
   readonly info: ModelInfo
+  /** Units of the key's and owner's limits one text costs. */
+  readonly cost: number
   /** Queues texts; the submission can be cancelled while its texts wait. */
   submit(texts: readonly string[], options?: SubmitOptions): Submission
   /** Shorthand for `submit(...).results`. */
@@ -16,6 +18,16 @@ export interface ServedModel {
   queueDepth(): number
   /** For a model served by another server: whether that server answers now. */
   readonly upstream?: UpstreamHealth
+}
+
+/** How a model is served: its batching, who closes it, who watches its batches, what a text costs. */
+export interface AddOptions {
+  batching: BatcherOptions
+  /** Whether closing the registry closes the model (false for models lent by tests); default true. */
+  owned?: boolean
+  observe?: BatchObserver | undefined
+  /** Units per text; default 1. */
+  cost?: number
 }
 
 interface Entry {
@@ -31,13 +43,15 @@ export class ModelRegistry {
   constructor(private defaultName?: string) {}
 
   /** Adds a model; the first one added is the default unless a default was named. */
-  add(classifier: TextClassifier, batching: BatcherOptions, owned = true, observe?: BatchObserver): void {
+  add(classifier: TextClassifier, options: AddOptions): void {
+    const { batching, owned = true, observe, cost = 1 } = options
     const name = classifier.info.name
     if (this.entries.has(name)) throw new Error(`a model named "${name}" is already registered`)
     const lateError = classifier.lateError?.bind(classifier)
     const batcher = new Batcher((texts, signal) => classifier.classifyBatch(texts, signal), batching, { observe, ...(lateError && { lateError }) })
     const served: ServedModel = {
       info: classifier.info,
+      cost,
       submit: (texts, options) => batcher.submit(texts, options),
       classify: (texts, options) => batcher.submit(texts, options).results,
       queueDepth: () => batcher.depth,

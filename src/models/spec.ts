@@ -1,6 +1,6 @@
 /**
- * `--model NAME=PATH[?max-batch=N&max-wait=MS&max-queue=N]`: a Hugging Face export folder to
- * serve under NAME, with optional batching settings of its own; or `--model NAME=URL?protocol=P`,
+ * `--model NAME=PATH[?max-batch=N&max-wait=MS&max-queue=N&cost=N]`: a Hugging Face export folder
+ * to serve under NAME, with optional batching settings of its own and the units one text costs; or `--model NAME=URL?protocol=P`,
  * a model served by another server (see `remote/spec.ts`).
  */
 import type { RemoteModelSpec } from './remote/spec.js'
@@ -9,6 +9,8 @@ import { isRemoteTarget, parseRemoteSpec } from './remote/spec.js'
 export interface FolderModelSpec {
   name: string
   path: string
+  /** Units of the limits one text costs (default 1). */
+  cost?: number
   maxBatch?: number
   maxWaitMs?: number
   maxQueue?: number
@@ -22,10 +24,11 @@ export function isRemoteSpec(spec: ModelSpec): spec is RemoteModelSpec {
 }
 
 const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/
-const OPTIONS: Record<string, { key: 'maxBatch' | 'maxWaitMs' | 'maxQueue'; min: number; max: number }> = {
+const OPTIONS: Record<string, { key: 'maxBatch' | 'maxWaitMs' | 'maxQueue' | 'cost'; min: number; max: number }> = {
   'max-batch': { key: 'maxBatch', min: 1, max: 4096 },
   'max-wait': { key: 'maxWaitMs', min: 0, max: 1000 },
   'max-queue': { key: 'maxQueue', min: 1, max: 1_000_000 },
+  cost: { key: 'cost', min: 1, max: 1_000_000 },
 }
 
 /** Parses one `NAME=PATH[?options]`; throws a readable message otherwise. */

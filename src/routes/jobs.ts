@@ -114,8 +114,7 @@ async function submitRoute(fastify: FastifyInstance, options: JobRoutesOptions):
   // that a refused job costs nothing; a job that cannot be stored is given its charge back.
   const jobCost = (request: FastifyRequest) => {
     const submission = request.body as JobSubmission
-    resolveModel(models, requirePrincipal(request), submission.model)
-    return textUnits(submission.count)
+    return textUnits(submission.count, resolveModel(models, requirePrincipal(request), submission.model))
   }
   const refundOnFailure = async <T>(request: FastifyRequest, store: () => Promise<T>): Promise<T> => {
     try {

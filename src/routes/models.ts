@@ -32,6 +32,7 @@ const ModelView = Type.Object({
   path: Type.Optional(Type.String({ description: 'The folder it was loaded from (admin keys only)' })),
   url: Type.Optional(Type.String({ description: "A remote model's server URL (admin keys only)" })),
   default: Type.Boolean({ description: 'Whether POST /predict uses it' }),
+  cost: Type.Integer({ minimum: 1, description: "Units of the key's and owner's limits one text costs on this model" }),
 })
 
 /** Where the model comes from; its folder or URL for admin keys only. */
@@ -78,6 +79,7 @@ export default async function modelRoutes(fastify: FastifyInstance): Promise<voi
             multi_label: info.multiLabel ?? false,
             ...origin(info, admin, models.get(info.name)?.upstream),
             default: info.name === defaultName,
+            cost: models.get(info.name)!.cost,
           })),
       }
     },

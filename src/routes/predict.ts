@@ -125,8 +125,7 @@ export default async function predictRoutes(fastify: FastifyInstance, options: P
   const modelOf = (request: FastifyRequest & Input) => resolveModel(models, requirePrincipal(request), request.params?.name)
   const cost = (request: FastifyRequest) => {
     const input = request as FastifyRequest & Input
-    modelOf(input)
-    return textUnits(textsOf(input).length)
+    return textUnits(textsOf(input).length, modelOf(input))
   }
   const serve = (request: FastifyRequest, reply: FastifyReply) => {
     const input = request as FastifyRequest & Input

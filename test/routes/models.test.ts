@@ -22,7 +22,7 @@ before(async () => {
     labels: LABELS,
     config: { problem_type: 'multi_label_classification' },
   })
-  app = await buildTestApp({ config: { models: parseModelSpecs(`emotions=${model.dir}?max-batch=4,tags=${tags.dir}`) } })
+  app = await buildTestApp({ config: { models: parseModelSpecs(`emotions=${model.dir}?max-batch=4&cost=3,tags=${tags.dir}`) } })
 })
 after(() => app.close())
 
@@ -86,8 +86,10 @@ describe('serving a Hugging Face folder next to the built-in model', () => {
       multi_label: false,
       source: 'huggingface',
       default: false,
+      cost: 3,
     })
     assert.equal(listed[0]!.default, true)
+    assert.equal(listed[0]!.cost, 1)
     const forAdmin = (await get('/v1/models', admin)).json().models as Record<string, unknown>[]
     assert.equal(forAdmin[1]!.path, model.dir)
     assert.deepEqual(
@@ -109,5 +111,48 @@ describe('serving a Hugging Face folder next to the built-in model', () => {
       assert.equal(response.json().code, 'model_forbidden')
     }
     assert.equal((await post('/v1/jobs', key, { texts: ['happy'], model: 'emotions' })).statusCode, 202)
+  })
+})
+
+describe('cost per model (issue 19)', () => {
+  const left = (response: { headers: Record<string, unknown> }) => Number(/r=(\d+)/.exec(String(response.headers.ratelimit))?.[1])
+
+  test('a text on a model of cost 3 takes 3 units, on predict and jobs alike; past a limit the batch is refused whole', async () => {
+    const { key, id } = await createKey(app, { limits: [{ name: 'minute', limit: 20, windowMs: 60_000 }] })
+    const first = await post('/v1/models/emotions/predict', key, { texts: ['happy day', 'sad day'] })
+    assert.equal(first.statusCode, 200, first.body)
+    assert.equal(left(first), 14)
+    const job = await post('/v1/jobs', key, { texts: ['mad', 'day'], model: 'emotions' })
+    assert.equal(job.statusCode, 202, job.body)
+    assert.equal(left(job), 8)
+    const tooMuch = await post('/v1/models/emotions/predict', key, { texts: ['a', 'b', 'c'] })
+    assert.equal(tooMuch.statusCode, 429)
+    const never = await post('/v1/models/emotions/predict', key, { texts: Array(7).fill('day') })
+    assert.equal(never.statusCode, 422)
+    assert.match(JSON.stringify(never.json().detail), /costs 21 units but the 'minute' limit allows 20/)
+    const cheap = await post('/predict', key, { text: 'fine' })
+    assert.equal(left(cheap), 7, 'the built-in model costs 1 per text')
+    await app.services.audit!.flush()
+    const { key: admin } = await createKey(app, { scopes: ['admin'] })
+    const rows = (await get(`/v1/usage?bucket=day&key=${id}`, admin)).json<{ rows: { cost: number }[] }>().rows
+    const cost = rows.reduce((sum, row) => sum + row.cost, 0)
+    assert.equal(cost, 13, 'usage shows the units charged: 6 + 6 + 1')
+  })
+
+  test('--builtin-model-cost sets what a text on the built-in model costs; ?cost= outside 1 to 1,000,000 stops the start', async () => {
+    const costly = await buildTestApp({ config: { builtinModelCost: 5 } })
+    try {
+      const { key } = await createKey(costly, { limits: [{ name: 'minute', limit: 100, windowMs: 60_000 }] })
+      const answer = await costly.inject({ method: 'POST', url: '/predict', headers: { 'x-api-key': key }, payload: { texts: ['a', 'b'] } })
+      assert.equal(answer.statusCode, 200)
+      assert.equal(left(answer), 90)
+      assert.equal((await costly.inject({ url: '/v1/models', headers: { 'x-api-key': key } })).json().models[0].cost, 5)
+    } finally {
+      await costly.close()
+    }
+    for (const bad of ['0', '1.5', '-1', '1000001', 'x']) {
+      assert.throws(() => parseModelSpecs(`emotions=${model.dir}?cost=${bad}`), /cost must be from 1 to 1000000/)
+      assert.throws(() => parseModelSpecs(`far=http://127.0.0.1:9/predict?protocol=seed&cost=${bad}`), /cost/)
+    }
   })
 })

@@ -16,6 +16,8 @@ export interface RemoteModelSpec {
   maxBatch?: number
   maxWaitMs?: number
   maxQueue?: number
+  /** Units of the limits one text costs (default 1). */
+  cost?: number
   /** Upstream calls in flight at once. */
   maxConcurrency?: number
   /** Longest one upstream call may take. */
@@ -77,6 +79,7 @@ const OPTIONS: Record<string, Option> = {
   'max-batch': { set: integer(1, 4096, (s, v) => (s.maxBatch = v)), only: ['kserve-v2', 'hf-inference'] },
   'max-wait': { set: integer(0, 1000, (s, v) => (s.maxWaitMs = v)) },
   'max-queue': { set: integer(1, 1_000_000, (s, v) => (s.maxQueue = v)) },
+  cost: { set: integer(1, 1_000_000, (s, v) => (s.cost = v)) },
   'max-concurrency': { set: integer(1, 1024, (s, v) => (s.maxConcurrency = v)) },
   timeout: { set: integer(1, 600_000, (s, v) => (s.timeoutMs = v)) },
   optional: { set: choice(['true', 'false'], (s, v) => (s.optional = v === 'true')) },
