@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander'
 import { Option } from 'commander'
+import type { Outcome } from '../audit/record.js'
 import { countsByKeySince, summarize } from '../audit/usage.js'
 import type { CreatedKey } from '../keys/service.js'
 import type { ApiKeyRecord, KeyChanges, KeyFilter, KeyMetadata, Scope } from '../keys/types.js'
@@ -25,6 +26,11 @@ const DAY_MS = 86_400_000
 /** The JSON form of a key record for scripts: the admin API's key object. */
 function keyJson(record: ApiKeyRecord, now: number): KeyView {
   return keyView(record, now)
+}
+
+/** Requests of the last 24 hours as every `--json` output shows usage: `since` (ISO), `requests`, `rejected`, `by_outcome`. */
+function lastDay(now: number, counts: Iterable<Partial<Record<Outcome, number>>>) {
+  return { since: new Date(now - DAY_MS).toISOString(), ...summarize(counts) }
 }
 
 /** `--metadata '{"plan":"pro"}'`: a JSON object of at most 4 KiB. */
@@ -130,10 +136,7 @@ function registerList(keys: Command): void {
         const page = await service.page(filter, 0, Number.MAX_SAFE_INTEGER)
         return [page.keys, await countsByKeySince(db.kysely, now - DAY_MS)] as const
       })
-      const day = (id: string) => {
-        const { requests, rejected, by_outcome } = summarize([counts.get(id) ?? {}])
-        return { requests, refused: rejected, by_outcome }
-      }
+      const day = (id: string) => lastDay(now, [counts.get(id) ?? {}])
       if (options.json === true) {
         console.log(JSON.stringify(records.map((record) => ({ ...keyJson(record, now), last_24h: day(record.id) }))))
         return
@@ -149,7 +152,7 @@ function registerList(keys: Command): void {
         formatTime(r.expiresAt),
         formatTime(r.lastUsedAt),
         String(day(r.id).requests),
-        String(day(r.id).refused),
+        String(day(r.id).rejected),
         limitsText(r.limits),
       ])
       const headers = [
@@ -163,7 +166,7 @@ function registerList(keys: Command): void {
         'EXPIRES',
         'LAST USED',
         '24H REQUESTS',
-        '24H REFUSED',
+        '24H REJECTED',
         'LIMITS',
       ]
       console.log(renderTable(headers, rows))
@@ -179,7 +182,7 @@ function registerShow(keys: Command): void {
         const key = await service.getWithLimits(id)
         if (!key) return undefined
         const counts = await countsByKeySince(db.kysely, now - DAY_MS, [id])
-        return { record: key.record, ownerLimits: key.ownerLimits, usage: summarize(counts.values()) }
+        return { record: key.record, ownerLimits: key.ownerLimits, usage: lastDay(now, counts.values()) }
       })
       if (!found) throw refusalError(id, 'not_found')
       if (options.json === true) {
@@ -188,7 +191,7 @@ function registerShow(keys: Command): void {
       }
       console.log(keyLines(found.record, now))
       console.log(`owner limits: ${limitsText(found.ownerLimits, 'none')}`)
-      console.log(`last 24h:     ${found.usage.requests} requests, ${found.usage.rejected} refused`)
+      console.log(`last 24h:     ${found.usage.requests} requests, ${found.usage.rejected} rejected`)
     })
 }
 

@@ -40,7 +40,7 @@ function printOwner(id: string, owner: Awaited<ReturnType<typeof loadOwner>>, js
   }
   console.log(`owner:         ${id}`)
   console.log(`shared limits: ${limitsText(limits, 'none')}`)
-  console.log(`last 24h:      ${usage.requests} requests, ${usage.rejected} refused\n`)
+  console.log(`last 24h:      ${usage.requests} requests, ${usage.rejected} rejected\n`)
   const rows = records.map((r) => [
     r.id,
     r.name,
