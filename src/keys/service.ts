@@ -329,6 +329,11 @@ export class KeyService {
     return this.store.findByHash(hashKey(presented))
   }
 
+  /** True when the store holds no key at all, in any state. */
+  async isEmpty(): Promise<boolean> {
+    return (await this.store.count()) === 0
+  }
+
   /**
    * Creates an all-scopes key when the store has none: the first start's way in. The count and
    * the insert hold the store's write lock together, so instances started at once on an empty
