@@ -6,7 +6,9 @@ WORKDIR /app
 # better-sqlite3 compiles when no prebuilt binary can be downloaded.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY . .
-# npm ci builds dist/ (prepare); .npmrc tells onnxruntime-node not to download CUDA files.
+# npm ci builds dist/ (prepare). onnxruntime-node's install script only downloads CUDA files:
+# package.json's allowScripts denies it on npm 11, and this variable skips it on the image's npm 10.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 RUN npm ci && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

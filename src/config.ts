@@ -22,6 +22,7 @@ export class ConfigError extends Error {
 interface Setting<T> {
   /** Long flag without dashes, e.g. `data-dir`. Booleans that default to true take `--no-<flag>`. */
   flag: string
+  /** What the flag as written does: for a `--no-<flag>` switch, what turning it off does. */
   description: string
   default: T
   /** Text shown as the value placeholder in `--help`. */
@@ -236,7 +237,7 @@ export const settings = {
   },
   bootstrap: {
     flag: 'bootstrap',
-    description: 'on first start with no keys, create an admin key and print it once on stderr',
+    description: 'do not create an admin key on an empty key store (by default the first start creates one and prints it once on stderr)',
     default: true,
     parse: boolean,
   },
@@ -477,7 +478,8 @@ export const settings = {
   },
   audit: {
     flag: 'audit',
-    description: 'write the tamper-evident audit log (turn off only to measure what it costs)',
+    description:
+      'do not write the tamper-evident audit log, only to measure what it costs (by default every request and key change is audited)',
     default: true,
     parse: boolean,
   },

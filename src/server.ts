@@ -28,6 +28,10 @@ function bootstrapBanner(created: CreatedKey, header: string): string {
   return ['', rule, ...lines.map((line) => ` ${line}`), rule, ''].join('\n')
 }
 
+/** `--no-bootstrap` on an empty store: the server would refuse every request, and say nothing. */
+const NO_KEY_WARNING =
+  'infergate: warning: the key store is empty and --no-bootstrap is set, so no request can be authenticated: create a key with `infergate keys create --name NAME --scopes admin,predict` (same --data-dir or --database-url)'
+
 const LISTEN_ADVICE: Record<string, string> = {
   EADDRINUSE: 'the port is in use (another infergate, or another program): stop it or choose another --port',
   EACCES: 'not allowed to use this port (ports below 1024 need privileges): choose another --port',
@@ -58,6 +62,8 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
     throw listenError(error, config)
   }
   handleSignals(app, logger, config)
+  // Once listening, so that a start that fails says only why.
+  if (!config.bootstrap && (await app.services.keys.isEmpty())) process.stderr.write(`${NO_KEY_WARNING}\n`)
   // Beyond it the operating system's backlog holds new connections; Node closes any it accepts over the cap.
   if (config.maxConnections > 0) app.server.maxConnections = config.maxConnections
   return app

@@ -8,7 +8,10 @@ Every setting can be given as a flag of \`infergate serve\` or as an environment
 flags win over the environment, which wins over the defaults. Values are checked once at
 start: an invalid one stops the process with one line naming the flag or variable, and exit
 code 2. Commands that open the store (\`keys\`, \`audit\`) take \`--data-dir\` and
-\`--database-url\` too. \`npx infergate serve --help\` prints the same list.
+\`--database-url\` too. \`npx infergate serve --help\` prints the same list. Through npm, flags go
+after \`--\`: \`npm start -- --port 18000\` (npm keeps the options before \`--\` for itself, and
+infergate then says so in one line, exit code 2). A mistyped flag or command is one error line,
+a suggestion (\`(Did you mean --name?)\`) and a pointer to \`--help\`, exit code 2.
 
 This page is generated from \`src/config.ts\` by \`npm run docs:config\`.
 

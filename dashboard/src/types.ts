@@ -41,7 +41,7 @@ export interface AuditPage {
 export interface VerifyReport {
   intact: boolean
   records: number
-  head?: { seq: number; hash: string; time: number | null }
+  head?: { seq: number; hash: string; time: string | null }
   break?: { seq: number; kind: string; explanation: string }
 }
 

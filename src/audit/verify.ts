@@ -114,6 +114,13 @@ async function classify(store: Store, good: ChainHead, bad: AuditRecord, next: A
   }
 }
 
+/** The report as the API and `audit verify --json` show it: the head's time in ISO 8601, as every time in JSON. */
+export function reportJson(report: VerifyReport) {
+  if (!report.intact) return report
+  const { time, ...head } = report.head
+  return { ...report, head: { ...head, time: time === null ? null : new Date(time).toISOString() } }
+}
+
 /** One line for people: "N records, chain intact" or where and how it broke. */
 export function describeReport(report: VerifyReport): string {
   if (report.intact) return `${report.records} records, chain intact`

@@ -10,7 +10,7 @@ import type { AuditRecord, Outcome } from '../audit/record.js'
 import { OUTCOMES, RECORD_KINDS } from '../audit/record.js'
 import type { AuditFilter } from '../audit/store.js'
 import { AuditStore } from '../audit/store.js'
-import { describeReport, verifyChain } from '../audit/verify.js'
+import { describeReport, reportJson, verifyChain } from '../audit/verify.js'
 import type { Database } from '../db/database.js'
 import { openDatabase } from '../db/database.js'
 import { systemClock } from '../lib/clock.js'
@@ -55,7 +55,7 @@ function registerVerify(audit: Command): void {
       await new WebhookEventLog(db.kysely, systemClock).verified(found, 'cli')
       return found
     })
-    console.log(options.json === true ? JSON.stringify(report) : describeReport(report))
+    console.log(options.json === true ? JSON.stringify(reportJson(report)) : describeReport(report))
     if (!report.intact) process.exitCode = 1
   })
 }

@@ -13,9 +13,9 @@ import { registerEval } from './eval.js'
 import { registerWebhooks } from './webhooks.js'
 import { runCli } from './run.js'
 
-const program = new Command('infergate')
-  .description('Put AI models behind API keys: authenticated, rate-limited, batched and audited inference.')
-  .showHelpAfterError()
+const program = new Command('infergate').description(
+  'Put AI models behind API keys: authenticated, rate-limited, batched and audited inference.',
+)
 
 registerServe(program)
 registerKeys(program)

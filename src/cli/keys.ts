@@ -5,17 +5,23 @@
  */
 import type { Command } from 'commander'
 import { Option } from 'commander'
+import type { Outcome } from '../audit/record.js'
+import type { Config } from '../config.js'
 import { countsByKeySince, summarize } from '../audit/usage.js'
 import type { CreatedKey } from '../keys/service.js'
-import type { ApiKeyRecord, KeyChanges, KeyFilter, KeyMetadata, Scope } from '../keys/types.js'
+import type { ApiKeyRecord, KeyFilter, KeyMetadata, KeyUpdate, Scope } from '../keys/types.js'
 import { KEY_STATUSES, SCOPES, parseKeyName, parseMetadata, parseOwnerId, parseScopes } from '../keys/types.js'
 import type { KeyView } from '../keys/view.js'
 import { keyView, limitsView } from '../keys/view.js'
 import { parseExpiry } from '../lib/duration.js'
 import { parseModelList } from '../models/spec.js'
+import { keyLimitsEdit } from '../ratelimit/limit-edit.js'
 import { parseRules } from '../ratelimit/policy.js'
 import { registerFind } from './keys-find.js'
+import { addModelSettings, checkModels } from './known-models.js'
 import { registerLifecycle } from './keys-lifecycle.js'
+import type { LimitOptions } from './limit-options.js'
+import { addLimitOptions, limitEditGuard, limitsChange, limitsGiven } from './limit-options.js'
 import { collect, keyLines, limitsText, parseOptions, refusalError, statusText, storeCommand, withKeys } from './keys-common.js'
 import { configFrom } from './options.js'
 import { formatTime, renderTable } from './table.js'
@@ -25,6 +31,11 @@ const DAY_MS = 86_400_000
 /** The JSON form of a key record for scripts: the admin API's key object. */
 function keyJson(record: ApiKeyRecord, now: number): KeyView {
   return keyView(record, now)
+}
+
+/** Requests of the last 24 hours as every `--json` output shows usage: `since` (ISO), `requests`, `rejected`, `by_outcome`. */
+function lastDay(now: number, counts: Iterable<Partial<Record<Outcome, number>>>) {
+  return { since: new Date(now - DAY_MS).toISOString(), ...summarize(counts) }
 }
 
 /** `--metadata '{"plan":"pro"}'`: a JSON object of at most 4 KiB. */
@@ -63,7 +74,7 @@ interface CreateOptions {
 }
 
 function registerCreate(keys: Command): void {
-  storeCommand(keys, 'create', 'create a key and print it once')
+  const create = storeCommand(keys, 'create', 'create a key and print it once')
     .requiredOption('--name <name>', 'who or what the key is for')
     .option('--owner <id>', 'who the key belongs to (A-Z a-z 0-9 _ . -; default "default"); owner limits are shared by its keys')
     .option('--scopes <list>', 'comma-separated scopes: predict, admin', 'predict')
@@ -73,21 +84,22 @@ function registerCreate(keys: Command): void {
         .argParser(collect)
         .default([], "the server's"),
     )
-    .option('--models <list>', 'comma-separated models the key may use (default: all)')
+    .option('--models <list>', 'comma-separated models the key may use (default: all); the built-in model or one given with --model')
     .option('--metadata <json>', 'a small JSON object of your own (at most 4 KiB)')
-    .action(async (options: CreateOptions, command: Command) => {
-      const input = parseOptions(() => ({
-        name: parseKeyName(options.name),
-        ...(options.owner !== undefined && { owner: parseOwnerId(options.owner) }),
-        scopes: parseScopes(options.scopes),
-        expiresAt: options.expires === undefined ? null : parseExpiry(options.expires, Date.now()),
-        limits: options.limit.length > 0 ? parseRules(options.limit) : null,
-        models: options.models === undefined ? null : parseModelList(options.models),
-        metadata: options.metadata === undefined ? null : parseMetadataOption(options.metadata),
-      }))
-      const created = await withKeys(configFrom(command), (service) => service.create(input, 'cli'))
-      printCreated(created, options.json === true)
-    })
+  addModelSettings(create).action(async (options: CreateOptions, command: Command) => {
+    const config = configFrom(command)
+    const input = parseOptions(() => ({
+      name: parseKeyName(options.name),
+      ...(options.owner !== undefined && { owner: parseOwnerId(options.owner) }),
+      scopes: parseScopes(options.scopes),
+      expiresAt: options.expires === undefined ? null : parseExpiry(options.expires, Date.now()),
+      limits: options.limit.length > 0 ? parseRules(options.limit) : null,
+      models: options.models === undefined ? null : knownModelList(options.models, config),
+      metadata: options.metadata === undefined ? null : parseMetadataOption(options.metadata),
+    }))
+    const created = await withKeys(config, (service) => service.create(input, 'cli'))
+    printCreated(created, options.json === true)
+  })
 }
 
 interface ListOptions {
@@ -130,10 +142,7 @@ function registerList(keys: Command): void {
         const page = await service.page(filter, 0, Number.MAX_SAFE_INTEGER)
         return [page.keys, await countsByKeySince(db.kysely, now - DAY_MS)] as const
       })
-      const day = (id: string) => {
-        const { requests, rejected, by_outcome } = summarize([counts.get(id) ?? {}])
-        return { requests, refused: rejected, by_outcome }
-      }
+      const day = (id: string) => lastDay(now, [counts.get(id) ?? {}])
       if (options.json === true) {
         console.log(JSON.stringify(records.map((record) => ({ ...keyJson(record, now), last_24h: day(record.id) }))))
         return
@@ -149,7 +158,7 @@ function registerList(keys: Command): void {
         formatTime(r.expiresAt),
         formatTime(r.lastUsedAt),
         String(day(r.id).requests),
-        String(day(r.id).refused),
+        String(day(r.id).rejected),
         limitsText(r.limits),
       ])
       const headers = [
@@ -163,7 +172,7 @@ function registerList(keys: Command): void {
         'EXPIRES',
         'LAST USED',
         '24H REQUESTS',
-        '24H REFUSED',
+        '24H REJECTED',
         'LIMITS',
       ]
       console.log(renderTable(headers, rows))
@@ -179,7 +188,7 @@ function registerShow(keys: Command): void {
         const key = await service.getWithLimits(id)
         if (!key) return undefined
         const counts = await countsByKeySince(db.kysely, now - DAY_MS, [id])
-        return { record: key.record, ownerLimits: key.ownerLimits, usage: summarize(counts.values()) }
+        return { record: key.record, ownerLimits: key.ownerLimits, usage: lastDay(now, counts.values()) }
       })
       if (!found) throw refusalError(id, 'not_found')
       if (options.json === true) {
@@ -188,15 +197,14 @@ function registerShow(keys: Command): void {
       }
       console.log(keyLines(found.record, now))
       console.log(`owner limits: ${limitsText(found.ownerLimits, 'none')}`)
-      console.log(`last 24h:     ${found.usage.requests} requests, ${found.usage.rejected} refused`)
+      console.log(`last 24h:     ${found.usage.requests} requests, ${found.usage.rejected} rejected`)
     })
 }
 
-interface UpdateOptions {
+interface UpdateOptions extends LimitOptions {
   name?: string
   scopes?: string
   expires?: string | false
-  limit: string[]
   defaultLimits?: boolean
   models?: string
   allModels?: boolean
@@ -204,30 +212,39 @@ interface UpdateOptions {
   json?: boolean
 }
 
-function parseChanges(options: UpdateOptions): KeyChanges {
-  if (options.limit.length > 0 && options.defaultLimits) throw new Error('--limit and --default-limits exclude each other')
+/** `--models a,b`: names of models a server with the same settings serves. */
+function knownModelList(raw: string, config: Config): string[] {
+  const models = parseModelList(raw)
+  checkModels(models, config)
+  return models
+}
+
+function parseChanges(options: UpdateOptions, config: Config): KeyUpdate {
+  if (options.defaultLimits && limitsGiven(options))
+    throw new Error('--default-limits excludes --limit, --remove-limit and --replace-limits')
   if (options.models !== undefined && options.allModels) throw new Error('--models and --all-models exclude each other')
-  const changes: KeyChanges = {}
+  const changes: KeyUpdate = {}
   if (options.name !== undefined) changes.name = parseKeyName(options.name)
   if (options.scopes !== undefined) changes.scopes = parseScopes(options.scopes)
   if (options.expires === false) changes.expiresAt = null
   else if (options.expires !== undefined) changes.expiresAt = parseExpiry(options.expires, Date.now())
-  if (options.limit.length > 0) changes.limits = parseRules(options.limit)
+  const limits = limitsChange(options, keyLimitsEdit)
+  if (limits !== undefined) changes.limits = limits
   if (options.defaultLimits) changes.limits = null
-  if (options.models !== undefined) changes.models = parseModelList(options.models)
+  if (options.models !== undefined) changes.models = knownModelList(options.models, config)
   if (options.allModels) changes.models = null
   if (options.metadata === false) changes.metadata = null
   else if (options.metadata !== undefined) changes.metadata = parseMetadataOption(options.metadata)
   if (Object.keys(changes).length === 0) {
     throw new Error(
-      'nothing to change: give --name, --scopes, --expires, --no-expires, --limit, --default-limits, --models, --all-models, --metadata or --no-metadata',
+      'nothing to change: give --name, --scopes, --expires, --no-expires, --limit, --remove-limit, --default-limits, --models, --all-models, --metadata or --no-metadata',
     )
   }
   return changes
 }
 
 function registerUpdate(keys: Command): void {
-  storeCommand(
+  const update = storeCommand(
     keys,
     'update',
     "change a key's name, scopes, expiry, limits, models or metadata (a running server applies it within a second)",
@@ -237,27 +254,24 @@ function registerUpdate(keys: Command): void {
     .option('--scopes <list>', 'new comma-separated scopes')
     .option('--expires <when>', 'new expiry: a duration from now or an ISO date')
     .option('--no-expires', 'never expire')
-    .addOption(
-      new Option('--limit <rule>', "replace the key's limits (repeat for several), e.g. --limit 60/1m --limit day=10000/1d")
-        .argParser(collect)
-        .default([], 'unchanged'),
-    )
+  addLimitOptions(update, 'key')
     .option('--default-limits', "drop the key's own limits: the server's defaults apply")
-    .option('--models <list>', 'restrict the key to these comma-separated models')
+    .option('--models <list>', 'restrict the key to these comma-separated models: the built-in model or ones given with --model')
     .option('--all-models', 'let the key use every model')
     .option('--metadata <json>', 'replace the metadata with this JSON object')
     .option('--no-metadata', 'drop the metadata')
-    .action(async (id: string, options: UpdateOptions, command: Command) => {
-      const changes = parseOptions(() => parseChanges(options))
-      const result = await withKeys(configFrom(command), (service) => service.update(id, changes, 'cli'))
-      if (!result.ok) throw refusalError(id, result.reason)
-      const record = result.value
-      if (options.json === true) console.log(JSON.stringify(keyJson(record, Date.now())))
-      else
-        console.log(
-          `Updated ${id}: scopes ${record.scopes.join(',')}; limits ${limitsText(record.limits)}; expires ${formatTime(record.expiresAt)}`,
-        )
-    })
+  addModelSettings(update).action(async (id: string, options: UpdateOptions, command: Command) => {
+    const config = configFrom(command)
+    const changes = parseOptions(() => parseChanges(options, config))
+    const result = await limitEditGuard(() => withKeys(config, (service) => service.update(id, changes, 'cli')))
+    if (!result.ok) throw refusalError(id, result.reason)
+    const record = result.value
+    if (options.json === true) console.log(JSON.stringify(keyJson(record, Date.now())))
+    else
+      console.log(
+        `Updated ${id}: scopes ${record.scopes.join(',')}; limits ${limitsText(record.limits)}; expires ${formatTime(record.expiresAt)}`,
+      )
+  })
 }
 
 export function registerKeys(program: Command): void {

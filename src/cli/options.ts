@@ -18,9 +18,12 @@ function helpText(name: SettingName): string {
   return `${setting.description} (env ${envName(name)}, default ${fallback})`
 }
 
-/** Adds one option per named setting; switches that default to true become `--no-<flag>`, others `--<flag>`. */
+/**
+ * Adds one option per named setting; switches that default to true become `--no-<flag>`, others
+ * `--<flag>`. May be called several times on one command.
+ */
 export function addSettingOptions(command: Command, names: readonly SettingName[]): Command {
-  const attributes = new Map<string, SettingName>()
+  const attributes = (command as WithSettings)[ATTRIBUTE] ?? new Map<string, SettingName>()
   for (const name of names) {
     const setting = settings[name]
     // A boolean setting without a value placeholder is a switch; --trust-proxy takes a value.

@@ -1,11 +1,12 @@
 /** `infergate owners show|update`: an owner's keys and usage, and the limits its keys share. */
 import type { Command } from 'commander'
-import { Option } from 'commander'
 import { countsByKeySince, summarize } from '../audit/usage.js'
 import { parseOwnerId } from '../keys/types.js'
 import { keyView, limitsView } from '../keys/view.js'
-import { parseRules } from '../ratelimit/policy.js'
-import { collect, limitsText, parseOptions, statusText, storeCommand, withKeys } from './keys-common.js'
+import { ownerLimitsEdit } from '../ratelimit/limit-edit.js'
+import { limitsText, parseOptions, statusText, storeCommand, withKeys } from './keys-common.js'
+import type { LimitOptions } from './limit-options.js'
+import { addLimitOptions, limitEditGuard, limitsChange, limitsGiven } from './limit-options.js'
 import { configFrom } from './options.js'
 import { CliError } from './run.js'
 import { formatTime, renderTable } from './table.js'
@@ -40,7 +41,7 @@ function printOwner(id: string, owner: Awaited<ReturnType<typeof loadOwner>>, js
   }
   console.log(`owner:         ${id}`)
   console.log(`shared limits: ${limitsText(limits, 'none')}`)
-  console.log(`last 24h:      ${usage.requests} requests, ${usage.rejected} refused\n`)
+  console.log(`last 24h:      ${usage.requests} requests, ${usage.rejected} rejected\n`)
   const rows = records.map((r) => [
     r.id,
     r.name,
@@ -67,20 +68,24 @@ export function registerOwners(program: Command): void {
       printOwner(id, owner, options.json === true)
     })
 
-  storeCommand(owners, 'update', 'set the limits shared by all keys of an owner (each key keeps its own limits too)')
-    .argument('<id>', 'the owner id')
-    .addOption(
-      new Option('--limit <rule>', 'a shared limit such as 1000/1h or day=50000/1d; repeat for several').argParser(collect).default([]),
-    )
+  const update = storeCommand(
+    owners,
+    'update',
+    'set the limits shared by all keys of an owner (each key keeps its own limits too)',
+  ).argument('<id>', 'the owner id')
+  addLimitOptions(update, 'owner')
     .option('--no-limits', 'drop the shared limits')
-    .action(async (raw: string, options: { limit: string[]; limits?: boolean; json?: boolean }, command: Command) => {
+    .action(async (raw: string, options: LimitOptions & { limits?: boolean; json?: boolean }, command: Command) => {
       const id = ownerId(raw)
-      const limits = parseOptions(() => {
-        if (options.limits === false && options.limit.length > 0) throw new Error('--limit and --no-limits exclude each other')
-        if (options.limits !== false && options.limit.length === 0) throw new Error('give --limit (repeatable) or --no-limits')
-        return options.limits === false ? null : parseRules(options.limit)
+      const change = parseOptions(() => {
+        if (options.limits === false && limitsGiven(options))
+          throw new Error('--no-limits excludes --limit, --remove-limit and --replace-limits')
+        if (options.limits === false) return null
+        const change = limitsChange(options, ownerLimitsEdit)
+        if (change === undefined) throw new Error('give --limit or --remove-limit (repeatable), or --no-limits')
+        return change
       })
-      await withKeys(configFrom(command), (service) => service.setOwnerLimits(id, limits, 'cli'))
+      const { limits } = await limitEditGuard(() => withKeys(configFrom(command), (service) => service.setOwnerLimits(id, change, 'cli')))
       const owner = await loadOwner(command, id)
       if (options.json === true) printOwner(id, owner, true)
       else console.log(`Owner ${id}: shared limits ${limitsText(limits, 'none')} (a running server applies them within a second).`)

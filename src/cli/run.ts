@@ -5,6 +5,7 @@
 import type { Command } from 'commander'
 import { CommanderError } from 'commander'
 import { ConfigError } from '../config.js'
+import { npmKeptOptions, quietUsageErrors } from './usage-errors.js'
 
 /** An expected failure of a command: printed as one line, exit code as given. */
 export class CliError extends Error {
@@ -23,9 +24,12 @@ function overrideExits(command: Command): void {
   for (const sub of command.commands) overrideExits(sub)
 }
 
-export async function runCli(program: Command, argv: string[]): Promise<void> {
+export async function runCli(program: Command, argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
   overrideExits(program)
+  quietUsageErrors(program)
   try {
+    const kept = npmKeptOptions(program, argv, env)
+    if (kept !== undefined) throw new CliError(kept, 2)
     await program.parseAsync(argv)
   } catch (error) {
     process.exitCode = exitCodeOf(error)

@@ -16,11 +16,12 @@ import type { Clock } from '../lib/clock.js'
 import { generateKey, isWellFormedKey, randomId, visiblePrefix } from './format.js'
 import { digestsEqual, hashKey } from './hash.js'
 import type { LimitGroup } from '../ratelimit/limiter.js'
+import type { LimitsChange } from '../ratelimit/limit-edit.js'
 import type { LimitRule } from '../ratelimit/policy.js'
 import type { ChangeRefusal, ChangeResult } from './refusals.js'
 import { limitGroups } from '../ratelimit/subjects.js'
 import { KeyStore } from './store.js'
-import type { ApiKeyRecord, KeyChanges, KeyFilter, KeyMetadata, OwnerRecord, Principal, Scope, VerifyResult } from './types.js'
+import type { ApiKeyRecord, KeyChanges, KeyFilter, KeyMetadata, KeyUpdate, OwnerRecord, Principal, Scope, VerifyResult } from './types.js'
 import { DEFAULT_OWNER, keyStatus, refusalOf } from './types.js'
 
 export interface KeyServiceOptions {
@@ -174,17 +175,20 @@ export class KeyService {
    * active admin key or take its admin scope. Audited as `key.disable` / `key.enable` when
    * only `disabled` changes, else as `key.update` with the changes.
    */
-  async update(id: string, changes: KeyChanges, actor: Actor = 'system'): Promise<ChangeResult<ApiKeyRecord>> {
+  async update(id: string, update: KeyUpdate, actor: Actor = 'system'): Promise<ChangeResult<ApiKeyRecord>> {
     // An expiry counts: when it passed, the key would be gone just the same.
     const losesAdmin =
-      changes.disabled === true ||
-      (changes.scopes !== undefined && !changes.scopes.includes('admin')) ||
-      (changes.expiresAt !== undefined && changes.expiresAt !== null)
+      update.disabled === true ||
+      (update.scopes !== undefined && !update.scopes.includes('admin')) ||
+      (update.expiresAt !== undefined && update.expiresAt !== null)
+    let changes = update as KeyChanges
     const outcome = await this.store.exclusive(async (store): Promise<ChangeResult<ApiKeyRecord>> => {
       const record = await store.findById(id)
       if (!record) return refused('not_found')
       if (record.revokedAt !== null) return refused('revoked')
       if (losesAdmin && (await this.isLastAdmin(store, record))) return refused('last_admin')
+      // An edit of the limits reads the ones stored under the same lock, so none is lost to a concurrent change.
+      if (typeof update.limits === 'function') changes = { ...update, limits: update.limits(record.limits) }
       if (!(await store.update(id, changes, this.clock.now()))) return refused('not_found')
       return done(record)
     })
@@ -241,9 +245,16 @@ export class KeyService {
     return this.store.findOwner(id)
   }
 
-  /** Sets (null: clears) the limits shared by every key of an owner; applied within a second. */
-  async setOwnerLimits(owner: string, limits: LimitRule[] | null, actor: Actor = 'system'): Promise<OwnerRecord> {
-    await this.store.setOwnerLimits(owner, limits, this.clock.now())
+  /**
+   * Sets (null: clears) the limits shared by every key of an owner, or computes them from the
+   * current ones (an edit); applied within a second.
+   */
+  async setOwnerLimits(owner: string, change: LimitRule[] | null | LimitsChange, actor: Actor = 'system'): Promise<OwnerRecord> {
+    const limits = await this.store.exclusive(async (store) => {
+      const limits = typeof change === 'function' ? change((await store.findOwner(owner))?.limits ?? null) : change
+      await store.setOwnerLimits(owner, limits, this.clock.now())
+      return limits
+    })
     await this.changedHere()
     await this.audit?.admin({ action: 'owner.update', actor, keyId: null, keyPrefix: null, detail: { owner, limits } })
     return (await this.store.findOwner(owner))!
@@ -316,6 +327,11 @@ export class KeyService {
   /** The key a presented string is, by its digest (no status check): for leak response. */
   findByKey(presented: string): Promise<ApiKeyRecord | undefined> {
     return this.store.findByHash(hashKey(presented))
+  }
+
+  /** True when the store holds no key at all, in any state. */
+  async isEmpty(): Promise<boolean> {
+    return (await this.store.count()) === 0
   }
 
   /**

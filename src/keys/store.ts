@@ -262,7 +262,7 @@ export class KeyStore {
       .values({ id, limits: text(limits), created_at: at, updated_at: at })
       .onConflict((oc) => oc.column('id').doUpdateSet({ limits: text(limits), updated_at: at }))
       .execute()
-    await this.database.announceChange()
+    await this.announce()
   }
 
   /**

@@ -1,5 +1,6 @@
 /** What the key services know about a key. The key itself never appears here. */
 import { parseDuration } from '../lib/duration.js'
+import type { LimitsChange } from '../ratelimit/limit-edit.js'
 import type { LimitRule } from '../ratelimit/policy.js'
 import type { KeyRefusal } from './refusals.js'
 
@@ -57,6 +58,12 @@ export interface KeyChanges {
   metadata?: KeyMetadata | null
   disabled?: boolean
 }
+
+/**
+ * What `KeyService.update` takes: changes whose limits may also be computed from the key's
+ * current ones (an edit that keeps the limits it does not name), under the store's write lock.
+ */
+export type KeyUpdate = Omit<KeyChanges, 'limits'> & { limits?: LimitRule[] | null | LimitsChange }
 
 /** Which keys a listing shows; every field narrows it. */
 export interface KeyFilter {

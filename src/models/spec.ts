@@ -65,6 +65,13 @@ export function parseModelList(raw: string): string[] {
   return names
 }
 
+/** The names of `names` that are not in `known`, each with a sentence naming the known ones. */
+export function unknownModels(names: readonly string[], known: readonly string[]): { index: number; message: string }[] {
+  return names.flatMap((name, index) =>
+    known.includes(name) ? [] : [{ index, message: `unknown model "${name}" (known: ${known.join(', ')})` }],
+  )
+}
+
 // A comma separates two specs only when a new NAME= follows it: a remote model's
 // `labels=negative,positive` keeps its commas.
 const SPEC_SEPARATOR = /\n|,(?=\s*[a-z0-9][a-z0-9._-]{0,63}=)/

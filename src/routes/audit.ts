@@ -7,7 +7,7 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { recordJson } from '../audit/json.js'
 import { OUTCOMES, RECORD_KINDS } from '../audit/record.js'
-import { verifyChain } from '../audit/verify.js'
+import { reportJson, verifyChain } from '../audit/verify.js'
 import { errors } from '../errors.js'
 import { requirePrincipal } from '../http/ledger.js'
 import { ErrorResponse, Nullable, SeqCursor, protectedErrors } from './common.js'
@@ -45,7 +45,11 @@ const VerifyReportSchema = Type.Object({
   intact: Type.Boolean(),
   records: Type.Integer({ description: 'Records that check out (before the break, if any)' }),
   head: Type.Optional(
-    Type.Object({ seq: Type.Integer(), hash: Type.String(), time: Nullable(Type.Integer({ description: 'ms since the epoch' })) }),
+    Type.Object({
+      seq: Type.Integer(),
+      hash: Type.String(),
+      time: Nullable(Type.String({ format: 'date-time', description: 'the last record’s time, ISO 8601' })),
+    }),
   ),
   break: Type.Optional(
     Type.Object({
@@ -113,7 +117,7 @@ export default async function auditRoutes(fastify: FastifyInstance): Promise<voi
         throw errors.validation([{ loc: ['body', 'expect_head'], msg: 'differs from expect_head in the query', type: 'value_error' }])
       const report = await verifyChain(auditStore, { expectHead: inBody ?? request.query.expect_head })
       await webhookEvents.verified(report, requirePrincipal(request).keyId)
-      return report
+      return reportJson(report)
     },
   )
 }

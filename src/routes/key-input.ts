@@ -7,6 +7,9 @@ import { errors } from '../errors.js'
 import type { KeyMetadata } from '../keys/types.js'
 import { parseGrace, parseKeyName, parseMetadata } from '../keys/types.js'
 import { LATEST_TIME_MS, parseDuration } from '../lib/duration.js'
+import { unknownModels } from '../models/spec.js'
+import type { LimitEdit, LimitsChange } from '../ratelimit/limit-edit.js'
+import { LimitEditError, parseLimitEdit } from '../ratelimit/limit-edit.js'
 import type { LimitRule } from '../ratelimit/policy.js'
 import { parseRules } from '../ratelimit/policy.js'
 
@@ -27,6 +30,54 @@ export const nameInput = (raw: string) => guard('name', () => parseKeyName(raw))
 
 export const limitsInput = (raw: readonly string[] | null): LimitRule[] | null =>
   raw === null ? null : guard('limits', () => parseRules(raw))
+
+/** The body field an impossible limit edit is about. */
+const editField = (error: unknown) => (error instanceof LimitEditError && error.part === 'remove' ? 'remove_limits' : 'set_limits')
+
+/** The limit fields of a PATCH body: `limits` replaces them all; `set_limits` and `remove_limits` edit some and keep the others. */
+export interface LimitFields {
+  limits?: readonly string[] | null
+  set_limits?: readonly string[]
+  remove_limits?: readonly string[]
+}
+
+/** What a PATCH body does to the limits: replace them, edit them (made by `edit`), or nothing (undefined). */
+export function limitsChangeInput(
+  body: LimitFields,
+  edit: (parsed: LimitEdit) => LimitsChange,
+): LimitRule[] | null | LimitsChange | undefined {
+  const editing = body.set_limits !== undefined || body.remove_limits !== undefined
+  if (!editing) return body.limits === undefined ? undefined : limitsInput(body.limits)
+  if (body.limits !== undefined)
+    invalid(
+      'limits',
+      new Error('give limits (replaces every limit) or set_limits / remove_limits (change some, keep the others), not both'),
+    )
+  try {
+    return edit(parseLimitEdit(body.set_limits ?? [], body.remove_limits ?? []))
+  } catch (error) {
+    invalid(editField(error), error)
+  }
+}
+
+/** Runs a change whose limit edit may not fit the limits stored (a limit to remove that is not there): 422 naming the field. */
+export async function limitEditGuard<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    if (error instanceof LimitEditError) invalid(editField(error), error)
+    throw error
+  }
+}
+
+/** `models`: names of models this server serves (422 naming the ones it does not); null: all. */
+export function modelsInput(raw: readonly string[] | null, known: readonly string[]): string[] | null {
+  if (raw === null) return null
+  const unknown = unknownModels(raw, known)
+  if (unknown.length > 0)
+    throw errors.validation(unknown.map(({ index, message }) => ({ loc: ['body', 'models', index], msg: message, type: 'value_error' })))
+  return [...raw]
+}
 
 export const metadataInput = (raw: Record<string, unknown> | null): KeyMetadata | null =>
   raw === null ? null : guard('metadata', () => parseMetadata(raw))

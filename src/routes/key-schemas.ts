@@ -23,6 +23,17 @@ export const LimitsInput = Nullable(
     description: 'Rules as on the CLI, e.g. ["60/1m", "burst=10/5s"]; null: the server defaults (keys) or none (owners)',
   }),
 )
+export const SetLimitsInput = Type.Array(Type.String({ maxLength: 64 }), {
+  minItems: 1,
+  maxItems: 20,
+  description: 'Limits to add or change, keeping the others: each replaces the limit of the same name (60/1m is named minute) or is added',
+})
+export const RemoveLimitsInput = Type.Array(Type.String({ maxLength: 32, pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' }), {
+  minItems: 1,
+  maxItems: 20,
+  uniqueItems: true,
+  description: 'Limits to drop, keeping the others: by name (day, burst) or window (1d); each must match a limit',
+})
 export const Metadata = Nullable(
   Type.Record(Type.String(), Type.Unknown(), {
     description: `A small JSON object of your own (at most ${MAX_METADATA_BYTES} bytes as JSON)`,

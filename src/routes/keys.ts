@@ -9,13 +9,23 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { AppError, ErrorCode, errors } from '../errors.js'
 import type { ChangeRefusal } from '../keys/refusals.js'
 import { changeRefusalMessage, changedOrThrow } from '../keys/refusals.js'
-import type { ApiKeyRecord, KeyChanges } from '../keys/types.js'
+import type { ApiKeyRecord, KeyUpdate } from '../keys/types.js'
 import { KEY_STATUSES, SCOPES } from '../keys/types.js'
 import { keyView, ruleView } from '../keys/view.js'
 import { ceilSeconds } from '../ratelimit/limiter.js'
 import { requirePrincipal } from '../http/ledger.js'
 import { ErrorResponse, NO_CONTROLS, Offset, protectedErrors } from './common.js'
-import { expiryInput, graceInput, limitsInput, metadataInput, nameInput } from './key-input.js'
+import { keyLimitsEdit } from '../ratelimit/limit-edit.js'
+import {
+  expiryInput,
+  graceInput,
+  limitEditGuard,
+  limitsChangeInput,
+  limitsInput,
+  metadataInput,
+  modelsInput,
+  nameInput,
+} from './key-input.js'
 import {
   CreatedKeyObject,
   KeyId,
@@ -25,7 +35,9 @@ import {
   Metadata,
   Models,
   OwnerId,
+  RemoveLimitsInput,
   Scopes,
+  SetLimitsInput,
   adminErrors,
   conflictError,
 } from './key-schemas.js'
@@ -42,7 +54,8 @@ function refusalError(id: string, reason: ChangeRefusal): AppError {
 
 export default async function keyRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { keys, clock, limiter } = app.services
+  const { keys, clock, limiter, models } = app.services
+  const knownModels = () => models.list().map((model) => model.name)
   const view = (record: ApiKeyRecord) => keyView(record, clock.now())
   const actor = (request: FastifyRequest) => requirePrincipal(request).keyId
 
@@ -78,7 +91,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
           name: nameInput(body.name),
           owner: body.owner,
           scopes: body.scopes ? [...body.scopes].sort() : ['predict'],
-          models: body.models ?? null,
+          models: modelsInput(body.models ?? null, knownModels()),
           limits: limitsInput(body.limits ?? null),
           expiresAt: expiryInput(body, clock.now()) ?? null,
           metadata: metadataInput(body.metadata ?? null),
@@ -168,7 +181,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
       config: admin,
       schema: {
         tags: ['keys'],
-        summary: 'Change a key: name, scopes, models, limits, expiry, metadata, enabled (admin)',
+        summary: 'Change a key: name, scopes, models, limits (replace all, or set and remove some), expiry, metadata, enabled (admin)',
         params: IdParams,
         body: Type.Object(
           {
@@ -176,6 +189,8 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
             scopes: Type.Optional(Scopes),
             models: Type.Optional(Models),
             limits: Type.Optional(LimitsInput),
+            set_limits: Type.Optional(SetLimitsInput),
+            remove_limits: Type.Optional(RemoveLimitsInput),
             expires_at: Type.Optional(Type.Union([Type.String({ maxLength: 40 }), Type.Null()], { description: 'null: never expires' })),
             metadata: Type.Optional(Metadata),
             enabled: Type.Optional(Type.Boolean({ description: 'false: disable (refused until enabled again)' })),
@@ -187,15 +202,17 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
     },
     async (request) => {
       const body = request.body
-      const changes: KeyChanges = {}
+      const changes: KeyUpdate = {}
       if (body.name !== undefined) changes.name = nameInput(body.name)
       if (body.scopes !== undefined) changes.scopes = [...body.scopes].sort()
-      if (body.models !== undefined) changes.models = body.models
-      if (body.limits !== undefined) changes.limits = limitsInput(body.limits)
+      if (body.models !== undefined) changes.models = modelsInput(body.models, knownModels())
+      const limits = limitsChangeInput(body, keyLimitsEdit)
+      if (limits !== undefined) changes.limits = limits
       if (body.expires_at !== undefined) changes.expiresAt = expiryInput({ expires_at: body.expires_at }, clock.now())
       if (body.metadata !== undefined) changes.metadata = metadataInput(body.metadata)
       if (body.enabled !== undefined) changes.disabled = !body.enabled
-      return view(changedOrThrow(request.params.id, await keys.update(request.params.id, changes, actor(request)), refusalError))
+      const result = await limitEditGuard(() => keys.update(request.params.id, changes, actor(request)))
+      return view(changedOrThrow(request.params.id, result, refusalError))
     },
   )
 

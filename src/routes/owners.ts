@@ -9,8 +9,9 @@ import { countsByKeySince, summarize } from '../audit/usage.js'
 import { errors } from '../errors.js'
 import { keyView, limitsView } from '../keys/view.js'
 import { protectedErrors } from './common.js'
-import { limitsInput } from './key-input.js'
-import { LimitsInput, OwnerId, OwnerObject, adminErrors } from './key-schemas.js'
+import { ownerLimitsEdit } from '../ratelimit/limit-edit.js'
+import { limitEditGuard, limitsChangeInput } from './key-input.js'
+import { LimitsInput, OwnerId, OwnerObject, RemoveLimitsInput, SetLimitsInput, adminErrors } from './key-schemas.js'
 import { requirePrincipal } from '../http/ledger.js'
 
 const DAY_MS = 86_400_000
@@ -63,14 +64,23 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
       config: { scope: 'admin' },
       schema: {
         tags: ['keys'],
-        summary: 'Set (or clear, with null) the limits shared by all of an owner’s keys (admin)',
+        summary:
+          'Set (or clear, with null) the limits shared by all of an owner’s keys, or set and remove some of them and keep the others (admin)',
         params: IdParams,
-        body: Type.Object({ limits: LimitsInput }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            limits: Type.Optional(LimitsInput),
+            set_limits: Type.Optional(SetLimitsInput),
+            remove_limits: Type.Optional(RemoveLimitsInput),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
         response: { 200: OwnerObject, ...protectedErrors, 422: adminErrors[422] },
       },
     },
     async (request) => {
-      await keys.setOwnerLimits(request.params.id, limitsInput(request.body.limits), requirePrincipal(request).keyId)
+      const change = limitsChangeInput(request.body, ownerLimitsEdit)!
+      await limitEditGuard(() => keys.setOwnerLimits(request.params.id, change, requirePrincipal(request).keyId))
       return (await ownerView(request.params.id))!
     },
   )

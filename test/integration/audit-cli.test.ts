@@ -86,9 +86,13 @@ describe('infergate audit verify', () => {
     const dataDir = await logWith(5)
     const head = await runCli(['audit', 'head', '--json', '--data-dir', dataDir])
     assert.equal(head.code, 0, head.stderr)
-    const { seq, hash } = JSON.parse(head.stdout)
+    const { seq, hash, time } = JSON.parse(head.stdout)
     assert.equal(seq, 5)
     assert.match(hash, /^[0-9a-f]{64}$/)
+    // Times in --json are ISO 8601 in every command: verify's head says the same as head.
+    assert.equal(new Date(time).toISOString(), time)
+    const verified = await runCli(['audit', 'verify', '--json', '--data-dir', dataDir])
+    assert.deepEqual(JSON.parse(verified.stdout), { intact: true, records: 5, head: { seq, hash, time } })
     const line = (await runCli(['audit', 'head', '--data-dir', dataDir])).stdout.trim()
     assert.match(line, new RegExp(`^${hash}  seq 5  `))
     tamper(dataDir, 'DELETE FROM audit_log WHERE seq = 5')
@@ -231,9 +235,16 @@ describe('audited key commands', () => {
     assert.equal((await runCli(['audit', 'verify', '--data-dir', dataDir])).stdout.trim(), '6 records, chain intact')
 
     const list = await runCli(['keys', 'list', '--data-dir', dataDir])
-    assert.match(list.stdout, /LAST USED\s+24H REQUESTS\s+24H REFUSED/)
+    assert.match(list.stdout, /LAST USED\s+24H REQUESTS\s+24H REJECTED/)
     assert.match(list.stdout, new RegExp(`${created.id}\\s+team-b\\s+.*\\s2\\s+1\\s+default`))
+    // One vocabulary in every --json output: `rejected` (as GET /v1/owners and /v1/usage say) and ISO times.
     const json = JSON.parse((await runCli(['keys', 'list', '--json', '--data-dir', dataDir])).stdout)
-    assert.deepEqual(json[0].last_24h, { requests: 2, refused: 1, by_outcome: { ok: 1, revoked_key: 1 } })
+    const { since, ...counts } = json[0].last_24h
+    assert.deepEqual(counts, { requests: 2, rejected: 1, by_outcome: { ok: 1, revoked_key: 1 } })
+    assert.ok(Math.abs(Date.parse(since) - (Date.now() - 86_400_000)) < 60_000, since)
+    assert.equal(new Date(since).toISOString(), since)
+    const shown = JSON.parse((await runCli(['keys', 'show', created.id, '--json', '--data-dir', dataDir])).stdout)
+    assert.deepEqual(Object.keys(shown.last_24h), Object.keys(json[0].last_24h))
+    assert.deepEqual([shown.last_24h.requests, shown.last_24h.rejected], [2, 1])
   })
 })

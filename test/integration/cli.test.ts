@@ -75,6 +75,57 @@ describe('infergate keys', () => {
   })
 })
 
+describe('usage errors', () => {
+  test('a mistyped option or command: the error, a suggestion and a pointer to --help, not the whole help', async () => {
+    const cases: [string[], string[]][] = [
+      // --name is required too: the unknown option is reported first, with its suggestion.
+      [
+        ['keys', 'create', '--nam', 'x'],
+        ["error: unknown option '--nam'", '(Did you mean --name?)', '(infergate keys create --help lists the options)'],
+      ],
+      [
+        ['kyes', 'list'],
+        ["error: unknown command 'kyes'", '(Did you mean keys?)', '(infergate --help lists the commands)'],
+      ],
+      [
+        ['serve', '--prot', '1'],
+        ["error: unknown option '--prot'", '(Did you mean --port?)', '(infergate serve --help lists the options)'],
+      ],
+      [
+        ['keys', 'create'],
+        ["error: required option '--name <name>' not specified", '(infergate keys create --help lists the options)'],
+      ],
+    ]
+    for (const [args, lines] of cases) {
+      const result = await runCli([...args, '--data-dir', tempDir()])
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`)
+      assert.deepEqual(result.stderr.trim().split('\n'), lines)
+    }
+  })
+
+  test('`npm start --port 18000` (npm keeps --port and passes 18000 on): one line saying to put the options after --', async () => {
+    // What npm hands the script: the option as npm_config_port, its value as an argument.
+    const npm = { npm_lifecycle_event: 'start', npm_config_port: 'true' }
+    const result = await runCli(['serve', '18000'], npm)
+    assert.equal(result.code, 2, result.stderr)
+    assert.equal(
+      result.stderr.trim(),
+      "infergate: npm kept --port for itself and passed 18000 on as an argument: put infergate's options after --, as in npm start -- --port 18000",
+    )
+    const two = await runCli(['serve', '18000', '0.0.0.0'], { ...npm, npm_lifecycle_event: 'serve', npm_config_host: 'true' })
+    assert.match(
+      two.stderr.trim(),
+      /^infergate: npm kept --host, --port for itself .*: put infergate's options after --, as in npm run serve -- --host VALUE --port VALUE$/,
+    )
+    // Outside npm the same arguments are commander's error, short.
+    const plain = await runCli(['serve', '18000'])
+    assert.deepEqual(plain.stderr.trim().split('\n'), [
+      "error: too many arguments for 'serve'. Expected 0 arguments but got 1.",
+      '(infergate serve --help lists the options)',
+    ])
+  })
+})
+
 describe('infergate serve', () => {
   test('an invalid setting stops with exit code 2 and one line naming it', async () => {
     const flag = await runCli(['serve', '--port', 'abc', '--data-dir', tempDir()])
@@ -150,11 +201,26 @@ describe('infergate serve', () => {
     }
   })
 
+  test('--no-bootstrap on an empty store: one warning line saying no key can be used and how to create one', async () => {
+    const server = await startServer(['--data-dir', tempDir(), '--no-bootstrap'])
+    try {
+      const warning =
+        /^infergate: warning: the key store is empty and --no-bootstrap is set, so no request can be authenticated: create a key with `infergate keys create --name NAME --scopes admin,predict` \(same --data-dir or --database-url\)$/m
+      // Written once the server listens, just after the line startServer waits for.
+      for (let i = 0; i < 50 && !warning.test(server.stderr()); i++) await new Promise((resolve) => setTimeout(resolve, 20))
+      assert.match(server.stderr(), warning)
+      assert.equal(server.stderr().trim().split('\n').length, 1, server.stderr())
+    } finally {
+      await server.stop()
+    }
+  })
+
   test('a key revoked with the CLI stops working on the running server within 1 second', async () => {
     const dataDir = tempDir()
     const created = JSON.parse((await runCli(['keys', 'create', '--name', 'team-a', '--json', '--data-dir', dataDir])).stdout)
     const server = await startServer(['--data-dir', dataDir, '--no-bootstrap'])
     try {
+      assert.doesNotMatch(server.stderr(), /key store is empty/, 'a store with a key gets no warning')
       const call = () => fetch(`${server.url}/predict?text=fine`, { method: 'POST', headers: { 'x-api-key': created.key } })
       assert.equal((await call()).status, 200)
       const revoked = await runCli(['keys', 'revoke', created.id, '--data-dir', dataDir])

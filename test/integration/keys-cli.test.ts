@@ -63,14 +63,32 @@ describe('infergate keys lifecycle', () => {
       [['keys', 'create', '--name', 'x', '--metadata', `{"a":"${'x'.repeat(5000)}"}`], /at most 4096/],
       [['keys', 'rotate', 'key_x', '--grace', '31d'], /longer than 30d/],
       [['keys', 'list', '--status', 'sleeping'], /--status must be one of/],
-      [['owners', 'update', 'team-a'], /give --limit/],
+      [['owners', 'update', 'team-a'], /give --limit or --remove-limit/],
       [['owners', 'update', 'team-a', '--limit', 'lots'], /not a limit/],
+      [
+        ['keys', 'create', '--name', 'x', '--models', 'sentimnet'],
+        /^infergate: invalid option: --models: unknown model "sentimnet" \(known: sentiment\); declare the server's other models with --model NAME=PATH or INFERGATE_MODEL, as for serve$/,
+      ],
+      [
+        ['keys', 'update', 'key_x', '--models', 'sst2', '--model', 'sst-2=./models/sst2'],
+        /unknown model "sst2" \(known: sentiment, sst-2\)/,
+      ],
     ]
     for (const [args, message] of cases) {
       const result = await cli(...args)
       assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`)
-      assert.match(result.stderr, message)
+      assert.match(result.stderr.trim(), message)
     }
+  })
+
+  test('--models takes the built-in model and models declared as for serve (--model, INFERGATE_MODEL); nothing is loaded', async () => {
+    const flag = await json<KeyView>('keys', 'create', '--name', 'm', '--models', 'sentiment,sst2', '--model', 'sst2=./not/loaded')
+    assert.deepEqual(flag.models, ['sentiment', 'sst2'])
+    const env = await runCli(['keys', 'update', flag.id, '--models', 'emotions', '--json', '--data-dir', dataDir], {
+      INFERGATE_MODEL: 'emotions=./models/emotions',
+    })
+    assert.equal(env.code, 0, env.stderr)
+    assert.deepEqual((JSON.parse(env.stdout) as KeyView).models, ['emotions'])
   })
 
   test('disable and enable round trip; list tells the states apart and filters by them', async () => {
@@ -103,6 +121,36 @@ describe('infergate keys lifecycle', () => {
       assert.equal(result.code, 1, args.join(' '))
       assert.match(result.stderr, /last active admin key/)
     }
+  })
+
+  test('update --limit changes the named limit and keeps the others; --remove-limit drops one; --replace-limits replaces all', async () => {
+    const key = await json<Created>('keys', 'create', '--name', 'limits', '--limit', '60/1m', '--limit', 'day=10000/1d')
+    const limits = async (...args: string[]) => (await json<KeyView>('keys', 'update', key.id, ...args)).limits
+    const minute600 = { name: 'minute', limit: 600, window: '1m' }
+    assert.deepEqual(await limits('--limit', '600/1m'), [minute600, { name: 'day', limit: 10000, window: '1d' }])
+    assert.deepEqual(await limits('--remove-limit', '1d', '--limit', 'burst=10/5s'), [
+      minute600,
+      { name: 'burst', limit: 10, window: '5s' },
+    ])
+    assert.deepEqual(await limits('--replace-limits', '--limit', '30/1m'), [{ name: 'minute', limit: 30, window: '1m' }])
+    const cases: [string[], RegExp][] = [
+      [['--remove-limit', 'day'], /^infergate: invalid option: --remove-limit: no limit is named "day": its limits are minute=30\/1m$/],
+      [['--remove-limit', 'minute'], /--remove-limit: the edit removes every limit of the key.*--default-limits/],
+      [['--replace-limits'], /--replace-limits needs the new limits/],
+      [['--replace-limits', '--limit', '1/1s', '--remove-limit', 'minute'], /--replace-limits and --remove-limit exclude each other/],
+      [['--default-limits', '--limit', '1/1s'], /--default-limits excludes --limit/],
+    ]
+    for (const [args, message] of cases) {
+      const result = await cli('keys', 'update', key.id, ...args)
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`)
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr)
+      assert.match(result.stderr.trim(), message)
+    }
+    assert.deepEqual(
+      (await json<KeyView>('keys', 'show', key.id)).limits,
+      [{ name: 'minute', limit: 30, window: '1m' }],
+      'unchanged by the refusals',
+    )
   })
 
   test('rotate prints the new key once; the old one shows as rotated with its grace period', async () => {
@@ -156,6 +204,13 @@ describe('infergate keys lifecycle', () => {
   test('owners update and show: shared limits, the owner’s keys and usage', async () => {
     const updated = await json<{ id: string; limits: unknown }>('owners', 'update', 'team-a', '--limit', '1000/1h')
     assert.deepEqual(updated.limits, [{ name: 'hour', limit: 1000, window: '1h' }])
+    const added = await json<{ limits: unknown }>('owners', 'update', 'team-a', '--limit', 'day=20000/1d')
+    assert.deepEqual(added.limits, [
+      { name: 'hour', limit: 1000, window: '1h' },
+      { name: 'day', limit: 20000, window: '1d' },
+    ])
+    const removed = await json<{ limits: unknown }>('owners', 'update', 'team-a', '--remove-limit', 'day')
+    assert.deepEqual(removed.limits, [{ name: 'hour', limit: 1000, window: '1h' }])
     const owner = await json<{ id: string; limits: unknown; keys: KeyView[]; usage: { requests: number } }>('owners', 'show', 'team-a')
     assert.equal(owner.keys.length, 3, 'the original and two rotations')
     assert.ok(owner.keys.every((k) => k.owner === 'team-a'))
@@ -175,7 +230,7 @@ describe('infergate keys lifecycle', () => {
       assert.ok(records.every((record) => record.actor === 'cli'))
       const actions = records.filter((record) => record.keyId === team.id).map((record) => record.action)
       assert.deepEqual(actions, ['key.create', 'key.disable', 'key.enable', 'key.update', 'key.update', 'key.rotate', 'key.revoke'])
-      assert.deepEqual(records.filter((record) => record.action === 'owner.update').length, 2)
+      assert.deepEqual(records.filter((record) => record.action === 'owner.update').length, 4)
       for (const record of records) for (const key of [admin.key, team.key]) assert.ok(!JSON.stringify(record).includes(key))
     } finally {
       await db.close()

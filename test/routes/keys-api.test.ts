@@ -152,6 +152,19 @@ describe('admin key API', () => {
     })
   })
 
+  test('a model the server does not serve: 422 naming it and the models it serves, on create and change', async () => {
+    const created = await call('POST', '/v1/keys', { name: 'typo', owner: 'team-a', models: ['sentimnet'] })
+    assert.equal(created.statusCode, 422, created.body)
+    assert.deepEqual(created.json<{ detail: unknown }>().detail, [
+      { loc: ['body', 'models', 0], msg: 'unknown model "sentimnet" (known: sentiment)', type: 'value_error' },
+    ])
+    const key = await create({ models: ['sentiment'] })
+    const changed = await call('PATCH', `/v1/keys/${key.id}`, { models: ['sentiment', 'nope'] })
+    assert.equal(changed.statusCode, 422, changed.body)
+    assert.deepEqual(issueLocs(changed.body), ['body.models.1'])
+    assert.deepEqual((await call('GET', `/v1/keys/${key.id}`)).json<KeyView>().models, ['sentiment'], 'unchanged')
+  })
+
   test('every endpoint refuses a key without the admin scope with 403 insufficient_scope', async () => {
     const target = await create({})
     const calls: [InjectOptions['method'], string, unknown][] = [
@@ -307,6 +320,65 @@ describe('admin key API', () => {
       }
     })
 
+    test('set_limits changes the named limit and keeps the others; remove_limits drops one; limits still replaces all', async () => {
+      const created = await create({ limits: ['60/1m', 'day=10000/1d'] })
+      const patch = async (body: Record<string, unknown>) => {
+        const response = await call('PATCH', `/v1/keys/${created.id}`, body)
+        assert.equal(response.statusCode, 200, `${JSON.stringify(body)}: ${response.body}`)
+        return response.json<KeyView>().limits
+      }
+      const minute600 = { name: 'minute', limit: 600, window: '1m' }
+      const day = { name: 'day', limit: 10000, window: '1d' }
+      assert.deepEqual(await patch({ set_limits: ['600/1m'] }), [minute600, day], '600/1m is the minute limit: changed in place')
+      assert.deepEqual(await patch({ set_limits: ['burst=10/5s'] }), [minute600, day, { name: 'burst', limit: 10, window: '5s' }])
+      assert.deepEqual(await patch({ remove_limits: ['burst', '1d'] }), [minute600], 'by name and by window')
+      assert.deepEqual(await patch({ set_limits: ['day=5/1d'], remove_limits: ['minute'] }), [{ name: 'day', limit: 5, window: '1d' }])
+      assert.deepEqual(
+        await patch({ limits: ['30/1m'] }),
+        [{ name: 'minute', limit: 30, window: '1m' }],
+        'limits replaces the set, as before',
+      )
+      const records = await adminRecords(created.id)
+      assert.deepEqual(
+        JSON.parse(records.at(-2)!.detail!).limits,
+        [{ name: 'day', limit: 5, windowMs: 86_400_000 }],
+        'the audit keeps the result',
+      )
+
+      const cases: [Record<string, unknown>, string, RegExp][] = [
+        [{ remove_limits: ['hour'] }, 'body.remove_limits', /no limit is named "hour": its limits are minute=30\/1m/],
+        [{ remove_limits: ['minute'] }, 'body.remove_limits', /removes every limit of the key.*"limits": null/],
+        [{ limits: ['60/1m'], set_limits: ['1/1s'] }, 'body.limits', /not both/],
+        [{ set_limits: ['sixty'] }, 'body.set_limits', /not a limit/],
+        [{ set_limits: ['1/1m', 'minute=2/1m'] }, 'body.set_limits', /two limits are named "minute"/],
+        [{ set_limits: ['day=1/1d'], remove_limits: ['day'] }, 'body.remove_limits', /both set and removed/],
+        [{ remove_limits: ['Day!'] }, 'body.remove_limits.0', /pattern/],
+        [{ set_limits: Array.from({ length: 20 }, (_, i) => `l${i}=1/1h`) }, 'body.set_limits', /at most 20 limits/],
+      ]
+      for (const [body, loc, message] of cases) {
+        const response = await call('PATCH', `/v1/keys/${created.id}`, body)
+        assert.equal(response.statusCode, 422, `${JSON.stringify(body)}: ${response.body}`)
+        assert.ok(issueLocs(response.body).includes(loc), `${loc} in ${response.body}`)
+        assert.match(
+          response
+            .json<{ detail: { msg: string }[] }>()
+            .detail.map((issue) => issue.msg)
+            .join('\n'),
+          message,
+        )
+      }
+      assert.deepEqual(await patch({ name: 'still' }), [{ name: 'minute', limit: 30, window: '1m' }], 'a refused edit changed nothing')
+    })
+
+    test('set_limits on a key with the server defaults gives it its own limits', async () => {
+      const created = await create({})
+      const response = await call('PATCH', `/v1/keys/${created.id}`, { set_limits: ['600/1m'] })
+      assert.deepEqual(response.json<KeyView>().limits, [{ name: 'minute', limit: 600, window: '1m' }])
+      const removal = await call('PATCH', `/v1/keys/${(await create({})).id}`, { remove_limits: ['minute'] })
+      assert.equal(removal.statusCode, 422)
+      assert.match(removal.body, /there are no limits of its own/)
+    })
+
     test('disable and enable: refused with the same 403 as an unknown key meanwhile, audited, reason kept', async () => {
       const created = await create({})
       assert.equal((await predict(created.key)).statusCode, 200)
@@ -453,6 +525,27 @@ describe('admin key API', () => {
       for (const body of [{ limits: ['lots'] }, {}, { limits: [] }]) {
         assert.equal((await call('PATCH', '/v1/owners/new-owner', body)).statusCode, 422, JSON.stringify(body))
       }
+    })
+
+    test('PATCH set_limits and remove_limits edit the shared limits and keep the others; removing the last leaves none', async () => {
+      const limits = async (body: Record<string, unknown>) => {
+        const response = await call('PATCH', '/v1/owners/edited-owner', body)
+        assert.equal(response.statusCode, 200, `${JSON.stringify(body)}: ${response.body}`)
+        return response.json<Owner>().limits
+      }
+      assert.deepEqual(await limits({ set_limits: ['1000/1h'] }), [{ name: 'hour', limit: 1000, window: '1h' }])
+      assert.deepEqual(await limits({ set_limits: ['day=20000/1d'] }), [
+        { name: 'hour', limit: 1000, window: '1h' },
+        { name: 'day', limit: 20000, window: '1d' },
+      ])
+      assert.deepEqual(await limits({ set_limits: ['500/1h'] }), [
+        { name: 'hour', limit: 500, window: '1h' },
+        { name: 'day', limit: 20000, window: '1d' },
+      ])
+      assert.deepEqual(await limits({ remove_limits: ['1h', 'day'] }), null)
+      const missing = await call('PATCH', '/v1/owners/edited-owner', { remove_limits: ['day'] })
+      assert.equal(missing.statusCode, 422)
+      assert.ok(issueLocs(missing.body).includes('body.remove_limits'), missing.body)
     })
 
     test('two keys of one owner share the owner’s budget exactly', async () => {

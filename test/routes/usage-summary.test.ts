@@ -144,7 +144,11 @@ describe('POST /v1/audit/verify', () => {
     assert.equal(response.statusCode, 200, response.body)
     const report = response.json()
     const head = await app.services.auditStore.head()
-    assert.deepEqual(report, { intact: true, records: head.seq, head: { seq: head.seq, hash: head.hash, time: head.time } })
+    assert.deepEqual(report, {
+      intact: true,
+      records: head.seq,
+      head: { seq: head.seq, hash: head.hash, time: new Date(head.time!).toISOString() },
+    })
     assert.ok(report.records >= 4, 'the key.create record and three requests')
   })
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ConfigError, envName, loadConfig, parseBytes } from '../../src/config.js'
+import { ConfigError, envName, loadConfig, parseBytes, settings } from '../../src/config.js'
 
 test('defaults apply when nothing is set', () => {
   const config = loadConfig({}, {})
@@ -65,4 +65,13 @@ test('byte sizes accept units', () => {
   assert.equal(parseBytes('4MB'), 4 * 1024 * 1024)
   assert.throws(() => parseBytes('10'))
   assert.throws(() => parseBytes('1gb'))
+})
+
+test('a switch that defaults to true is shown as --no-<flag>, and its help says what turning it off does', () => {
+  const switches = Object.values(settings).filter((setting) => setting.default === true && !('placeholder' in setting))
+  assert.deepEqual(
+    switches.map((setting) => setting.flag),
+    ['bootstrap', 'audit'],
+  )
+  for (const setting of switches) assert.match(setting.description, /^do not /, setting.flag)
 })
