@@ -2,14 +2,18 @@
  * Request bodies: JSON only. Other media types get 415. Bodies must be valid UTF-8 (400
  * otherwise: silently replacing bytes would classify a text the client did not send), and
  * `__proto__`/`constructor.prototype` keys are refused by the secure parser.
- * An empty JSON body counts as no body, so `POST /predict?text=...` with a JSON content type
- * works as the FastAPI reference service does.
+ * An empty body counts as no body, whatever its content type, so `POST /predict?text=...`
+ * sent with `curl -d ''` (an empty form body) works as the FastAPI reference service does,
+ * which never reads a body there.
  */
 import { isUtf8 } from 'node:buffer'
+import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import sjson from 'secure-json-parse'
 import { AppError, ErrorCode } from '../errors.js'
+
+type Done = (error: Error | null, body?: unknown) => void
 
 function parseJson(body: Buffer): unknown {
   if (body.length === 0) return undefined
@@ -21,9 +25,31 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
+/**
+ * The parser of every other media type (and of a body sent without one): an empty body is no
+ * body; the first byte of a non-empty one is a 415, and the rest is left unread for
+ * `plugins/unread-body.ts` to drain.
+ */
+function emptyOnly(_request: unknown, payload: IncomingMessage, done: Done): void {
+  const finish = (error: Error | null) => {
+    payload.off('data', onData)
+    payload.off('end', onEnd)
+    payload.off('error', onError)
+    done(error, undefined)
+  }
+  const onData = (chunk: Buffer) => {
+    if (chunk.length > 0) finish(new AppError(ErrorCode.UnsupportedMediaType, 'Unsupported Media Type: send application/json'))
+  }
+  const onEnd = () => finish(null)
+  const onError = () => finish(new AppError(ErrorCode.BadRequest, 'The request body could not be read'))
+  payload.on('data', onData)
+  payload.once('end', onEnd)
+  payload.once('error', onError)
+}
+
 async function jsonBody(app: FastifyInstance): Promise<void> {
   app.removeAllContentTypeParsers()
-  const parser = (_request: unknown, body: string | Buffer, done: (error: Error | null, body?: unknown) => void) => {
+  const parser = (_request: unknown, body: string | Buffer, done: Done) => {
     try {
       done(null, parseJson(body as Buffer))
     } catch (error) {
@@ -32,6 +58,7 @@ async function jsonBody(app: FastifyInstance): Promise<void> {
   }
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parser)
   app.addContentTypeParser(/^application\/[\w.+-]+\+json$/, { parseAs: 'buffer' }, parser)
+  app.addContentTypeParser('*', emptyOnly)
 }
 
 export default fp(jsonBody, { name: 'json-body' })

@@ -172,6 +172,25 @@ describe('bad input gets a clear 4xx', () => {
     }
   })
 
+  test('an empty body of any content type is no body: ?text= is classified, as by the reference service', async () => {
+    for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data; boundary=x', 'application/json']) {
+      const response = await predict({ query: 'text=fine', payload: '', headers: { 'content-type': type } })
+      assert.equal(response.statusCode, 200, `${type}: ${response.body}`)
+      assert.equal(response.json().text, 'fine')
+    }
+    const missing = assertError(await predict({ payload: '', headers: { 'content-type': 'text/plain' } }), 422, 'validation_error')
+    assert.deepEqual(missing.detail[0].loc, ['query', 'text'])
+  })
+
+  test('a non-empty body that is not JSON is refused even with ?text=: 415', async () => {
+    const response = await predict({
+      query: 'text=fine',
+      payload: 'text=hello',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
+    assertError(response, 415, 'unsupported_media_type')
+  })
+
   test('a 10 MB body: 413', async () => {
     const payload = JSON.stringify({ text: 'a'.repeat(10 * 1024 * 1024) })
     assertError(await predict({ payload, headers: { 'content-type': 'application/json' } }), 413, 'payload_too_large')
