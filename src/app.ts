@@ -10,6 +10,7 @@ import type { Config } from './config.js'
 import { PROJECT_ROOT } from './config.js'
 import { clientErrorHandler } from './http/client-error.js'
 import { frameworkErrors } from './http/framework-errors.js'
+import { parseQueryString } from './http/query-string.js'
 import { lazyChildLogger } from './http/request-logger.js'
 import { createLogger } from './logger.js'
 import auditPlugin from './plugins/audit.js'
@@ -78,6 +79,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       headersTimeout: config.requestTimeoutMs > 0 ? Math.min(config.headersTimeoutMs, config.requestTimeoutMs) : config.headersTimeoutMs,
       connectionsCheckingInterval: 1000,
     },
+    // Query strings decoded as FastAPI decodes them (bad escapes kept, not the whole value).
+    routerOptions: { querystringParser: parseQueryString },
     clientErrorHandler: clientErrorHandler(config.maxBodyBytes),
     frameworkErrors: frameworkErrors(config.maxBodyBytes),
   })

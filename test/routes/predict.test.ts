@@ -142,8 +142,20 @@ describe('bad input gets a clear 4xx', () => {
     assertError(await predict({ query: 'text=a', payload: { text: 'b' } }), 422, 'validation_error')
   })
 
-  test('a repeated query parameter: 422', async () => {
-    assertError(await predict({ query: 'text=a&text=b' }), 422, 'validation_error')
+  test('a repeated query parameter: the last value counts, as in FastAPI', async () => {
+    const response = await predict({ query: 'text=a&text=b&text=fine' })
+    assert.equal(response.statusCode, 200, response.body)
+    assert.equal(response.json().text, 'fine')
+  })
+
+  test('a bad %-escape is kept as it is and the valid ones are decoded, as in FastAPI', async () => {
+    const response = await predict({ query: 'text=100%%20great' })
+    assert.equal(response.statusCode, 200, response.body)
+    assert.equal(response.json().text, '100% great')
+  })
+
+  test('escapes that are not UTF-8 in the query: 400 invalid_encoding, as for a body', async () => {
+    for (const query of ['text=%FF', 'text=caf%C3%28']) assertError(await predict({ query }), 400, 'invalid_encoding')
   })
 
   test('invalid JSON: 400 invalid_json', async () => {
