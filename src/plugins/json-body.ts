@@ -8,7 +8,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage } from 'node:http'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import sjson from 'secure-json-parse'
 import { AppError, ErrorCode } from '../errors.js'
@@ -25,12 +25,17 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
+const unsupported = () => new AppError(ErrorCode.UnsupportedMediaType, 'Unsupported Media Type: send application/json')
+
 /**
  * The parser of every other media type (and of a body sent without one): an empty body is no
- * body; the first byte of a non-empty one is a 415, and the rest is left unread for
+ * body; a non-empty one is a 415 as soon as it is known to be non-empty (from its
+ * `Content-Length`, or the first byte of a chunked body), and is left unread for
  * `plugins/unread-body.ts` to drain.
  */
-function emptyOnly(_request: unknown, payload: IncomingMessage, done: Done): void {
+function emptyOnly(request: FastifyRequest, payload: IncomingMessage, done: Done): void {
+  if (Number(request.headers['content-length']) > 0) return done(unsupported())
+  if (payload.readableEnded) return done(null, undefined)
   const finish = (error: Error | null) => {
     payload.off('data', onData)
     payload.off('end', onEnd)
@@ -38,7 +43,7 @@ function emptyOnly(_request: unknown, payload: IncomingMessage, done: Done): voi
     done(error, undefined)
   }
   const onData = (chunk: Buffer) => {
-    if (chunk.length > 0) finish(new AppError(ErrorCode.UnsupportedMediaType, 'Unsupported Media Type: send application/json'))
+    if (chunk.length > 0) finish(unsupported())
   }
   const onEnd = () => finish(null)
   const onError = () => finish(new AppError(ErrorCode.BadRequest, 'The request body could not be read'))

@@ -113,6 +113,14 @@ export const CASES: ContractCase[] = [
     ...differs(NOT_JSON, 200, 415, 'unsupported_media_type'),
   },
   {
+    name: 'a chunked form body with ?text=',
+    path: '/predict?text=hi',
+    headers: FORM,
+    body: 'text=bye',
+    chunked: true,
+    ...differs(NOT_JSON, 200, 415, 'unsupported_media_type'),
+  },
+  {
     name: 'a text/plain body with ?text=',
     path: '/predict?text=hi',
     headers: TEXT,
