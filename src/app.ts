@@ -10,6 +10,7 @@ import type { Config } from './config.js'
 import { PROJECT_ROOT } from './config.js'
 import { clientErrorHandler } from './http/client-error.js'
 import { frameworkErrors } from './http/framework-errors.js'
+import { parseQueryString } from './http/query-string.js'
 import { lazyChildLogger } from './http/request-logger.js'
 import { createLogger } from './logger.js'
 import auditPlugin from './plugins/audit.js'
@@ -20,6 +21,7 @@ import errorHandler from './plugins/error-handler.js'
 import jsonBody from './plugins/json-body.js'
 import ledger from './plugins/ledger.js'
 import metricsPlugin from './plugins/metrics.js'
+import methodNotAllowed from './plugins/method-not-allowed.js'
 import openapi from './plugins/openapi.js'
 import rateLimit from './plugins/rate-limit.js'
 import requestId, { requestIdOf } from './plugins/request-id.js'
@@ -78,6 +80,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       headersTimeout: config.requestTimeoutMs > 0 ? Math.min(config.headersTimeoutMs, config.requestTimeoutMs) : config.headersTimeoutMs,
       connectionsCheckingInterval: 1000,
     },
+    // Query strings decoded as FastAPI decodes them (bad escapes kept, not the whole value).
+    routerOptions: { querystringParser: parseQueryString },
     clientErrorHandler: clientErrorHandler(config.maxBodyBytes),
     frameworkErrors: frameworkErrors(config.maxBodyBytes),
   })
@@ -91,6 +95,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(unreadBody, { maxBytes: config.maxBodyBytes })
   // Before audit and auth: a preflight is answered without a key (and is not audited).
   await app.register(corsPlugin, { origins: config.corsOrigins, apiKeyHeader: config.apiKeyHeader })
+  // Before any route (it records them), after the hooks that set the headers of every answer.
+  await app.register(methodNotAllowed)
   await app.register(jsonBody)
   await app.register(validation)
   // Before auth: while the audit buffer is full, refuse before doing any work.

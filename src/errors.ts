@@ -31,6 +31,8 @@ export enum ErrorCode {
   UnsupportedMediaType = 'unsupported_media_type',
   PayloadTooLarge = 'payload_too_large',
   NotFound = 'not_found',
+  /** The path exists with other methods (listed in `Allow`). */
+  MethodNotAllowed = 'method_not_allowed',
   ModelNotFound = 'model_not_found',
   Conflict = 'conflict',
   ServerBusy = 'server_busy',
@@ -65,6 +67,8 @@ function statusOf(code: ErrorCode): number {
     case ErrorCode.NotFound:
     case ErrorCode.ModelNotFound:
       return 404
+    case ErrorCode.MethodNotAllowed:
+      return 405
     case ErrorCode.RequestTimeout:
       return 408
     case ErrorCode.Conflict:

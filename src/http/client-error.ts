@@ -6,7 +6,7 @@
  * `{detail, code, request_id}`, then closes the connection, as Node does.
  */
 import { randomUUID } from 'node:crypto'
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES, maxHeaderSize } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ErrorBody } from '../errors.js'
@@ -14,10 +14,16 @@ import { AppError, ErrorCode } from '../errors.js'
 import { SECURITY_HEADERS } from './security-headers.js'
 import { isLingering, lingerThenDestroy } from './unread-body.js'
 
+// The URL counts toward Node's header limit, and a long text sent as `?text=` (as the FastAPI
+// reference service's clients do, which has no limit) is by far the usual cause: say what to do.
+const HEADERS_TOO_LARGE =
+  `Request headers are too large: the URL and headers must fit in ${maxHeaderSize / 1024} KiB. ` +
+  'Send a long text in a JSON body, not in the URL: POST /predict with Content-Type: application/json and {"text": "..."}'
+
 /** The AppError for a `clientError` event's error code. */
 export function clientErrorOf(code: string | undefined): AppError {
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return new AppError(ErrorCode.RequestTimeout, 'The request was not received in time')
-  if (code === 'HPE_HEADER_OVERFLOW') return new AppError(ErrorCode.HeadersTooLarge, 'Request headers are too large')
+  if (code === 'HPE_HEADER_OVERFLOW') return new AppError(ErrorCode.HeadersTooLarge, HEADERS_TOO_LARGE)
   return new AppError(ErrorCode.BadRequest, 'Malformed HTTP request')
 }
 

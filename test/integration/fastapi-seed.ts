@@ -1,6 +1,6 @@
 /**
  * The course's FastAPI reference service (`../shared/peers/fastapi-seed`) as a real child
- * process, for the remote-model tests: copied to a temporary folder (the shared one is
+ * process, for the remote-model and contract tests: copied to a temporary folder (the shared one is
  * read-only), its model trained once per machine into the system's temporary folder, served by
  * `python3 -m uvicorn` from Debian's packages (installed by `.ci/run`).
  */

@@ -66,8 +66,35 @@ test('unknown routes get a JSON 404 with the error shape', async () => {
   assert.equal(body.request_id, response.headers['x-request-id'])
 })
 
-test('a wrong method on a known path is a JSON 404 too', async () => {
-  const response = await app.inject({ method: 'GET', url: '/predict' })
-  assert.equal(response.statusCode, 404)
-  assert.equal(response.json().code, 'not_found')
+test('a wrong method on a known path is 405 with Allow, as FastAPI answers, before any key is asked for', async () => {
+  const cases: [string, string, string][] = [
+    ['GET', '/predict?text=hi', 'POST'],
+    ['PUT', '/predict', 'POST'],
+    ['POST', '/health', 'GET, HEAD'],
+    ['PUT', '/v1/keys/key_0123456789abcdef', 'GET, HEAD, PATCH, DELETE'],
+    ['GET', '/v1/keys/key_0123456789abcdef/rotate', 'POST'],
+    ['DELETE', '/v1/models/sentiment/predict', 'POST'],
+  ]
+  for (const [method, url, allow] of cases) {
+    const response = await app.inject({ method: method as 'GET', url })
+    assert.equal(response.statusCode, 405, `${method} ${url}: ${response.body}`)
+    assert.equal(response.headers.allow, allow)
+    const body = response.json()
+    assert.deepEqual(body, { detail: 'Method Not Allowed', code: 'method_not_allowed', request_id: response.headers['x-request-id'] })
+  }
+  const head = await app.inject({ method: 'HEAD', url: '/predict' })
+  assert.equal(head.statusCode, 405)
+  assert.equal(head.headers.allow, 'POST')
+})
+
+test('a path with no route for any method stays 404', async () => {
+  for (const [method, url] of [
+    ['POST', '/predict/'],
+    ['GET', '/v1/keys/a/b/c'],
+    ['DELETE', '/nope'],
+  ]) {
+    const response = await app.inject({ method: method as 'GET', url: url! })
+    assert.equal(response.statusCode, 404, `${method} ${url}`)
+    assert.equal(response.json().code, 'not_found')
+  }
 })

@@ -142,8 +142,20 @@ describe('bad input gets a clear 4xx', () => {
     assertError(await predict({ query: 'text=a', payload: { text: 'b' } }), 422, 'validation_error')
   })
 
-  test('a repeated query parameter: 422', async () => {
-    assertError(await predict({ query: 'text=a&text=b' }), 422, 'validation_error')
+  test('a repeated query parameter: the last value counts, as in FastAPI', async () => {
+    const response = await predict({ query: 'text=a&text=b&text=fine' })
+    assert.equal(response.statusCode, 200, response.body)
+    assert.equal(response.json().text, 'fine')
+  })
+
+  test('a bad %-escape is kept as it is and the valid ones are decoded, as in FastAPI', async () => {
+    const response = await predict({ query: 'text=100%%20great' })
+    assert.equal(response.statusCode, 200, response.body)
+    assert.equal(response.json().text, '100% great')
+  })
+
+  test('escapes that are not UTF-8 in the query: 400 invalid_encoding, as for a body', async () => {
+    for (const query of ['text=%FF', 'text=caf%C3%28']) assertError(await predict({ query }), 400, 'invalid_encoding')
   })
 
   test('invalid JSON: 400 invalid_json', async () => {
@@ -170,6 +182,25 @@ describe('bad input gets a clear 4xx', () => {
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml']) {
       assertError(await predict({ payload: 'text=hello', headers: { 'content-type': type } }), 415, 'unsupported_media_type')
     }
+  })
+
+  test('an empty body of any content type is no body: ?text= is classified, as by the reference service', async () => {
+    for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data; boundary=x', 'application/json']) {
+      const response = await predict({ query: 'text=fine', payload: '', headers: { 'content-type': type } })
+      assert.equal(response.statusCode, 200, `${type}: ${response.body}`)
+      assert.equal(response.json().text, 'fine')
+    }
+    const missing = assertError(await predict({ payload: '', headers: { 'content-type': 'text/plain' } }), 422, 'validation_error')
+    assert.deepEqual(missing.detail[0].loc, ['query', 'text'])
+  })
+
+  test('a non-empty body that is not JSON is refused even with ?text=: 415', async () => {
+    const response = await predict({
+      query: 'text=fine',
+      payload: 'text=hello',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
+    assertError(response, 415, 'unsupported_media_type')
   })
 
   test('a 10 MB body: 413', async () => {
