@@ -27,6 +27,7 @@ const GROUP_OF: Record<Outcome, GroupLabel> = {
   revoked_key: 'invalid key',
   disabled_key: 'invalid key',
   rotated_key: 'invalid key',
+  ip_not_allowed: 'invalid key',
   insufficient_scope: 'invalid key',
   bad_request: 'bad request',
   timeout: 'errors',

@@ -10,6 +10,7 @@ const REFUSALS = [
   'revoked_key',
   'disabled_key',
   'rotated_key',
+  'ip_not_allowed',
   'insufficient_scope',
   'rate_limited',
 ] as const

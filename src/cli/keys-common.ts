@@ -88,6 +88,7 @@ export function keyLines(record: ApiKeyRecord, now: number): string {
     ['status', statusText(record, now)],
     ['scopes', record.scopes.join(',')],
     ['models', record.models?.join(',') ?? 'all'],
+    ['allowed ips', record.allowedIps?.join(',') ?? 'any'],
     ['limits', limitsText(record.limits)],
     ['metadata', record.metadata === null ? '-' : JSON.stringify(record.metadata)],
     ['created', formatTime(record.createdAt)],

@@ -15,6 +15,7 @@ import type { KeyView } from '../keys/view.js'
 import { keyView, limitsView } from '../keys/view.js'
 import { parseExpiry } from '../lib/duration.js'
 import { parseModelList } from '../models/spec.js'
+import { allowIpList } from './allow-ip.js'
 import { keyLimitsEdit } from '../ratelimit/limit-edit.js'
 import { parseRules } from '../ratelimit/policy.js'
 import { registerFind } from './keys-find.js'
@@ -69,9 +70,12 @@ interface CreateOptions {
   expires?: string
   limit: string[]
   models?: string
+  allowIp?: string
   metadata?: string
   json?: boolean
 }
+
+const ALLOW_IP_HELP = 'comma-separated addresses or CIDR ranges the key may be used from, e.g. 10.0.0.0/8,2001:db8::/32'
 
 function registerCreate(keys: Command): void {
   const create = storeCommand(keys, 'create', 'create a key and print it once')
@@ -85,6 +89,7 @@ function registerCreate(keys: Command): void {
         .default([], "the server's"),
     )
     .option('--models <list>', 'comma-separated models the key may use (default: all); the built-in model or one given with --model')
+    .option('--allow-ip <list>', `${ALLOW_IP_HELP} (default: any)`)
     .option('--metadata <json>', 'a small JSON object of your own (at most 4 KiB)')
   addModelSettings(create).action(async (options: CreateOptions, command: Command) => {
     const config = configFrom(command)
@@ -95,6 +100,7 @@ function registerCreate(keys: Command): void {
       expiresAt: options.expires === undefined ? null : parseExpiry(options.expires, Date.now()),
       limits: options.limit.length > 0 ? parseRules(options.limit) : null,
       models: options.models === undefined ? null : knownModelList(options.models, config),
+      allowedIps: options.allowIp === undefined ? null : allowIpList(options.allowIp),
       metadata: options.metadata === undefined ? null : parseMetadataOption(options.metadata),
     }))
     const created = await withKeys(config, (service) => service.create(input, 'cli'))
@@ -208,6 +214,8 @@ interface UpdateOptions extends LimitOptions {
   defaultLimits?: boolean
   models?: string
   allModels?: boolean
+  allowIp?: string
+  anyIp?: boolean
   metadata?: string | false
   json?: boolean
 }
@@ -223,6 +231,7 @@ function parseChanges(options: UpdateOptions, config: Config): KeyUpdate {
   if (options.defaultLimits && limitsGiven(options))
     throw new Error('--default-limits excludes --limit, --remove-limit and --replace-limits')
   if (options.models !== undefined && options.allModels) throw new Error('--models and --all-models exclude each other')
+  if (options.allowIp !== undefined && options.anyIp) throw new Error('--allow-ip and --any-ip exclude each other')
   const changes: KeyUpdate = {}
   if (options.name !== undefined) changes.name = parseKeyName(options.name)
   if (options.scopes !== undefined) changes.scopes = parseScopes(options.scopes)
@@ -233,11 +242,13 @@ function parseChanges(options: UpdateOptions, config: Config): KeyUpdate {
   if (options.defaultLimits) changes.limits = null
   if (options.models !== undefined) changes.models = knownModelList(options.models, config)
   if (options.allModels) changes.models = null
+  if (options.allowIp !== undefined) changes.allowedIps = allowIpList(options.allowIp)
+  if (options.anyIp) changes.allowedIps = null
   if (options.metadata === false) changes.metadata = null
   else if (options.metadata !== undefined) changes.metadata = parseMetadataOption(options.metadata)
   if (Object.keys(changes).length === 0) {
     throw new Error(
-      'nothing to change: give --name, --scopes, --expires, --no-expires, --limit, --remove-limit, --default-limits, --models, --all-models, --metadata or --no-metadata',
+      'nothing to change: give --name, --scopes, --expires, --no-expires, --limit, --remove-limit, --default-limits, --models, --all-models, --allow-ip, --any-ip, --metadata or --no-metadata',
     )
   }
   return changes
@@ -247,7 +258,7 @@ function registerUpdate(keys: Command): void {
   const update = storeCommand(
     keys,
     'update',
-    "change a key's name, scopes, expiry, limits, models or metadata (a running server applies it within a second)",
+    "change a key's name, scopes, expiry, limits, models, allowed addresses or metadata (a running server applies it within a second)",
   )
     .argument('<id>', 'the key id (key_...)')
     .option('--name <name>', 'new name')
@@ -258,6 +269,8 @@ function registerUpdate(keys: Command): void {
     .option('--default-limits', "drop the key's own limits: the server's defaults apply")
     .option('--models <list>', 'restrict the key to these comma-separated models: the built-in model or ones given with --model')
     .option('--all-models', 'let the key use every model')
+    .option('--allow-ip <list>', `replace the addresses the key may be used from: ${ALLOW_IP_HELP}`)
+    .option('--any-ip', 'let the key be used from any address')
     .option('--metadata <json>', 'replace the metadata with this JSON object')
     .option('--no-metadata', 'drop the metadata')
   addModelSettings(update).action(async (id: string, options: UpdateOptions, command: Command) => {

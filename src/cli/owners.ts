@@ -8,6 +8,7 @@ import { limitsText, parseOptions, statusText, storeCommand, withKeys } from './
 import type { LimitOptions } from './limit-options.js'
 import { addLimitOptions, limitEditGuard, limitsChange, limitsGiven } from './limit-options.js'
 import { configFrom } from './options.js'
+import { allowIpList } from './allow-ip.js'
 import { CliError } from './run.js'
 import { formatTime, renderTable } from './table.js'
 
@@ -25,6 +26,7 @@ async function loadOwner(command: Command, id: string) {
     return {
       exists: owner !== undefined || records.length > 0,
       limits: owner?.limits ?? null,
+      allowedIps: owner?.allowedIps ?? null,
       records,
       usage: summarize(counts.values()),
       now,
@@ -33,14 +35,23 @@ async function loadOwner(command: Command, id: string) {
 }
 
 function printOwner(id: string, owner: Awaited<ReturnType<typeof loadOwner>>, json: boolean): void {
-  const { limits, records, usage, now } = owner
+  const { limits, allowedIps, records, usage, now } = owner
   if (json) {
     const since = new Date(now - DAY_MS).toISOString()
-    console.log(JSON.stringify({ id, limits: limitsView(limits), keys: records.map((r) => keyView(r, now)), usage: { since, ...usage } }))
+    console.log(
+      JSON.stringify({
+        id,
+        limits: limitsView(limits),
+        allowed_ips: allowedIps,
+        keys: records.map((r) => keyView(r, now)),
+        usage: { since, ...usage },
+      }),
+    )
     return
   }
   console.log(`owner:         ${id}`)
   console.log(`shared limits: ${limitsText(limits, 'none')}`)
+  console.log(`allowed ips:   ${allowedIps?.join(',') ?? 'any'}`)
   console.log(`last 24h:      ${usage.requests} requests, ${usage.rejected} rejected\n`)
   const rows = records.map((r) => [
     r.id,
@@ -75,19 +86,38 @@ export function registerOwners(program: Command): void {
   ).argument('<id>', 'the owner id')
   addLimitOptions(update, 'owner')
     .option('--no-limits', 'drop the shared limits')
-    .action(async (raw: string, options: LimitOptions & { limits?: boolean; json?: boolean }, command: Command) => {
+    .option('--allow-ip <list>', 'comma-separated addresses or CIDR ranges every key of the owner may be used from')
+    .option('--any-ip', 'let the keys of the owner be used from any address')
+    .action(async (raw: string, options: OwnerUpdateOptions, command: Command) => {
       const id = ownerId(raw)
-      const change = parseOptions(() => {
-        if (options.limits === false && limitsGiven(options))
-          throw new Error('--no-limits excludes --limit, --remove-limit and --replace-limits')
-        if (options.limits === false) return null
-        const change = limitsChange(options, ownerLimitsEdit)
-        if (change === undefined) throw new Error('give --limit or --remove-limit (repeatable), or --no-limits')
-        return change
-      })
-      const { limits } = await limitEditGuard(() => withKeys(configFrom(command), (service) => service.setOwnerLimits(id, change, 'cli')))
+      const { change, allowedIps } = parseOptions(() => ownerChanges(options))
+      const config = configFrom(command)
+      if (change !== undefined) await limitEditGuard(() => withKeys(config, (service) => service.setOwnerLimits(id, change, 'cli')))
+      if (allowedIps !== undefined) await withKeys(config, (service) => service.setOwnerAllowedIps(id, allowedIps, 'cli'))
       const owner = await loadOwner(command, id)
       if (options.json === true) printOwner(id, owner, true)
-      else console.log(`Owner ${id}: shared limits ${limitsText(limits, 'none')} (a running server applies them within a second).`)
+      else {
+        const ips = owner.allowedIps?.join(',') ?? 'any address'
+        console.log(
+          `Owner ${id}: shared limits ${limitsText(owner.limits, 'none')}; keys usable from ${ips} (a running server applies this within a second).`,
+        )
+      }
     })
+}
+
+interface OwnerUpdateOptions extends LimitOptions {
+  limits?: boolean
+  allowIp?: string
+  anyIp?: boolean
+  json?: boolean
+}
+
+function ownerChanges(options: OwnerUpdateOptions) {
+  if (options.limits === false && limitsGiven(options)) throw new Error('--no-limits excludes --limit, --remove-limit and --replace-limits')
+  if (options.allowIp !== undefined && options.anyIp) throw new Error('--allow-ip and --any-ip exclude each other')
+  const change = options.limits === false ? null : limitsChange(options, ownerLimitsEdit)
+  const allowedIps = options.anyIp ? null : options.allowIp === undefined ? undefined : allowIpList(options.allowIp)
+  if (change === undefined && allowedIps === undefined)
+    throw new Error('give --limit or --remove-limit (repeatable), --no-limits, --allow-ip or --any-ip')
+  return { change, allowedIps }
 }

@@ -166,6 +166,13 @@ const migrations: Record<string, Migration> = {
         .execute()
     },
   },
+  '0009_ip_allow_lists': {
+    async up(db: Kysely<unknown>) {
+      // JSON arrays of normalised CIDR ranges the key (or every key of the owner) may be used from; NULL = anywhere.
+      await db.schema.alterTable('api_keys').addColumn('allowed_ips', 'text').execute()
+      await db.schema.alterTable('owners').addColumn('allowed_ips', 'text').execute()
+    },
+  },
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }

@@ -20,6 +20,8 @@ export interface ApiKeysTable {
   limits: string | null
   /** JSON array of the model names the key may use, or NULL for all. */
   models: string | null
+  /** JSON array of CIDR ranges the key may be used from, or NULL for any address. */
+  allowed_ips: string | null
   /** External id of who the key belongs to (`[A-Za-z0-9_.-]{1,255}`); keys of before owners: `default`. */
   owner: string
   /** A small JSON object chosen by the operator, or NULL. */
@@ -37,6 +39,8 @@ interface OwnersTable {
   id: string
   /** JSON array of limit rules, or NULL for none. */
   limits: string | null
+  /** JSON array of CIDR ranges every key of the owner may be used from, or NULL for any address. */
+  allowed_ips: string | null
   created_at: number
   updated_at: number
 }

@@ -34,6 +34,7 @@ const BY_AUTH_FAILURE: Record<AuthFailure, Outcome> = {
   revoked: 'revoked_key',
   disabled: 'disabled_key',
   rotated: 'rotated_key',
+  ip_not_allowed: 'ip_not_allowed',
 }
 
 /** The outcome of an answered request; `aborted` when the client left first. */

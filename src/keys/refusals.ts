@@ -15,8 +15,11 @@
  */
 export type KeyRefusal = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'disabled' | 'rotated'
 
-/** Why authentication failed: no key at all, or a refused one. */
-export type AuthFailure = 'missing' | KeyRefusal
+/**
+ * Why authentication failed: no key at all, a refused one, or an accepted key used from an
+ * address outside its (or its owner's) IP allow-list.
+ */
+export type AuthFailure = 'missing' | KeyRefusal | 'ip_not_allowed'
 
 /**
  * Why a change to a key was refused: no such key; the key is revoked (or already replaced, for a

@@ -55,6 +55,8 @@ export interface CreateKeyInput {
   limits?: LimitRule[] | null
   /** The models the key may use; null or absent: all. */
   models?: string[] | null
+  /** CIDR ranges the key may be used from; null or absent: any address. */
+  allowedIps?: string[] | null
   /** Who the key belongs to; absent: `default`. */
   owner?: string
   metadata?: KeyMetadata | null
@@ -145,6 +147,7 @@ export class KeyService {
       updatedAt: now,
       limits: input.limits ?? null,
       models: input.models ?? null,
+      allowedIps: input.allowedIps ?? null,
       owner: input.owner ?? DEFAULT_OWNER,
       metadata: input.metadata ?? null,
       disabled: input.disabled ?? false,
@@ -243,6 +246,14 @@ export class KeyService {
   /** An owner's shared limits, or undefined when none were ever set. */
   owner(id: string): Promise<OwnerRecord | undefined> {
     return this.store.findOwner(id)
+  }
+
+  /** Sets (null: clears) the addresses every key of an owner may be used from; applied within a second. */
+  async setOwnerAllowedIps(owner: string, allowedIps: string[] | null, actor: Actor = 'system'): Promise<OwnerRecord> {
+    await this.store.exclusive((store) => store.setOwnerAllowedIps(owner, allowedIps, this.clock.now()))
+    await this.changedHere()
+    await this.audit?.admin({ action: 'owner.update', actor, keyId: null, keyPrefix: null, detail: { owner, allowedIps } })
+    return (await this.store.findOwner(owner))!
   }
 
   /**
@@ -382,8 +393,8 @@ export class KeyService {
   }
 
   private async principalOf(record: ApiKeyRecord): Promise<Principal> {
-    const ownerLimits = (await this.store.findOwner(record.owner))?.limits ?? null
-    return toPrincipal(record, ownerLimits)
+    const owner = await this.store.findOwner(record.owner)
+    return toPrincipal(record, owner?.limits ?? null, owner?.allowedIps ?? null)
   }
 
   private judge(digest: string, entry: CacheEntry): VerifyResult {
@@ -431,7 +442,7 @@ export class KeyService {
   }
 }
 
-function toPrincipal(record: ApiKeyRecord, ownerLimits: LimitRule[] | null): Principal {
+function toPrincipal(record: ApiKeyRecord, ownerLimits: LimitRule[] | null, ownerAllowedIps: string[] | null): Principal {
   const { id: keyId, prefix, name, scopes, limits, models, owner } = record
-  return { keyId, prefix, name, scopes, limits, models, owner, ownerLimits }
+  return { keyId, prefix, name, scopes, limits, models, owner, ownerLimits, allowedIps: record.allowedIps, ownerAllowedIps }
 }

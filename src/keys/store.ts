@@ -33,6 +33,7 @@ function toRecord(row: Row): ApiKeyRecord {
     updatedAt: Number(row.updated_at),
     limits: json<LimitRule[]>(row.limits),
     models: json<string[]>(row.models),
+    allowedIps: json<string[]>(row.allowed_ips),
     owner: row.owner,
     metadata: json<KeyMetadata>(row.metadata),
     disabled: Number(row.disabled) === 1,
@@ -55,6 +56,7 @@ function toRow(record: ApiKeyRecord): Row {
     updated_at: record.updatedAt,
     limits: text(record.limits),
     models: text(record.models),
+    allowed_ips: text(record.allowedIps),
     owner: record.owner,
     metadata: text(record.metadata),
     disabled: record.disabled ? 1 : 0,
@@ -137,6 +139,7 @@ export class KeyStore {
         ...(changes.expiresAt !== undefined && { expires_at: changes.expiresAt }),
         ...(changes.limits !== undefined && { limits: changes.limits === null ? null : JSON.stringify(changes.limits) }),
         ...(changes.models !== undefined && { models: text(changes.models) }),
+        ...(changes.allowedIps !== undefined && { allowed_ips: text(changes.allowedIps) }),
         ...(changes.metadata !== undefined && { metadata: text(changes.metadata) }),
         ...(changes.disabled !== undefined && { disabled: changes.disabled ? 1 : 0 }),
         updated_at: at,
@@ -251,8 +254,24 @@ export class KeyStore {
   async findOwner(id: string): Promise<OwnerRecord | undefined> {
     const row = await this.db.selectFrom('owners').selectAll().where('id', '=', id).executeTakeFirst()
     return (
-      row && { id: row.id, limits: json<LimitRule[]>(row.limits), createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) }
+      row && {
+        id: row.id,
+        limits: json<LimitRule[]>(row.limits),
+        allowedIps: json<string[]>(row.allowed_ips),
+        createdAt: Number(row.created_at),
+        updatedAt: Number(row.updated_at),
+      }
     )
+  }
+
+  /** Sets (or clears, with null) the addresses every key of an owner may be used from. */
+  async setOwnerAllowedIps(id: string, allowedIps: string[] | null, at: number): Promise<void> {
+    await this.db
+      .insertInto('owners')
+      .values({ id, limits: null, allowed_ips: text(allowedIps), created_at: at, updated_at: at })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ allowed_ips: text(allowedIps), updated_at: at }))
+      .execute()
+    await this.announce()
   }
 
   /** Sets (or clears, with null) an owner's shared limits. */

@@ -40,6 +40,8 @@ export interface ApiKeyRecord {
   limits: LimitRule[] | null
   /** The models the key may use; null: all of them. */
   models: string[] | null
+  /** CIDR ranges the key may be used from (`keys/ip-allow.ts`); null: any address. */
+  allowedIps: string[] | null
   owner: string
   metadata: KeyMetadata | null
   disabled: boolean
@@ -55,6 +57,7 @@ export interface KeyChanges {
   expiresAt?: number | null
   limits?: LimitRule[] | null
   models?: string[] | null
+  allowedIps?: string[] | null
   metadata?: KeyMetadata | null
   disabled?: boolean
 }
@@ -78,6 +81,8 @@ export interface KeyFilter {
 export interface OwnerRecord {
   id: string
   limits: LimitRule[] | null
+  /** CIDR ranges every key of the owner may be used from; null: any address. */
+  allowedIps: string[] | null
   createdAt: number
   updatedAt: number
 }
@@ -93,6 +98,9 @@ export interface Principal {
   owner: string
   /** Limits shared by every key of the owner; null: none. */
   ownerLimits: readonly LimitRule[] | null
+  /** Where the key, and every key of its owner, may be used from; null: any address. */
+  allowedIps: readonly string[] | null
+  ownerAllowedIps: readonly string[] | null
 }
 
 /** A refused key that exists (revoked, expired, disabled, rotated) carries its id, for the audit log. */

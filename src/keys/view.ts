@@ -27,6 +27,7 @@ export function keyView(record: ApiKeyRecord, now: number) {
     prefix: record.prefix,
     scopes: record.scopes,
     models: record.models,
+    allowed_ips: record.allowedIps,
     limits: limitsView(record.limits),
     metadata: record.metadata,
     status,

@@ -4,7 +4,8 @@
  *
  * No key: 401 + `WWW-Authenticate: APIKey`. Malformed, unknown, revoked, expired, disabled or
  * rotated-past-grace key: the same 403 for all, so callers learn nothing; the true reason stays
- * in the request's ledger for the audit log. A valid key without the route's scope: 403
+ * in the request's ledger for the audit log. A valid key used from an address outside its or its
+ * owner's IP allow-list gets that same 403 (audited as `ip_not_allowed`). A valid key without the route's scope: 403
  * `insufficient_scope`. Requests without a key and refused keys both count as failed
  * authentications of their address, and an address that failed too often is refused with 429
  * before its key is even looked at.
@@ -13,6 +14,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, ErrorCode, errors } from '../errors.js'
 import { visiblePrefix } from '../keys/format.js'
+import { ipAllowed } from '../keys/ip-allow.js'
 import type { KeyService } from '../keys/service.js'
 import type { AuthFailureGuard } from '../ratelimit/auth-guard.js'
 import { ceilSeconds } from '../ratelimit/limiter.js'
@@ -67,7 +69,15 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
       await options.guard.recordFailure(request.ip)
       throw errors.invalidKey()
     }
-    ledger.principal = result.principal
+    const { principal } = result
+    if (!ipAllowed(principal.allowedIps, request.ip) || !ipAllowed(principal.ownerAllowedIps, request.ip)) {
+      // The same 403 as any refused key: the caller learns nothing about the key or its list.
+      ledger.authFailure = 'ip_not_allowed'
+      ledger.refusedKey = { id: principal.keyId, prefix: principal.prefix }
+      await options.guard.recordFailure(request.ip)
+      throw errors.invalidKey()
+    }
+    ledger.principal = principal
     const scopes = ledger.scopes
     if (!scopes.some((needed) => result.principal.scopes.includes(needed))) throw errors.insufficientScope(scopes.join("' or '"))
   })

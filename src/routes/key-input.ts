@@ -8,6 +8,7 @@ import type { KeyMetadata } from '../keys/types.js'
 import { parseGrace, parseKeyName, parseMetadata } from '../keys/types.js'
 import { LATEST_TIME_MS, parseDuration } from '../lib/duration.js'
 import { unknownModels } from '../models/spec.js'
+import { parseAllowList } from '../keys/ip-allow.js'
 import type { LimitEdit, LimitsChange } from '../ratelimit/limit-edit.js'
 import { LimitEditError, parseLimitEdit } from '../ratelimit/limit-edit.js'
 import type { LimitRule } from '../ratelimit/policy.js'
@@ -78,6 +79,10 @@ export function modelsInput(raw: readonly string[] | null, known: readonly strin
     throw errors.validation(unknown.map(({ index, message }) => ({ loc: ['body', 'models', index], msg: message, type: 'value_error' })))
   return [...raw]
 }
+
+/** `allowed_ips`: normalised CIDR ranges (422 naming the first that is not one); null: any address. */
+export const allowedIpsInput = (raw: readonly string[] | null): string[] | null =>
+  raw === null ? null : guard('allowed_ips', () => parseAllowList(raw))
 
 export const metadataInput = (raw: Record<string, unknown> | null): KeyMetadata | null =>
   raw === null ? null : guard('metadata', () => parseMetadata(raw))

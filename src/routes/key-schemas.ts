@@ -16,6 +16,13 @@ export const Models = Nullable(
     description: 'Models the key may use; null: all',
   }),
 )
+export const AllowedIps = Nullable(
+  Type.Array(Type.String({ minLength: 1, maxLength: 64, pattern: NO_CONTROLS }), {
+    minItems: 1,
+    maxItems: 100,
+    description: 'Addresses or CIDR ranges (10.0.0.0/8, 2001:db8::/32) the key may be used from; null: any address',
+  }),
+)
 export const LimitsInput = Nullable(
   Type.Array(Type.String({ maxLength: 64 }), {
     minItems: 1,
@@ -49,6 +56,7 @@ export const KeyObject = Type.Object({
   prefix: Type.String({ description: 'The visible start of the key, never the key' }),
   scopes: Type.Array(Type.Enum(SCOPES)),
   models: Nullable(Type.Array(Type.String())),
+  allowed_ips: Nullable(Type.Array(Type.String(), { description: 'CIDR ranges the key may be used from; null: any address' })),
   limits: Nullable(Type.Array(RuleView)),
   metadata: Nullable(Type.Record(Type.String(), Type.Unknown())),
   status: Type.Enum(KEY_STATUSES, { description: 'rotated: replaced by a rotation (accepted until grace_ends_at)' }),
@@ -86,6 +94,9 @@ const UsageView = Type.Object({
 export const OwnerObject = Type.Object({
   id: Type.String(),
   limits: Nullable(Type.Array(RuleView, { description: 'Shared by all the owner’s keys, on top of each key’s own' })),
+  allowed_ips: Nullable(
+    Type.Array(Type.String(), { description: 'CIDR ranges every key of the owner may be used from; null: any address' }),
+  ),
   keys: Type.Array(KeyObject),
   usage: UsageView,
 })

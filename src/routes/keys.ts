@@ -24,6 +24,7 @@ import {
   limitsInput,
   metadataInput,
   modelsInput,
+  allowedIpsInput,
   nameInput,
 } from './key-input.js'
 import {
@@ -34,6 +35,7 @@ import {
   LimitsInput,
   Metadata,
   Models,
+  AllowedIps,
   OwnerId,
   RemoveLimitsInput,
   Scopes,
@@ -72,6 +74,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
             owner: OwnerId,
             scopes: Type.Optional(Scopes),
             models: Type.Optional(Models),
+            allowed_ips: Type.Optional(AllowedIps),
             limits: Type.Optional(LimitsInput),
             expires_at: Type.Optional(
               Type.Union([Type.String({ maxLength: 40, description: 'ISO 8601 time in the future' }), Type.Null()]),
@@ -92,6 +95,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
           owner: body.owner,
           scopes: body.scopes ? [...body.scopes].sort() : ['predict'],
           models: modelsInput(body.models ?? null, knownModels()),
+          allowedIps: allowedIpsInput(body.allowed_ips ?? null),
           limits: limitsInput(body.limits ?? null),
           expiresAt: expiryInput(body, clock.now()) ?? null,
           metadata: metadataInput(body.metadata ?? null),
@@ -181,13 +185,15 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
       config: admin,
       schema: {
         tags: ['keys'],
-        summary: 'Change a key: name, scopes, models, limits (replace all, or set and remove some), expiry, metadata, enabled (admin)',
+        summary:
+          'Change a key: name, scopes, models, allowed addresses, limits (replace all, or set and remove some), expiry, metadata, enabled (admin)',
         params: IdParams,
         body: Type.Object(
           {
             name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
             scopes: Type.Optional(Scopes),
             models: Type.Optional(Models),
+            allowed_ips: Type.Optional(AllowedIps),
             limits: Type.Optional(LimitsInput),
             set_limits: Type.Optional(SetLimitsInput),
             remove_limits: Type.Optional(RemoveLimitsInput),
@@ -206,6 +212,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
       if (body.name !== undefined) changes.name = nameInput(body.name)
       if (body.scopes !== undefined) changes.scopes = [...body.scopes].sort()
       if (body.models !== undefined) changes.models = modelsInput(body.models, knownModels())
+      if (body.allowed_ips !== undefined) changes.allowedIps = allowedIpsInput(body.allowed_ips)
       const limits = limitsChangeInput(body, keyLimitsEdit)
       if (limits !== undefined) changes.limits = limits
       if (body.expires_at !== undefined) changes.expiresAt = expiryInput({ expires_at: body.expires_at }, clock.now())

@@ -10,8 +10,8 @@ import { errors } from '../errors.js'
 import { keyView, limitsView } from '../keys/view.js'
 import { protectedErrors } from './common.js'
 import { ownerLimitsEdit } from '../ratelimit/limit-edit.js'
-import { limitEditGuard, limitsChangeInput } from './key-input.js'
-import { LimitsInput, OwnerId, OwnerObject, RemoveLimitsInput, SetLimitsInput, adminErrors } from './key-schemas.js'
+import { allowedIpsInput, limitEditGuard, limitsChangeInput } from './key-input.js'
+import { AllowedIps, LimitsInput, OwnerId, OwnerObject, RemoveLimitsInput, SetLimitsInput, adminErrors } from './key-schemas.js'
 import { requirePrincipal } from '../http/ledger.js'
 
 const DAY_MS = 86_400_000
@@ -35,6 +35,7 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
     return {
       id,
       limits: limitsView(owner?.limits ?? null),
+      allowed_ips: owner?.allowedIps ?? null,
       keys: records.map((record) => keyView(record, now)),
       usage: { since: new Date(since).toISOString(), ...summarize(counts.values()) },
     }
@@ -65,13 +66,14 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
       schema: {
         tags: ['keys'],
         summary:
-          'Set (or clear, with null) the limits shared by all of an owner’s keys, or set and remove some of them and keep the others (admin)',
+          'Set (or clear, with null) the limits shared by all of an owner’s keys, or set and remove some of them and keep the others; set (or clear) the addresses its keys may be used from (admin)',
         params: IdParams,
         body: Type.Object(
           {
             limits: Type.Optional(LimitsInput),
             set_limits: Type.Optional(SetLimitsInput),
             remove_limits: Type.Optional(RemoveLimitsInput),
+            allowed_ips: Type.Optional(AllowedIps),
           },
           { additionalProperties: false, minProperties: 1 },
         ),
@@ -79,8 +81,11 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
       },
     },
     async (request) => {
-      const change = limitsChangeInput(request.body, ownerLimitsEdit)!
-      await limitEditGuard(() => keys.setOwnerLimits(request.params.id, change, requirePrincipal(request).keyId))
+      const actor = requirePrincipal(request).keyId
+      const change = limitsChangeInput(request.body, ownerLimitsEdit)
+      const allowedIps = request.body.allowed_ips === undefined ? undefined : allowedIpsInput(request.body.allowed_ips)
+      if (change !== undefined) await limitEditGuard(() => keys.setOwnerLimits(request.params.id, change, actor))
+      if (allowedIps !== undefined) await keys.setOwnerAllowedIps(request.params.id, allowedIps, actor)
       return (await ownerView(request.params.id))!
     },
   )
