@@ -19,10 +19,14 @@ import { TEST_DATABASE_URL, freshPostgres } from './postgres.js'
 
 export { PROJECT_ROOT }
 
+const tempDirs: string[] = []
+
 /** A fresh temporary directory, removed when the process exits. */
 export function tempDir(prefix = 'infergate-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+  // One exit listener for all of them: one each passed Node's limit of 10 and printed a warning.
+  if (tempDirs.length === 0) process.once('exit', () => tempDirs.forEach((made) => fs.rmSync(made, { recursive: true, force: true })))
+  tempDirs.push(dir)
   return dir
 }
 

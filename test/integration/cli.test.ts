@@ -96,8 +96,9 @@ describe('usage errors', () => {
         ["error: required option '--name <name>' not specified", '(infergate keys create --help lists the options)'],
       ],
     ]
+    const dataDir = tempDir()
     for (const [args, lines] of cases) {
-      const result = await runCli([...args, '--data-dir', tempDir()])
+      const result = await runCli([...args, '--data-dir', dataDir])
       assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`)
       assert.deepEqual(result.stderr.trim().split('\n'), lines)
     }
