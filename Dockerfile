@@ -7,7 +7,7 @@ WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY . .
 # npm ci builds dist/ (prepare). onnxruntime-node's install script only downloads CUDA files:
-# package.json's allowScripts denies it on npm 11, and this variable skips it on the image's npm 10.
+# .npmrc and package.json's allowScripts skip it too; this variable is onnxruntime-node's own switch.
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 RUN npm ci && npm prune --omit=dev
 
