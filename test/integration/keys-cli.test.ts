@@ -222,6 +222,25 @@ describe('infergate keys lifecycle', () => {
     assert.deepEqual([missing.code, missing.stderr.trim()], [1, 'infergate: no key has the owner nobody and it has no limits'])
   })
 
+  test('IP allow-lists: --allow-ip normalises the ranges, --any-ip clears them, a bad range is one line and exit 2', async () => {
+    const created = await json<Created>('keys', 'create', '--name', 'office', '--owner', 'ip-team', '--allow-ip', '10.1.2.3/8, 2001:db8::1')
+    assert.deepEqual(created.allowed_ips, ['10.0.0.0/8', '2001:db8::1/128'])
+    assert.match((await cli('keys', 'show', created.id)).stdout, /allowed ips: +10\.0\.0\.0\/8,2001:db8::1\/128/)
+    assert.equal((await json<KeyView>('keys', 'update', created.id, '--any-ip')).allowed_ips, null)
+    const owner = await json<{ allowed_ips: string[] }>('owners', 'update', 'ip-team', '--allow-ip', '192.0.2.0/24')
+    assert.deepEqual(owner.allowed_ips, ['192.0.2.0/24'])
+    for (const args of [
+      ['keys', 'create', '--name', 'bad', '--allow-ip', '10.0.0.0/33'],
+      ['keys', 'update', created.id, '--allow-ip', 'example.com'],
+      ['keys', 'update', created.id, '--allow-ip', '10.0.0.1', '--any-ip'],
+      ['owners', 'update', 'ip-team', '--allow-ip', '300.1.1.1'],
+    ]) {
+      const result = await cli(...args)
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`)
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr)
+    }
+  })
+
   test('revoke; every change above is an audit record by actor cli', async () => {
     assert.equal((await json<KeyView>('keys', 'revoke', team.id)).status, 'revoked')
     const db = await openDatabase({ dataDir })
@@ -230,7 +249,7 @@ describe('infergate keys lifecycle', () => {
       assert.ok(records.every((record) => record.actor === 'cli'))
       const actions = records.filter((record) => record.keyId === team.id).map((record) => record.action)
       assert.deepEqual(actions, ['key.create', 'key.disable', 'key.enable', 'key.update', 'key.update', 'key.rotate', 'key.revoke'])
-      assert.deepEqual(records.filter((record) => record.action === 'owner.update').length, 4)
+      assert.deepEqual(records.filter((record) => record.action === 'owner.update').length, 5)
       for (const record of records) for (const key of [admin.key, team.key]) assert.ok(!JSON.stringify(record).includes(key))
     } finally {
       await db.close()
