@@ -6,7 +6,9 @@
  * a job half-stored by a failure or by a stopped process must not be left behind or claimed.
  */
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import http from 'node:http'
+import net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
@@ -193,6 +195,27 @@ describe('bodies received at once', () => {
     second.finish()
     assert.deepEqual([(await first.answer).status, (await second.answer).status], [202, 202])
   })
+})
+
+test('uploads whose client goes away mid-body give their slot back', async () => {
+  const { port } = app.server.address() as AddressInfo
+  for (let i = 0; i < 5; i++) {
+    const socket = net.connect(port, '127.0.0.1')
+    await once(socket, 'connect')
+    socket.write(
+      `POST /v1/jobs HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"texts": [`,
+    )
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    socket.destroy()
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const answer = await app.inject({
+    method: 'POST',
+    url: '/v1/jobs',
+    headers: { 'x-api-key': key },
+    payload: { texts: ['after the aborted ones'] },
+  })
+  assert.equal(answer.statusCode, 202, answer.body)
 })
 
 describe('a job half-stored', () => {
