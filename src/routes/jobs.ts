@@ -103,12 +103,13 @@ async function submitRoute(fastify: FastifyInstance, options: JobRoutesOptions):
     { [VALIDATED_BY_PARSER]: true },
   )
   const parser = new JobBodyParser(body)
-  const uploads = new UploadSlots()
-  useJsonParser(fastify, (request, payload) =>
-    uploads.run(requirePrincipal(request).keyId, () =>
-      parser.parse(payload, request.routeOptions.bodyLimit ?? options.maxJobBodyBytes, Number(request.headers['content-length'])),
-    ),
-  )
+  const uploads = new UploadSlots(options.maxJobBodyBytes)
+  useJsonParser(fastify, (request, payload) => {
+    const declared = Number(request.headers['content-length'])
+    return uploads.run(requirePrincipal(request).keyId, declared, () =>
+      parser.parse(payload, request.routeOptions.bodyLimit ?? options.maxJobBodyBytes, declared),
+    )
+  })
   fastify.addHook('onClose', () => parser.close())
   // A job is charged whole at submission (accounting/costs.ts), after its model is checked, so
   // that a refused job costs nothing; a job that cannot be stored is given its charge back.

@@ -156,9 +156,10 @@ describe('receiving a job', () => {
 })
 
 describe('bodies received at once', () => {
-  test('a key sends at most 2 job bodies at once: the third is refused before it is read, at no cost', async () => {
+  test('a key has at most 2 full-size job bodies in flight: the third is refused before it is read, at no cost', async () => {
     const { port } = app.server.address() as AddressInfo
-    const json = JSON.stringify({ texts: ['one slow upload', 'of two texts'] })
+    // Bodies of the largest size (--max-job-body-size is 20,000 here): each reserves a whole slot.
+    const json = JSON.stringify({ texts: Array.from({ length: 18 }, (_, i) => `${i} ${'slow upload '.repeat(80)}`) }).padEnd(MAX_BODY, ' ')
     const open = (apiKey: string) => {
       const request = http.request({
         port,
@@ -179,14 +180,23 @@ describe('bodies received at once', () => {
     }
     const before = await unitsLeft()
     const first = open(key)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    // Small bodies reserve only their size: they go through next to a large one.
+    const small = await Promise.all(Array.from({ length: 3 }, () => submit(JSON.stringify({ texts: ['small'] }))))
+    assert.deepEqual(
+      small.map((answer) => answer.statusCode),
+      [202, 202, 202],
+    )
+    const afterSmall = await unitsLeft()
     const second = open(key)
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    await new Promise((resolve) => setTimeout(resolve, 100))
     const third = open(key)
     third.finish()
     const refused = await third.answer
     assert.equal(refused.status, 429, refused.body)
     assert.equal((JSON.parse(refused.body) as { code: string }).code, 'too_many_jobs')
-    assert.equal(await unitsLeft(), before)
+    assert.equal(await unitsLeft(), afterSmall, 'the refused upload cost nothing')
+    assert.equal(Number(before) - Number(afterSmall), 3)
     const otherKey = (await createKey(app, { limits: parseRules(['100/1m']) })).key
     const other = open(otherKey)
     other.finish()
