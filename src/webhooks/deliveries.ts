@@ -47,7 +47,11 @@ export class WebhookDeliveries {
         .set({ lease_owner: owner, lease_until: now + leaseMs })
         .where('event_id', '=', row.event_id)
         .where('url', '=', row.url)
+        // Checked again in the claim: another pass may have attempted and settled it since the select.
         .where('delivered_at', 'is', null)
+        .where('failed_at', 'is', null)
+        .where('next_attempt_at', '<=', now)
+        .where('attempts', '=', row.attempts)
         .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
         .executeTakeFirst()
       if (Number(result.numUpdatedRows) === 1)
