@@ -31,8 +31,6 @@ export async function openSqlite(dataDir: string): Promise<Database> {
   sqlite.pragma('synchronous = NORMAL')
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
-  // The log is truncated whenever SQLite starts it over: its size is then what is not yet checkpointed.
-  sqlite.pragma('journal_size_limit = 0')
   // Worker threads (the audit store's) may checkpoint as they commit; the main thread must not stall on it.
   const checkpointer = isMainThread ? new WalCheckpointer(sqlite, file) : undefined
   const kysely = new Kysely<DatabaseSchema>({ dialect: new StoreSqliteDialect(sqlite) })
