@@ -85,12 +85,6 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     clientErrorHandler: clientErrorHandler(config.maxBodyBytes),
     frameworkErrors: frameworkErrors(config.maxBodyBytes),
   })
-  // A client that sends its request and then half-closes its side (`nc -N`, some proxies and
-  // scripts) still gets its answer: Node's default dropped every request still in flight when
-  // the client's FIN arrived, so any answer not ready at once (a model call, a job body parsed
-  // on its worker) was lost. The socket is closed once the answer is sent.
-  // (A property of Node's http.Server that @types/node does not declare.)
-  ;(app.server as typeof app.server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true
   app.decorate('services', services)
   app.addHook('onClose', () => services.close())
 

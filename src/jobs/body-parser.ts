@@ -36,6 +36,11 @@ export class JobBodyParser {
     return new JobSubmission(verdict.body)
   }
 
+  /** Starts the worker ahead of the first job, so that it is not kept waiting for the start. */
+  warm(): void {
+    this.worker.warm()
+  }
+
   close(): Promise<void> {
     return this.worker.release()
   }

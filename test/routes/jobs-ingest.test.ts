@@ -228,27 +228,6 @@ test('uploads whose client goes away mid-body give their slot back', async () =>
   assert.equal(answer.statusCode, 202, answer.body)
 })
 
-test('a client that half-closes after its request still gets the answer (the job-body worker starts meanwhile)', async () => {
-  const fresh = await buildTestApp()
-  try {
-    await fresh.listen({ port: 0, host: '127.0.0.1' })
-    const { key: freshKey } = await createKey(fresh, { limits: parseRules(['100/1m']) })
-    const body = JSON.stringify({ texts: ['sent', 'then half-closed'] })
-    const socket = net.connect((fresh.server.address() as AddressInfo).port, '127.0.0.1')
-    await once(socket, 'connect')
-    let answer = ''
-    socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk))
-    const closed = once(socket, 'close')
-    socket.end(
-      `POST /v1/jobs HTTP/1.1\r\nHost: x\r\nX-API-Key: ${freshKey}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    )
-    await closed
-    assert.match(answer, /^HTTP\/1\.1 202 /, answer.slice(0, 200))
-  } finally {
-    await fresh.close()
-  }
-})
-
 describe('a job half-stored', () => {
   const job = (id: string, createdAt: number): Job => ({
     id,
