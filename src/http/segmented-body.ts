@@ -20,14 +20,18 @@ export function readSegmented(payload: Readable, limit: number, contentLength: n
   if (contentLength > limit) return Promise.reject(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE())
   const segments: Uint8Array[] = []
   let length = 0
-  let used = SEGMENT_BYTES
+  let used = 0
+  // A body that says it is small gets a segment of its size, not a whole MiB.
+  let next = contentLength >= 0 && contentLength < SEGMENT_BYTES ? Math.max(1, contentLength) : SEGMENT_BYTES
   const append = (chunk: Buffer) => {
     for (let offset = 0; offset < chunk.length;) {
-      if (used === SEGMENT_BYTES) {
-        segments.push(new Uint8Array(SEGMENT_BYTES))
+      if (segments.length === 0 || used === segments.at(-1)!.length) {
+        segments.push(new Uint8Array(next))
+        next = SEGMENT_BYTES
         used = 0
       }
-      const copied = chunk.copy(segments.at(-1)!, used, offset, Math.min(chunk.length, offset + SEGMENT_BYTES - used))
+      const segment = segments.at(-1)!
+      const copied = chunk.copy(segment, used, offset, Math.min(chunk.length, offset + segment.length - used))
       used += copied
       offset += copied
     }

@@ -1,8 +1,8 @@
 /**
- * Main thread's side of the job-body worker (`body-worker.ts`): reads the body into segments
- * and hands them to it (moved, not copied) and turns its verdict into a {@link JobSubmission} or the same error the route's
- * parser or schema would have raised. The worker starts with the first job and is started
- * again if it dies.
+ * Reads a `POST /v1/jobs` body into segments and has it judged (`body-judge.ts`): a small one
+ * here at once, a large one on the job-body worker (`body-worker.ts`; the segments move there,
+ * not copied). The verdict becomes a {@link JobSubmission} or the same error the route's parser
+ * or schema would have raised. The worker starts with the first large body and again if it dies.
  */
 import type { Readable } from 'node:stream'
 import { AppError, errors } from '../errors.js'
@@ -19,17 +19,16 @@ const SMALL_BODY = 64 * 1024
 
 export class JobBodyParser {
   private readonly worker: LazyWorker<SegmentedBody, BodyVerdict>
-
-  /** `schema`: the route's body schema, which the worker checks bodies against. */
   private readonly validate: ReturnType<typeof compileBodySchema>
 
+  /** `schema`: the route's body schema, which bodies are checked against. */
   constructor(schema: object) {
     this.validate = compileBodySchema(schema)
     const data: BodyWorkerData = { schema: JSON.parse(JSON.stringify(schema)) as object }
     this.worker = new LazyWorker(BODY_WORKER, () => data, { respawn: true, name: 'the job-body worker' })
   }
 
-  /** Reads the body (at most `limit` bytes) and has the worker judge it. */
+  /** Reads the body (at most `limit` bytes) and judges it. */
   async parse(payload: Readable, limit: number, contentLength: number): Promise<JobSubmission> {
     const body = await readSegmented(payload, limit, contentLength)
     // A small body is judged here at once (microseconds); a large one on the worker.
@@ -43,11 +42,6 @@ export class JobBodyParser {
     if (verdict.kind === 'unparsable') throw new AppError(verdict.code, verdict.message)
     if (verdict.kind === 'invalid') throw errors.validation(validationIssues(verdict.errors, 'body'))
     return new JobSubmission(verdict.body)
-  }
-
-  /** Starts the worker ahead of the first job, so that it is not kept waiting for the start. */
-  warm(): void {
-    this.worker.warm()
   }
 
   close(): Promise<void> {

@@ -23,7 +23,7 @@ function normalise(entry: string): string {
   try {
     if (text.includes('/')) {
       const [address, bits] = ipaddr.parseCIDR(text)
-      const network = ipaddr.fromByteArray(networkBytes(address, bits))
+      const network = address.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(text) : ipaddr.IPv6.networkAddressFromCIDR(text)
       return `${network.toString()}/${bits}`
     }
     const address = ipaddr.process(text)
@@ -31,13 +31,6 @@ function normalise(entry: string): string {
   } catch {
     throw new Error(`"${text.slice(0, 64)}" is not an IP address or CIDR range such as 10.0.0.0/8 or 2001:db8::/32`)
   }
-}
-
-function networkBytes(address: ipaddr.IPv4 | ipaddr.IPv6, bits: number): number[] {
-  return address.toByteArray().map((byte, i) => {
-    const kept = Math.max(0, Math.min(8, bits - i * 8))
-    return byte & ((0xff << (8 - kept)) & 0xff)
-  })
 }
 
 const parsed = new WeakMap<readonly string[], Range[]>()

@@ -148,11 +148,6 @@ export class LazyWorker<P, R> {
     return (await this.started()).call(payload, transfer)
   }
 
-  /** Starts the worker now, in the background (a failed start is tried again at the first call). */
-  warm(): void {
-    this.started().catch(() => undefined)
-  }
-
   /** Releases the worker if it was started. */
   async release(): Promise<void> {
     const client = await this.client?.catch(() => undefined)

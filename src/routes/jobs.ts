@@ -106,13 +106,8 @@ async function submitRoute(fastify: FastifyInstance, options: JobRoutesOptions):
   const uploads = new UploadSlots(options.maxJobBodyBytes)
   useJsonParser(fastify, (request, payload) => {
     const declared = Number(request.headers['content-length'])
-    return uploads.run(requirePrincipal(request).keyId, declared, () =>
-      parser.parse(payload, request.routeOptions.bodyLimit ?? options.maxJobBodyBytes, declared),
-    )
+    return uploads.run(requirePrincipal(request).keyId, declared, () => parser.parse(payload, options.maxJobBodyBytes, declared))
   })
-  // Started with the server: a client that half-closes after its request is dropped by Node
-  // if the answer is not ready, and the first job would otherwise wait for the worker's start.
-  fastify.addHook('onReady', async () => parser.warm())
   fastify.addHook('onClose', () => parser.close())
   // A job is charged whole at submission (accounting/costs.ts), after its model is checked, so
   // that a refused job costs nothing; a job that cannot be stored is given its charge back.
