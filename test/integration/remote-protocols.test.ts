@@ -87,6 +87,7 @@ describe('kserve-v2', () => {
       protocol: 'kserve-v2',
       available: true,
       default: false,
+      cost: 1,
     })
     assert.equal((await list(admin))!.url, `${upstream.url}/`)
   })
