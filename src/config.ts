@@ -202,7 +202,7 @@ export const settings = {
   },
   dataDir: {
     flag: 'data-dir',
-    description: 'directory of the embedded SQLite database',
+    description: 'directory of the embedded SQLite database (default: the nearest .infergate here or in a parent directory)',
     default: './.infergate',
     placeholder: 'dir',
     parse: nonEmpty,

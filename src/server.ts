@@ -11,6 +11,9 @@ import { ConfigError } from './config.js'
 import type { CreatedKey } from './keys/service.js'
 import { dataDirWarning } from './db/file-modes.js'
 import { bufferedStdout, createLogger } from './logger.js'
+import { lockStore } from './db/server-lock.js'
+import { StartupError } from './lib/startup-error.js'
+import { probeRedis } from './ratelimit/redis-probe.js'
 
 /** Prints the bootstrap key once, on stderr only: never into the structured log. */
 function bootstrapBanner(created: CreatedKey, header: string): string {
@@ -46,8 +49,18 @@ function listenError(error: unknown, config: Config): Error {
 }
 
 export async function startServer(config: Config): Promise<FastifyInstance> {
+  await checkRedis(config)
+  // A second server on one SQLite store would double every in-memory limit (docs/configuration.md).
+  const lock = config.databaseUrl === '' && config.redisUrl === '' ? lockStore(config.dataDir) : undefined
   const logger = createLogger(config.logLevel, bufferedStdout(), config.apiKeyHeader)
-  const app = await buildApp(config, { logger })
+  let app: FastifyInstance
+  try {
+    app = await buildApp(config, { logger })
+  } catch (error) {
+    lock?.release()
+    throw error
+  }
+  if (lock) app.addHook('onClose', () => lock.release())
   const openToOthers = config.databaseUrl ? undefined : dataDirWarning(config.dataDir)
   if (openToOthers) app.log.warn(openToOthers)
   if (config.bootstrap) {
@@ -61,12 +74,37 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
     await app.close()
     throw listenError(error, config)
   }
+  lock?.listening(listeningOn(app))
   handleSignals(app, logger, config)
   // Once listening, so that a start that fails says only why.
   if (!config.bootstrap && (await app.services.keys.isEmpty())) process.stderr.write(`${NO_KEY_WARNING}\n`)
   // Beyond it the operating system's backlog holds new connections; Node closes any it accepts over the cap.
   if (config.maxConnections > 0) app.server.maxConnections = config.maxConnections
   return app
+}
+
+/** `host:port` the server listens on (the port chosen when --port 0). */
+function listeningOn(app: FastifyInstance): string {
+  const address = app.server.address()
+  return typeof address === 'object' && address ? `${address.address}:${address.port}` : String(address)
+}
+
+/**
+ * `--redis-url` is checked before anything starts: with `--ratelimit-fail closed` a server that
+ * cannot reach Redis would refuse every limited request, so it refuses to start; with `open`
+ * it starts on in-memory limits and says so (and `/ready` says `degraded` until Redis answers).
+ */
+async function checkRedis(config: Config): Promise<void> {
+  if (config.redisUrl === '') return
+  const failure = await probeRedis(config.redisUrl)
+  if (failure === null) return
+  if (config.ratelimitFail === 'closed')
+    throw new StartupError(
+      `${failure}: start Redis or fix --redis-url (--ratelimit-fail closed refuses to start without it; with open, the server starts on in-memory limits)`,
+    )
+  process.stderr.write(
+    `infergate: warning: ${failure}; serving on in-memory limits, per instance, until it answers (--ratelimit-fail open): start Redis or fix --redis-url\n`,
+  )
 }
 
 function handleSignals(app: FastifyInstance, logger: Logger, config: Config): void {

@@ -36,6 +36,8 @@ export interface AppServices {
   readonly keys: KeyService
   readonly models: ModelRegistry
   readonly limiter: Limiter
+  /** Why the shared limiter store (Redis) does not answer now, or null; for `/ready`. */
+  readonly limiterHealth: () => Promise<string | null>
   /** Charges keys for their work and refunds what bought none (`accounting/meter.ts`). */
   readonly meter: Meter
   readonly authGuard: AuthFailureGuard
@@ -78,10 +80,13 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
   // Audit batches are written by a worker thread with its own connection: the event loop only
   // buffers records (measured: writing on it stopped the loop ~10% of the time at 6k req/s).
   let auditWorker: ThreadedAuditStore | null = null
+  let opened: Database | undefined
   try {
-    db = await openDatabase(store)
+    db = opened = await openDatabase(store)
     auditWorker = config.audit ? await ThreadedAuditStore.start(store) : null
   } catch (error) {
+    // Everything opened so far is closed, so that a failed start leaves no thread or handle behind.
+    await opened?.close()
     await models.close()
     metrics.close()
     throw error
@@ -107,7 +112,11 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     audit: webhookEvents.tap(audit ?? undefined),
     onBackgroundError: (error) => log.error({ err: error }, 'background task failed'),
   })
-  const { limiter, close: closeLimiter } = buildLimiter({ config, log, clock, clockInjected: overrides.clock !== undefined })
+  const {
+    limiter,
+    health: limiterHealth,
+    close: closeLimiter,
+  } = buildLimiter({ config, log, clock, clockInjected: overrides.clock !== undefined })
   const meter = new Meter({
     limiter,
     keys,
@@ -143,6 +152,7 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     keys,
     models,
     limiter,
+    limiterHealth,
     meter,
     authGuard,
     jobs,

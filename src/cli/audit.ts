@@ -12,16 +12,17 @@ import type { AuditFilter } from '../audit/store.js'
 import { AuditStore } from '../audit/store.js'
 import { describeReport, reportJson, verifyChain } from '../audit/verify.js'
 import type { Database } from '../db/database.js'
-import { openDatabase } from '../db/database.js'
 import { systemClock } from '../lib/clock.js'
 import { TimeRangeError, parseTimeRange } from '../lib/instant.js'
-import { STORE_SETTINGS, addSettingOptions, configFrom, storeOptions } from './options.js'
+import { STORE_SETTINGS, addSettingOptions, configFrom } from './options.js'
+import { openStore } from './store-access.js'
 import { CliError } from './run.js'
 import { describeRecord } from './audit-format.js'
 import { WebhookEventLog } from '../webhooks/events.js'
 
 async function withStore<T>(command: Command, use: (store: AuditStore, db: Database) => Promise<T>): Promise<T> {
-  const db = await openDatabase(storeOptions(configFrom(command)))
+  // Only reads: a store that does not exist is refused, not created empty.
+  const db = await openStore(configFrom(command), 'read')
   try {
     return await use(new AuditStore(db), db)
   } finally {

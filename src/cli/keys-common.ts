@@ -3,7 +3,6 @@ import type { Command } from 'commander'
 import { AuditStore } from '../audit/store.js'
 import type { Config } from '../config.js'
 import type { Database } from '../db/database.js'
-import { openDatabase } from '../db/database.js'
 import type { ChangeRefusal } from '../keys/refusals.js'
 import { changeRefusalMessage } from '../keys/refusals.js'
 import { KeyService } from '../keys/service.js'
@@ -15,13 +14,23 @@ import { formatDuration } from '../lib/duration.js'
 import type { LimitRule } from '../ratelimit/policy.js'
 import { formatRule } from '../ratelimit/policy.js'
 import { WebhookEventLog } from '../webhooks/events.js'
-import { STORE_SETTINGS, addSettingOptions, storeOptions } from './options.js'
+import { STORE_SETTINGS, addSettingOptions } from './options.js'
+import type { StoreAccess } from './store-access.js'
+import { openStore } from './store-access.js'
 import { CliError } from './run.js'
 import { formatTime } from './table.js'
 
-/** Runs `use` with a key service on the configured store; changes are audited by actor `cli`. */
-export async function withKeys<T>(config: Config, use: (keys: KeyService, db: Database) => Promise<T>): Promise<T> {
-  const db = await openDatabase(storeOptions(config))
+/**
+ * Runs `use` with a key service on the configured store; changes are audited by actor `cli`.
+ * A command that only reads refuses a store that does not exist (instead of creating an empty
+ * one and listing nothing); one that writes creates it and says where (see `openStore`).
+ */
+export async function withKeys<T>(
+  config: Config,
+  use: (keys: KeyService, db: Database) => Promise<T>,
+  access: StoreAccess = 'read',
+): Promise<T> {
+  const db = await openStore(config, access)
   // Changes made here are audited at once, by actor 'cli', in the server's chain.
   const keys = new KeyService({
     db,

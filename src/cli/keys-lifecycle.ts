@@ -8,6 +8,7 @@ import { parseGrace } from '../keys/types.js'
 import { keyView } from '../keys/view.js'
 import { formatDuration } from '../lib/duration.js'
 import { parseOptions, printKey, refusalError, storeCommand, withKeys } from './keys-common.js'
+import { storeLine } from './store-access.js'
 import { configFrom } from './options.js'
 import { formatTime } from './table.js'
 
@@ -21,11 +22,8 @@ function registerRotate(keys: Command): void {
     .option('--grace <duration>', 'how long the old key keeps working: 0 (at once) to 30d', '24h')
     .action(async (id: string, options: { grace: string; json?: boolean }, command: Command) => {
       const grace = parseOptions(() => parseGrace(options.grace))
-      const { created, previous } = changedOrThrow(
-        id,
-        await withKeys(configFrom(command), (service) => service.rotate(id, grace, 'cli')),
-        refusalError,
-      )
+      const config = configFrom(command)
+      const { created, previous } = changedOrThrow(id, await withKeys(config, (service) => service.rotate(id, grace, 'cli')), refusalError)
       const now = Date.now()
       if (options.json === true) {
         console.log(JSON.stringify({ ...keyView(created.record, now), key: created.key, previous: keyView(previous, now) }))
@@ -38,6 +36,7 @@ function registerRotate(keys: Command): void {
       console.log(`Rotated ${id} to ${created.record.id} "${created.record.name}" (owner ${created.record.owner}); the old key ${until}.`)
       console.log(`\n    ${created.key}\n`)
       console.log('This is the only time the new key is shown: it is not stored. Keep it in a secret manager.')
+      console.log(storeLine(config))
     })
 }
 
@@ -52,9 +51,10 @@ function registerStateChange(
   storeCommand(keys, name, description)
     .argument('<id>', 'the key id (key_...)')
     .action(async (id: string, options: { json?: boolean }, command: Command) => {
-      const record = changedOrThrow(id, await withKeys(configFrom(command), (service) => change(service, id)), refusalError)
+      const config = configFrom(command)
+      const record = changedOrThrow(id, await withKeys(config, (service) => change(service, id)), refusalError)
       if (options.json === true) printKey(record, true)
-      else console.log(done(id))
+      else console.log(`${done(id)}\n${storeLine(config)}`)
     })
 }
 

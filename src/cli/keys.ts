@@ -24,6 +24,7 @@ import { registerLifecycle } from './keys-lifecycle.js'
 import type { LimitOptions } from './limit-options.js'
 import { addLimitOptions, limitEditGuard, limitsChange, limitsGiven } from './limit-options.js'
 import { collect, keyLines, limitsText, parseOptions, refusalError, statusText, storeCommand, withKeys } from './keys-common.js'
+import { storeLine } from './store-access.js'
 import { configFrom } from './options.js'
 import { formatTime, renderTable } from './table.js'
 
@@ -50,7 +51,7 @@ function parseMetadataOption(raw: string): KeyMetadata {
   return parseMetadata(value)
 }
 
-function printCreated(created: CreatedKey, json: boolean): void {
+function printCreated(created: CreatedKey, json: boolean, config: Config): void {
   if (json) {
     console.log(JSON.stringify({ ...keyJson(created.record, Date.now()), key: created.key }))
     return
@@ -61,6 +62,7 @@ function printCreated(created: CreatedKey, json: boolean): void {
   )
   console.log(`\n    ${created.key}\n`)
   console.log('This is the only time the key is shown: it is not stored. Keep it in a secret manager.')
+  console.log(storeLine(config))
 }
 
 interface CreateOptions {
@@ -103,8 +105,9 @@ function registerCreate(keys: Command): void {
       allowedIps: options.allowIp === undefined ? null : allowIpList(options.allowIp),
       metadata: options.metadata === undefined ? null : parseMetadataOption(options.metadata),
     }))
-    const created = await withKeys(config, (service) => service.create(input, 'cli'))
-    printCreated(created, options.json === true)
+    // The one command that may make a new store (and says so): the others refuse a missing one.
+    const created = await withKeys(config, (service) => service.create(input, 'cli'), 'write')
+    printCreated(created, options.json === true, config)
   })
 }
 
@@ -282,7 +285,7 @@ function registerUpdate(keys: Command): void {
     if (options.json === true) console.log(JSON.stringify(keyJson(record, Date.now())))
     else
       console.log(
-        `Updated ${id}: scopes ${record.scopes.join(',')}; limits ${limitsText(record.limits)}; expires ${formatTime(record.expiresAt)}`,
+        `Updated ${id}: scopes ${record.scopes.join(',')}; limits ${limitsText(record.limits)}; expires ${formatTime(record.expiresAt)}\n${storeLine(config)}`,
       )
   })
 }

@@ -7,6 +7,9 @@ import { Option } from 'commander'
 import type { Config, RawSettings, SettingName } from '../config.js'
 import type { DatabaseOptions } from '../db/database.js'
 import { envName, loadConfig, settings } from '../config.js'
+import { findDataDir } from '../db/data-dir.js'
+import { redactUrl } from '../lib/redact-url.js'
+import path from 'node:path'
 
 const ATTRIBUTE = Symbol('settingAttributes')
 type WithSettings = Command & { [ATTRIBUTE]?: Map<string, SettingName> }
@@ -48,11 +51,19 @@ export function configFrom(command: Command): Config {
     // Commander fills in defaults for --no-* switches; only values typed by the user count.
     if (command.getOptionValueSource(attribute) === 'cli') raw[name] = command.getOptionValue(attribute) as string | boolean
   }
-  return loadConfig(raw, process.env, [...attributes.values()])
+  const config = loadConfig(raw, process.env, [...attributes.values()])
+  // Neither the flag nor the environment names the data directory: found as docs/configuration.md says.
+  const dataDirGiven = raw.dataDir !== undefined || (process.env[envName('dataDir')] ?? '') !== ''
+  return dataDirGiven ? config : { ...config, dataDir: findDataDir() }
 }
 
 /** The settings every command that opens the store takes. */
 export const STORE_SETTINGS: readonly SettingName[] = ['dataDir', 'databaseUrl']
+
+/** The store a command used, for its human output: `SQLite /abs/dir` or `PostgreSQL postgres://user:***@host/db`. */
+export function storeName(config: Config): string {
+  return config.databaseUrl ? `PostgreSQL ${redactUrl(config.databaseUrl)}` : `SQLite ${path.resolve(config.dataDir)}`
+}
 
 /** Where the store is, for `openDatabase`: the SQLite folder or the PostgreSQL URL. */
 export function storeOptions(config: Config): DatabaseOptions {

@@ -10,6 +10,7 @@ import { addLimitOptions, limitEditGuard, limitsChange, limitsGiven } from './li
 import { configFrom } from './options.js'
 import { allowIpList } from './allow-ip.js'
 import { CliError } from './run.js'
+import { storeLine } from './store-access.js'
 import { formatTime, renderTable } from './table.js'
 
 const DAY_MS = 86_400_000
@@ -99,7 +100,7 @@ export function registerOwners(program: Command): void {
       else {
         const ips = owner.allowedIps?.join(',') ?? 'any address'
         console.log(
-          `Owner ${id}: shared limits ${limitsText(owner.limits, 'none')}; keys usable from ${ips} (a running server applies this within a second).`,
+          `Owner ${id}: shared limits ${limitsText(owner.limits, 'none')}; keys usable from ${ips} (a running server applies this within a second).\n${storeLine(config)}`,
         )
       }
     })

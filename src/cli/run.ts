@@ -5,6 +5,7 @@
 import type { Command } from 'commander'
 import { CommanderError } from 'commander'
 import { ConfigError } from '../config.js'
+import { StartupError } from '../lib/startup-error.js'
 import { npmKeptOptions, quietUsageErrors } from './usage-errors.js'
 
 /** An expected failure of a command: printed as one line, exit code as given. */
@@ -44,6 +45,10 @@ function exitCodeOf(error: unknown): number {
   if (error instanceof ConfigError) {
     console.error(`infergate: ${error.message}`)
     return 2
+  }
+  if (error instanceof StartupError) {
+    console.error(`infergate: ${error.message}`)
+    return 1
   }
   if (error instanceof CliError) {
     console.error(`infergate: ${error.message}`)

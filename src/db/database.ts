@@ -5,6 +5,7 @@
  */
 import type { Kysely } from 'kysely'
 import type { DatabaseSchema } from './schema.js'
+import { explainOpenError } from './open-errors.js'
 
 export interface DatabaseOptions {
   /** Directory of the SQLite file, when no database URL is given. */
@@ -54,10 +55,14 @@ export const SQLITE_FILE = 'infergate.db'
 
 /** Opens (creating and migrating if needed) the store the options point to. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  if (options.databaseUrl) {
-    const { openPostgres } = await import('./postgres.js')
-    return openPostgres(options.databaseUrl)
+  try {
+    if (options.databaseUrl) {
+      const { openPostgres } = await import('./postgres.js')
+      return await openPostgres(options.databaseUrl)
+    }
+    const { openSqlite } = await import('./sqlite.js')
+    return await openSqlite(options.dataDir)
+  } catch (error) {
+    throw explainOpenError(error, options)
   }
-  const { openSqlite } = await import('./sqlite.js')
-  return openSqlite(options.dataDir)
 }

@@ -9,6 +9,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import type { Database } from './database.js'
 import { migrateToLatest } from './migrations.js'
+import { redactUrl } from '../lib/redact-url.js'
 import type { DatabaseSchema } from './schema.js'
 
 const CHANNEL = 'infergate_changes'
@@ -22,17 +23,6 @@ const INSERT_ROWS = 1000
 // BIGINT (epoch milliseconds, counts) arrives as a string by default; every value we store
 // fits a double exactly.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
-
-/** The URL without its password, for messages. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password) parsed.password = '***'
-    return parsed.toString()
-  } catch {
-    return 'postgres://(unparsable url)'
-  }
-}
 
 export async function openPostgres(url: string): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 })

@@ -10,6 +10,8 @@ import type { Limiter } from './limiter.js'
 import { MemoryLimiter } from './memory.js'
 import { RedisLimiter } from './redis.js'
 import { ResilientLimiter } from './resilient.js'
+import { redisFailure } from './redis-probe.js'
+import { redactUrl } from '../lib/redact-url.js'
 
 export interface LimiterOptions {
   config: Config
@@ -34,15 +36,32 @@ function connectRedis(url: string): Redis {
   return redis
 }
 
-export function buildLimiter(options: LimiterOptions): { limiter: Limiter; close: () => Promise<void> } {
+export interface BuiltLimiter {
+  limiter: Limiter
+  /** Why the shared store does not answer now, or null (always null for the in-memory limiter). */
+  health: () => Promise<string | null>
+  close: () => Promise<void>
+}
+
+export function buildLimiter(options: LimiterOptions): BuiltLimiter {
   const { config, clock } = options
   const memory = new MemoryLimiter({ clock })
-  if (config.redisUrl === '') return { limiter: memory, close: () => memory.close() }
+  if (config.redisUrl === '') return { limiter: memory, health: () => Promise.resolve(null), close: () => memory.close() }
   const redis = connectRedis(config.redisUrl)
   const primary = new RedisLimiter({ redis, ...(options.clockInjected ? { clock } : {}) })
   const limiter = new ResilientLimiter({ primary, fallback: memory, mode: config.ratelimitFail, log: options.log })
+  const where = redactUrl(config.redisUrl)
+  // A PING while disconnected fails with "Stream isn't writeable"; the reason is the socket's last error.
+  let lastError: unknown
+  redis.on('error', (error) => (lastError = error))
+  redis.on('ready', () => (lastError = undefined))
   return {
     limiter,
+    health: () =>
+      redis.ping().then(
+        () => null,
+        (error: unknown) => `Redis at ${where} does not answer: ${redisFailure(lastError ?? error)}`,
+      ),
     close: async () => {
       await limiter.close()
       redis.disconnect()

@@ -4,7 +4,10 @@
  *
  * `/ready` also tells each remote model's circuit-breaker state, without failing: every
  * instance shares the same remote servers, so taking this one out of a load balancer would not
- * bring a down server back, and would cut the local models and key management off too.
+ * bring a down server back, and would cut the local models and key management off too. The
+ * same holds for Redis (`--redis-url`): while it does not answer, `/ready` says `degraded`
+ * with the reason, still 200 (limits are kept in memory per instance with `--ratelimit-fail
+ * open`; with `closed`, limited requests are answered 503 until it is back).
  */
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
@@ -18,9 +21,13 @@ const Upstreams = Type.Record(Type.String(), Type.Union([Type.Literal('closed'),
   description:
     "Each remote model's circuit breaker: closed (answering), open (calls refused with 503 until a probe succeeds), half_open (probing)",
 })
+const RatelimitCheck = Type.Optional(
+  Type.Union([Type.Literal('ok'), Type.Literal('degraded')], { description: 'Redis, when --redis-url is set' }),
+)
 const ReadyResponse = Type.Object({
-  status: Type.Literal('ready'),
-  checks: Type.Object({ database: Check, models: Check }),
+  status: Type.Union([Type.Literal('ready'), Type.Literal('degraded')]),
+  checks: Type.Object({ database: Check, models: Check, ratelimit: RatelimitCheck }),
+  degraded: Type.Optional(Type.Array(Type.String(), { description: 'Why the status is degraded, one line each' })),
   upstreams: Upstreams,
 })
 const NotReadyResponse = Type.Object({
@@ -33,7 +40,7 @@ const NotReadyResponse = Type.Object({
 
 export default async function healthRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { db, models } = app.services
+  const { db, models, config, limiterHealth } = app.services
 
   app.get(
     '/health',
@@ -62,7 +69,15 @@ export default async function healthRoutes(fastify: FastifyInstance): Promise<vo
         const upstream = models.get(info.name)?.upstream
         if (upstream) upstreams[info.name] = upstream.state()
       }
-      if (checks.database === 'ok' && checks.models === 'ok') return { status: 'ready' as const, checks, upstreams }
+      if (checks.database === 'ok' && checks.models === 'ok') {
+        if (config.redisUrl === '') return { status: 'ready' as const, checks, upstreams }
+        const redisDown = await limiterHealth()
+        if (redisDown === null) return { status: 'ready' as const, checks: { ...checks, ratelimit: 'ok' as const }, upstreams }
+        const degraded = [
+          `${redisDown}; limits are ${config.ratelimitFail === 'open' ? 'kept in memory, per instance' : 'refused with 503 (--ratelimit-fail closed)'} until it answers`,
+        ]
+        return { status: 'degraded' as const, checks: { ...checks, ratelimit: 'degraded' as const }, degraded, upstreams }
+      }
       request.ledger.errorCode = ErrorCode.NotReady
       return reply.code(503).send({ detail: 'Not ready', code: ErrorCode.NotReady, request_id: request.id, checks, upstreams })
     },

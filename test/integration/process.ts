@@ -9,6 +9,8 @@ import { once } from 'node:events'
 import { PROJECT_ROOT } from '../helper.js'
 
 const ENTRY = path.join(PROJECT_ROOT, 'src', 'cli', 'index.ts')
+// Resolved here, so that a command run from another directory (cwd) still finds it.
+const TSX = import.meta.resolve('tsx')
 
 export interface CliResult {
   code: number | null
@@ -17,17 +19,17 @@ export interface CliResult {
 }
 
 /** Starts `infergate ...args` with its output piped, for tests that talk to it while it runs. */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, withStdin = false): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
-    cwd: PROJECT_ROOT,
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, withStdin = false, cwd = PROJECT_ROOT): ChildProcess {
+  return spawn(process.execPath, ['--import', TSX, ENTRY, ...args], {
+    cwd,
     env: { ...process.env, NODE_ENV: 'test', ...env },
     stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   })
 }
 
 /** Runs `infergate ...args` to completion; `input` is written to its stdin. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<CliResult> {
-  const child = spawnCli(args, env, input !== undefined)
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?: string, cwd?: string): Promise<CliResult> {
+  const child = spawnCli(args, env, input !== undefined, cwd)
   if (input !== undefined) child.stdin!.end(input)
   let stdout = ''
   let stderr = ''
