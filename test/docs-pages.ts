@@ -58,7 +58,7 @@ real command line.
 | PostgreSQL: database missing | \`cannot open the PostgreSQL store postgres://user@host/db: the database does not exist: create it (createdb NAME), or fix its name in --database-url (3D000)\` |
 | PostgreSQL: nothing answers, unknown host, password refused | \`… nothing answers at that address … (ECONNREFUSED)\`, \`… the host name is unknown … (ENOTFOUND)\`, \`… the password was refused … (28P01)\`; the password is never printed (\`***\`) |
 | Redis does not answer, \`--ratelimit-fail closed\` | \`Redis at redis://host:6379 does not answer: connection refused (ECONNREFUSED): start Redis or fix --redis-url …\` |
-| Redis does not answer, \`--ratelimit-fail open\` (default) | starts, with one \`warning:\` line; \`/ready\` answers 200 \`{"status": "degraded", "checks": {"ratelimit": "degraded"}, "degraded": ["Redis at … does not answer: …"]}\` until Redis answers |
+| Redis does not answer, \`--ratelimit-fail open\` (default) | starts, with one \`warning:\` line; \`/ready\` answers 200 \`{"status": "degraded", "checks": {"ratelimit": "degraded"}, "degraded": ["Redis does not answer: connection refused (ECONNREFUSED); …"]}\` until Redis answers |
 | another server on the same SQLite store | \`another infergate server (pid 4242, listening on 127.0.0.1:8000) serves the SQLite store in /abs/dir: …\` |
 | port in use | \`cannot listen on 127.0.0.1:8000: the port is in use (another infergate, or another program): stop it or choose another --port\` |
 | model folder missing or broken | \`cannot load model "sst2": /path/config.json: file not found\` |

@@ -11,7 +11,6 @@ import { MemoryLimiter } from './memory.js'
 import { RedisLimiter } from './redis.js'
 import { ResilientLimiter } from './resilient.js'
 import { redisFailure } from './redis-probe.js'
-import { redactUrl } from '../lib/redact-url.js'
 
 export interface LimiterOptions {
   config: Config
@@ -50,7 +49,6 @@ export function buildLimiter(options: LimiterOptions): BuiltLimiter {
   const redis = connectRedis(config.redisUrl)
   const primary = new RedisLimiter({ redis, ...(options.clockInjected ? { clock } : {}) })
   const limiter = new ResilientLimiter({ primary, fallback: memory, mode: config.ratelimitFail, log: options.log })
-  const where = redactUrl(config.redisUrl)
   // A PING while disconnected fails with "Stream isn't writeable"; the reason is the socket's last error.
   let lastError: unknown
   redis.on('error', (error) => (lastError = error))
@@ -60,7 +58,8 @@ export function buildLimiter(options: LimiterOptions): BuiltLimiter {
     health: () =>
       redis.ping().then(
         () => null,
-        (error: unknown) => `Redis at ${where} does not answer: ${redisFailure(lastError ?? error)}`,
+        // Without its address: /ready is public.
+        (error: unknown) => `Redis does not answer: ${redisFailure(lastError ?? error)}`,
       ),
     close: async () => {
       await limiter.close()

@@ -216,10 +216,7 @@ describe('Redis at start with --ratelimit-fail open (the default)', () => {
       const body = (await ready.json()) as { status: string; checks: { ratelimit: string }; degraded: string[] }
       assert.equal(body.status, 'degraded')
       assert.equal(body.checks.ratelimit, 'degraded')
-      assert.match(
-        body.degraded[0]!,
-        /^Redis at redis:\/\/127\.0\.0\.1:1 does not answer: connection refused \(ECONNREFUSED\); limits are kept in memory/,
-      )
+      assert.match(body.degraded[0]!, /^Redis does not answer: connection refused \(ECONNREFUSED\); limits are kept in memory/)
     } finally {
       await server.stop()
     }
