@@ -63,10 +63,6 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
   if (lock) app.addHook('onClose', () => lock.release())
   const openToOthers = config.databaseUrl ? undefined : dataDirWarning(config.dataDir)
   if (openToOthers) app.log.warn(openToOthers)
-  if (config.bootstrap) {
-    const created = await app.services.keys.bootstrapIfEmpty()
-    if (created) process.stderr.write(bootstrapBanner(created, config.apiKeyHeader) + '\n')
-  }
   try {
     await app.listen({ host: config.host, port: config.port })
   } catch (error) {
@@ -75,6 +71,11 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
     throw listenError(error, config)
   }
   lock?.listening(listeningOn(app))
+  // Once listening: a start that fails (a port in use) must not make and print a key it then drops.
+  if (config.bootstrap) {
+    const created = await app.services.keys.bootstrapIfEmpty()
+    if (created) process.stderr.write(bootstrapBanner(created, config.apiKeyHeader) + '\n')
+  }
   handleSignals(app, logger, config)
   // Once listening, so that a start that fails says only why.
   if (!config.bootstrap && (await app.services.keys.isEmpty())) process.stderr.write(`${NO_KEY_WARNING}\n`)

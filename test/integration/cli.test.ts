@@ -180,6 +180,9 @@ describe('infergate serve', () => {
     const dataDir = tempDir()
     const server = await startServer(['--data-dir', dataDir])
     try {
+      // The banner follows the listening line (a start that fails makes no key), on another pipe.
+      for (let i = 0; i < 250 && !new RegExp(KEY_PATTERN).test(server.stderr()); i++)
+        await new Promise((resolve) => setTimeout(resolve, 20))
       const key = new RegExp(KEY_PATTERN).exec(server.stderr())?.[0]
       assert.ok(key, `no key in the banner: ${server.stderr()}`)
       const response = await fetch(`${server.url}/predict?text=great`, { method: 'POST', headers: { 'x-api-key': key } })
@@ -195,6 +198,7 @@ describe('infergate serve', () => {
       assert.ok(!bytes.includes(key.slice(10)), 'the secret part of the key appeared in the SQLite files')
       // A second start finds keys and creates none.
       const again = await startServer(['--data-dir', dataDir])
+      assert.equal((await fetch(`${again.url}/predict?text=great`, { method: 'POST', headers: { 'x-api-key': key } })).status, 200)
       assert.doesNotMatch(again.stderr(), /igk_/)
       assert.equal(await again.stop(), 0)
     } finally {

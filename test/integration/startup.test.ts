@@ -279,3 +279,17 @@ function alive(pid: number): boolean {
     return false
   }
 }
+
+test('a start that fails to listen makes no key: the bootstrap comes once the server listens', async () => {
+  const first = await startServer(['--data-dir', tempDir(), '--no-bootstrap'])
+  try {
+    const dataDir = tempDir()
+    const second = await runToExit(['serve', '--data-dir', dataDir, '--port', new URL(first.url).port])
+    assert.equal(second.code, 2, second.stderr)
+    assert.doesNotMatch(second.stderr, /igk_|admin key was created/)
+    const listed = await runToExit(['keys', 'list', '--json', '--data-dir', dataDir])
+    assert.deepEqual(JSON.parse(listed.stdout), [])
+  } finally {
+    await first.stop()
+  }
+})
