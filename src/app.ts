@@ -24,6 +24,7 @@ import metricsPlugin from './plugins/metrics.js'
 import methodNotAllowed from './plugins/method-not-allowed.js'
 import openapi from './plugins/openapi.js'
 import rateLimit from './plugins/rate-limit.js'
+import concurrencyCaps from './plugins/concurrency.js'
 import requestId, { requestIdOf } from './plugins/request-id.js'
 import requestLog from './plugins/request-log.js'
 import securityHeaders from './plugins/security-headers.js'
@@ -103,6 +104,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   if (services.audit) await app.register(auditPlugin, { writer: services.audit, clock: services.clock })
   await app.register(authPlugin, { keys: services.keys, header: config.apiKeyHeader, guard: services.authGuard })
   await app.register(rateLimit, { meter: services.meter })
+  // Its lease is taken right after auth (onRequest), its headers after the limits' (onSend).
+  await app.register(concurrencyCaps, { gate: services.concurrency })
   await app.register(requestLog)
   await app.register(metricsPlugin, { metrics: services.metrics })
   await app.register(openapi, { apiKeyHeader: config.apiKeyHeader, version: VERSION })

@@ -23,6 +23,7 @@ import type { TextClassifier } from './models/types.js'
 import { AuthFailureGuard } from './ratelimit/auth-guard.js'
 import { buildLimiter } from './ratelimit/build.js'
 import type { Limiter } from './ratelimit/limiter.js'
+import type { ConcurrencyGate } from './ratelimit/concurrency.js'
 import { ConfigError } from './config.js'
 import { WebhookDeliveries } from './webhooks/deliveries.js'
 import { WebhookDispatcher } from './webhooks/dispatcher.js'
@@ -36,6 +37,8 @@ export interface AppServices {
   readonly keys: KeyService
   readonly models: ModelRegistry
   readonly limiter: Limiter
+  /** Concurrency caps per key and owner (`ratelimit/concurrency.ts`). */
+  readonly concurrency: ConcurrencyGate
   /** Why the shared limiter store (Redis) does not answer now, or null; for `/ready`. */
   readonly limiterHealth: () => Promise<string | null>
   /** Charges keys for their work and refunds what bought none (`accounting/meter.ts`). */
@@ -114,6 +117,7 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
   })
   const {
     limiter,
+    concurrency,
     health: limiterHealth,
     close: closeLimiter,
   } = buildLimiter({ config, log, clock, clockInjected: overrides.clock !== undefined })
@@ -152,6 +156,7 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     keys,
     models,
     limiter,
+    concurrency,
     limiterHealth,
     meter,
     authGuard,

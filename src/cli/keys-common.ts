@@ -98,6 +98,7 @@ export function keyLines(record: ApiKeyRecord, now: number): string {
     ['scopes', record.scopes.join(',')],
     ['models', record.models?.join(',') ?? 'all'],
     ['allowed ips', record.allowedIps?.join(',') ?? 'any'],
+    ['concurrency', record.concurrency === null ? 'no cap' : `${record.concurrency} in flight`],
     ['limits', limitsText(record.limits)],
     ['metadata', record.metadata === null ? '-' : JSON.stringify(record.metadata)],
     ['created', formatTime(record.createdAt)],

@@ -16,6 +16,7 @@ import { keyView, limitsView } from '../keys/view.js'
 import { parseExpiry } from '../lib/duration.js'
 import { parseModelList } from '../models/spec.js'
 import { allowIpList } from './allow-ip.js'
+import { CONCURRENCY_HELP, concurrencyChange, parseConcurrency } from './concurrency-option.js'
 import { keyLimitsEdit } from '../ratelimit/limit-edit.js'
 import { parseRules } from '../ratelimit/policy.js'
 import { registerFind } from './keys-find.js'
@@ -73,6 +74,7 @@ interface CreateOptions {
   limit: string[]
   models?: string
   allowIp?: string
+  concurrency?: string
   metadata?: string
   json?: boolean
 }
@@ -92,6 +94,7 @@ function registerCreate(keys: Command): void {
     )
     .option('--models <list>', 'comma-separated models the key may use (default: all); the built-in model or one given with --model')
     .option('--allow-ip <list>', `${ALLOW_IP_HELP} (default: any)`)
+    .option('--concurrency <n>', `${CONCURRENCY_HELP} (default: no cap)`)
     .option('--metadata <json>', 'a small JSON object of your own (at most 4 KiB)')
   addModelSettings(create).action(async (options: CreateOptions, command: Command) => {
     const config = configFrom(command)
@@ -103,6 +106,7 @@ function registerCreate(keys: Command): void {
       limits: options.limit.length > 0 ? parseRules(options.limit) : null,
       models: options.models === undefined ? null : knownModelList(options.models, config),
       allowedIps: options.allowIp === undefined ? null : allowIpList(options.allowIp),
+      concurrency: options.concurrency === undefined ? null : parseConcurrency(options.concurrency),
       metadata: options.metadata === undefined ? null : parseMetadataOption(options.metadata),
     }))
     // The one command that may make a new store (and says so): the others refuse a missing one.
@@ -219,6 +223,7 @@ interface UpdateOptions extends LimitOptions {
   allModels?: boolean
   allowIp?: string
   anyIp?: boolean
+  concurrency?: string | false
   metadata?: string | false
   json?: boolean
 }
@@ -247,11 +252,13 @@ function parseChanges(options: UpdateOptions, config: Config): KeyUpdate {
   if (options.allModels) changes.models = null
   if (options.allowIp !== undefined) changes.allowedIps = allowIpList(options.allowIp)
   if (options.anyIp) changes.allowedIps = null
+  const concurrency = concurrencyChange(options.concurrency)
+  if (concurrency !== undefined) changes.concurrency = concurrency
   if (options.metadata === false) changes.metadata = null
   else if (options.metadata !== undefined) changes.metadata = parseMetadataOption(options.metadata)
   if (Object.keys(changes).length === 0) {
     throw new Error(
-      'nothing to change: give --name, --scopes, --expires, --no-expires, --limit, --remove-limit, --default-limits, --models, --all-models, --allow-ip, --any-ip, --metadata or --no-metadata',
+      'nothing to change: give --name, --scopes, --expires, --no-expires, --limit, --remove-limit, --default-limits, --models, --all-models, --allow-ip, --any-ip, --concurrency, --no-concurrency, --metadata or --no-metadata',
     )
   }
   return changes
@@ -261,7 +268,7 @@ function registerUpdate(keys: Command): void {
   const update = storeCommand(
     keys,
     'update',
-    "change a key's name, scopes, expiry, limits, models, allowed addresses or metadata (a running server applies it within a second)",
+    "change a key's name, scopes, expiry, limits, models, allowed addresses, concurrency cap or metadata (a running server applies it within a second)",
   )
     .argument('<id>', 'the key id (key_...)')
     .option('--name <name>', 'new name')
@@ -274,6 +281,8 @@ function registerUpdate(keys: Command): void {
     .option('--all-models', 'let the key use every model')
     .option('--allow-ip <list>', `replace the addresses the key may be used from: ${ALLOW_IP_HELP}`)
     .option('--any-ip', 'let the key be used from any address')
+    .option('--concurrency <n>', `set the key's cap: ${CONCURRENCY_HELP}`)
+    .option('--no-concurrency', 'drop the key’s concurrency cap')
     .option('--metadata <json>', 'replace the metadata with this JSON object')
     .option('--no-metadata', 'drop the metadata')
   addModelSettings(update).action(async (id: string, options: UpdateOptions, command: Command) => {

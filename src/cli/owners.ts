@@ -11,6 +11,7 @@ import { configFrom } from './options.js'
 import { allowIpList } from './allow-ip.js'
 import { CliError } from './run.js'
 import { storeLine } from './store-access.js'
+import { CONCURRENCY_HELP, concurrencyChange } from './concurrency-option.js'
 import { formatTime, renderTable } from './table.js'
 
 const DAY_MS = 86_400_000
@@ -28,6 +29,7 @@ async function loadOwner(command: Command, id: string) {
       exists: owner !== undefined || records.length > 0,
       limits: owner?.limits ?? null,
       allowedIps: owner?.allowedIps ?? null,
+      concurrency: owner?.concurrency ?? null,
       records,
       usage: summarize(counts.values()),
       now,
@@ -36,7 +38,7 @@ async function loadOwner(command: Command, id: string) {
 }
 
 function printOwner(id: string, owner: Awaited<ReturnType<typeof loadOwner>>, json: boolean): void {
-  const { limits, allowedIps, records, usage, now } = owner
+  const { limits, allowedIps, concurrency, records, usage, now } = owner
   if (json) {
     const since = new Date(now - DAY_MS).toISOString()
     console.log(
@@ -44,6 +46,7 @@ function printOwner(id: string, owner: Awaited<ReturnType<typeof loadOwner>>, js
         id,
         limits: limitsView(limits),
         allowed_ips: allowedIps,
+        concurrency,
         keys: records.map((r) => keyView(r, now)),
         usage: { since, ...usage },
       }),
@@ -53,6 +56,7 @@ function printOwner(id: string, owner: Awaited<ReturnType<typeof loadOwner>>, js
   console.log(`owner:         ${id}`)
   console.log(`shared limits: ${limitsText(limits, 'none')}`)
   console.log(`allowed ips:   ${allowedIps?.join(',') ?? 'any'}`)
+  console.log(`concurrency:   ${concurrency === null ? 'no cap' : `${concurrency} in flight, all keys together`}`)
   console.log(`last 24h:      ${usage.requests} requests, ${usage.rejected} rejected\n`)
   const rows = records.map((r) => [
     r.id,
@@ -89,18 +93,22 @@ export function registerOwners(program: Command): void {
     .option('--no-limits', 'drop the shared limits')
     .option('--allow-ip <list>', 'comma-separated addresses or CIDR ranges every key of the owner may be used from')
     .option('--any-ip', 'let the keys of the owner be used from any address')
+    .option('--concurrency <n>', `cap all keys of the owner together: ${CONCURRENCY_HELP}`)
+    .option('--no-concurrency', 'drop the owner’s concurrency cap')
     .action(async (raw: string, options: OwnerUpdateOptions, command: Command) => {
       const id = ownerId(raw)
-      const { change, allowedIps } = parseOptions(() => ownerChanges(options))
+      const { change, allowedIps, concurrency } = parseOptions(() => ownerChanges(options))
       const config = configFrom(command)
       if (change !== undefined) await limitEditGuard(() => withKeys(config, (service) => service.setOwnerLimits(id, change, 'cli')))
       if (allowedIps !== undefined) await withKeys(config, (service) => service.setOwnerAllowedIps(id, allowedIps, 'cli'))
+      if (concurrency !== undefined) await withKeys(config, (service) => service.setOwnerConcurrency(id, concurrency, 'cli'))
       const owner = await loadOwner(command, id)
       if (options.json === true) printOwner(id, owner, true)
       else {
         const ips = owner.allowedIps?.join(',') ?? 'any address'
+        const cap = owner.concurrency === null ? 'no concurrency cap' : `at most ${owner.concurrency} requests in flight`
         console.log(
-          `Owner ${id}: shared limits ${limitsText(owner.limits, 'none')}; keys usable from ${ips} (a running server applies this within a second).\n${storeLine(config)}`,
+          `Owner ${id}: shared limits ${limitsText(owner.limits, 'none')}; keys usable from ${ips}; ${cap} (a running server applies this within a second).\n${storeLine(config)}`,
         )
       }
     })
@@ -110,6 +118,7 @@ interface OwnerUpdateOptions extends LimitOptions {
   limits?: boolean
   allowIp?: string
   anyIp?: boolean
+  concurrency?: string | false
   json?: boolean
 }
 
@@ -118,7 +127,8 @@ function ownerChanges(options: OwnerUpdateOptions) {
   if (options.allowIp !== undefined && options.anyIp) throw new Error('--allow-ip and --any-ip exclude each other')
   const change = options.limits === false ? null : limitsChange(options, ownerLimitsEdit)
   const allowedIps = options.anyIp ? null : options.allowIp === undefined ? undefined : allowIpList(options.allowIp)
-  if (change === undefined && allowedIps === undefined)
-    throw new Error('give --limit or --remove-limit (repeatable), --no-limits, --allow-ip or --any-ip')
-  return { change, allowedIps }
+  const concurrency = concurrencyChange(options.concurrency)
+  if (change === undefined && allowedIps === undefined && concurrency === undefined)
+    throw new Error('give --limit or --remove-limit (repeatable), --no-limits, --allow-ip, --any-ip, --concurrency or --no-concurrency')
+  return { change, allowedIps, concurrency }
 }

@@ -173,6 +173,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('owners').addColumn('allowed_ips', 'text').execute()
     },
   },
+  '0011_concurrency_caps': {
+    async up(db: Kysely<unknown>) {
+      // Most requests of the key (or of all keys of the owner) in flight at once; NULL = no cap.
+      await db.schema.alterTable('api_keys').addColumn('max_concurrency', 'integer').execute()
+      await db.schema.alterTable('owners').addColumn('max_concurrency', 'integer').execute()
+    },
+  },
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }

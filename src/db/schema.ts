@@ -22,6 +22,8 @@ export interface ApiKeysTable {
   models: string | null
   /** JSON array of CIDR ranges the key may be used from, or NULL for any address. */
   allowed_ips: string | null
+  /** Most requests of the key in flight at once, or NULL for no cap. */
+  max_concurrency: number | null
   /** External id of who the key belongs to (`[A-Za-z0-9_.-]{1,255}`); keys of before owners: `default`. */
   owner: string
   /** A small JSON object chosen by the operator, or NULL. */
@@ -41,6 +43,8 @@ interface OwnersTable {
   limits: string | null
   /** JSON array of CIDR ranges every key of the owner may be used from, or NULL for any address. */
   allowed_ips: string | null
+  /** Most requests of all keys of the owner in flight at once, or NULL for no cap. */
+  max_concurrency: number | null
   created_at: number
   updated_at: number
 }

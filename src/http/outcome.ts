@@ -16,6 +16,7 @@ const BY_ERROR_CODE: Partial<Record<ErrorCode, Outcome>> = {
   [ErrorCode.ModelForbidden]: 'insufficient_scope',
   [ErrorCode.RateLimited]: 'rate_limited',
   [ErrorCode.AuthRateLimited]: 'rate_limited',
+  [ErrorCode.ConcurrencyLimited]: 'concurrency_limited',
   [ErrorCode.ServerBusy]: 'server_busy',
   // Refused because the audit buffer is full (never itself audited, but counted in metrics).
   [ErrorCode.ServiceUnavailable]: 'server_busy',

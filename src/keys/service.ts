@@ -57,6 +57,8 @@ export interface CreateKeyInput {
   models?: string[] | null
   /** CIDR ranges the key may be used from; null or absent: any address. */
   allowedIps?: string[] | null
+  /** Most requests of the key in flight at once; null or absent: no cap. */
+  concurrency?: number | null
   /** Who the key belongs to; absent: `default`. */
   owner?: string
   metadata?: KeyMetadata | null
@@ -148,6 +150,7 @@ export class KeyService {
       limits: input.limits ?? null,
       models: input.models ?? null,
       allowedIps: input.allowedIps ?? null,
+      concurrency: input.concurrency ?? null,
       owner: input.owner ?? DEFAULT_OWNER,
       metadata: input.metadata ?? null,
       disabled: input.disabled ?? false,
@@ -246,6 +249,14 @@ export class KeyService {
   /** An owner's shared limits, or undefined when none were ever set. */
   owner(id: string): Promise<OwnerRecord | undefined> {
     return this.store.findOwner(id)
+  }
+
+  /** Sets (null: clears) how many requests of all keys of an owner may be in flight at once; applied within a second. */
+  async setOwnerConcurrency(owner: string, concurrency: number | null, actor: Actor = 'system'): Promise<OwnerRecord> {
+    await this.store.exclusive((store) => store.setOwnerConcurrency(owner, concurrency, this.clock.now()))
+    await this.changedHere()
+    await this.audit?.admin({ action: 'owner.update', actor, keyId: null, keyPrefix: null, detail: { owner, concurrency } })
+    return (await this.store.findOwner(owner))!
   }
 
   /** Sets (null: clears) the addresses every key of an owner may be used from; applied within a second. */
@@ -394,7 +405,7 @@ export class KeyService {
 
   private async principalOf(record: ApiKeyRecord): Promise<Principal> {
     const owner = await this.store.findOwner(record.owner)
-    return toPrincipal(record, owner?.limits ?? null, owner?.allowedIps ?? null)
+    return toPrincipal(record, owner ?? null)
   }
 
   private judge(digest: string, entry: CacheEntry): VerifyResult {
@@ -442,7 +453,20 @@ export class KeyService {
   }
 }
 
-function toPrincipal(record: ApiKeyRecord, ownerLimits: LimitRule[] | null, ownerAllowedIps: string[] | null): Principal {
-  const { id: keyId, prefix, name, scopes, limits, models, owner } = record
-  return { keyId, prefix, name, scopes, limits, models, owner, ownerLimits, allowedIps: record.allowedIps, ownerAllowedIps }
+function toPrincipal(record: ApiKeyRecord, owner: OwnerRecord | null): Principal {
+  const { id: keyId, prefix, name, scopes, limits, models, allowedIps, concurrency } = record
+  return {
+    keyId,
+    prefix,
+    name,
+    scopes,
+    limits,
+    models,
+    owner: record.owner,
+    ownerLimits: owner?.limits ?? null,
+    allowedIps,
+    ownerAllowedIps: owner?.allowedIps ?? null,
+    concurrency,
+    ownerConcurrency: owner?.concurrency ?? null,
+  }
 }

@@ -34,6 +34,7 @@ function toRecord(row: Row): ApiKeyRecord {
     limits: json<LimitRule[]>(row.limits),
     models: json<string[]>(row.models),
     allowedIps: json<string[]>(row.allowed_ips),
+    concurrency: row.max_concurrency === null ? null : Number(row.max_concurrency),
     owner: row.owner,
     metadata: json<KeyMetadata>(row.metadata),
     disabled: Number(row.disabled) === 1,
@@ -57,6 +58,7 @@ function toRow(record: ApiKeyRecord): Row {
     limits: text(record.limits),
     models: text(record.models),
     allowed_ips: text(record.allowedIps),
+    max_concurrency: record.concurrency,
     owner: record.owner,
     metadata: text(record.metadata),
     disabled: record.disabled ? 1 : 0,
@@ -140,6 +142,7 @@ export class KeyStore {
         ...(changes.limits !== undefined && { limits: changes.limits === null ? null : JSON.stringify(changes.limits) }),
         ...(changes.models !== undefined && { models: text(changes.models) }),
         ...(changes.allowedIps !== undefined && { allowed_ips: text(changes.allowedIps) }),
+        ...(changes.concurrency !== undefined && { max_concurrency: changes.concurrency }),
         ...(changes.metadata !== undefined && { metadata: text(changes.metadata) }),
         ...(changes.disabled !== undefined && { disabled: changes.disabled ? 1 : 0 }),
         updated_at: at,
@@ -258,6 +261,7 @@ export class KeyStore {
         id: row.id,
         limits: json<LimitRule[]>(row.limits),
         allowedIps: json<string[]>(row.allowed_ips),
+        concurrency: row.max_concurrency === null ? null : Number(row.max_concurrency),
         createdAt: Number(row.created_at),
         updatedAt: Number(row.updated_at),
       }
@@ -270,6 +274,16 @@ export class KeyStore {
       .insertInto('owners')
       .values({ id, limits: null, allowed_ips: text(allowedIps), created_at: at, updated_at: at })
       .onConflict((oc) => oc.column('id').doUpdateSet({ allowed_ips: text(allowedIps), updated_at: at }))
+      .execute()
+    await this.announce()
+  }
+
+  /** Sets (or clears, with null) how many requests of all keys of an owner may be in flight at once. */
+  async setOwnerConcurrency(id: string, concurrency: number | null, at: number): Promise<void> {
+    await this.db
+      .insertInto('owners')
+      .values({ id, limits: null, max_concurrency: concurrency, created_at: at, updated_at: at })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ max_concurrency: concurrency, updated_at: at }))
       .execute()
     await this.announce()
   }

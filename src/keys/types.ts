@@ -42,6 +42,8 @@ export interface ApiKeyRecord {
   models: string[] | null
   /** CIDR ranges the key may be used from (`keys/ip-allow.ts`); null: any address. */
   allowedIps: string[] | null
+  /** Most requests of the key in flight at once (`ratelimit/concurrency.ts`); null: no cap. */
+  concurrency: number | null
   owner: string
   metadata: KeyMetadata | null
   disabled: boolean
@@ -58,6 +60,7 @@ export interface KeyChanges {
   limits?: LimitRule[] | null
   models?: string[] | null
   allowedIps?: string[] | null
+  concurrency?: number | null
   metadata?: KeyMetadata | null
   disabled?: boolean
 }
@@ -83,6 +86,8 @@ export interface OwnerRecord {
   limits: LimitRule[] | null
   /** CIDR ranges every key of the owner may be used from; null: any address. */
   allowedIps: string[] | null
+  /** Most requests of all keys of the owner in flight at once; null: no cap. */
+  concurrency: number | null
   createdAt: number
   updatedAt: number
 }
@@ -101,6 +106,9 @@ export interface Principal {
   /** Where the key, and every key of its owner, may be used from; null: any address. */
   allowedIps: readonly string[] | null
   ownerAllowedIps: readonly string[] | null
+  /** Most requests in flight at once, of the key and of all keys of its owner; null: no cap. */
+  concurrency: number | null
+  ownerConcurrency: number | null
 }
 
 /** A refused key that exists (revoked, expired, disabled, rotated) carries its id, for the audit log. */

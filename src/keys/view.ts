@@ -28,6 +28,7 @@ export function keyView(record: ApiKeyRecord, now: number) {
     scopes: record.scopes,
     models: record.models,
     allowed_ips: record.allowedIps,
+    concurrency: record.concurrency,
     limits: limitsView(record.limits),
     metadata: record.metadata,
     status,

@@ -16,6 +16,7 @@ interface MetricsPluginOptions {
 const UNMATCHED = '(unmatched)'
 
 function rateLimitReason({ outcome, ledger }: FinishedRequest): string | undefined {
+  if (outcome === 'concurrency_limited') return 'concurrency'
   if (outcome !== 'rate_limited') return undefined
   return ledger.errorCode === ErrorCode.AuthRateLimited ? 'auth_failures' : 'key_limit'
 }

@@ -10,6 +10,9 @@ import type { Limiter } from './limiter.js'
 import { MemoryLimiter } from './memory.js'
 import { RedisLimiter } from './redis.js'
 import { ResilientLimiter } from './resilient.js'
+import type { ConcurrencyGate } from './concurrency.js'
+import { MemoryConcurrencyGate, ResilientConcurrencyGate } from './concurrency.js'
+import { RedisConcurrencyGate } from './concurrency-redis.js'
 import { redisFailure } from './redis-probe.js'
 
 export interface LimiterOptions {
@@ -37,24 +40,40 @@ function connectRedis(url: string): Redis {
 
 export interface BuiltLimiter {
   limiter: Limiter
+  /** Concurrency caps, on the same store as the limits. */
+  concurrency: ConcurrencyGate
   /** Why the shared store does not answer now, or null (always null for the in-memory limiter). */
   health: () => Promise<string | null>
   close: () => Promise<void>
 }
 
+/** How long a concurrency lease lasts: longer than any request may take (receiving, then predicting), plus a minute. */
+function leaseMs(config: Config): number {
+  return (config.requestTimeoutMs > 0 ? config.requestTimeoutMs : 600_000) + config.predictTimeoutMs + 60_000
+}
+
 export function buildLimiter(options: LimiterOptions): BuiltLimiter {
   const { config, clock } = options
   const memory = new MemoryLimiter({ clock })
-  if (config.redisUrl === '') return { limiter: memory, health: () => Promise.resolve(null), close: () => memory.close() }
+  const inMemory = new MemoryConcurrencyGate()
+  if (config.redisUrl === '')
+    return { limiter: memory, concurrency: inMemory, health: () => Promise.resolve(null), close: () => memory.close() }
   const redis = connectRedis(config.redisUrl)
   const primary = new RedisLimiter({ redis, ...(options.clockInjected ? { clock } : {}) })
   const limiter = new ResilientLimiter({ primary, fallback: memory, mode: config.ratelimitFail, log: options.log })
+  const concurrency = new ResilientConcurrencyGate({
+    primary: new RedisConcurrencyGate({ redis, leaseMs: leaseMs(config), ...(options.clockInjected ? { clock } : {}) }),
+    fallback: inMemory,
+    mode: config.ratelimitFail,
+    log: options.log,
+  })
   // A PING while disconnected fails with "Stream isn't writeable"; the reason is the socket's last error.
   let lastError: unknown
   redis.on('error', (error) => (lastError = error))
   redis.on('ready', () => (lastError = undefined))
   return {
     limiter,
+    concurrency,
     health: () =>
       redis.ping().then(
         () => null,

@@ -12,12 +12,16 @@
  * Returns  {allowed, now, used_1, reset_1, wait_1, used_2, ...}: used after the decision, ms until
  *          the oldest counted unit leaves, ms until this cost would fit (0 when it fits now).
  */
-export const LIMIT_SCRIPT = `
+/** Lua: `now` from ARGV[1] (ms), or the Redis server's clock when it is empty. */
+export const NOW_FROM_ARGV = `
 local now = tonumber(ARGV[1])
 if not now then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+`
+
+export const LIMIT_SCRIPT = `${NOW_FROM_ARGV}
 local cost = tonumber(ARGV[2])
 local slots = tonumber(ARGV[3])
 

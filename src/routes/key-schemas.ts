@@ -23,6 +23,15 @@ export const AllowedIps = Nullable(
     description: 'Addresses or CIDR ranges (10.0.0.0/8, 2001:db8::/32) the key may be used from; null: any address',
   }),
 )
+/** Most requests in flight at once; null: no cap. */
+export const MAX_CONCURRENCY = 100_000
+export const Concurrency = Nullable(
+  Type.Integer({
+    minimum: 1,
+    maximum: MAX_CONCURRENCY,
+    description: 'Most requests in flight at once (429 concurrency_limited beyond); null: no cap',
+  }),
+)
 export const LimitsInput = Nullable(
   Type.Array(Type.String({ maxLength: 64 }), {
     minItems: 1,
@@ -57,6 +66,7 @@ export const KeyObject = Type.Object({
   scopes: Type.Array(Type.Enum(SCOPES)),
   models: Nullable(Type.Array(Type.String())),
   allowed_ips: Nullable(Type.Array(Type.String(), { description: 'CIDR ranges the key may be used from; null: any address' })),
+  concurrency: Nullable(Type.Integer({ description: 'Most requests of the key in flight at once; null: no cap' })),
   limits: Nullable(Type.Array(RuleView)),
   metadata: Nullable(Type.Record(Type.String(), Type.Unknown())),
   status: Type.Enum(KEY_STATUSES, { description: 'rotated: replaced by a rotation (accepted until grace_ends_at)' }),
@@ -97,6 +107,7 @@ export const OwnerObject = Type.Object({
   allowed_ips: Nullable(
     Type.Array(Type.String(), { description: 'CIDR ranges every key of the owner may be used from; null: any address' }),
   ),
+  concurrency: Nullable(Type.Integer({ description: 'Most requests of all the owner’s keys in flight at once; null: no cap' })),
   keys: Type.Array(KeyObject),
   usage: UsageView,
 })

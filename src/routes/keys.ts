@@ -36,6 +36,7 @@ import {
   Metadata,
   Models,
   AllowedIps,
+  Concurrency,
   OwnerId,
   RemoveLimitsInput,
   Scopes,
@@ -75,6 +76,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
             scopes: Type.Optional(Scopes),
             models: Type.Optional(Models),
             allowed_ips: Type.Optional(AllowedIps),
+            concurrency: Type.Optional(Concurrency),
             limits: Type.Optional(LimitsInput),
             expires_at: Type.Optional(
               Type.Union([Type.String({ maxLength: 40, description: 'ISO 8601 time in the future' }), Type.Null()]),
@@ -96,6 +98,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
           scopes: body.scopes ? [...body.scopes].sort() : ['predict'],
           models: modelsInput(body.models ?? null, knownModels()),
           allowedIps: allowedIpsInput(body.allowed_ips ?? null),
+          concurrency: body.concurrency ?? null,
           limits: limitsInput(body.limits ?? null),
           expiresAt: expiryInput(body, clock.now()) ?? null,
           metadata: metadataInput(body.metadata ?? null),
@@ -186,7 +189,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
       schema: {
         tags: ['keys'],
         summary:
-          'Change a key: name, scopes, models, allowed addresses, limits (replace all, or set and remove some), expiry, metadata, enabled (admin)',
+          'Change a key: name, scopes, models, allowed addresses, concurrency cap, limits (replace all, or set and remove some), expiry, metadata, enabled (admin)',
         params: IdParams,
         body: Type.Object(
           {
@@ -194,6 +197,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
             scopes: Type.Optional(Scopes),
             models: Type.Optional(Models),
             allowed_ips: Type.Optional(AllowedIps),
+            concurrency: Type.Optional(Concurrency),
             limits: Type.Optional(LimitsInput),
             set_limits: Type.Optional(SetLimitsInput),
             remove_limits: Type.Optional(RemoveLimitsInput),
@@ -213,6 +217,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
       if (body.scopes !== undefined) changes.scopes = [...body.scopes].sort()
       if (body.models !== undefined) changes.models = modelsInput(body.models, knownModels())
       if (body.allowed_ips !== undefined) changes.allowedIps = allowedIpsInput(body.allowed_ips)
+      if (body.concurrency !== undefined) changes.concurrency = body.concurrency
       const limits = limitsChangeInput(body, keyLimitsEdit)
       if (limits !== undefined) changes.limits = limits
       if (body.expires_at !== undefined) changes.expiresAt = expiryInput({ expires_at: body.expires_at }, clock.now())

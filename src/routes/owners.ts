@@ -11,7 +11,16 @@ import { keyView, limitsView } from '../keys/view.js'
 import { protectedErrors } from './common.js'
 import { ownerLimitsEdit } from '../ratelimit/limit-edit.js'
 import { allowedIpsInput, limitEditGuard, limitsChangeInput } from './key-input.js'
-import { AllowedIps, LimitsInput, OwnerId, OwnerObject, RemoveLimitsInput, SetLimitsInput, adminErrors } from './key-schemas.js'
+import {
+  AllowedIps,
+  Concurrency,
+  LimitsInput,
+  OwnerId,
+  OwnerObject,
+  RemoveLimitsInput,
+  SetLimitsInput,
+  adminErrors,
+} from './key-schemas.js'
 import { requirePrincipal } from '../http/ledger.js'
 
 const DAY_MS = 86_400_000
@@ -36,6 +45,7 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
       id,
       limits: limitsView(owner?.limits ?? null),
       allowed_ips: owner?.allowedIps ?? null,
+      concurrency: owner?.concurrency ?? null,
       keys: records.map((record) => keyView(record, now)),
       usage: { since: new Date(since).toISOString(), ...summarize(counts.values()) },
     }
@@ -66,7 +76,7 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
       schema: {
         tags: ['keys'],
         summary:
-          'Set (or clear, with null) the limits shared by all of an owner’s keys, or set and remove some of them and keep the others; set (or clear) the addresses its keys may be used from (admin)',
+          'Set (or clear, with null) the limits shared by all of an owner’s keys, or set and remove some of them and keep the others; set (or clear) the addresses its keys may be used from and how many of their requests may be in flight at once (admin)',
         params: IdParams,
         body: Type.Object(
           {
@@ -74,6 +84,7 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
             set_limits: Type.Optional(SetLimitsInput),
             remove_limits: Type.Optional(RemoveLimitsInput),
             allowed_ips: Type.Optional(AllowedIps),
+            concurrency: Type.Optional(Concurrency),
           },
           { additionalProperties: false, minProperties: 1 },
         ),
@@ -86,6 +97,7 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
       const allowedIps = request.body.allowed_ips === undefined ? undefined : allowedIpsInput(request.body.allowed_ips)
       if (change !== undefined) await limitEditGuard(() => keys.setOwnerLimits(request.params.id, change, actor))
       if (allowedIps !== undefined) await keys.setOwnerAllowedIps(request.params.id, allowedIps, actor)
+      if (request.body.concurrency !== undefined) await keys.setOwnerConcurrency(request.params.id, request.body.concurrency, actor)
       return (await ownerView(request.params.id))!
     },
   )

@@ -241,6 +241,28 @@ describe('infergate keys lifecycle', () => {
     }
   })
 
+  test('concurrency caps: --concurrency sets, --no-concurrency clears, on keys and owners; a bad value is one line and exit 2', async () => {
+    const created = await json<Created>('keys', 'create', '--name', 'parallel', '--owner', 'cc-team', '--concurrency', '3')
+    assert.equal(created.concurrency, 3)
+    assert.match((await cli('keys', 'show', created.id)).stdout, /concurrency: +3 in flight/)
+    const cleared = await cli('keys', 'update', created.id, '--no-concurrency')
+    assert.match(cleared.stdout, /^store: SQLite /m)
+    assert.equal((await json<KeyView>('keys', 'show', created.id)).concurrency, null)
+    const owner = await json<{ concurrency: number }>('owners', 'update', 'cc-team', '--concurrency', '8')
+    assert.equal(owner.concurrency, 8)
+    assert.match((await cli('owners', 'show', 'cc-team')).stdout, /concurrency: +8 in flight, all keys together/)
+    for (const args of [
+      ['keys', 'create', '--name', 'bad', '--concurrency', '0'],
+      ['keys', 'update', created.id, '--concurrency', 'many'],
+      ['owners', 'update', 'cc-team', '--concurrency', '100001'],
+    ]) {
+      const result = await cli(...args)
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`)
+      assert.match(result.stderr, /^infergate: .*--concurrency must be a whole number from 1 to 100000/)
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr)
+    }
+  })
+
   test('revoke; every change above is an audit record by actor cli', async () => {
     assert.equal((await json<KeyView>('keys', 'revoke', team.id)).status, 'revoked')
     const db = await openDatabase({ dataDir })
@@ -249,7 +271,7 @@ describe('infergate keys lifecycle', () => {
       assert.ok(records.every((record) => record.actor === 'cli'))
       const actions = records.filter((record) => record.keyId === team.id).map((record) => record.action)
       assert.deepEqual(actions, ['key.create', 'key.disable', 'key.enable', 'key.update', 'key.update', 'key.rotate', 'key.revoke'])
-      assert.deepEqual(records.filter((record) => record.action === 'owner.update').length, 5)
+      assert.deepEqual(records.filter((record) => record.action === 'owner.update').length, 6)
       for (const record of records) for (const key of [admin.key, team.key]) assert.ok(!JSON.stringify(record).includes(key))
     } finally {
       await db.close()
