@@ -223,6 +223,39 @@ describe('dashboard in Chromium', { skip }, () => {
     assert.equal((await predictInPlayground(rotated.key, 'fine')).status, '200')
   })
 
+  test('policy: allowed addresses and a concurrency cap are saved and shown; a bad range is refused with the reason', async () => {
+    const made = await server.app.services.keys.create({ name: 'policy-edit', owner: 'ops', scopes: ['predict'] }, 'cli')
+    await page.goto(url(`#/keys/${made.record.id}`))
+    const form = page.getByTestId('policy-form')
+    await form.waitFor()
+    await page.getByLabel(/^Allowed addresses/).fill('10.1.2.3/8, 127.0.0.1')
+    await page.getByLabel(/^Concurrency cap/).fill('3')
+    await page.getByRole('button', { name: 'Save policy' }).click()
+    await until(async () => (/Policy saved/.test((await page.locator('main').textContent()) ?? '') ? true : undefined), 'the notice')
+    const stored = await server.app.services.keys.get(made.record.id)
+    assert.deepEqual([stored?.allowedIps, stored?.concurrency], [['10.0.0.0/8', '127.0.0.1/32'], 3])
+    await until(
+      async () => (/10\.0\.0\.0\/8, 127\.0\.0\.1\/32/.test((await page.locator('.fields').first().textContent()) ?? '') ? true : undefined),
+      'the normalised ranges in the fields',
+    )
+    assert.match((await page.locator('.fields').first().textContent()) ?? '', /3 in flight/)
+    await page.getByLabel(/^Allowed addresses/).fill('example.com')
+    await page.getByRole('button', { name: 'Save policy' }).click()
+    const alert = page.getByRole('alert')
+    await alert.waitFor()
+    assert.match((await alert.textContent()) ?? '', /allowed_ips/)
+    assert.deepEqual((await server.app.services.keys.get(made.record.id))?.allowedIps, ['10.0.0.0/8', '127.0.0.1/32'])
+    // Cleared: any address, no cap.
+    await page.getByLabel(/^Allowed addresses/).fill('')
+    await page.getByLabel(/^Concurrency cap/).fill('')
+    await page.getByRole('button', { name: 'Save policy' }).click()
+    await until(
+      async () => ((await server.app.services.keys.get(made.record.id))?.concurrency === null ? true : undefined),
+      'the cap cleared',
+    )
+    assert.equal((await server.app.services.keys.get(made.record.id))?.allowedIps, null)
+  })
+
   test('revoke with confirmation, then the playground call is refused', async () => {
     await page.goto(url(`#/keys/${created.id}`))
     const successor = page.locator('.fields a', { hasText: /^key_/ })

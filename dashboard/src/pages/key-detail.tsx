@@ -1,9 +1,10 @@
-/** One key: its fields, actions (rotate, disable/enable, revoke), limits with remaining, usage and audit. */
+/** One key: its fields, actions (rotate, disable/enable, revoke), its policy (addresses, concurrency), limits with remaining, usage and audit. */
 import { useState } from 'preact/hooks'
 import { api, query } from '../api'
 import { AuditTable } from '../components/audit-table'
 import { OutcomeChart } from '../components/chart'
 import { ConfirmDialog } from '../components/confirm'
+import { PolicyForm } from '../components/policy-form'
 import { SecretPanel } from '../components/secret'
 import { ErrorBox, Loading, Notice } from '../components/status'
 import { useLoad } from '../components/use-load'
@@ -24,6 +25,8 @@ function KeyFields({ detail }: { detail: KeyDetail }) {
     ['Status', detail.status],
     ['Scopes', detail.scopes.join(', ')],
     ['Models', detail.models === null ? 'all' : detail.models.join(', ')],
+    ['Allowed addresses', detail.allowed_ips === null ? 'any' : detail.allowed_ips.join(', ')],
+    ['Concurrency cap', detail.concurrency === null ? 'none' : `${detail.concurrency} in flight`],
     [
       'Limits',
       detail.limits === null ? 'server default' : detail.limits.map((rule) => `${rule.name}: ${rule.limit}/${rule.window}`).join(', '),
@@ -192,6 +195,16 @@ export function KeyPage({ id }: { id: string }) {
           void act('Key revoked.', () => api<ApiKey>('DELETE', `/v1/keys/${encodeURIComponent(id)}`))
         }}
       />
+      {active && (
+        <section class="card">
+          <h2>Policy</h2>
+          <PolicyForm
+            key={`${key.updated_at}`}
+            apiKey={key}
+            onSave={(change) => void act('Policy saved.', () => api<ApiKey>('PATCH', `/v1/keys/${encodeURIComponent(id)}`, change))}
+          />
+        </section>
+      )}
       <section class="card">
         <h2>Limits and current remaining</h2>
         <LimitStateTable detail={key} />
