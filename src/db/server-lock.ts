@@ -88,7 +88,11 @@ export function lockStore(dataDir: string): ServerLock {
   }
   return {
     listening(address) {
-      fs.writeFileSync(file, JSON.stringify({ ...owner, listening: address }), { mode: 0o600 })
+      try {
+        fs.writeFileSync(file, JSON.stringify({ ...owner, listening: address }), { mode: 0o600 })
+      } catch {
+        // Only for the message a second server prints (a full disk must not stop this one).
+      }
     },
     release() {
       if (readOwner(file)?.pid === process.pid) fs.rmSync(file, { force: true })
