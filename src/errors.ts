@@ -17,6 +17,8 @@ export enum ErrorCode {
   InsufficientScope = 'insufficient_scope',
   ModelForbidden = 'model_forbidden',
   RateLimited = 'rate_limited',
+  /** The key's or its owner's credit balance is short (`accounting/credits.ts`). */
+  QuotaExhausted = 'quota_exhausted',
   AuthRateLimited = 'auth_rate_limited',
   TooManyJobs = 'too_many_jobs',
   JobBacklogFull = 'job_backlog_full',
@@ -84,6 +86,7 @@ function statusOf(code: ErrorCode): number {
     case ErrorCode.HeadersTooLarge:
       return 431
     case ErrorCode.RateLimited:
+    case ErrorCode.QuotaExhausted:
     case ErrorCode.AuthRateLimited:
     case ErrorCode.TooManyJobs:
     case ErrorCode.JobBacklogFull:

@@ -21,6 +21,7 @@ type GroupLabel = (typeof GROUPS)[number]['label']
 const GROUP_OF: Record<Outcome, GroupLabel> = {
   ok: 'ok',
   rate_limited: 'rate-limited',
+  quota_exhausted: 'rate-limited',
   missing_key: 'invalid key',
   invalid_key: 'invalid key',
   expired_key: 'invalid key',

@@ -13,6 +13,7 @@ const REFUSALS = [
   'ip_not_allowed',
   'insufficient_scope',
   'rate_limited',
+  'quota_exhausted',
 ] as const
 
 export const OUTCOMES = [

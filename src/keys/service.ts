@@ -10,6 +10,7 @@
  * takes effect within the store's change-poll interval.
  */
 import { LRUCache } from 'lru-cache'
+import type { CreditBalance, CreditsChange } from '../accounting/credits.js'
 import type { AuditSink } from '../audit/writer.js'
 import type { Database } from '../db/database.js'
 import type { Clock } from '../lib/clock.js'
@@ -59,6 +60,8 @@ export interface CreateKeyInput {
   allowedIps?: string[] | null
   /** Who the key belongs to; absent: `default`. */
   owner?: string
+  /** The key's credit balance (a refill's period starts at creation); null or absent: none, unlimited. */
+  credits?: Pick<CreditBalance, 'remaining' | 'refill'> | null
   metadata?: KeyMetadata | null
 }
 
@@ -121,13 +124,13 @@ export class KeyService {
     const created = this.newKey(input, this.clock.now())
     await this.store.insert(created.record)
     await this.changedHere()
-    const { name, owner, scopes, expiresAt, limits, models, metadata } = created.record
+    const { name, owner, scopes, expiresAt, limits, models, metadata, credits } = created.record
     await this.audit?.admin({
       action: 'key.create',
       actor,
       keyId: created.record.id,
       keyPrefix: created.record.prefix,
-      detail: { name, owner, scopes, expiresAt, limits, models, metadata },
+      detail: { name, owner, scopes, expiresAt, limits, models, metadata, ...(credits && { credits }) },
     })
     return created
   }
@@ -153,6 +156,9 @@ export class KeyService {
       disabled: input.disabled ?? false,
       rotatedTo: null,
       graceEndsAt: null,
+      credits: input.credits
+        ? { remaining: input.credits.remaining, refill: input.credits.refill, refilledAt: input.credits.refill ? now : null }
+        : null,
     }
     return { key, record }
   }
@@ -192,7 +198,7 @@ export class KeyService {
       if (losesAdmin && (await this.isLastAdmin(store, record))) return refused('last_admin')
       // An edit of the limits reads the ones stored under the same lock, so none is lost to a concurrent change.
       if (typeof update.limits === 'function') changes = { ...update, limits: update.limits(record.limits) }
-      if (!(await store.update(id, changes, this.clock.now()))) return refused('not_found')
+      if (!(await store.update(id, changes, this.clock.now(), record.credits))) return refused('not_found')
       return done(record)
     })
     if (!outcome.ok) return outcome
@@ -246,6 +252,19 @@ export class KeyService {
   /** An owner's shared limits, or undefined when none were ever set. */
   owner(id: string): Promise<OwnerRecord | undefined> {
     return this.store.findOwner(id)
+  }
+
+  /**
+   * Changes (null: removes) the credit balance every key of an owner takes from; whether there is
+   * one is applied within a second. Throws `CreditsError` for a change that cannot be made.
+   */
+  async setOwnerCredits(owner: string, change: CreditsChange, actor: Actor = 'system'): Promise<OwnerRecord> {
+    await this.store.exclusive(async (store) =>
+      store.setOwnerCredits(owner, change, (await store.findOwner(owner))?.credits ?? null, this.clock.now()),
+    )
+    await this.changedHere()
+    await this.audit?.admin({ action: 'owner.update', actor, keyId: null, keyPrefix: null, detail: { owner, credits: change } })
+    return (await this.store.findOwner(owner))!
   }
 
   /** Sets (null: clears) the addresses every key of an owner may be used from; applied within a second. */
@@ -394,7 +413,7 @@ export class KeyService {
 
   private async principalOf(record: ApiKeyRecord): Promise<Principal> {
     const owner = await this.store.findOwner(record.owner)
-    return toPrincipal(record, owner?.limits ?? null, owner?.allowedIps ?? null)
+    return toPrincipal(record, owner?.limits ?? null, owner?.allowedIps ?? null, (owner?.credits ?? null) !== null)
   }
 
   private judge(digest: string, entry: CacheEntry): VerifyResult {
@@ -442,7 +461,26 @@ export class KeyService {
   }
 }
 
-function toPrincipal(record: ApiKeyRecord, ownerLimits: LimitRule[] | null, ownerAllowedIps: string[] | null): Principal {
+function toPrincipal(
+  record: ApiKeyRecord,
+  ownerLimits: LimitRule[] | null,
+  ownerAllowedIps: string[] | null,
+  ownerCredits: boolean,
+): Principal {
   const { id: keyId, prefix, name, scopes, limits, models, owner } = record
-  return { keyId, prefix, name, scopes, limits, models, owner, ownerLimits, allowedIps: record.allowedIps, ownerAllowedIps }
+  const credits = record.credits !== null
+  return {
+    keyId,
+    prefix,
+    name,
+    scopes,
+    limits,
+    models,
+    owner,
+    ownerLimits,
+    allowedIps: record.allowedIps,
+    ownerAllowedIps,
+    credits,
+    ownerCredits,
+  }
 }

@@ -3,6 +3,8 @@
  */
 import type { Kysely, Selectable } from 'kysely'
 import { sql } from 'kysely'
+import type { CreditBalance, CreditsChange } from '../accounting/credits.js'
+import { balanceOf, creditColumns } from '../accounting/credits.js'
 import type { Database } from '../db/database.js'
 import type { ApiKeysTable, DatabaseSchema } from '../db/schema.js'
 import type { LimitRule } from '../ratelimit/policy.js'
@@ -39,6 +41,17 @@ function toRecord(row: Row): ApiKeyRecord {
     disabled: Number(row.disabled) === 1,
     rotatedTo: row.rotated_to,
     graceEndsAt: row.grace_ends_at === null ? null : Number(row.grace_ends_at),
+    credits: balanceOf(row),
+  }
+}
+
+/** The credit columns of a new row holding `balance`. */
+function creditRow(balance: CreditBalance | null) {
+  return {
+    credits_remaining: balance?.remaining ?? null,
+    credits_refill_amount: balance?.refill?.amount ?? null,
+    credits_refill_ms: balance?.refill?.everyMs ?? null,
+    credits_refilled_at: balance?.refill ? balance.refilledAt : null,
   }
 }
 
@@ -62,6 +75,7 @@ function toRow(record: ApiKeyRecord): Row {
     disabled: record.disabled ? 1 : 0,
     rotated_to: record.rotatedTo,
     grace_ends_at: record.graceEndsAt,
+    ...creditRow(record.credits),
   }
 }
 
@@ -129,8 +143,8 @@ export class KeyStore {
     return Number(result.numUpdatedRows) > 0
   }
 
-  /** Applies changes to a key; false when there is no such key. */
-  async update(id: string, changes: KeyChanges, at: number): Promise<boolean> {
+  /** Applies changes to a key; false when there is no such key. A credits change needs the balance read under the same lock. */
+  async update(id: string, changes: KeyChanges, at: number, credits: CreditBalance | null = null): Promise<boolean> {
     const result = await this.db
       .updateTable('api_keys')
       .set({
@@ -142,6 +156,7 @@ export class KeyStore {
         ...(changes.allowedIps !== undefined && { allowed_ips: text(changes.allowedIps) }),
         ...(changes.metadata !== undefined && { metadata: text(changes.metadata) }),
         ...(changes.disabled !== undefined && { disabled: changes.disabled ? 1 : 0 }),
+        ...(changes.credits !== undefined && creditColumns(changes.credits, credits, at)),
         updated_at: at,
       })
       .where('id', '=', id)
@@ -245,6 +260,18 @@ export class KeyStore {
         .executeTakeFirst()
       if (Number(result.numUpdatedRows) === 0) return false
       await trx.insertInto('api_keys').values(toRow(replacement)).execute()
+      // The balance moves to the new key, as it stands now (the old key's row is locked by the
+      // update above, so no charge can slip in between); the old key keeps none of it: a
+      // balance left on both would be spent twice during the grace period.
+      await sql`update api_keys set (credits_remaining, credits_refill_amount, credits_refill_ms, credits_refilled_at) = (select credits_remaining, credits_refill_amount, credits_refill_ms, credits_refilled_at from api_keys where id = ${oldId}) where id = ${replacement.id}`.execute(
+        trx,
+      )
+      await trx
+        .updateTable('api_keys')
+        .set({ credits_remaining: 0, credits_refill_amount: null, credits_refill_ms: null, credits_refilled_at: null })
+        .where('id', '=', oldId)
+        .where('credits_remaining', 'is not', null)
+        .execute()
       return true
     })
     await this.database.announceChange()
@@ -258,6 +285,7 @@ export class KeyStore {
         id: row.id,
         limits: json<LimitRule[]>(row.limits),
         allowedIps: json<string[]>(row.allowed_ips),
+        credits: balanceOf(row),
         createdAt: Number(row.created_at),
         updatedAt: Number(row.updated_at),
       }
@@ -270,6 +298,22 @@ export class KeyStore {
       .insertInto('owners')
       .values({ id, limits: null, allowed_ips: text(allowedIps), created_at: at, updated_at: at })
       .onConflict((oc) => oc.column('id').doUpdateSet({ allowed_ips: text(allowedIps), updated_at: at }))
+      .execute()
+    await this.announce()
+  }
+
+  /** Changes (or removes, with null) an owner's credit balance; `current` is the balance read under the same lock. */
+  async setOwnerCredits(id: string, change: CreditsChange, current: CreditBalance | null, at: number): Promise<void> {
+    const columns = creditColumns(change, current, at)
+    await this.db
+      .insertInto('owners')
+      .values({ id, limits: null, allowed_ips: null, created_at: at, updated_at: at })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute()
+    await this.db
+      .updateTable('owners')
+      .set({ ...columns, updated_at: at })
+      .where('id', '=', id)
       .execute()
     await this.announce()
   }

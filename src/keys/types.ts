@@ -1,4 +1,5 @@
 /** What the key services know about a key. The key itself never appears here. */
+import type { CreditBalance, CreditsChange } from '../accounting/credits.js'
 import { parseDuration } from '../lib/duration.js'
 import type { LimitsChange } from '../ratelimit/limit-edit.js'
 import type { LimitRule } from '../ratelimit/policy.js'
@@ -48,6 +49,8 @@ export interface ApiKeyRecord {
   /** Set on a key replaced by a rotation: the new key's id and when the old one stops working. */
   rotatedTo: string | null
   graceEndsAt: number | null
+  /** The key's credit balance as read (`accounting/credits.ts`); null: none, unlimited. */
+  credits: CreditBalance | null
 }
 
 /** Fields of a key that can change after creation. */
@@ -60,6 +63,7 @@ export interface KeyChanges {
   allowedIps?: string[] | null
   metadata?: KeyMetadata | null
   disabled?: boolean
+  credits?: CreditsChange
 }
 
 /**
@@ -83,6 +87,8 @@ export interface OwnerRecord {
   limits: LimitRule[] | null
   /** CIDR ranges every key of the owner may be used from; null: any address. */
   allowedIps: string[] | null
+  /** A balance every key of the owner takes from, on top of its own; null: none. */
+  credits: CreditBalance | null
   createdAt: number
   updatedAt: number
 }
@@ -101,6 +107,13 @@ export interface Principal {
   /** Where the key, and every key of its owner, may be used from; null: any address. */
   allowedIps: readonly string[] | null
   ownerAllowedIps: readonly string[] | null
+  /**
+   * Whether the key, and its owner, have a credit balance when the key was loaded: a key with
+   * neither is charged without a database round trip. The balances themselves are read at
+   * each charge.
+   */
+  credits: boolean
+  ownerCredits: boolean
 }
 
 /** A refused key that exists (revoked, expired, disabled, rotated) carries its id, for the audit log. */

@@ -25,6 +25,9 @@ import {
   metadataInput,
   modelsInput,
   allowedIpsInput,
+  creditsChangeInput,
+  creditsGuard,
+  creditsInput,
   nameInput,
 } from './key-input.js'
 import {
@@ -36,6 +39,8 @@ import {
   Metadata,
   Models,
   AllowedIps,
+  AddCredits,
+  CreditsInput,
   OwnerId,
   RemoveLimitsInput,
   Scopes,
@@ -76,6 +81,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
             models: Type.Optional(Models),
             allowed_ips: Type.Optional(AllowedIps),
             limits: Type.Optional(LimitsInput),
+            credits: Type.Optional(CreditsInput),
             expires_at: Type.Optional(
               Type.Union([Type.String({ maxLength: 40, description: 'ISO 8601 time in the future' }), Type.Null()]),
             ),
@@ -97,6 +103,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
           models: modelsInput(body.models ?? null, knownModels()),
           allowedIps: allowedIpsInput(body.allowed_ips ?? null),
           limits: limitsInput(body.limits ?? null),
+          credits: creditsInput(body.credits),
           expiresAt: expiryInput(body, clock.now()) ?? null,
           metadata: metadataInput(body.metadata ?? null),
         },
@@ -186,7 +193,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
       schema: {
         tags: ['keys'],
         summary:
-          'Change a key: name, scopes, models, allowed addresses, limits (replace all, or set and remove some), expiry, metadata, enabled (admin)',
+          'Change a key: name, scopes, models, allowed addresses, limits (replace all, or set and remove some), credits (set, add, refill, remove), expiry, metadata, enabled (admin)',
         params: IdParams,
         body: Type.Object(
           {
@@ -197,6 +204,8 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
             limits: Type.Optional(LimitsInput),
             set_limits: Type.Optional(SetLimitsInput),
             remove_limits: Type.Optional(RemoveLimitsInput),
+            credits: Type.Optional(CreditsInput),
+            add_credits: Type.Optional(AddCredits),
             expires_at: Type.Optional(Type.Union([Type.String({ maxLength: 40 }), Type.Null()], { description: 'null: never expires' })),
             metadata: Type.Optional(Metadata),
             enabled: Type.Optional(Type.Boolean({ description: 'false: disable (refused until enabled again)' })),
@@ -218,7 +227,9 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
       if (body.expires_at !== undefined) changes.expiresAt = expiryInput({ expires_at: body.expires_at }, clock.now())
       if (body.metadata !== undefined) changes.metadata = metadataInput(body.metadata)
       if (body.enabled !== undefined) changes.disabled = !body.enabled
-      const result = await limitEditGuard(() => keys.update(request.params.id, changes, actor(request)))
+      const credits = creditsChangeInput(body)
+      if (credits !== undefined) changes.credits = credits
+      const result = await creditsGuard(() => limitEditGuard(() => keys.update(request.params.id, changes, actor(request))))
       return view(changedOrThrow(request.params.id, result, refusalError))
     },
   )

@@ -7,11 +7,22 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { countsByKeySince, summarize } from '../audit/usage.js'
 import { errors } from '../errors.js'
+import { creditsView } from '../accounting/credits.js'
 import { keyView, limitsView } from '../keys/view.js'
 import { protectedErrors } from './common.js'
 import { ownerLimitsEdit } from '../ratelimit/limit-edit.js'
-import { allowedIpsInput, limitEditGuard, limitsChangeInput } from './key-input.js'
-import { AllowedIps, LimitsInput, OwnerId, OwnerObject, RemoveLimitsInput, SetLimitsInput, adminErrors } from './key-schemas.js'
+import { allowedIpsInput, creditsChangeInput, creditsGuard, limitEditGuard, limitsChangeInput } from './key-input.js'
+import {
+  AddCredits,
+  AllowedIps,
+  CreditsInput,
+  LimitsInput,
+  OwnerId,
+  OwnerObject,
+  RemoveLimitsInput,
+  SetLimitsInput,
+  adminErrors,
+} from './key-schemas.js'
 import { requirePrincipal } from '../http/ledger.js'
 
 const DAY_MS = 86_400_000
@@ -36,6 +47,7 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
       id,
       limits: limitsView(owner?.limits ?? null),
       allowed_ips: owner?.allowedIps ?? null,
+      credits: creditsView(owner?.credits ?? null, now),
       keys: records.map((record) => keyView(record, now)),
       usage: { since: new Date(since).toISOString(), ...summarize(counts.values()) },
     }
@@ -66,7 +78,7 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
       schema: {
         tags: ['keys'],
         summary:
-          'Set (or clear, with null) the limits shared by all of an owner’s keys, or set and remove some of them and keep the others; set (or clear) the addresses its keys may be used from (admin)',
+          'Set (or clear, with null) the limits shared by all of an owner’s keys, or set and remove some of them and keep the others; set (or clear) the addresses its keys may be used from; set, add to, refill or remove the credit balance its keys share (admin)',
         params: IdParams,
         body: Type.Object(
           {
@@ -74,6 +86,8 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
             set_limits: Type.Optional(SetLimitsInput),
             remove_limits: Type.Optional(RemoveLimitsInput),
             allowed_ips: Type.Optional(AllowedIps),
+            credits: Type.Optional(CreditsInput),
+            add_credits: Type.Optional(AddCredits),
           },
           { additionalProperties: false, minProperties: 1 },
         ),
@@ -84,8 +98,10 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
       const actor = requirePrincipal(request).keyId
       const change = limitsChangeInput(request.body, ownerLimitsEdit)
       const allowedIps = request.body.allowed_ips === undefined ? undefined : allowedIpsInput(request.body.allowed_ips)
+      const credits = creditsChangeInput(request.body)
       if (change !== undefined) await limitEditGuard(() => keys.setOwnerLimits(request.params.id, change, actor))
       if (allowedIps !== undefined) await keys.setOwnerAllowedIps(request.params.id, allowedIps, actor)
+      if (credits !== undefined) await creditsGuard(() => keys.setOwnerCredits(request.params.id, credits, actor))
       return (await ownerView(request.params.id))!
     },
   )
