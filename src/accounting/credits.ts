@@ -36,12 +36,19 @@ const MIN_REFILL_MS = 1000
 const MAX_REFILL_MS = 10 * 366 * 86_400_000
 
 /** A balance or an amount: a whole number from `min` to 2^53 - 1; throws a readable message otherwise. */
-function parseCreditAmount(raw: string | number, min = 0): number {
+export function parseCreditAmount(raw: string | number, min = 0): number {
   const value = typeof raw === 'number' ? raw : /^\s*\d{1,16}\s*$/.test(raw) ? Number(raw) : Number.NaN
   if (!Number.isSafeInteger(value) || value < min || value > MAX_CREDITS) {
     throw new Error(`"${String(raw).slice(0, 32)}" is not a whole number of credits from ${min} to ${MAX_CREDITS}`)
   }
   return value
+}
+
+/** A refill as written on the CLI: `1000/30d` (amount / period, at least 1s, at most 10 years). */
+export function parseRefill(raw: string): Refill {
+  const match = /^\s*(\d{1,16})\s*\/\s*(\S{1,16})\s*$/.exec(raw)
+  if (!match) throw new Error(`"${raw.slice(0, 32)}" is not a refill such as 1000/30d (amount/period)`)
+  return refillOf(parseCreditAmount(match[1]!, 1), match[2]!)
 }
 
 /** A refill from its amount and period (`30d`); throws a readable message for a period out of range. */
@@ -51,8 +58,10 @@ export function refillOf(amount: number, every: string): Refill {
   return { amount: parseCreditAmount(amount, 1), everyMs }
 }
 
+export const formatRefill = (refill: Refill): string => `${refill.amount}/${compactDuration(refill.everyMs)}`
+
 /** A balance at `now`: the refill due applied, and when the next one comes (null: never). */
-function balanceAt(balance: CreditBalance, now: number): { remaining: number; nextRefillAt: number | null } {
+export function balanceAt(balance: CreditBalance, now: number): { remaining: number; nextRefillAt: number | null } {
   const { refill, refilledAt } = balance
   if (refill === null || refilledAt === null) return { remaining: balance.remaining, nextRefillAt: null }
   const periods = Math.max(0, Math.floor((now - refilledAt) / refill.everyMs))

@@ -15,6 +15,7 @@ import { formatDuration } from '../lib/duration.js'
 import type { LimitRule } from '../ratelimit/policy.js'
 import { formatRule } from '../ratelimit/policy.js'
 import { WebhookEventLog } from '../webhooks/events.js'
+import { creditsText } from './credits.js'
 import { STORE_SETTINGS, addSettingOptions, storeOptions } from './options.js'
 import { CliError } from './run.js'
 import { formatTime } from './table.js'
@@ -90,6 +91,7 @@ export function keyLines(record: ApiKeyRecord, now: number): string {
     ['models', record.models?.join(',') ?? 'all'],
     ['allowed ips', record.allowedIps?.join(',') ?? 'any'],
     ['limits', limitsText(record.limits)],
+    ['credits', creditsText(record.credits, now)],
     ['metadata', record.metadata === null ? '-' : JSON.stringify(record.metadata)],
     ['created', formatTime(record.createdAt)],
     ['updated', formatTime(record.updatedAt)],

@@ -16,6 +16,8 @@ import { keyView, limitsView } from '../keys/view.js'
 import { parseExpiry } from '../lib/duration.js'
 import { parseModelList } from '../models/spec.js'
 import { allowIpList } from './allow-ip.js'
+import type { CreditOptions } from './credits.js'
+import { addCreateCreditOptions, addUpdateCreditOptions, creditsChange, creditsGuard, creditsText, newBalance } from './credits.js'
 import { keyLimitsEdit } from '../ratelimit/limit-edit.js'
 import { parseRules } from '../ratelimit/policy.js'
 import { registerFind } from './keys-find.js'
@@ -57,13 +59,13 @@ function printCreated(created: CreatedKey, json: boolean): void {
   }
   const { record } = created
   console.log(
-    `Created key ${record.id} "${record.name}" for owner ${record.owner} (scopes: ${record.scopes.join(', ')}; limits: ${limitsText(record.limits)}; expires: ${formatTime(record.expiresAt)})`,
+    `Created key ${record.id} "${record.name}" for owner ${record.owner} (scopes: ${record.scopes.join(', ')}; limits: ${limitsText(record.limits)}; credits: ${creditsText(record.credits, record.createdAt)}; expires: ${formatTime(record.expiresAt)})`,
   )
   console.log(`\n    ${created.key}\n`)
   console.log('This is the only time the key is shown: it is not stored. Keep it in a secret manager.')
 }
 
-interface CreateOptions {
+interface CreateOptions extends CreditOptions {
   name: string
   owner?: string
   scopes: string
@@ -91,6 +93,7 @@ function registerCreate(keys: Command): void {
     .option('--models <list>', 'comma-separated models the key may use (default: all); the built-in model or one given with --model')
     .option('--allow-ip <list>', `${ALLOW_IP_HELP} (default: any)`)
     .option('--metadata <json>', 'a small JSON object of your own (at most 4 KiB)')
+  addCreateCreditOptions(create, 'the key')
   addModelSettings(create).action(async (options: CreateOptions, command: Command) => {
     const config = configFrom(command)
     const input = parseOptions(() => ({
@@ -102,6 +105,7 @@ function registerCreate(keys: Command): void {
       models: options.models === undefined ? null : knownModelList(options.models, config),
       allowedIps: options.allowIp === undefined ? null : allowIpList(options.allowIp),
       metadata: options.metadata === undefined ? null : parseMetadataOption(options.metadata),
+      credits: newBalance(options),
     }))
     const created = await withKeys(config, (service) => service.create(input, 'cli'))
     printCreated(created, options.json === true)
@@ -207,7 +211,7 @@ function registerShow(keys: Command): void {
     })
 }
 
-interface UpdateOptions extends LimitOptions {
+interface UpdateOptions extends LimitOptions, CreditOptions {
   name?: string
   scopes?: string
   expires?: string | false
@@ -246,9 +250,11 @@ function parseChanges(options: UpdateOptions, config: Config): KeyUpdate {
   if (options.anyIp) changes.allowedIps = null
   if (options.metadata === false) changes.metadata = null
   else if (options.metadata !== undefined) changes.metadata = parseMetadataOption(options.metadata)
+  const credits = creditsChange(options)
+  if (credits !== undefined) changes.credits = credits
   if (Object.keys(changes).length === 0) {
     throw new Error(
-      'nothing to change: give --name, --scopes, --expires, --no-expires, --limit, --remove-limit, --default-limits, --models, --all-models, --allow-ip, --any-ip, --metadata or --no-metadata',
+      'nothing to change: give --name, --scopes, --expires, --no-expires, --limit, --remove-limit, --default-limits, --models, --all-models, --allow-ip, --any-ip, --metadata, --no-metadata, --credits, --add-credits, --no-credits, --refill or --no-refill',
     )
   }
   return changes
@@ -258,7 +264,7 @@ function registerUpdate(keys: Command): void {
   const update = storeCommand(
     keys,
     'update',
-    "change a key's name, scopes, expiry, limits, models, allowed addresses or metadata (a running server applies it within a second)",
+    "change a key's name, scopes, expiry, limits, models, allowed addresses, metadata or credits (a running server applies it within a second)",
   )
     .argument('<id>', 'the key id (key_...)')
     .option('--name <name>', 'new name')
@@ -273,16 +279,17 @@ function registerUpdate(keys: Command): void {
     .option('--any-ip', 'let the key be used from any address')
     .option('--metadata <json>', 'replace the metadata with this JSON object')
     .option('--no-metadata', 'drop the metadata')
+  addUpdateCreditOptions(update, 'the key')
   addModelSettings(update).action(async (id: string, options: UpdateOptions, command: Command) => {
     const config = configFrom(command)
     const changes = parseOptions(() => parseChanges(options, config))
-    const result = await limitEditGuard(() => withKeys(config, (service) => service.update(id, changes, 'cli')))
+    const result = await creditsGuard(() => limitEditGuard(() => withKeys(config, (service) => service.update(id, changes, 'cli'))))
     if (!result.ok) throw refusalError(id, result.reason)
     const record = result.value
     if (options.json === true) console.log(JSON.stringify(keyJson(record, Date.now())))
     else
       console.log(
-        `Updated ${id}: scopes ${record.scopes.join(',')}; limits ${limitsText(record.limits)}; expires ${formatTime(record.expiresAt)}`,
+        `Updated ${id}: scopes ${record.scopes.join(',')}; limits ${limitsText(record.limits)}; credits ${creditsText(record.credits, Date.now())}; expires ${formatTime(record.expiresAt)}`,
       )
   })
 }

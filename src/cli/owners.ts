@@ -9,6 +9,9 @@ import type { LimitOptions } from './limit-options.js'
 import { addLimitOptions, limitEditGuard, limitsChange, limitsGiven } from './limit-options.js'
 import { configFrom } from './options.js'
 import { allowIpList } from './allow-ip.js'
+import { creditsView } from '../accounting/credits.js'
+import type { CreditOptions } from './credits.js'
+import { addUpdateCreditOptions, creditsChange, creditsGuard, creditsText } from './credits.js'
 import { CliError } from './run.js'
 import { formatTime, renderTable } from './table.js'
 
@@ -27,6 +30,7 @@ async function loadOwner(command: Command, id: string) {
       exists: owner !== undefined || records.length > 0,
       limits: owner?.limits ?? null,
       allowedIps: owner?.allowedIps ?? null,
+      credits: owner?.credits ?? null,
       records,
       usage: summarize(counts.values()),
       now,
@@ -35,7 +39,7 @@ async function loadOwner(command: Command, id: string) {
 }
 
 function printOwner(id: string, owner: Awaited<ReturnType<typeof loadOwner>>, json: boolean): void {
-  const { limits, allowedIps, records, usage, now } = owner
+  const { limits, allowedIps, credits, records, usage, now } = owner
   if (json) {
     const since = new Date(now - DAY_MS).toISOString()
     console.log(
@@ -43,6 +47,7 @@ function printOwner(id: string, owner: Awaited<ReturnType<typeof loadOwner>>, js
         id,
         limits: limitsView(limits),
         allowed_ips: allowedIps,
+        credits: creditsView(credits, now),
         keys: records.map((r) => keyView(r, now)),
         usage: { since, ...usage },
       }),
@@ -52,6 +57,7 @@ function printOwner(id: string, owner: Awaited<ReturnType<typeof loadOwner>>, js
   console.log(`owner:         ${id}`)
   console.log(`shared limits: ${limitsText(limits, 'none')}`)
   console.log(`allowed ips:   ${allowedIps?.join(',') ?? 'any'}`)
+  console.log(`credits:       ${creditsText(credits, now)}`)
   console.log(`last 24h:      ${usage.requests} requests, ${usage.rejected} rejected\n`)
   const rows = records.map((r) => [
     r.id,
@@ -82,30 +88,31 @@ export function registerOwners(program: Command): void {
   const update = storeCommand(
     owners,
     'update',
-    'set the limits shared by all keys of an owner (each key keeps its own limits too)',
+    'set the limits, allowed addresses and credit balance shared by all keys of an owner (each key keeps its own too)',
   ).argument('<id>', 'the owner id')
   addLimitOptions(update, 'owner')
     .option('--no-limits', 'drop the shared limits')
     .option('--allow-ip <list>', 'comma-separated addresses or CIDR ranges every key of the owner may be used from')
     .option('--any-ip', 'let the keys of the owner be used from any address')
-    .action(async (raw: string, options: OwnerUpdateOptions, command: Command) => {
-      const id = ownerId(raw)
-      const { change, allowedIps } = parseOptions(() => ownerChanges(options))
-      const config = configFrom(command)
-      if (change !== undefined) await limitEditGuard(() => withKeys(config, (service) => service.setOwnerLimits(id, change, 'cli')))
-      if (allowedIps !== undefined) await withKeys(config, (service) => service.setOwnerAllowedIps(id, allowedIps, 'cli'))
-      const owner = await loadOwner(command, id)
-      if (options.json === true) printOwner(id, owner, true)
-      else {
-        const ips = owner.allowedIps?.join(',') ?? 'any address'
-        console.log(
-          `Owner ${id}: shared limits ${limitsText(owner.limits, 'none')}; keys usable from ${ips} (a running server applies this within a second).`,
-        )
-      }
-    })
+  addUpdateCreditOptions(update, 'every key of the owner').action(async (raw: string, options: OwnerUpdateOptions, command: Command) => {
+    const id = ownerId(raw)
+    const { change, allowedIps, credits } = parseOptions(() => ownerChanges(options))
+    const config = configFrom(command)
+    if (change !== undefined) await limitEditGuard(() => withKeys(config, (service) => service.setOwnerLimits(id, change, 'cli')))
+    if (allowedIps !== undefined) await withKeys(config, (service) => service.setOwnerAllowedIps(id, allowedIps, 'cli'))
+    if (credits !== undefined) await creditsGuard(() => withKeys(config, (service) => service.setOwnerCredits(id, credits, 'cli')))
+    const owner = await loadOwner(command, id)
+    if (options.json === true) printOwner(id, owner, true)
+    else {
+      const ips = owner.allowedIps?.join(',') ?? 'any address'
+      console.log(
+        `Owner ${id}: shared limits ${limitsText(owner.limits, 'none')}; keys usable from ${ips}; credits ${creditsText(owner.credits, owner.now)} (a running server applies this within a second).`,
+      )
+    }
+  })
 }
 
-interface OwnerUpdateOptions extends LimitOptions {
+interface OwnerUpdateOptions extends LimitOptions, CreditOptions {
   limits?: boolean
   allowIp?: string
   anyIp?: boolean
@@ -117,7 +124,10 @@ function ownerChanges(options: OwnerUpdateOptions) {
   if (options.allowIp !== undefined && options.anyIp) throw new Error('--allow-ip and --any-ip exclude each other')
   const change = options.limits === false ? null : limitsChange(options, ownerLimitsEdit)
   const allowedIps = options.anyIp ? null : options.allowIp === undefined ? undefined : allowIpList(options.allowIp)
-  if (change === undefined && allowedIps === undefined)
-    throw new Error('give --limit or --remove-limit (repeatable), --no-limits, --allow-ip or --any-ip')
-  return { change, allowedIps }
+  const credits = creditsChange(options)
+  if (change === undefined && allowedIps === undefined && credits === undefined)
+    throw new Error(
+      'give --limit or --remove-limit (repeatable), --no-limits, --allow-ip, --any-ip, --credits, --add-credits, --no-credits, --refill or --no-refill',
+    )
+  return { change, allowedIps, credits }
 }
