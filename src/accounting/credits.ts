@@ -190,7 +190,8 @@ export class CreditStore {
    */
   async take(subjects: readonly CreditSubject[], units: number, now: number): Promise<TakeResult> {
     try {
-      return await this.db.rowTransaction(async (trx) => {
+      // One balance: its one conditional UPDATE is atomic by itself (one round trip, no transaction to open).
+      return await this.atomically(subjects.length, async (trx) => {
         const taken: CreditTaken[] = []
         const states: CreditState[] = []
         for (const subject of subjects) {
@@ -226,13 +227,17 @@ export class CreditStore {
   /** Gives `units` back to the balances they were taken from, unless a refill has set them anew since. */
   async giveBack(taken: readonly CreditTaken[], units: number): Promise<void> {
     if (taken.length === 0 || units <= 0) return
-    await this.db.rowTransaction(async (trx) => {
+    await this.atomically(taken.length, async (trx) => {
       for (const { kind, id, period } of taken) {
         await sql`update ${sql.table(tableOf(kind))} set credits_remaining = credits_remaining + ${int(units)} where id = ${id} and credits_remaining is not null and coalesce(credits_refilled_at, -1) = ${int(period ?? -1)}`.execute(
           trx,
         )
       }
     })
+  }
+
+  private atomically<T>(statements: number, work: (db: Kysely<DatabaseSchema>) => Promise<T>): Promise<T> {
+    return statements === 1 ? work(this.db.kysely) : this.db.rowTransaction(work)
   }
 
   /** The balances of these subjects as they stand at `now` (those with none are left out). */
