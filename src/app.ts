@@ -103,7 +103,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   // Before auth: while the audit buffer is full, refuse before doing any work.
   if (services.audit) await app.register(auditPlugin, { writer: services.audit, clock: services.clock })
   await app.register(authPlugin, { keys: services.keys, header: config.apiKeyHeader, guard: services.authGuard })
-  await app.register(rateLimit, { meter: services.meter })
+  await app.register(rateLimit, { meter: services.meter, clock: services.clock })
   // Its lease is taken right after auth (onRequest), its headers after the limits' (onSend).
   await app.register(concurrencyCaps, { gate: services.concurrency })
   await app.register(requestLog)

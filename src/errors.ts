@@ -19,6 +19,8 @@ export enum ErrorCode {
   RateLimited = 'rate_limited',
   /** The key (or its owner) already has its `concurrency` requests in flight. */
   ConcurrencyLimited = 'concurrency_limited',
+  /** The key's or its owner's credit balance is short (`accounting/credits.ts`). */
+  QuotaExhausted = 'quota_exhausted',
   AuthRateLimited = 'auth_rate_limited',
   TooManyJobs = 'too_many_jobs',
   JobBacklogFull = 'job_backlog_full',
@@ -87,6 +89,7 @@ function statusOf(code: ErrorCode): number {
       return 431
     case ErrorCode.RateLimited:
     case ErrorCode.ConcurrencyLimited:
+    case ErrorCode.QuotaExhausted:
     case ErrorCode.AuthRateLimited:
     case ErrorCode.TooManyJobs:
     case ErrorCode.JobBacklogFull:

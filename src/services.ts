@@ -3,6 +3,7 @@
  * HTTP app and the CLI alike. Tests replace any of them through `ServiceOverrides`.
  */
 import type { Logger } from 'pino'
+import { CreditStore } from './accounting/credits.js'
 import { Meter } from './accounting/meter.js'
 import { AuditStore } from './audit/store.js'
 import { ThreadedAuditStore } from './audit/threaded-store.js'
@@ -124,6 +125,8 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
   const meter = new Meter({
     limiter,
     keys,
+    credits: new CreditStore(db),
+    clock,
     onRefundError: (error) => log.warn({ err: error }, 'a refund could not be made; the key stays charged'),
   })
   const authGuard = new AuthFailureGuard({ limiter, rule: config.authFailLimit, clock })

@@ -22,6 +22,7 @@ const GROUP_OF: Record<Outcome, GroupLabel> = {
   ok: 'ok',
   rate_limited: 'rate-limited',
   concurrency_limited: 'rate-limited',
+  quota_exhausted: 'rate-limited',
   missing_key: 'invalid key',
   invalid_key: 'invalid key',
   expired_key: 'invalid key',

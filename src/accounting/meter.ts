@@ -7,9 +7,16 @@
  * A charge whose work was refused afterwards (the model's queue was full, the job could not be
  * stored) is refunded with `refund`, so refused work costs nothing; what is still charged is
  * what the audit record, and so `GET /v1/usage`, shows.
+ *
+ * Credits (`credits.ts`): once the limiter admits, the units are taken from the key's and its
+ * owner's credit balances, both or neither, in one database transaction; refused, the limiter's
+ * charge is given back, so the refused request costs nothing anywhere. A key whose record shows
+ * no balance (for it or its owner) skips this step: no database round trip.
  */
+import type { Clock } from '../lib/clock.js'
 import type { Principal } from '../keys/types.js'
 import type { Decision, LimitGroup, Limiter } from '../ratelimit/limiter.js'
+import type { CreditState, CreditStore, CreditSubject, CreditTaken } from './credits.js'
 
 /** Whose limits a principal's work counts against. */
 interface LimitGroupSource {
@@ -19,8 +26,16 @@ interface LimitGroupSource {
 export interface MeterOptions {
   limiter: Limiter
   keys: LimitGroupSource
+  credits: CreditStore
+  clock: Clock
   /** Told about refunds that could not be made (the caller then stays charged; never the reverse). */
   onRefundError?: (error: unknown) => void
+}
+
+/** A charge the credit balances refused: when the next refill comes (null: never). */
+export interface QuotaRefusal {
+  readonly subject: CreditSubject
+  readonly nextRefillAt: number | null
 }
 
 /** One charge: the limiter's decision, and the units still charged (0 when refused). */
@@ -29,28 +44,57 @@ export interface Charge {
   readonly groups: readonly LimitGroup[]
   /** Units charged and not given back. */
   units: number
+  /** The balances the units were taken from (none when the key and its owner have no balance). */
+  readonly taken: readonly CreditTaken[]
+  /** The balances as they stand after the charge (or as read, when refused), for the headers. */
+  readonly credits: readonly CreditState[]
+  /** Set when the limiter admitted but a balance was short: nothing stays charged. */
+  readonly quota: QuotaRefusal | null
+}
+
+/** The balances a principal's work takes from, as its key record knew them. */
+function creditSubjects(principal: Principal): CreditSubject[] {
+  const subjects: CreditSubject[] = []
+  if (principal.credits) subjects.push({ kind: 'key', id: principal.keyId })
+  if (principal.ownerCredits) subjects.push({ kind: 'owner', id: principal.owner })
+  return subjects
 }
 
 export class Meter {
   constructor(private readonly options: MeterOptions) {}
 
-  /** Charges `units` to the principal's limits, or refuses and charges nothing (see `decision.allowed`). */
+  /** Charges `units` to the principal's limits and balances, or refuses and charges nothing (see `decision.allowed`, `quota`). */
   async charge(principal: Principal, units: number): Promise<Charge> {
     const groups = this.options.keys.limitGroups(principal)
     const decision = await this.options.limiter.consumeAll(groups, units)
-    return { decision, groups, units: decision.allowed ? units : 0 }
+    const subjects = creditSubjects(principal)
+    const charge = { decision, groups, units: decision.allowed ? units : 0, taken: [], credits: [], quota: null }
+    if (subjects.length === 0) return charge
+    const now = this.options.clock.now()
+    if (!decision.allowed || units === 0) return { ...charge, credits: await this.options.credits.states(subjects, now) }
+    const result = await this.options.credits.take(subjects, units, now)
+    if (result.ok) return { ...charge, taken: result.taken, credits: result.states }
+    // Refused work takes nothing: the limiter's units go back before the answer.
+    try {
+      await this.options.limiter.refund(groups, units, decision)
+    } catch (error) {
+      this.options.onRefundError?.(error)
+    }
+    return { ...charge, units: 0, credits: await this.options.credits.states(subjects, now), quota: result }
   }
 
-  /** The principal's limits as they stand, charging nothing. */
-  async peek(principal: Principal): Promise<{ decision: Decision; groups: readonly LimitGroup[] }> {
+  /** The principal's limits and balances as they stand, charging nothing. */
+  async peek(principal: Principal): Promise<{ decision: Decision; groups: readonly LimitGroup[]; credits: readonly CreditState[] }> {
     const groups = this.options.keys.limitGroups(principal)
-    return { decision: await this.options.limiter.peek(groups), groups }
+    const subjects = creditSubjects(principal)
+    const credits = subjects.length === 0 ? [] : await this.options.credits.states(subjects, this.options.clock.now())
+    return { decision: await this.options.limiter.peek(groups), groups, credits }
   }
 
   /**
    * Gives back `units` of a charge (all that is left when omitted), at most what it still
-   * holds. The charge's `units` drop at once, so the request's audit record shows what stayed
-   * charged; the limiter is told in the background.
+   * holds, to its limits and its balances. The charge's `units` drop at once, so the request's
+   * audit record shows what stayed charged; the limiter and the balances are told in the background.
    */
   refund(charge: Charge, units = charge.units): void {
     const back = Math.min(units, charge.units)
@@ -62,5 +106,14 @@ export class Meter {
     } catch (error) {
       onError(error)
     }
+    void this.refundCredits(charge.taken, back).catch(onError)
+  }
+
+  /**
+   * Gives `units` back to the balances they were taken from (a cancelled job's unprocessed
+   * texts), unless a refill has set a balance anew since; the limits keep them.
+   */
+  refundCredits(taken: readonly CreditTaken[], units: number): Promise<void> {
+    return this.options.credits.giveBack(taken, units)
   }
 }

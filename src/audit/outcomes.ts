@@ -14,6 +14,7 @@ const REFUSALS = [
   'insufficient_scope',
   'rate_limited',
   'concurrency_limited',
+  'quota_exhausted',
 ] as const
 
 export const OUTCOMES = [

@@ -17,6 +17,7 @@ import { WebhookEventLog } from '../webhooks/events.js'
 import { STORE_SETTINGS, addSettingOptions } from './options.js'
 import type { StoreAccess } from './store-access.js'
 import { openStore } from './store-access.js'
+import { creditsText } from './credits.js'
 import { CliError } from './run.js'
 import { formatTime } from './table.js'
 
@@ -100,6 +101,7 @@ export function keyLines(record: ApiKeyRecord, now: number): string {
     ['allowed ips', record.allowedIps?.join(',') ?? 'any'],
     ['concurrency', record.concurrency === null ? 'no cap' : `${record.concurrency} in flight`],
     ['limits', limitsText(record.limits)],
+    ['credits', creditsText(record.credits, now)],
     ['metadata', record.metadata === null ? '-' : JSON.stringify(record.metadata)],
     ['created', formatTime(record.createdAt)],
     ['updated', formatTime(record.updatedAt)],

@@ -17,6 +17,8 @@ import { parseExpiry } from '../lib/duration.js'
 import { parseModelList } from '../models/spec.js'
 import { allowIpList } from './allow-ip.js'
 import { CONCURRENCY_HELP, concurrencyChange, parseConcurrency } from './concurrency-option.js'
+import type { CreditOptions } from './credits.js'
+import { addCreateCreditOptions, addUpdateCreditOptions, creditsChange, creditsGuard, creditsText, newBalance } from './credits.js'
 import { keyLimitsEdit } from '../ratelimit/limit-edit.js'
 import { parseRules } from '../ratelimit/policy.js'
 import { registerFind } from './keys-find.js'
@@ -59,14 +61,14 @@ function printCreated(created: CreatedKey, json: boolean, config: Config): void 
   }
   const { record } = created
   console.log(
-    `Created key ${record.id} "${record.name}" for owner ${record.owner} (scopes: ${record.scopes.join(', ')}; limits: ${limitsText(record.limits)}; expires: ${formatTime(record.expiresAt)})`,
+    `Created key ${record.id} "${record.name}" for owner ${record.owner} (scopes: ${record.scopes.join(', ')}; limits: ${limitsText(record.limits)}; credits: ${creditsText(record.credits, record.createdAt)}; expires: ${formatTime(record.expiresAt)})`,
   )
   console.log(`\n    ${created.key}\n`)
   console.log('This is the only time the key is shown: it is not stored. Keep it in a secret manager.')
   console.log(storeLine(config))
 }
 
-interface CreateOptions {
+interface CreateOptions extends CreditOptions {
   name: string
   owner?: string
   scopes: string
@@ -96,6 +98,7 @@ function registerCreate(keys: Command): void {
     .option('--allow-ip <list>', `${ALLOW_IP_HELP} (default: any)`)
     .option('--concurrency <n>', `${CONCURRENCY_HELP} (default: no cap)`)
     .option('--metadata <json>', 'a small JSON object of your own (at most 4 KiB)')
+  addCreateCreditOptions(create, 'the key')
   addModelSettings(create).action(async (options: CreateOptions, command: Command) => {
     const config = configFrom(command)
     const input = parseOptions(() => ({
@@ -108,6 +111,7 @@ function registerCreate(keys: Command): void {
       allowedIps: options.allowIp === undefined ? null : allowIpList(options.allowIp),
       concurrency: options.concurrency === undefined ? null : parseConcurrency(options.concurrency),
       metadata: options.metadata === undefined ? null : parseMetadataOption(options.metadata),
+      credits: newBalance(options),
     }))
     // The one command that may make a new store (and says so): the others refuse a missing one.
     const created = await withKeys(config, (service) => service.create(input, 'cli'), 'write')
@@ -214,7 +218,7 @@ function registerShow(keys: Command): void {
     })
 }
 
-interface UpdateOptions extends LimitOptions {
+interface UpdateOptions extends LimitOptions, CreditOptions {
   name?: string
   scopes?: string
   expires?: string | false
@@ -256,9 +260,11 @@ function parseChanges(options: UpdateOptions, config: Config): KeyUpdate {
   if (concurrency !== undefined) changes.concurrency = concurrency
   if (options.metadata === false) changes.metadata = null
   else if (options.metadata !== undefined) changes.metadata = parseMetadataOption(options.metadata)
+  const credits = creditsChange(options)
+  if (credits !== undefined) changes.credits = credits
   if (Object.keys(changes).length === 0) {
     throw new Error(
-      'nothing to change: give --name, --scopes, --expires, --no-expires, --limit, --remove-limit, --default-limits, --models, --all-models, --allow-ip, --any-ip, --concurrency, --no-concurrency, --metadata or --no-metadata',
+      'nothing to change: give --name, --scopes, --expires, --no-expires, --limit, --remove-limit, --default-limits, --models, --all-models, --allow-ip, --any-ip, --concurrency, --no-concurrency, --metadata, --no-metadata, --credits, --add-credits, --no-credits, --refill or --no-refill',
     )
   }
   return changes
@@ -268,7 +274,7 @@ function registerUpdate(keys: Command): void {
   const update = storeCommand(
     keys,
     'update',
-    "change a key's name, scopes, expiry, limits, models, allowed addresses, concurrency cap or metadata (a running server applies it within a second)",
+    "change a key's name, scopes, expiry, limits, models, allowed addresses, concurrency cap, metadata or credits (a running server applies it within a second)",
   )
     .argument('<id>', 'the key id (key_...)')
     .option('--name <name>', 'new name')
@@ -285,16 +291,17 @@ function registerUpdate(keys: Command): void {
     .option('--no-concurrency', 'drop the key’s concurrency cap')
     .option('--metadata <json>', 'replace the metadata with this JSON object')
     .option('--no-metadata', 'drop the metadata')
+  addUpdateCreditOptions(update, 'the key')
   addModelSettings(update).action(async (id: string, options: UpdateOptions, command: Command) => {
     const config = configFrom(command)
     const changes = parseOptions(() => parseChanges(options, config))
-    const result = await limitEditGuard(() => withKeys(config, (service) => service.update(id, changes, 'cli')))
+    const result = await creditsGuard(() => limitEditGuard(() => withKeys(config, (service) => service.update(id, changes, 'cli'))))
     if (!result.ok) throw refusalError(id, result.reason)
     const record = result.value
     if (options.json === true) console.log(JSON.stringify(keyJson(record, Date.now())))
     else
       console.log(
-        `Updated ${id}: scopes ${record.scopes.join(',')}; limits ${limitsText(record.limits)}; expires ${formatTime(record.expiresAt)}\n${storeLine(config)}`,
+        `Updated ${id}: scopes ${record.scopes.join(',')}; limits ${limitsText(record.limits)}; credits ${creditsText(record.credits, Date.now())}; expires ${formatTime(record.expiresAt)}\n${storeLine(config)}`,
       )
   })
 }

@@ -9,6 +9,9 @@ import type { LimitOptions } from './limit-options.js'
 import { addLimitOptions, limitEditGuard, limitsChange, limitsGiven } from './limit-options.js'
 import { configFrom } from './options.js'
 import { allowIpList } from './allow-ip.js'
+import { creditsView } from '../accounting/credits.js'
+import type { CreditOptions } from './credits.js'
+import { addUpdateCreditOptions, creditsChange, creditsGuard, creditsText } from './credits.js'
 import { CliError } from './run.js'
 import { storeLine } from './store-access.js'
 import { CONCURRENCY_HELP, concurrencyChange } from './concurrency-option.js'
@@ -30,6 +33,7 @@ async function loadOwner(command: Command, id: string) {
       limits: owner?.limits ?? null,
       allowedIps: owner?.allowedIps ?? null,
       concurrency: owner?.concurrency ?? null,
+      credits: owner?.credits ?? null,
       records,
       usage: summarize(counts.values()),
       now,
@@ -38,7 +42,7 @@ async function loadOwner(command: Command, id: string) {
 }
 
 function printOwner(id: string, owner: Awaited<ReturnType<typeof loadOwner>>, json: boolean): void {
-  const { limits, allowedIps, concurrency, records, usage, now } = owner
+  const { limits, allowedIps, concurrency, credits, records, usage, now } = owner
   if (json) {
     const since = new Date(now - DAY_MS).toISOString()
     console.log(
@@ -47,6 +51,7 @@ function printOwner(id: string, owner: Awaited<ReturnType<typeof loadOwner>>, js
         limits: limitsView(limits),
         allowed_ips: allowedIps,
         concurrency,
+        credits: creditsView(credits, now),
         keys: records.map((r) => keyView(r, now)),
         usage: { since, ...usage },
       }),
@@ -57,6 +62,7 @@ function printOwner(id: string, owner: Awaited<ReturnType<typeof loadOwner>>, js
   console.log(`shared limits: ${limitsText(limits, 'none')}`)
   console.log(`allowed ips:   ${allowedIps?.join(',') ?? 'any'}`)
   console.log(`concurrency:   ${concurrency === null ? 'no cap' : `${concurrency} in flight, all keys together`}`)
+  console.log(`credits:       ${creditsText(credits, now)}`)
   console.log(`last 24h:      ${usage.requests} requests, ${usage.rejected} rejected\n`)
   const rows = records.map((r) => [
     r.id,
@@ -87,7 +93,7 @@ export function registerOwners(program: Command): void {
   const update = storeCommand(
     owners,
     'update',
-    'set the limits shared by all keys of an owner (each key keeps its own limits too)',
+    'set the limits, allowed addresses and credit balance shared by all keys of an owner (each key keeps its own too)',
   ).argument('<id>', 'the owner id')
   addLimitOptions(update, 'owner')
     .option('--no-limits', 'drop the shared limits')
@@ -95,26 +101,27 @@ export function registerOwners(program: Command): void {
     .option('--any-ip', 'let the keys of the owner be used from any address')
     .option('--concurrency <n>', `cap all keys of the owner together: ${CONCURRENCY_HELP}`)
     .option('--no-concurrency', 'drop the owner’s concurrency cap')
-    .action(async (raw: string, options: OwnerUpdateOptions, command: Command) => {
-      const id = ownerId(raw)
-      const { change, allowedIps, concurrency } = parseOptions(() => ownerChanges(options))
-      const config = configFrom(command)
-      if (change !== undefined) await limitEditGuard(() => withKeys(config, (service) => service.setOwnerLimits(id, change, 'cli')))
-      if (allowedIps !== undefined) await withKeys(config, (service) => service.setOwnerAllowedIps(id, allowedIps, 'cli'))
-      if (concurrency !== undefined) await withKeys(config, (service) => service.setOwnerConcurrency(id, concurrency, 'cli'))
-      const owner = await loadOwner(command, id)
-      if (options.json === true) printOwner(id, owner, true)
-      else {
-        const ips = owner.allowedIps?.join(',') ?? 'any address'
-        const cap = owner.concurrency === null ? 'no concurrency cap' : `at most ${owner.concurrency} requests in flight`
-        console.log(
-          `Owner ${id}: shared limits ${limitsText(owner.limits, 'none')}; keys usable from ${ips}; ${cap} (a running server applies this within a second).\n${storeLine(config)}`,
-        )
-      }
-    })
+  addUpdateCreditOptions(update, 'every key of the owner').action(async (raw: string, options: OwnerUpdateOptions, command: Command) => {
+    const id = ownerId(raw)
+    const { change, allowedIps, concurrency, credits } = parseOptions(() => ownerChanges(options))
+    const config = configFrom(command)
+    if (change !== undefined) await limitEditGuard(() => withKeys(config, (service) => service.setOwnerLimits(id, change, 'cli')))
+    if (allowedIps !== undefined) await withKeys(config, (service) => service.setOwnerAllowedIps(id, allowedIps, 'cli'))
+    if (concurrency !== undefined) await withKeys(config, (service) => service.setOwnerConcurrency(id, concurrency, 'cli'))
+    if (credits !== undefined) await creditsGuard(() => withKeys(config, (service) => service.setOwnerCredits(id, credits, 'cli')))
+    const owner = await loadOwner(command, id)
+    if (options.json === true) printOwner(id, owner, true)
+    else {
+      const ips = owner.allowedIps?.join(',') ?? 'any address'
+      const cap = owner.concurrency === null ? 'no concurrency cap' : `at most ${owner.concurrency} requests in flight`
+      console.log(
+        `Owner ${id}: shared limits ${limitsText(owner.limits, 'none')}; keys usable from ${ips}; ${cap}; credits ${creditsText(owner.credits, owner.now)} (a running server applies this within a second).\n${storeLine(config)}`,
+      )
+    }
+  })
 }
 
-interface OwnerUpdateOptions extends LimitOptions {
+interface OwnerUpdateOptions extends LimitOptions, CreditOptions {
   limits?: boolean
   allowIp?: string
   anyIp?: boolean
@@ -128,7 +135,10 @@ function ownerChanges(options: OwnerUpdateOptions) {
   const change = options.limits === false ? null : limitsChange(options, ownerLimitsEdit)
   const allowedIps = options.anyIp ? null : options.allowIp === undefined ? undefined : allowIpList(options.allowIp)
   const concurrency = concurrencyChange(options.concurrency)
-  if (change === undefined && allowedIps === undefined && concurrency === undefined)
-    throw new Error('give --limit or --remove-limit (repeatable), --no-limits, --allow-ip, --any-ip, --concurrency or --no-concurrency')
-  return { change, allowedIps, concurrency }
+  const credits = creditsChange(options)
+  if (change === undefined && allowedIps === undefined && concurrency === undefined && credits === undefined)
+    throw new Error(
+      'give --limit or --remove-limit (repeatable), --no-limits, --allow-ip, --any-ip, --concurrency, --no-concurrency, --credits, --add-credits, --no-credits, --refill or --no-refill',
+    )
+  return { change, allowedIps, concurrency, credits }
 }

@@ -34,6 +34,13 @@ export interface Database {
    */
   writeTransaction<T>(work: (trx: Kysely<DatabaseSchema>) => Promise<T>): Promise<T>
   /**
+   * Runs `work` in a transaction for conditional row updates (credit balances): on SQLite the
+   * same write lock as `writeTransaction`; on PostgreSQL a plain transaction whose row locks are
+   * enough (a conditional UPDATE re-checks its condition on the row it waited for), without the
+   * store-wide lock that audit appends take. Rolls back when `work` throws.
+   */
+  rowTransaction<T>(work: (trx: Kysely<DatabaseSchema>) => Promise<T>): Promise<T>
+  /**
    * Inserts rows given as arrays of values in `columns` order, inside `writeTransaction`
    * (`trx` is its handle), as cheaply as the store allows: the audit log's hot path, where
    * building and preparing SQL for every batch cost several times more than the writes.

@@ -173,6 +173,22 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('owners').addColumn('allowed_ips', 'text').execute()
     },
   },
+  '0010_credits': {
+    async up(db: Kysely<unknown>) {
+      // A credit balance per key and per owner (src/accounting/credits.ts): NULL remaining = no
+      // balance (unlimited). The refill, when set, puts the balance back to refill_amount every
+      // refill_ms, counted from refilled_at. Charges change these columns only, never updated_at,
+      // so they do not drop the instances' key caches.
+      for (const table of ['api_keys', 'owners']) {
+        for (const column of ['credits_remaining', 'credits_refill_amount', 'credits_refill_ms', 'credits_refilled_at']) {
+          await db.schema.alterTable(table).addColumn(column, 'bigint').execute()
+        }
+      }
+      // JSON: which balances a job's submission took credits from, and units per text, so that a
+      // cancellation can give back the part not processed.
+      await db.schema.alterTable('jobs').addColumn('credits', 'text').execute()
+    },
+  },
   '0011_concurrency_caps': {
     async up(db: Kysely<unknown>) {
       // Most requests of the key (or of all keys of the owner) in flight at once; NULL = no cap.

@@ -126,6 +126,10 @@ class PostgresDatabase implements Database {
     })
   }
 
+  rowTransaction<T>(work: (trx: Kysely<DatabaseSchema>) => Promise<T>): Promise<T> {
+    return this.kysely.transaction().execute(work)
+  }
+
   async insertRows<T extends keyof DatabaseSchema>(
     trx: Kysely<DatabaseSchema>,
     table: T,

@@ -34,6 +34,13 @@ export interface ApiKeysTable {
   rotated_to: string | null
   /** Set by a rotation on the old key: when it stops being accepted. */
   grace_ends_at: number | null
+  /** Credit balance (src/accounting/credits.ts); NULL: no balance, unlimited. */
+  credits_remaining: number | null
+  /** What a refill sets the balance back to, and how often; NULL: never refilled. */
+  credits_refill_amount: number | null
+  credits_refill_ms: number | null
+  /** Start of the current refill period. */
+  credits_refilled_at: number | null
 }
 
 /** Limits shared by all keys of an owner (a row exists only once limits were set). */
@@ -45,6 +52,13 @@ interface OwnersTable {
   allowed_ips: string | null
   /** Most requests of all keys of the owner in flight at once, or NULL for no cap. */
   max_concurrency: number | null
+  /** Credit balance (src/accounting/credits.ts); NULL: no balance, unlimited. */
+  credits_remaining: number | null
+  /** What a refill sets the balance back to, and how often; NULL: never refilled. */
+  credits_refill_amount: number | null
+  credits_refill_ms: number | null
+  /** Start of the current refill period. */
+  credits_refilled_at: number | null
   created_at: number
   updated_at: number
 }
@@ -69,6 +83,8 @@ export interface JobsTable {
   lease_until: number | null
   /** Not to be taken before this time (its key is at its limits). */
   not_before: number | null
+  /** JSON of the credits taken at submission (`accounting/credits.ts` CreditTaken), or NULL. */
+  credits: string | null
 }
 
 interface JobItemsTable {

@@ -134,6 +134,11 @@ class SqliteDatabase implements Database {
     })
   }
 
+  // One connection: its write lock is the only one there is.
+  rowTransaction<T>(work: (trx: Kysely<DatabaseSchema>) => Promise<T>): Promise<T> {
+    return this.writeTransaction(work)
+  }
+
   // One prepared statement per table and column list, bound by position: the same
   // connection as the transaction's, so the rows are part of it.
   insertRows<T extends keyof DatabaseSchema>(

@@ -15,6 +15,7 @@ const BY_ERROR_CODE: Partial<Record<ErrorCode, Outcome>> = {
   [ErrorCode.InsufficientScope]: 'insufficient_scope',
   [ErrorCode.ModelForbidden]: 'insufficient_scope',
   [ErrorCode.RateLimited]: 'rate_limited',
+  [ErrorCode.QuotaExhausted]: 'quota_exhausted',
   [ErrorCode.AuthRateLimited]: 'rate_limited',
   [ErrorCode.ConcurrencyLimited]: 'concurrency_limited',
   [ErrorCode.ServerBusy]: 'server_busy',

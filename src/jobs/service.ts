@@ -5,6 +5,7 @@
  */
 import { AppError, ErrorCode } from '../errors.js'
 import { randomId } from '../keys/format.js'
+import type { JobCredits } from '../accounting/credits.js'
 import type { KeyService } from '../keys/service.js'
 import type { Principal } from '../keys/types.js'
 import type { Clock } from '../lib/clock.js'
@@ -43,7 +44,8 @@ export class JobService {
     return principal.scopes.includes('admin') ? {} : { keyIds: await this.options.keys.lineage(principal.keyId) }
   }
 
-  async create(principal: Principal, texts: JobTexts, modelName?: string): Promise<Job> {
+  /** Queues a job; `credits`: what its charge took from credit balances, kept for a cancellation. */
+  async create(principal: Principal, texts: JobTexts, modelName?: string, credits: JobCredits | null = null): Promise<Job> {
     const model = resolveModel(this.options.models, principal, modelName)
     const job: Job = {
       id: randomId('job'),
@@ -59,7 +61,7 @@ export class JobService {
       finishedAt: null,
     }
     const scope = { keyIds: await this.options.keys.lineage(principal.keyId), owner: principal.owner }
-    await this.options.store.insert(job, texts, scope, (backlog) => this.admit(job, backlog))
+    await this.options.store.insert(job, texts, scope, (backlog) => this.admit(job, backlog), credits)
     this.options.onCreated?.()
     return job
   }
@@ -108,6 +110,11 @@ export class JobService {
       throw new AppError(ErrorCode.Conflict, `Job ${id} has already finished`)
     }
     return (await this.get(principal, id))!
+  }
+
+  /** The credits a job's submission took (null: none). */
+  creditsOf(job: Job): Promise<JobCredits | null> {
+    return this.options.store.creditsOf(job.id)
   }
 
   results(job: Job, offset: number, limit: number): Promise<JobResult[]> {

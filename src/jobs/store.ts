@@ -4,6 +4,7 @@
  * (`WHERE result IS NULL`), in one transaction per chunk together with the progress count.
  */
 import { setImmediate } from 'node:timers/promises'
+import type { JobCredits } from '../accounting/credits.js'
 import type { Kysely, Selectable } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { DatabaseSchema, JobsTable } from '../db/schema.js'
@@ -41,7 +42,7 @@ async function backlogOf(trx: Kysely<DatabaseSchema>, scope: { keyIds: readonly 
   return { key: totals(key), owner: totals(owner) }
 }
 
-function jobRow(job: Job, notBefore: number | null) {
+function jobRow(job: Job, notBefore: number | null, credits: JobCredits | null) {
   return {
     id: job.id,
     key_id: job.keyId,
@@ -54,6 +55,7 @@ function jobRow(job: Job, notBefore: number | null) {
     created_at: job.createdAt,
     started_at: null,
     finished_at: null,
+    credits: credits ? JSON.stringify(credits) : null,
     lease_owner: null,
     lease_until: null,
     not_before: notBefore,
@@ -109,10 +111,14 @@ export class JobStore {
     texts: JobTexts,
     scope: { keyIds: readonly string[]; owner: string },
     admit: (backlog: Backlog) => void,
+    credits: JobCredits | null = null,
   ): Promise<void> {
     await this.database.writeTransaction(async (trx) => {
       admit(await backlogOf(trx, scope))
-      await trx.insertInto('jobs').values(jobRow(job, RECEIVING)).execute()
+      await trx
+        .insertInto('jobs')
+        .values(jobRow(job, RECEIVING, credits))
+        .execute()
     })
     try {
       for (let start = 0; start < texts.count; start += INSERT_ROWS) {
@@ -267,6 +273,12 @@ export class JobStore {
     // create/cancel loop grew the SQLite file by the size of each job).
     await this.db.deleteFrom('job_items').where('job_id', '=', id).where('result', 'is', null).execute()
     return true
+  }
+
+  /** The credits a job's submission took, or null when none were. */
+  async creditsOf(id: string): Promise<JobCredits | null> {
+    const row = await this.db.selectFrom('jobs').select('credits').where('id', '=', id).executeTakeFirst()
+    return row?.credits ? (JSON.parse(row.credits) as JobCredits) : null
   }
 
   async status(id: string): Promise<JobStatus | undefined> {

@@ -10,6 +10,7 @@
  * takes effect within the store's change-poll interval.
  */
 import { LRUCache } from 'lru-cache'
+import type { CreditBalance, CreditsChange } from '../accounting/credits.js'
 import type { AuditSink } from '../audit/writer.js'
 import type { Database } from '../db/database.js'
 import type { Clock } from '../lib/clock.js'
@@ -61,6 +62,8 @@ export interface CreateKeyInput {
   concurrency?: number | null
   /** Who the key belongs to; absent: `default`. */
   owner?: string
+  /** The key's credit balance (a refill's period starts at creation); null or absent: none, unlimited. */
+  credits?: Pick<CreditBalance, 'remaining' | 'refill'> | null
   metadata?: KeyMetadata | null
 }
 
@@ -123,13 +126,13 @@ export class KeyService {
     const created = this.newKey(input, this.clock.now())
     await this.store.insert(created.record)
     await this.changedHere()
-    const { name, owner, scopes, expiresAt, limits, models, metadata } = created.record
+    const { name, owner, scopes, expiresAt, limits, models, metadata, credits } = created.record
     await this.audit?.admin({
       action: 'key.create',
       actor,
       keyId: created.record.id,
       keyPrefix: created.record.prefix,
-      detail: { name, owner, scopes, expiresAt, limits, models, metadata },
+      detail: { name, owner, scopes, expiresAt, limits, models, metadata, ...(credits && { credits }) },
     })
     return created
   }
@@ -156,6 +159,9 @@ export class KeyService {
       disabled: input.disabled ?? false,
       rotatedTo: null,
       graceEndsAt: null,
+      credits: input.credits
+        ? { remaining: input.credits.remaining, refill: input.credits.refill, refilledAt: input.credits.refill ? now : null }
+        : null,
     }
     return { key, record }
   }
@@ -195,7 +201,7 @@ export class KeyService {
       if (losesAdmin && (await this.isLastAdmin(store, record))) return refused('last_admin')
       // An edit of the limits reads the ones stored under the same lock, so none is lost to a concurrent change.
       if (typeof update.limits === 'function') changes = { ...update, limits: update.limits(record.limits) }
-      if (!(await store.update(id, changes, this.clock.now()))) return refused('not_found')
+      if (!(await store.update(id, changes, this.clock.now(), record.credits))) return refused('not_found')
       return done(record)
     })
     if (!outcome.ok) return outcome
@@ -256,6 +262,19 @@ export class KeyService {
     await this.store.exclusive((store) => store.setOwnerConcurrency(owner, concurrency, this.clock.now()))
     await this.changedHere()
     await this.audit?.admin({ action: 'owner.update', actor, keyId: null, keyPrefix: null, detail: { owner, concurrency } })
+    return (await this.store.findOwner(owner))!
+  }
+
+  /**
+   * Changes (null: removes) the credit balance every key of an owner takes from; whether there is
+   * one is applied within a second. Throws `CreditsError` for a change that cannot be made.
+   */
+  async setOwnerCredits(owner: string, change: CreditsChange, actor: Actor = 'system'): Promise<OwnerRecord> {
+    await this.store.exclusive(async (store) =>
+      store.setOwnerCredits(owner, change, (await store.findOwner(owner))?.credits ?? null, this.clock.now()),
+    )
+    await this.changedHere()
+    await this.audit?.admin({ action: 'owner.update', actor, keyId: null, keyPrefix: null, detail: { owner, credits: change } })
     return (await this.store.findOwner(owner))!
   }
 
@@ -468,5 +487,7 @@ function toPrincipal(record: ApiKeyRecord, owner: OwnerRecord | null): Principal
     ownerAllowedIps: owner?.allowedIps ?? null,
     concurrency,
     ownerConcurrency: owner?.concurrency ?? null,
+    credits: record.credits !== null,
+    ownerCredits: (owner?.credits ?? null) !== null,
   }
 }

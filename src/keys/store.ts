@@ -3,6 +3,8 @@
  */
 import type { Kysely, Selectable } from 'kysely'
 import { sql } from 'kysely'
+import type { CreditBalance, CreditsChange } from '../accounting/credits.js'
+import { balanceOf, creditColumns } from '../accounting/credits.js'
 import type { Database } from '../db/database.js'
 import type { ApiKeysTable, DatabaseSchema } from '../db/schema.js'
 import type { LimitRule } from '../ratelimit/policy.js'
@@ -40,6 +42,17 @@ function toRecord(row: Row): ApiKeyRecord {
     disabled: Number(row.disabled) === 1,
     rotatedTo: row.rotated_to,
     graceEndsAt: row.grace_ends_at === null ? null : Number(row.grace_ends_at),
+    credits: balanceOf(row),
+  }
+}
+
+/** The credit columns of a new row holding `balance`. */
+function creditRow(balance: CreditBalance | null) {
+  return {
+    credits_remaining: balance?.remaining ?? null,
+    credits_refill_amount: balance?.refill?.amount ?? null,
+    credits_refill_ms: balance?.refill?.everyMs ?? null,
+    credits_refilled_at: balance?.refill ? balance.refilledAt : null,
   }
 }
 
@@ -64,6 +77,7 @@ function toRow(record: ApiKeyRecord): Row {
     disabled: record.disabled ? 1 : 0,
     rotated_to: record.rotatedTo,
     grace_ends_at: record.graceEndsAt,
+    ...creditRow(record.credits),
   }
 }
 
@@ -131,8 +145,8 @@ export class KeyStore {
     return Number(result.numUpdatedRows) > 0
   }
 
-  /** Applies changes to a key; false when there is no such key. */
-  async update(id: string, changes: KeyChanges, at: number): Promise<boolean> {
+  /** Applies changes to a key; false when there is no such key. A credits change needs the balance read under the same lock. */
+  async update(id: string, changes: KeyChanges, at: number, credits: CreditBalance | null = null): Promise<boolean> {
     const result = await this.db
       .updateTable('api_keys')
       .set({
@@ -145,6 +159,7 @@ export class KeyStore {
         ...(changes.concurrency !== undefined && { max_concurrency: changes.concurrency }),
         ...(changes.metadata !== undefined && { metadata: text(changes.metadata) }),
         ...(changes.disabled !== undefined && { disabled: changes.disabled ? 1 : 0 }),
+        ...(changes.credits !== undefined && creditColumns(changes.credits, credits, at)),
         updated_at: at,
       })
       .where('id', '=', id)
@@ -248,6 +263,18 @@ export class KeyStore {
         .executeTakeFirst()
       if (Number(result.numUpdatedRows) === 0) return false
       await trx.insertInto('api_keys').values(toRow(replacement)).execute()
+      // The balance moves to the new key, as it stands now (the old key's row is locked by the
+      // update above, so no charge can slip in between); the old key keeps none of it: a
+      // balance left on both would be spent twice during the grace period.
+      await sql`update api_keys set (credits_remaining, credits_refill_amount, credits_refill_ms, credits_refilled_at) = (select credits_remaining, credits_refill_amount, credits_refill_ms, credits_refilled_at from api_keys where id = ${oldId}) where id = ${replacement.id}`.execute(
+        trx,
+      )
+      await trx
+        .updateTable('api_keys')
+        .set({ credits_remaining: 0, credits_refill_amount: null, credits_refill_ms: null, credits_refilled_at: null })
+        .where('id', '=', oldId)
+        .where('credits_remaining', 'is not', null)
+        .execute()
       return true
     })
     await this.database.announceChange()
@@ -262,6 +289,7 @@ export class KeyStore {
         limits: json<LimitRule[]>(row.limits),
         allowedIps: json<string[]>(row.allowed_ips),
         concurrency: row.max_concurrency === null ? null : Number(row.max_concurrency),
+        credits: balanceOf(row),
         createdAt: Number(row.created_at),
         updatedAt: Number(row.updated_at),
       }
@@ -284,6 +312,22 @@ export class KeyStore {
       .insertInto('owners')
       .values({ id, limits: null, max_concurrency: concurrency, created_at: at, updated_at: at })
       .onConflict((oc) => oc.column('id').doUpdateSet({ max_concurrency: concurrency, updated_at: at }))
+      .execute()
+    await this.announce()
+  }
+
+  /** Changes (or removes, with null) an owner's credit balance; `current` is the balance read under the same lock. */
+  async setOwnerCredits(id: string, change: CreditsChange, current: CreditBalance | null, at: number): Promise<void> {
+    const columns = creditColumns(change, current, at)
+    await this.db
+      .insertInto('owners')
+      .values({ id, limits: null, allowed_ips: null, created_at: at, updated_at: at })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute()
+    await this.db
+      .updateTable('owners')
+      .set({ ...columns, updated_at: at })
+      .where('id', '=', id)
       .execute()
     await this.announce()
   }

@@ -1,4 +1,5 @@
 /** What the key services know about a key. The key itself never appears here. */
+import type { CreditBalance, CreditsChange } from '../accounting/credits.js'
 import { parseDuration } from '../lib/duration.js'
 import type { LimitsChange } from '../ratelimit/limit-edit.js'
 import type { LimitRule } from '../ratelimit/policy.js'
@@ -50,6 +51,8 @@ export interface ApiKeyRecord {
   /** Set on a key replaced by a rotation: the new key's id and when the old one stops working. */
   rotatedTo: string | null
   graceEndsAt: number | null
+  /** The key's credit balance as read (`accounting/credits.ts`); null: none, unlimited. */
+  credits: CreditBalance | null
 }
 
 /** Fields of a key that can change after creation. */
@@ -63,6 +66,7 @@ export interface KeyChanges {
   concurrency?: number | null
   metadata?: KeyMetadata | null
   disabled?: boolean
+  credits?: CreditsChange
 }
 
 /**
@@ -88,6 +92,8 @@ export interface OwnerRecord {
   allowedIps: string[] | null
   /** Most requests of all keys of the owner in flight at once; null: no cap. */
   concurrency: number | null
+  /** A balance every key of the owner takes from, on top of its own; null: none. */
+  credits: CreditBalance | null
   createdAt: number
   updatedAt: number
 }
@@ -109,6 +115,13 @@ export interface Principal {
   /** Most requests in flight at once, of the key and of all keys of its owner; null: no cap. */
   concurrency: number | null
   ownerConcurrency: number | null
+  /**
+   * Whether the key, and its owner, have a credit balance when the key was loaded: a key with
+   * neither is charged without a database round trip. The balances themselves are read at
+   * each charge.
+   */
+  credits: boolean
+  ownerCredits: boolean
 }
 
 /** A refused key that exists (revoked, expired, disabled, rotated) carries its id, for the audit log. */

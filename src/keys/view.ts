@@ -2,6 +2,7 @@
  * The key object as the admin API and `infergate keys … --json` show it: snake_case, ISO
  * times, never the key itself nor its digest.
  */
+import { creditsView } from '../accounting/credits.js'
 import { compactDuration } from '../lib/duration.js'
 import type { LimitRule } from '../ratelimit/policy.js'
 import type { ApiKeyRecord } from './types.js'
@@ -30,6 +31,7 @@ export function keyView(record: ApiKeyRecord, now: number) {
     allowed_ips: record.allowedIps,
     concurrency: record.concurrency,
     limits: limitsView(record.limits),
+    credits: creditsView(record.credits, now),
     metadata: record.metadata,
     status,
     enabled: !record.disabled,

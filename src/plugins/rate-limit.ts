@@ -3,24 +3,48 @@
  * (`accounting/meter.ts`), after authentication (so invalid keys never touch a key's counters)
  * and after validation and the route's own checks (so a batch's cost is known and refused work
  * costs nothing). Every authenticated answer carries `RateLimit-Policy` and `RateLimit`; a
- * refused request gets 429 with an exact `Retry-After` and consumes nothing.
+ * refused request gets 429 with an exact `Retry-After` and consumes nothing. A request whose key
+ * or owner has too few credits left gets 429 `quota_exhausted`, with `Retry-After` until the next
+ * refill when one comes, and consumes nothing either.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, ErrorCode } from '../errors.js'
 import { DEFAULT_COST } from '../accounting/costs.js'
-import type { Meter } from '../accounting/meter.js'
-import { policyHeader, stateHeader } from '../ratelimit/headers.js'
+import type { CreditState } from '../accounting/credits.js'
+import type { Meter, QuotaRefusal } from '../accounting/meter.js'
+import type { Clock } from '../lib/clock.js'
+import { creditPolicyItems, creditStateItems, policyHeader, stateHeader } from '../ratelimit/headers.js'
 import type { Decision, LimitGroup } from '../ratelimit/limiter.js'
 import { ceilSeconds } from '../ratelimit/limiter.js'
 
 interface RateLimitOptions {
   meter: Meter
+  clock: Clock
 }
 
-function setHeaders(reply: FastifyReply, groups: readonly LimitGroup[], decision: Decision): void {
-  reply.header('ratelimit-policy', policyHeader(groups.flatMap((group) => group.rules)))
-  reply.header('ratelimit', stateHeader(decision.states))
+function setHeaders(
+  reply: FastifyReply,
+  groups: readonly LimitGroup[],
+  decision: Decision,
+  credits: readonly CreditState[],
+  now: number,
+): void {
+  const policy = policyHeader(groups.flatMap((group) => group.rules))
+  const state = stateHeader(decision.states)
+  if (credits.length === 0) {
+    reply.header('ratelimit-policy', policy)
+    reply.header('ratelimit', state)
+    return
+  }
+  reply.header('ratelimit-policy', [policy, ...creditPolicyItems(credits)].filter(Boolean).join(', '))
+  reply.header('ratelimit', [state, ...creditStateItems(credits, now)].filter(Boolean).join(', '))
+}
+
+function quotaExhausted(quota: QuotaRefusal, now: number): AppError {
+  const headers: Record<string, string> =
+    quota.nextRefillAt === null ? {} : { 'retry-after': String(Math.max(1, ceilSeconds(quota.nextRefillAt - now))) }
+  return new AppError(ErrorCode.QuotaExhausted, 'Usage quota exhausted.', { headers })
 }
 
 function refusal(decision: Decision, cost: number): AppError {
@@ -41,7 +65,7 @@ function refusal(decision: Decision, cost: number): AppError {
 }
 
 async function rateLimit(app: FastifyInstance, options: RateLimitOptions): Promise<void> {
-  const { meter } = options
+  const { meter, clock } = options
   app.addHook('preHandler', async (request, reply) => {
     const ledger = request.ledger
     const principal = ledger.principal
@@ -49,7 +73,14 @@ async function rateLimit(app: FastifyInstance, options: RateLimitOptions): Promi
     const units = ledger.config.cost?.(request) ?? DEFAULT_COST
     const charge = await meter.charge(principal, units)
     ledger.charge = charge
-    setHeaders(reply, charge.groups, charge.decision)
+    const now = clock.now()
+    if (charge.quota !== null) {
+      // The limiter's units were given back: the headers show the limits without them.
+      const states = charge.decision.states.map((state) => ({ ...state, remaining: Math.min(state.rule.limit, state.remaining + units) }))
+      setHeaders(reply, charge.groups, { ...charge.decision, states }, charge.credits, now)
+      throw quotaExhausted(charge.quota, now)
+    }
+    setHeaders(reply, charge.groups, charge.decision, charge.credits, now)
     if (!charge.decision.allowed) throw refusal(charge.decision, units)
   })
 
@@ -59,8 +90,8 @@ async function rateLimit(app: FastifyInstance, options: RateLimitOptions): Promi
     const { principal, charge } = request.ledger
     if (principal === null || charge !== null) return done(null, payload)
     meter.peek(principal).then(
-      ({ decision, groups }) => {
-        setHeaders(reply, groups, decision)
+      ({ decision, groups, credits }) => {
+        setHeaders(reply, groups, decision, credits, clock.now())
         done(null, payload)
       },
       () => done(null, payload),

@@ -7,7 +7,18 @@
  *
  * `r` is what the next request may still use; `t` is the number of seconds (rounded up) until
  * at least one more unit becomes available (0 when nothing is used).
+ *
+ * Credit balances (`accounting/credits.ts`) follow as items `credits` (the key's) and
+ * `owner-credits`. The draft has no unit for a balance, so they carry the vendor-prefixed
+ * parameter `ig-balance`, and `ig-refill` (seconds) when they are refilled; `q` is the refill
+ * amount, or the balance itself when nothing refills it:
+ *
+ *   RateLimit-Policy: "minute";q=60;w=60, "credits";q=1000;ig-balance;ig-refill=2592000
+ *   RateLimit: "minute";r=59;t=60, "credits";r=940;t=86400
+ *
+ * `r` is the balance left and `t` the seconds until the next refill (absent: none comes).
  */
+import type { CreditState } from '../accounting/credits.js'
 import type { LimitState } from './limiter.js'
 import { ceilSeconds } from './limiter.js'
 import type { LimitRule } from './policy.js'
@@ -18,4 +29,20 @@ export function policyHeader(rules: readonly LimitRule[]): string {
 
 export function stateHeader(states: readonly LimitState[]): string {
   return states.map((state) => `"${state.rule.name}";r=${state.remaining};t=${ceilSeconds(state.resetMs)}`).join(', ')
+}
+
+const creditName = (state: CreditState) => (state.kind === 'key' ? 'credits' : 'owner-credits')
+
+export function creditPolicyItems(states: readonly CreditState[]): string[] {
+  return states.map((state) => {
+    const refill = state.refill ? `;ig-refill=${ceilSeconds(state.refill.everyMs)}` : ''
+    return `"${creditName(state)}";q=${state.refill?.amount ?? state.remaining};ig-balance${refill}`
+  })
+}
+
+export function creditStateItems(states: readonly CreditState[], now: number): string[] {
+  return states.map((state) => {
+    const reset = state.nextRefillAt === null ? '' : `;t=${ceilSeconds(Math.max(0, state.nextRefillAt - now))}`
+    return `"${creditName(state)}";r=${state.remaining}${reset}`
+  })
 }

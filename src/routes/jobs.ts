@@ -144,7 +144,9 @@ async function submitRoute(fastify: FastifyInstance, options: JobRoutesOptions):
     },
     async (request, reply) => {
       const submission = request.body as unknown as JobSubmission
-      const job = await refundOnFailure(request, () => jobs.create(requirePrincipal(request), submission, submission.model))
+      const charge = request.ledger.charge
+      const credits = charge && charge.taken.length > 0 ? { taken: [...charge.taken], unitsPerText: charge.units / submission.count } : null
+      const job = await refundOnFailure(request, () => jobs.create(requirePrincipal(request), submission, submission.model, credits))
       request.ledger.work = { model: job.model, texts: submission.count, chars: submission.chars }
       return reply
         .code(202)
@@ -156,7 +158,7 @@ async function submitRoute(fastify: FastifyInstance, options: JobRoutesOptions):
 
 export default async function jobRoutes(fastify: FastifyInstance, options: JobRoutesOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { jobs, models } = app.services
+  const { jobs, models, meter } = app.services
   const labelsOf = (model: string) => models.get(model)?.info.labels ?? []
   await app.register(submitRoute, options)
   app.get(
@@ -212,7 +214,7 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
       config: { cost: free, scope: READ_SCOPES },
       schema: {
         tags: ['jobs'],
-        summary: 'Cancel a job; texts not processed yet are dropped',
+        summary: 'Cancel a job; texts not processed yet are dropped and their credits given back',
         params: IdParams,
         response: {
           200: JobView,
@@ -222,6 +224,12 @@ export default async function jobRoutes(fastify: FastifyInstance, options: JobRo
         },
       },
     },
-    async (request) => view(await jobs.cancel(requirePrincipal(request), request.params.id)),
+    async (request) => {
+      const job = await jobs.cancel(requirePrincipal(request), request.params.id)
+      // Its texts without a result never will have one: their credits go back (not their rate-limit units).
+      const credits = await jobs.creditsOf(job)
+      if (credits) await meter.refundCredits(credits.taken, (job.total - job.done) * credits.unitsPerText)
+      return view(job)
+    },
   )
 }

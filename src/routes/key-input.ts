@@ -2,6 +2,8 @@
  * Turns admin API bodies into the key service's inputs: limits written as on the CLI,
  * expiry as a time or a duration, metadata size. Every problem is a 422 naming the field.
  */
+import type { CreditBalance, CreditsChange } from '../accounting/credits.js'
+import { CreditsError, refillOf } from '../accounting/credits.js'
 import type { ValidationIssue } from '../errors.js'
 import { errors } from '../errors.js'
 import type { KeyMetadata } from '../keys/types.js'
@@ -105,3 +107,44 @@ export function expiryInput(body: { expires_at?: string | null; expires_in?: str
 }
 
 export const graceInput = (raw: string) => guard('grace', () => parseGrace(raw))
+
+/** The `credits` and `add_credits` fields of a body. */
+export interface CreditFields {
+  credits?: { remaining: number; refill?: { amount: number; every: string } | null } | null
+  add_credits?: number
+}
+
+const refillInput = (raw: { amount: number; every: string } | null) =>
+  raw === null ? null : guard('credits', () => refillOf(raw.amount, raw.every))
+
+/** A new key's balance (422 naming `credits` for a bad refill period); null: none. */
+export function creditsInput(raw: CreditFields['credits']): Pick<CreditBalance, 'remaining' | 'refill'> | null {
+  if (raw === undefined || raw === null) return null
+  return { remaining: raw.remaining, refill: raw.refill === undefined ? null : refillInput(raw.refill) }
+}
+
+/** What an update body does to a balance, or undefined for nothing. */
+export function creditsChangeInput(body: CreditFields): CreditsChange | undefined {
+  if (body.credits === null) {
+    if (body.add_credits !== undefined) invalid('add_credits', new Error('add_credits cannot go with "credits": null'))
+    return null
+  }
+  if (body.credits === undefined && body.add_credits === undefined) return undefined
+  const change: Exclude<CreditsChange, null> = {}
+  if (body.credits !== undefined) {
+    change.remaining = body.credits.remaining
+    if (body.credits.refill !== undefined) change.refill = refillInput(body.credits.refill)
+  }
+  if (body.add_credits !== undefined) change.add = body.add_credits
+  return change
+}
+
+/** Runs a change whose credits part may not fit the balance stored (nothing to add to): 422 naming the field. */
+export async function creditsGuard<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    if (error instanceof CreditsError) invalid('add_credits', error)
+    throw error
+  }
+}

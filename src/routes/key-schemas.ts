@@ -56,6 +56,44 @@ export const Metadata = Nullable(
   }),
 )
 
+const CREDIT_AMOUNT = { minimum: 0, maximum: Number.MAX_SAFE_INTEGER }
+const RefillInput = Type.Object(
+  {
+    amount: Type.Integer({ ...CREDIT_AMOUNT, minimum: 1, description: 'What the balance is set back to at each refill' }),
+    every: Type.String({ maxLength: 16, pattern: NO_CONTROLS, description: 'The refill period, e.g. 30d, 1h (1s to 3660d)' }),
+  },
+  { additionalProperties: false },
+)
+export const CreditsInput = Type.Union(
+  [
+    Type.Object(
+      {
+        remaining: Type.Integer({ ...CREDIT_AMOUNT, description: 'Sets the balance' }),
+        refill: Type.Optional(
+          Type.Union([RefillInput, Type.Null()], {
+            description: 'Sets the balance back to amount every period, counted from now; null: no refill. Absent in an update: unchanged',
+          }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Null(),
+  ],
+  { description: 'A credit balance every charge takes its units from; null: none (unlimited)' },
+)
+export const AddCredits = Type.Integer({ ...CREDIT_AMOUNT, minimum: 1, description: 'Units added to the balance as it stands' })
+export const CreditsView = Type.Union(
+  [
+    Type.Object({
+      remaining: Type.Integer({ description: 'Units left now (the refill due counted)' }),
+      refill: Nullable(Type.Object({ amount: Type.Integer(), every: Type.String() })),
+      next_refill_at: Nullable(Time),
+    }),
+    Type.Null(),
+  ],
+  { description: 'The credit balance; null: none (unlimited)' },
+)
+
 const RuleView = Type.Object({ name: Type.String(), limit: Type.Integer(), window: Type.String({ description: 'e.g. 1m, 1h, 1d' }) })
 
 export const KeyObject = Type.Object({
@@ -68,6 +106,7 @@ export const KeyObject = Type.Object({
   allowed_ips: Nullable(Type.Array(Type.String(), { description: 'CIDR ranges the key may be used from; null: any address' })),
   concurrency: Nullable(Type.Integer({ description: 'Most requests of the key in flight at once; null: no cap' })),
   limits: Nullable(Type.Array(RuleView)),
+  credits: CreditsView,
   metadata: Nullable(Type.Record(Type.String(), Type.Unknown())),
   status: Type.Enum(KEY_STATUSES, { description: 'rotated: replaced by a rotation (accepted until grace_ends_at)' }),
   enabled: Type.Boolean(),
@@ -108,6 +147,7 @@ export const OwnerObject = Type.Object({
     Type.Array(Type.String(), { description: 'CIDR ranges every key of the owner may be used from; null: any address' }),
   ),
   concurrency: Nullable(Type.Integer({ description: 'Most requests of all the owner’s keys in flight at once; null: no cap' })),
+  credits: CreditsView,
   keys: Type.Array(KeyObject),
   usage: UsageView,
 })

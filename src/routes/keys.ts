@@ -25,6 +25,9 @@ import {
   metadataInput,
   modelsInput,
   allowedIpsInput,
+  creditsChangeInput,
+  creditsGuard,
+  creditsInput,
   nameInput,
 } from './key-input.js'
 import {
@@ -37,6 +40,8 @@ import {
   Models,
   AllowedIps,
   Concurrency,
+  AddCredits,
+  CreditsInput,
   OwnerId,
   RemoveLimitsInput,
   Scopes,
@@ -78,6 +83,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
             allowed_ips: Type.Optional(AllowedIps),
             concurrency: Type.Optional(Concurrency),
             limits: Type.Optional(LimitsInput),
+            credits: Type.Optional(CreditsInput),
             expires_at: Type.Optional(
               Type.Union([Type.String({ maxLength: 40, description: 'ISO 8601 time in the future' }), Type.Null()]),
             ),
@@ -100,6 +106,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
           allowedIps: allowedIpsInput(body.allowed_ips ?? null),
           concurrency: body.concurrency ?? null,
           limits: limitsInput(body.limits ?? null),
+          credits: creditsInput(body.credits),
           expiresAt: expiryInput(body, clock.now()) ?? null,
           metadata: metadataInput(body.metadata ?? null),
         },
@@ -189,7 +196,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
       schema: {
         tags: ['keys'],
         summary:
-          'Change a key: name, scopes, models, allowed addresses, concurrency cap, limits (replace all, or set and remove some), expiry, metadata, enabled (admin)',
+          'Change a key: name, scopes, models, allowed addresses, concurrency cap, limits (replace all, or set and remove some), credits (set, add, refill, remove), expiry, metadata, enabled (admin)',
         params: IdParams,
         body: Type.Object(
           {
@@ -201,6 +208,8 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
             limits: Type.Optional(LimitsInput),
             set_limits: Type.Optional(SetLimitsInput),
             remove_limits: Type.Optional(RemoveLimitsInput),
+            credits: Type.Optional(CreditsInput),
+            add_credits: Type.Optional(AddCredits),
             expires_at: Type.Optional(Type.Union([Type.String({ maxLength: 40 }), Type.Null()], { description: 'null: never expires' })),
             metadata: Type.Optional(Metadata),
             enabled: Type.Optional(Type.Boolean({ description: 'false: disable (refused until enabled again)' })),
@@ -223,7 +232,9 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
       if (body.expires_at !== undefined) changes.expiresAt = expiryInput({ expires_at: body.expires_at }, clock.now())
       if (body.metadata !== undefined) changes.metadata = metadataInput(body.metadata)
       if (body.enabled !== undefined) changes.disabled = !body.enabled
-      const result = await limitEditGuard(() => keys.update(request.params.id, changes, actor(request)))
+      const credits = creditsChangeInput(body)
+      if (credits !== undefined) changes.credits = credits
+      const result = await creditsGuard(() => limitEditGuard(() => keys.update(request.params.id, changes, actor(request))))
       return view(changedOrThrow(request.params.id, result, refusalError))
     },
   )

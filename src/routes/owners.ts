@@ -7,13 +7,16 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { countsByKeySince, summarize } from '../audit/usage.js'
 import { errors } from '../errors.js'
+import { creditsView } from '../accounting/credits.js'
 import { keyView, limitsView } from '../keys/view.js'
 import { protectedErrors } from './common.js'
 import { ownerLimitsEdit } from '../ratelimit/limit-edit.js'
-import { allowedIpsInput, limitEditGuard, limitsChangeInput } from './key-input.js'
+import { allowedIpsInput, creditsChangeInput, creditsGuard, limitEditGuard, limitsChangeInput } from './key-input.js'
 import {
+  AddCredits,
   AllowedIps,
   Concurrency,
+  CreditsInput,
   LimitsInput,
   OwnerId,
   OwnerObject,
@@ -46,6 +49,7 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
       limits: limitsView(owner?.limits ?? null),
       allowed_ips: owner?.allowedIps ?? null,
       concurrency: owner?.concurrency ?? null,
+      credits: creditsView(owner?.credits ?? null, now),
       keys: records.map((record) => keyView(record, now)),
       usage: { since: new Date(since).toISOString(), ...summarize(counts.values()) },
     }
@@ -76,7 +80,7 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
       schema: {
         tags: ['keys'],
         summary:
-          'Set (or clear, with null) the limits shared by all of an owner’s keys, or set and remove some of them and keep the others; set (or clear) the addresses its keys may be used from and how many of their requests may be in flight at once (admin)',
+          'Set (or clear, with null) the limits shared by all of an owner’s keys, or set and remove some of them and keep the others; set (or clear) the addresses its keys may be used from and how many of their requests may be in flight at once; set, add to, refill or remove the credit balance its keys share (admin)',
         params: IdParams,
         body: Type.Object(
           {
@@ -85,6 +89,8 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
             remove_limits: Type.Optional(RemoveLimitsInput),
             allowed_ips: Type.Optional(AllowedIps),
             concurrency: Type.Optional(Concurrency),
+            credits: Type.Optional(CreditsInput),
+            add_credits: Type.Optional(AddCredits),
           },
           { additionalProperties: false, minProperties: 1 },
         ),
@@ -95,9 +101,11 @@ export default async function ownerRoutes(fastify: FastifyInstance): Promise<voi
       const actor = requirePrincipal(request).keyId
       const change = limitsChangeInput(request.body, ownerLimitsEdit)
       const allowedIps = request.body.allowed_ips === undefined ? undefined : allowedIpsInput(request.body.allowed_ips)
+      const credits = creditsChangeInput(request.body)
       if (change !== undefined) await limitEditGuard(() => keys.setOwnerLimits(request.params.id, change, actor))
       if (allowedIps !== undefined) await keys.setOwnerAllowedIps(request.params.id, allowedIps, actor)
       if (request.body.concurrency !== undefined) await keys.setOwnerConcurrency(request.params.id, request.body.concurrency, actor)
+      if (credits !== undefined) await creditsGuard(() => keys.setOwnerCredits(request.params.id, credits, actor))
       return (await ownerView(request.params.id))!
     },
   )

@@ -13,6 +13,8 @@ import { AppError, ErrorCode, errors } from '../errors.js'
 import { ErrorResponse, protectedErrors } from './common.js'
 import { parseRange, rangeQuery } from './audit-query.js'
 import { requirePrincipal } from '../http/ledger.js'
+import { creditsView } from '../accounting/credits.js'
+import { CreditsView } from './key-schemas.js'
 
 const BUCKET_NAMES = Object.keys(BUCKETS) as (keyof typeof BUCKETS)[]
 
@@ -40,6 +42,12 @@ const UsagePage = Type.Object({
   bucket: Type.Enum(BUCKET_NAMES),
   rows: Type.Array(UsageRowSchema),
   next_after: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `after` for the next page; null on the last page' }),
+  credits: Type.Optional(
+    Type.Object(
+      { key: CreditsView, owner: CreditsView },
+      { description: 'For one key (a key’s own usage, or `key` given): its credit balance and its owner’s, with the next refill' },
+    ),
+  ),
 })
 
 function parseCursor(raw: string | undefined): UsageCursor | undefined {
@@ -50,7 +58,16 @@ function parseCursor(raw: string | undefined): UsageCursor | undefined {
 
 export default async function usageRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { db, clock } = app.services
+  const { db, clock, keys } = app.services
+
+  /** A key's balance and its owner's as they stand now; undefined for no such key. */
+  async function creditsOf(keyId: string) {
+    const record = await keys.get(keyId)
+    if (!record) return undefined
+    const owner = await keys.owner(record.owner)
+    const now = clock.now()
+    return { key: creditsView(record.credits, now), owner: creditsView(owner?.credits ?? null, now) }
+  }
 
   app.get(
     '/v1/usage',
@@ -76,7 +93,9 @@ export default async function usageRoutes(fastify: FastifyInstance): Promise<voi
         throw errors.validation([{ loc: ['query', 'after'], msg: 'not a cursor from a previous page', type: 'value_error' }])
       }
       const page = await usageByKey(db.kysely, { ...parseRange(request.query, clock.now()), keyId }, bucket, limit, cursor)
+      const credits = keyId === undefined ? undefined : await creditsOf(keyId)
       return {
+        ...(credits && { credits }),
         bucket,
         rows: page.rows.map((row) => ({
           key_id: row.keyId,
