@@ -48,6 +48,13 @@ function integer(min: number, max: number) {
   }
 }
 
+/** A number from 0 to 1, e.g. `0.1`. */
+function fraction(raw: string): number {
+  const value = Number(raw)
+  if (raw.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) throw new Error(`must be a number from 0 to 1, got "${raw}"`)
+  return value
+}
+
 function oneOf<T extends string>(choices: readonly T[]) {
   return (raw: string): T => {
     if (!(choices as readonly string[]).includes(raw)) throw new Error(`must be one of ${choices.join(', ')}, got "${raw}"`)
@@ -475,6 +482,13 @@ export const settings = {
     default: 8,
     placeholder: 'n',
     parse: integer(1, 50),
+  },
+  creditsLowFraction: {
+    flag: 'credits-low-fraction',
+    description: 'send credits.low when a credit balance falls below this fraction of its refill amount (0 to 1; 0: never)',
+    default: 0.1,
+    placeholder: 'fraction',
+    parse: fraction,
   },
   audit: {
     flag: 'audit',

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino'
 import { CreditStore } from './accounting/credits.js'
 import { Meter } from './accounting/meter.js'
+import { creditAlerts } from './accounting/credit-alerts.js'
 import { AuditStore } from './audit/store.js'
 import { ThreadedAuditStore } from './audit/threaded-store.js'
 import { AuditWriter } from './audit/writer.js'
@@ -128,6 +129,11 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     credits: new CreditStore(db),
     clock,
     onRefundError: (error) => log.warn({ err: error }, 'a refund could not be made; the key stays charged'),
+    onBalances: creditAlerts({
+      events: webhookEvents,
+      lowFraction: config.creditsLowFraction,
+      onError: (error) => log.warn({ err: error }, 'a credits webhook event could not be recorded'),
+    }),
   })
   const authGuard = new AuthFailureGuard({ limiter, rule: config.authFailLimit, clock })
   const { jobs, jobWorker } = startJobs(config, { db, models, keys, clock, log })

@@ -30,6 +30,8 @@ export interface MeterOptions {
   clock: Clock
   /** Told about refunds that could not be made (the caller then stays charged; never the reverse). */
   onRefundError?: (error: unknown) => void
+  /** Told the balances each charge of `units` left (`credit-alerts.ts`). */
+  onBalances?: (states: readonly CreditState[], units: number) => void
 }
 
 /** A charge the credit balances refused: when the next refill comes (null: never). */
@@ -73,7 +75,10 @@ export class Meter {
     const now = this.options.clock.now()
     if (!decision.allowed || units === 0) return { ...charge, credits: await this.options.credits.states(subjects, now) }
     const result = await this.options.credits.take(subjects, units, now)
-    if (result.ok) return { ...charge, taken: result.taken, credits: result.states }
+    if (result.ok) {
+      this.options.onBalances?.(result.states, units)
+      return { ...charge, taken: result.taken, credits: result.states }
+    }
     // Refused work takes nothing: the limiter's units go back before the answer.
     try {
       await this.options.limiter.refund(groups, units, decision)
