@@ -223,7 +223,7 @@ describe('dashboard in Chromium', { skip }, () => {
     assert.equal((await predictInPlayground(rotated.key, 'fine')).status, '200')
   })
 
-  test('policy: allowed addresses and a concurrency cap are saved and shown; a bad range is refused with the reason', async () => {
+  test('policy: allowed addresses, a concurrency cap and credits are saved and shown; bad values are refused with the reason', async () => {
     const made = await server.app.services.keys.create({ name: 'policy-edit', owner: 'ops', scopes: ['predict'] }, 'cli')
     await page.goto(url(`#/keys/${made.record.id}`))
     const form = page.getByTestId('policy-form')
@@ -245,7 +245,34 @@ describe('dashboard in Chromium', { skip }, () => {
     await alert.waitFor()
     assert.match((await alert.textContent()) ?? '', /allowed_ips/)
     assert.deepEqual((await server.app.services.keys.get(made.record.id))?.allowedIps, ['10.0.0.0/8', '127.0.0.1/32'])
-    // Cleared: any address, no cap.
+    // Credits: a balance with a refill; a bad refill gets the server's reason and changes nothing.
+    await page.getByLabel(/^Allowed addresses/).fill('10.0.0.0/8, 127.0.0.1/32')
+    await page.getByLabel(/^Credit balance/).fill('50')
+    await page.getByLabel(/^Refill/).fill('50/1d')
+    await page.getByRole('button', { name: 'Save policy' }).click()
+    await until(
+      async () => ((await server.app.services.keys.get(made.record.id))?.credits?.remaining === 50 ? true : undefined),
+      'credits set',
+    )
+    assert.deepEqual((await server.app.services.keys.get(made.record.id))?.credits?.refill, { amount: 50, everyMs: 86_400_000 })
+    await until(
+      async () => (/50 left, set back to 50 every 1d/.test((await page.locator('.fields').first().textContent()) ?? '') ? true : undefined),
+      'the balance in the fields',
+    )
+    await page.getByLabel(/^Refill/).fill('50/forever')
+    await page.getByRole('button', { name: 'Save policy' }).click()
+    await until(async () => (/credits/i.test((await page.getByRole('alert').textContent()) ?? '') ? true : undefined), 'the refill refused')
+    // Saving again with nothing changed sends nothing.
+    await page.reload()
+    await form.waitFor()
+    await page.getByRole('button', { name: 'Save policy' }).click()
+    await until(
+      async () => (/Nothing changed/.test((await page.locator('main').textContent()) ?? '') ? true : undefined),
+      'nothing changed',
+    )
+    // Cleared: any address, no cap, unlimited.
+    await page.getByLabel(/^Credit balance/).fill('')
+    await page.getByLabel(/^Refill/).fill('')
     await page.getByLabel(/^Allowed addresses/).fill('')
     await page.getByLabel(/^Concurrency cap/).fill('')
     await page.getByRole('button', { name: 'Save policy' }).click()
@@ -254,6 +281,7 @@ describe('dashboard in Chromium', { skip }, () => {
       'the cap cleared',
     )
     assert.equal((await server.app.services.keys.get(made.record.id))?.allowedIps, null)
+    assert.equal((await server.app.services.keys.get(made.record.id))?.credits, null)
   })
 
   test('revoke with confirmation, then the playground call is refused', async () => {

@@ -1,4 +1,4 @@
-/** One key: its fields, actions (rotate, disable/enable, revoke), its policy (addresses, concurrency), limits with remaining, usage and audit. */
+/** One key: its fields, actions (rotate, disable/enable, revoke), its policy (addresses, concurrency, credits), limits with remaining, usage and audit. */
 import { useState } from 'preact/hooks'
 import { api, query } from '../api'
 import { AuditTable } from '../components/audit-table'
@@ -17,6 +17,13 @@ import { TableHead } from '../components/table-head'
 const HOUR = 3_600_000
 const RECENT_RECORDS = 20
 
+function creditsText({ credits }: KeyDetail): string {
+  if (credits === null) return 'unlimited'
+  const refill = credits.refill ? `, set back to ${credits.refill.amount} every ${credits.refill.every}` : ''
+  const next = credits.next_refill_at ? ` (next ${formatTime(credits.next_refill_at)})` : ''
+  return `${credits.remaining} left${refill}${next}`
+}
+
 function KeyFields({ detail }: { detail: KeyDetail }) {
   const rows: [string, string][] = [
     ['Id', detail.id],
@@ -27,6 +34,7 @@ function KeyFields({ detail }: { detail: KeyDetail }) {
     ['Models', detail.models === null ? 'all' : detail.models.join(', ')],
     ['Allowed addresses', detail.allowed_ips === null ? 'any' : detail.allowed_ips.join(', ')],
     ['Concurrency cap', detail.concurrency === null ? 'none' : `${detail.concurrency} in flight`],
+    ['Credits', creditsText(detail)],
     [
       'Limits',
       detail.limits === null ? 'server default' : detail.limits.map((rule) => `${rule.name}: ${rule.limit}/${rule.window}`).join(', '),
@@ -201,7 +209,10 @@ export function KeyPage({ id }: { id: string }) {
           <PolicyForm
             key={`${key.updated_at}`}
             apiKey={key}
-            onSave={(change) => void act('Policy saved.', () => api<ApiKey>('PATCH', `/v1/keys/${encodeURIComponent(id)}`, change))}
+            onSave={(change) => {
+              if (Object.keys(change).length === 0) setNotice('Nothing changed.')
+              else void act('Policy saved.', () => api<ApiKey>('PATCH', `/v1/keys/${encodeURIComponent(id)}`, change))
+            }}
           />
         </section>
       )}
