@@ -44,6 +44,20 @@ function changeOf(apiKey: ApiKey, form: Record<'addresses' | 'concurrency' | 'ba
   return change
 }
 
+function WholeNumber(props: { id: string; min: number; value: string; onInput: (value: string) => void }) {
+  return (
+    <input
+      id={props.id}
+      type="number"
+      min={props.min}
+      step={1}
+      value={props.value}
+      onInput={(event) => props.onInput(event.currentTarget.value)}
+      size={10}
+    />
+  )
+}
+
 export function PolicyForm({ apiKey, onSave }: { apiKey: ApiKey; onSave: (change: PolicyChange) => void }) {
   const [addresses, setAddresses] = useState(apiKey.allowed_ips?.join(', ') ?? '')
   const [concurrency, setConcurrency] = useState(apiKey.concurrency === null ? '' : String(apiKey.concurrency))
@@ -61,25 +75,9 @@ export function PolicyForm({ apiKey, onSave }: { apiKey: ApiKey; onSave: (change
       <label for="policy-ips">Allowed addresses (CIDR ranges, comma-separated; empty = any address)</label>
       <input id="policy-ips" value={addresses} onInput={(event) => setAddresses(event.currentTarget.value)} />
       <label for="policy-concurrency">Concurrency cap (requests in flight at once; empty = no cap)</label>
-      <input
-        id="policy-concurrency"
-        type="number"
-        min={1}
-        step={1}
-        value={concurrency}
-        onInput={(event) => setConcurrency(event.currentTarget.value)}
-        size={6}
-      />
+      <WholeNumber id="policy-concurrency" min={1} value={concurrency} onInput={setConcurrency} />
       <label for="policy-credits">Credit balance (units; empty = unlimited)</label>
-      <input
-        id="policy-credits"
-        type="number"
-        min={0}
-        step={1}
-        value={balance}
-        onInput={(event) => setBalance(event.currentTarget.value)}
-        size={10}
-      />
+      <WholeNumber id="policy-credits" min={0} value={balance} onInput={setBalance} />
       <label for="policy-refill">Refill (e.g. 1000/30d: set back to 1000 every 30 days; empty = none)</label>
       <input id="policy-refill" value={refill} onInput={(event) => setRefill(event.currentTarget.value)} size={12} />
       <button type="submit">Save policy</button>
