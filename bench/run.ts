@@ -22,6 +22,7 @@ import { runKeyTiming } from './scenarios/key-timing.js'
 import { runEventLoop } from './scenarios/event-loop.js'
 import { runRemote } from './scenarios/remote.js'
 import { runJobIngest } from './scenarios/job-ingest.js'
+import { runCredits } from './scenarios/credits.js'
 
 interface BenchOptions {
   only?: string
@@ -73,6 +74,7 @@ const scenarios: Record<string, () => Promise<ScenarioReport>> = {
       log,
     }),
   remote: () => runRemote({ durationSec: Number(options.duration), rounds: Number(options.rounds), log }),
+  credits: () => runCredits({ redisUrl: options.redisUrl, log }),
 }
 
 const DOCS_HEADER = `# Benchmarks
