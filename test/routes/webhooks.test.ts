@@ -54,33 +54,6 @@ describe('webhooks', () => {
     assert.ok(!event!.body.includes(target.key) && !KEY_SHAPE.test(event!.body), event!.body)
   })
 
-  test('credits.low once the balance falls below --credits-low-fraction of its refill, credits.exhausted once it reaches 0; each once', async () => {
-    const created = await app.services.keys.create({
-      name: 'metered',
-      scopes: ['predict'],
-      credits: { remaining: 10, refill: { amount: 10, everyMs: 86_400_000 } },
-    })
-    const predict = () => app.inject({ method: 'POST', url: '/predict', headers: { 'x-api-key': created.key }, payload: { text: 'fine' } })
-    // 10 units: the 5th leaves 5 (not below half), the 6th leaves 4 (below), the 10th leaves 0.
-    const statuses = []
-    for (let i = 0; i < 12; i++) statuses.push((await predict()).statusCode)
-    assert.deepEqual(statuses, [...Array(10).fill(200), 429, 429])
-    await eventually(() => ofType('credits.exhausted').length === 1 && ofType('credits.low').length === 1, 'both credits events')
-    const [low] = ofType('credits.low')
-    const [exhausted] = ofType('credits.exhausted')
-    assert.equal(low!.signatureFailure, undefined)
-    assert.deepEqual(
-      [low!.payload.data.key_id, low!.payload.data.remaining, low!.payload.data.refill],
-      [created.record.id, 4, { amount: 10, every: '1d' }],
-    )
-    assert.deepEqual([exhausted!.payload.data.key_id, exhausted!.payload.data.remaining], [created.record.id, 0])
-    assert.match(String(exhausted!.payload.data.next_refill_at), /^\d{4}-\d\d-\d\dT/)
-    for (const event of [low!, exhausted!]) assert.ok(!event.body.includes(created.key) && !KEY_SHAPE.test(event.body), event.body)
-    // The refused requests crossed no line: still one of each.
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    assert.deepEqual([ofType('credits.low').length, ofType('credits.exhausted').length], [1, 1])
-  })
-
   test('a rotated key: key.rotated names the new key by id and prefix only', async () => {
     const target = await createKey(app, { name: 'rotating' })
     const rotated = await call('POST', `/v1/keys/${target.id}/rotate`, { grace: '1h' })
@@ -136,6 +109,33 @@ describe('webhooks', () => {
     assert.equal(data.seq, 1)
     assert.equal(data.kind, 'edited')
     assert.equal(data.checked_by, admin.id)
+  })
+
+  test('credits.low once the balance falls below --credits-low-fraction of its refill, credits.exhausted once it reaches 0; each once', async () => {
+    const created = await app.services.keys.create({
+      name: 'metered',
+      scopes: ['predict'],
+      credits: { remaining: 10, refill: { amount: 10, everyMs: 86_400_000 } },
+    })
+    const predict = () => app.inject({ method: 'POST', url: '/predict', headers: { 'x-api-key': created.key }, payload: { text: 'fine' } })
+    // 10 units: the 5th leaves 5 (not below half), the 6th leaves 4 (below), the 10th leaves 0.
+    const statuses = []
+    for (let i = 0; i < 12; i++) statuses.push((await predict()).statusCode)
+    assert.deepEqual(statuses, [...Array(10).fill(200), 429, 429])
+    await eventually(() => ofType('credits.exhausted').length === 1 && ofType('credits.low').length === 1, 'both credits events')
+    const [low] = ofType('credits.low')
+    const [exhausted] = ofType('credits.exhausted')
+    assert.equal(low!.signatureFailure, undefined)
+    assert.deepEqual(
+      [low!.payload.data.key_id, low!.payload.data.remaining, low!.payload.data.refill],
+      [created.record.id, 4, { amount: 10, every: '1d' }],
+    )
+    assert.deepEqual([exhausted!.payload.data.key_id, exhausted!.payload.data.remaining], [created.record.id, 0])
+    assert.match(String(exhausted!.payload.data.next_refill_at), /^\d{4}-\d\d-\d\dT/)
+    for (const event of [low!, exhausted!]) assert.ok(!event.body.includes(created.key) && !KEY_SHAPE.test(event.body), event.body)
+    // The refused requests crossed no line: still one of each.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    assert.deepEqual([ofType('credits.low').length, ofType('credits.exhausted').length], [1, 1])
   })
 })
 
