@@ -161,6 +161,9 @@ export const errors = {
   notFound: (what = 'Not Found') => new AppError(ErrorCode.NotFound, what),
   validation: (issues: ValidationIssue[]) => new AppError(ErrorCode.ValidationError, issues),
   internal: () => new AppError(ErrorCode.InternalError, 'Internal Server Error'),
+  /** Redis does not answer and `--ratelimit-fail closed`: limits and concurrency caps alike. */
+  rateLimitUnavailable: () =>
+    new AppError(ErrorCode.RateLimitUnavailable, 'Rate limiting is unavailable; try again shortly', { headers: { 'retry-after': '1' } }),
   storeUnavailable: () =>
     new AppError(ErrorCode.ServiceUnavailable, 'The database is unavailable; try again shortly.', { headers: { 'retry-after': '1' } }),
 }

@@ -8,7 +8,7 @@
  * giving them back stop counting after `leaseMs` (longer than any request may take).
  */
 import type { Logger } from 'pino'
-import { AppError, ErrorCode } from '../errors.js'
+import { errors } from '../errors.js'
 
 /** One cap a request counts against: `key:key_…` or `owner:team-a`, and its limit. */
 export interface ConcurrencyCap {
@@ -68,10 +68,7 @@ export class ResilientConcurrencyGate implements ConcurrencyGate {
     } catch (error) {
       if (!this.down) this.options.log.warn({ err: error }, 'concurrency caps: Redis unreachable')
       this.down = true
-      if (this.options.mode === 'closed')
-        throw new AppError(ErrorCode.RateLimitUnavailable, 'Rate limiting is unavailable; try again shortly', {
-          headers: { 'retry-after': '1' },
-        })
+      if (this.options.mode === 'closed') throw errors.rateLimitUnavailable()
       return this.options.fallback.acquire(caps)
     }
   }

@@ -5,7 +5,7 @@
  * soon as Redis answers again (ioredis reconnects in the background and fails fast meanwhile).
  */
 import type { Logger } from 'pino'
-import { AppError, ErrorCode } from '../errors.js'
+import { errors } from '../errors.js'
 import type { Decision, LimitGroup, Limiter } from './limiter.js'
 import type { LimitRule } from './policy.js'
 
@@ -47,9 +47,7 @@ export class ResilientLimiter implements Limiter {
     } catch (error) {
       this.failed(error)
       if (this.options.mode === 'closed') {
-        throw new AppError(ErrorCode.RateLimitUnavailable, 'Rate limiting is unavailable; try again shortly', {
-          headers: { 'retry-after': '1' },
-        })
+        throw errors.rateLimitUnavailable()
       }
       this.fallbackDecisions++
       const decision = await this.options.fallback.consumeAll(groups, cost)

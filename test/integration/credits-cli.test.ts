@@ -7,19 +7,14 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { KeyView } from '../../src/keys/view.js'
 import { tempDir } from '../helper.js'
-import { runCli } from './process.js'
+import { cliOnStore } from './process.js'
 
 type Created = KeyView & { key: string }
 type Credits = { remaining: number; refill: { amount: number; every: string } | null; next_refill_at: string | null } | null
 
 describe('infergate keys and owners: credits', () => {
   const dataDir = tempDir()
-  const cli = (...args: string[]) => runCli([...args, '--data-dir', dataDir])
-  const json = async <T>(...args: string[]): Promise<T> => {
-    const result = await cli(...args, '--json')
-    assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`)
-    return JSON.parse(result.stdout) as T
-  }
+  const { cli, json } = cliOnStore(dataDir)
   let key: Created
 
   test('create with a balance and a refill; show prints them; update sets, adds, stops the refill and removes the balance', async () => {

@@ -10,18 +10,13 @@ import { openDatabase } from '../../src/db/database.js'
 import { KEY_PATTERN, KEY_REGEX } from '../../src/keys/format.js'
 import type { KeyView } from '../../src/keys/view.js'
 import { tempDir } from '../helper.js'
-import { runCli } from './process.js'
+import { cliOnStore, runCli } from './process.js'
 
 type Created = KeyView & { key: string }
 
 describe('infergate keys lifecycle', () => {
   const dataDir = tempDir()
-  const cli = (...args: string[]) => runCli([...args, '--data-dir', dataDir])
-  const json = async <T>(...args: string[]): Promise<T> => {
-    const result = await cli(...args, '--json')
-    assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`)
-    return JSON.parse(result.stdout) as T
-  }
+  const { cli, json } = cliOnStore(dataDir)
   let admin: Created
   let team: Created
 

@@ -2,6 +2,7 @@
  * Child-process helpers for integration tests: run the real `infergate` command line, start a
  * real server on a real port, and stop it with a signal.
  */
+import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
 import path from 'node:path'
@@ -37,6 +38,17 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const [code] = (await once(child, 'close')) as [number | null]
   return { code, stdout, stderr }
+}
+
+/** The CLI on one store: `cli(...args)` runs a command there, `json(...args)` adds `--json`, asserts exit 0 and parses. */
+export function cliOnStore(dataDir: string) {
+  const cli = (...args: string[]) => runCli([...args, '--data-dir', dataDir])
+  const json = async <T>(...args: string[]): Promise<T> => {
+    const result = await cli(...args, '--json')
+    assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`)
+    return JSON.parse(result.stdout) as T
+  }
+  return { cli, json }
 }
 
 export interface RunningServer {
