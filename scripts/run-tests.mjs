@@ -147,4 +147,6 @@ let status = 0
 if (tiers.includes('fast') && inTier('fast').length > 0) status = (await runFast(inTier('fast'), concurrency)) || status
 if (tiers.includes('slow') && inTier('slow').length > 0) status = runSlow(inTier('slow')) || status
 console.log(`# ${tiers.join(' + ')}: ${since(started)} s in all`)
+// Every test process has exited: the schemas they made are all stale now (test/postgres.ts).
+if (await reachable(POSTGRES_URL)) await dropStaleSchemas(POSTGRES_URL).catch(() => {})
 process.exit(status)
