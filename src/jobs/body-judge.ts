@@ -1,7 +1,7 @@
 /**
  * The verdict on one job body: parsed (UTF-8, secure JSON) and validated against the route's
- * schema, its texts packed. Run by the job-body worker for large bodies and on the main thread
- * for small ones (`body-parser.ts`).
+ * schema. Run by the job-body worker for large bodies and on the main thread for small ones
+ * (`body-parser.ts`).
  */
 import type { SchemaError } from '../http/validation-errors.js'
 import { bodyAjv } from '../http/ajv.js'
@@ -9,17 +9,21 @@ import { parseJson } from '../http/json.js'
 import { AppError } from '../errors.js'
 import type { ErrorCode } from '../errors.js'
 import type { SegmentedBody } from '../http/segmented-body.js'
-import { packTexts, type PackedBody } from './submission.js'
 
-/** The verdict on one body. */
-export type BodyVerdict =
-  | { kind: 'valid'; body: PackedBody }
-  | { kind: 'unparsable'; code: ErrorCode; message: string }
-  | { kind: 'invalid'; errors: SchemaError[] }
+/** A body that is not a valid job: the error the route's parser or schema would have raised. */
+type BodyRefusal = { kind: 'unparsable'; code: ErrorCode; message: string } | { kind: 'invalid'; errors: SchemaError[] }
+
+/** The verdict on one body; `T` is what a valid one yields. */
+export type Verdict<T> = { kind: 'valid'; body: T } | BodyRefusal
+
+export interface JobBody {
+  texts: string[]
+  model: string | undefined
+}
 
 export const compileBodySchema = (schema: object) => bodyAjv().compile(schema)
 
-export function judge(validate: ReturnType<typeof compileBodySchema>, raw: SegmentedBody): BodyVerdict {
+export function judge(validate: ReturnType<typeof compileBodySchema>, raw: SegmentedBody): Verdict<JobBody> {
   let body: unknown
   try {
     body = parseJson(Buffer.concat(raw.segments, raw.length))
@@ -29,5 +33,7 @@ export function judge(validate: ReturnType<typeof compileBodySchema>, raw: Segme
   }
   if (!validate(body ?? null)) return { kind: 'invalid', errors: (validate.errors ?? []) as SchemaError[] }
   const { texts, model } = body as { texts: string[]; model?: string }
-  return { kind: 'valid', body: packTexts(texts, model) }
+  // A lone surrogate becomes U+FFFD here, as UTF-8 (and so the store) can only hold it, so that
+  // a job's text is the same string wherever it is read and whichever thread parsed it.
+  return { kind: 'valid', body: { texts: texts.map((text) => text.toWellFormed()), model } }
 }

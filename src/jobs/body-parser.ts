@@ -1,24 +1,26 @@
 /**
- * Reads a `POST /v1/jobs` body into segments and has it judged (`body-judge.ts`): a small one
- * here at once, a large one on the job-body worker (`body-worker.ts`; the segments move there,
- * not copied). The verdict becomes a {@link JobSubmission} or the same error the route's parser
- * or schema would have raised. The worker starts with the first large body and again if it dies.
+ * Reads a `POST /v1/jobs` body and has it judged (`body-judge.ts`): a small one (declared at
+ * most 64 KiB) here at once, any other on the job-body worker (`body-worker.ts`), to which its
+ * segments move as they arrive (`body-channel.ts`). The verdict becomes a {@link JobSubmission}
+ * or the same error the route's parser or schema would have raised. The worker starts with the
+ * first large body and again if it dies.
  */
 import type { Readable } from 'node:stream'
 import { AppError, errors } from '../errors.js'
-import { readSegmented, type SegmentedBody } from '../http/segmented-body.js'
+import { readSegmented } from '../http/segmented-body.js'
 import { validationIssues } from '../http/validation-errors.js'
 import { LazyWorker } from '../lib/worker-calls.js'
 import { workerEntry } from '../lib/worker-entry.js'
-import type { BodyWorkerData } from './body-worker.js'
-import { compileBodySchema, judge, type BodyVerdict } from './body-judge.js'
-import { JobSubmission } from './submission.js'
+import type { BodyCall, BodyWorkerData } from './body-worker.js'
+import { BodyChannel } from './body-channel.js'
+import { compileBodySchema, judge, type Verdict } from './body-judge.js'
+import { HeldSubmission, type JobSubmission } from './submission.js'
 
 const BODY_WORKER = workerEntry(import.meta.url, 'body-worker')
 const SMALL_BODY = 64 * 1024
 
 export class JobBodyParser {
-  private readonly worker: LazyWorker<SegmentedBody, BodyVerdict>
+  private readonly worker: LazyWorker<BodyCall, null>
   private readonly validate: ReturnType<typeof compileBodySchema>
 
   /** `schema`: the route's body schema, which bodies are checked against. */
@@ -28,23 +30,39 @@ export class JobBodyParser {
     this.worker = new LazyWorker(BODY_WORKER, () => data, { respawn: true, name: 'the job-body worker' })
   }
 
-  /** Reads the body (at most `limit` bytes) and judges it. */
+  /** Reads the body (at most `limit` bytes; `contentLength` NaN when not declared) and judges it. */
   async parse(payload: Readable, limit: number, contentLength: number): Promise<JobSubmission> {
-    const body = await readSegmented(payload, limit, contentLength)
-    // A small body is judged here at once (microseconds); a large one on the worker.
     const verdict =
-      body.length <= SMALL_BODY
-        ? judge(this.validate, body)
-        : await this.worker.call(
-            body,
-            body.segments.map((segment) => segment.buffer as ArrayBuffer),
-          )
+      contentLength <= SMALL_BODY
+        ? await this.judgeHere(payload, limit, contentLength)
+        : await this.judgeOnWorker(payload, limit, contentLength)
     if (verdict.kind === 'unparsable') throw new AppError(verdict.code, verdict.message)
     if (verdict.kind === 'invalid') throw errors.validation(validationIssues(verdict.errors, 'body'))
-    return new JobSubmission(verdict.body)
+    return verdict.body
   }
 
   close(): Promise<void> {
     return this.worker.release()
+  }
+
+  /** A small body: judged in microseconds, its texts kept here. */
+  private async judgeHere(payload: Readable, limit: number, contentLength: number): Promise<Verdict<JobSubmission>> {
+    const verdict = judge(this.validate, await readSegmented(payload, limit, contentLength))
+    return verdict.kind === 'valid' ? { kind: 'valid', body: new HeldSubmission(verdict.body.texts, verdict.body.model) } : verdict
+  }
+
+  private async judgeOnWorker(payload: Readable, limit: number, contentLength: number): Promise<Verdict<JobSubmission>> {
+    const channel = new BodyChannel()
+    try {
+      // The segments wait on the channel until the worker (started by the first large body) takes it.
+      const [, { length }] = await Promise.all([
+        this.worker.call({ port: channel.remote }, [channel.remote]),
+        readSegmented(payload, limit, contentLength, (segment) => channel.send(segment)),
+      ])
+      return await channel.finish(length)
+    } catch (error) {
+      channel.close()
+      throw error
+    }
   }
 }

@@ -121,8 +121,12 @@ export class JobStore {
         .execute()
     })
     try {
+      // The next batch is fetched (from the job-body worker, for a large job) while this one is written.
+      let next = prefetch(texts, 0)
       for (let start = 0; start < texts.count; start += INSERT_ROWS) {
-        const rows = texts.slice(start, start + INSERT_ROWS).map((text, i) => [job.id, start + i, text, null])
+        const batch = await next
+        next = prefetch(texts, start + INSERT_ROWS)
+        const rows = batch.map((text, i) => [job.id, start + i, text, null])
         await this.db.transaction().execute((trx) => this.database.insertRows(trx, 'job_items', ITEM_COLUMNS, rows))
         await setImmediate()
       }
@@ -320,4 +324,12 @@ export class JobStore {
       return Number(result.numDeletedRows)
     })
   }
+}
+
+/** Texts [start, start + INSERT_ROWS), or none past the end; a failure is seen where it is awaited. */
+function prefetch(texts: JobTexts, start: number): Promise<string[]> {
+  const batch = start < texts.count ? texts.slice(start, start + INSERT_ROWS) : Promise.resolve([])
+  // Marked as handled: when writing fails first, this batch is never awaited.
+  batch.catch(() => undefined)
+  return batch
 }

@@ -8,7 +8,7 @@
  * Main thread: `startWorker(entry, data, options)` resolves once the worker reported ready, with
  * its `info` and a {@link WorkerClient}. Worker: `serveCalls(setup)`.
  */
-import { parentPort, Worker, workerData } from 'node:worker_threads'
+import { parentPort, Worker, workerData, type TransferListItem } from 'node:worker_threads'
 import type { WorkerEntry } from './worker-entry.js'
 
 type CallRequest<P> = { type: 'call'; id: number; payload: P } | { type: 'release' }
@@ -52,8 +52,8 @@ export class WorkerClient<P, R> {
     this.attach(worker)
   }
 
-  /** Posts `payload` (the buffers in `transfer` move to the worker) and waits for the answer. */
-  call(payload: P, transfer: readonly ArrayBuffer[] = []): Promise<R> {
+  /** Posts `payload` (the buffers and ports in `transfer` move to the worker) and waits for the answer. */
+  call(payload: P, transfer: readonly TransferListItem[] = []): Promise<R> {
     if (this.failure) return Promise.reject(this.failure)
     const worker = this.worker
     if (!worker) return this.replace().then(() => this.call(payload, transfer))
@@ -144,7 +144,7 @@ export class LazyWorker<P, R> {
     private readonly options: StartOptions = {},
   ) {}
 
-  async call(payload: P, transfer: readonly ArrayBuffer[] = []): Promise<R> {
+  async call(payload: P, transfer: readonly TransferListItem[] = []): Promise<R> {
     return (await this.started()).call(payload, transfer)
   }
 

@@ -20,7 +20,7 @@ import type { Scope } from '../keys/types.js'
 import { requirePrincipal } from '../http/ledger.js'
 import { VALIDATED_BY_PARSER } from '../http/validated-body.js'
 import { JobBodyParser } from '../jobs/body-parser.js'
-import type { JobSubmission } from '../jobs/submission.js'
+import { JobSubmission } from '../jobs/submission.js'
 import { UploadSlots } from '../jobs/upload-slots.js'
 import { useJsonParser } from '../plugins/json-body.js'
 
@@ -109,6 +109,12 @@ async function submitRoute(fastify: FastifyInstance, options: JobRoutesOptions):
     return uploads.run(requirePrincipal(request).keyId, declared, () => parser.parse(payload, options.maxJobBodyBytes, declared))
   })
   fastify.addHook('onClose', () => parser.close())
+  // A large body's texts wait on the job-body worker until stored; a job refused before its
+  // handler ran (limits, model, scope) lets them go here (and the worker drops any it is not
+  // asked for within a minute, e.g. when the client went away first).
+  fastify.addHook('onResponse', async (request) => {
+    if (request.body instanceof JobSubmission) request.body.release()
+  })
   // A job is charged whole at submission (accounting/costs.ts), after its model is checked, so
   // that a refused job costs nothing; a job that cannot be stored is given its charge back.
   const jobCost = (request: FastifyRequest) => {
@@ -146,7 +152,9 @@ async function submitRoute(fastify: FastifyInstance, options: JobRoutesOptions):
       const submission = request.body as unknown as JobSubmission
       const charge = request.ledger.charge
       const credits = charge && charge.taken.length > 0 ? { taken: [...charge.taken], unitsPerText: charge.units / submission.count } : null
-      const job = await refundOnFailure(request, () => jobs.create(requirePrincipal(request), submission, submission.model, credits))
+      const job = await refundOnFailure(request, () =>
+        jobs.create(requirePrincipal(request), submission, submission.model, credits),
+      ).finally(() => submission.release())
       request.ledger.work = { model: job.model, texts: submission.count, chars: submission.chars }
       return reply
         .code(202)

@@ -18,7 +18,12 @@ import type { Job } from '../../src/jobs/types.js'
 import { parseRules } from '../../src/ratelimit/policy.js'
 import { buildTestApp, createKey } from '../helper.js'
 
-const MAX_BODY = 20_000
+const MAX_BODY = 100_000
+// Bodies declared at most 64 KiB are judged on the main thread, larger ones on the job-body worker.
+const PATHS = [
+  ['judged on the main thread', 0],
+  ['judged on the job-body worker', 70_000],
+] as const
 let app: FastifyInstance
 let key: string
 
@@ -35,6 +40,10 @@ function submit(payload: string | Buffer, contentType = 'application/json') {
   return app.inject({ method: 'POST', url: '/v1/jobs', headers: { 'x-api-key': key, 'content-type': contentType }, payload })
 }
 
+/** `payload` after `pad` spaces (JSON whitespace), so that it takes the other path; an empty one stays empty. */
+const padded = (payload: string | Buffer, pad: number) =>
+  payload.length === 0 ? payload : Buffer.concat([Buffer.alloc(pad, ' '), Buffer.from(payload)])
+
 async function finished(id: string): Promise<{ status: string; total: number }> {
   for (let tries = 0; tries < 500; tries++) {
     const job = (await app.inject({ url: `/v1/jobs/${id}`, headers: { 'x-api-key': key } })).json<{ status: string; total: number }>()
@@ -44,89 +53,92 @@ async function finished(id: string): Promise<{ status: string; total: number }> 
   throw new Error(`job ${id} did not finish`)
 }
 
-describe('receiving a job', () => {
-  test('texts in every script, emoji and lone surrogates come out at their index, as /predict classifies them', async () => {
-    const samples = [
-      'a wonderful film',
-      'ein furchtbarer Film 😡',
-      '素晴らしい映画',
-      'pas mal du tout 👍🏽',
-      'lone \ud800 surrogate',
-      'x\udc00',
-      'a dull mess',
-    ]
-    // More texts than one storage transaction takes (200), and an odd number of them.
-    const texts = Array.from({ length: 451 }, (_, i) => `${samples[i % samples.length]} ${i}`)
-    const created = await submit(JSON.stringify({ texts }))
-    assert.equal(created.statusCode, 202, created.body)
-    const { id } = created.json<{ id: string }>()
-    assert.deepEqual(await finished(id), { ...(await finished(id)), status: 'succeeded', total: 451 })
-    const stored = await app.services.db.kysely
-      .selectFrom('job_items')
-      .select(['idx', 'result'])
-      .where('job_id', '=', id)
-      .orderBy('idx')
-      .execute()
-    assert.deepEqual(
-      stored.map((row) => Number(row.idx)),
-      texts.map((_, i) => i),
-    )
-    for (const start of [0, 200, 400]) {
-      const page = (await app.inject({ url: `/v1/jobs/${id}?offset=${start}&limit=51`, headers: { 'x-api-key': key } })).json<{
-        results: { index: number; scores: Record<string, number> }[]
-      }>()
-      const direct = await app.inject({
-        method: 'POST',
-        url: '/predict',
-        headers: { 'x-api-key': key },
-        payload: { texts: texts.slice(start, start + 51) },
-      })
-      assert.equal(direct.statusCode, 200, direct.body)
-      const expected = direct.json<{ results: { scores: Record<string, number> }[] }>().results.map((p) => p.scores)
+for (const [path, pad] of PATHS)
+  describe(`receiving a job ${path}`, () => {
+    test('texts in every script, emoji and lone surrogates come out at their index, as /predict classifies them', async () => {
+      const samples = [
+        'a wonderful film',
+        'ein furchtbarer Film 😡',
+        '素晴らしい映画',
+        'pas mal du tout 👍🏽',
+        'lone \ud800 surrogate',
+        'x\udc00',
+        'a dull mess',
+      ]
+      // More texts than one storage transaction takes (200), and an odd number of them.
+      const texts = Array.from({ length: 451 }, (_, i) => `${samples[i % samples.length]} ${i}`)
+      const created = await submit(padded(JSON.stringify({ texts }), pad))
+      assert.equal(created.statusCode, 202, created.body)
+      const { id } = created.json<{ id: string }>()
+      assert.deepEqual(await finished(id), { ...(await finished(id)), status: 'succeeded', total: 451 })
+      const stored = await app.services.db.kysely
+        .selectFrom('job_items')
+        .select(['idx', 'result'])
+        .where('job_id', '=', id)
+        .orderBy('idx')
+        .execute()
       assert.deepEqual(
-        page.results.map((r) => r.scores),
-        expected,
-        `texts ${start}..${start + 50}`,
+        stored.map((row) => Number(row.idx)),
+        texts.map((_, i) => i),
       )
-    }
-  })
-
-  test('bad bodies get the same answers as elsewhere, and cost nothing', async () => {
-    const before = await unitsLeft()
-    const cases: [string | Buffer, number, string, unknown?][] = [
-      [Buffer.from([0x7b, 0x22, 0x74, 0xff, 0x22, 0x3a, 0x31, 0x7d]), 400, 'invalid_encoding'],
-      ['{"texts": ["a", ', 400, 'invalid_json'],
-      ['{"__proto__": {"x": 1}, "texts": ["a"]}', 400, 'invalid_json'],
-      ['', 422, 'validation_error', [{ loc: ['body'], type: 'dict_type' }]],
-      ['[]', 422, 'validation_error', [{ loc: ['body'], type: 'dict_type' }]],
-      ['{}', 422, 'validation_error', [{ loc: ['body', 'texts'], type: 'missing' }]],
-      ['{"texts": "one"}', 422, 'validation_error', [{ loc: ['body', 'texts'], type: 'list_type' }]],
-      ['{"texts": []}', 422, 'validation_error', [{ loc: ['body', 'texts'], type: 'too_short' }]],
-      ['{"texts": ["a", "b", "c", " \\u200b "]}', 422, 'validation_error', [{ loc: ['body', 'texts', 3], type: 'value_error' }]],
-      ['{"texts": ["a\\u0000b"]}', 422, 'validation_error', [{ loc: ['body', 'texts', 0], type: 'string_pattern_mismatch' }]],
-      [JSON.stringify({ texts: ['x'.repeat(2001)] }), 422, 'validation_error', [{ loc: ['body', 'texts', 0], type: 'string_too_long' }]],
-      ['{"texts": ["a"], "model": 5}', 422, 'validation_error', [{ loc: ['body', 'model'], type: 'string_type' }]],
-      ['{"texts": ["a"], "model": "nope"}', 404, 'model_not_found'],
-      [JSON.stringify({ texts: ['y'.repeat(1000)].concat(Array(25).fill('z'.repeat(1000))) }), 413, 'payload_too_large'],
-    ]
-    for (const [payload, status, code, issues] of cases) {
-      const answer = await submit(payload)
-      const label = `${String(payload).slice(0, 40)} -> ${answer.body.slice(0, 200)}`
-      assert.equal(answer.statusCode, status, label)
-      assert.equal(answer.json<{ code: string }>().code, code, label)
-      if (issues) {
-        const detail = answer.json<{ detail: { loc: unknown[]; type: string }[] }>().detail
+      for (const start of [0, 200, 400]) {
+        const page = (await app.inject({ url: `/v1/jobs/${id}?offset=${start}&limit=51`, headers: { 'x-api-key': key } })).json<{
+          results: { index: number; scores: Record<string, number> }[]
+        }>()
+        const direct = await app.inject({
+          method: 'POST',
+          url: '/predict',
+          headers: { 'x-api-key': key },
+          payload: { texts: texts.slice(start, start + 51) },
+        })
+        assert.equal(direct.statusCode, 200, direct.body)
+        const expected = direct.json<{ results: { scores: Record<string, number> }[] }>().results.map((p) => p.scores)
         assert.deepEqual(
-          detail.map(({ loc, type }) => ({ loc, type })),
-          issues,
-          label,
+          page.results.map((r) => r.scores),
+          expected,
+          `texts ${start}..${start + 50}`,
         )
       }
-    }
-    assert.equal(await unitsLeft(), before, 'no refused body was charged')
+    })
+
+    test('bad bodies get the same answers as elsewhere, and cost nothing', async () => {
+      const before = await unitsLeft()
+      const cases: [string | Buffer, number, string, unknown?][] = [
+        [Buffer.from([0x7b, 0x22, 0x74, 0xff, 0x22, 0x3a, 0x31, 0x7d]), 400, 'invalid_encoding'],
+        ['{"texts": ["a", ', 400, 'invalid_json'],
+        ['{"__proto__": {"x": 1}, "texts": ["a"]}', 400, 'invalid_json'],
+        ['', 422, 'validation_error', [{ loc: ['body'], type: 'dict_type' }]],
+        ['[]', 422, 'validation_error', [{ loc: ['body'], type: 'dict_type' }]],
+        ['{}', 422, 'validation_error', [{ loc: ['body', 'texts'], type: 'missing' }]],
+        ['{"texts": "one"}', 422, 'validation_error', [{ loc: ['body', 'texts'], type: 'list_type' }]],
+        ['{"texts": []}', 422, 'validation_error', [{ loc: ['body', 'texts'], type: 'too_short' }]],
+        ['{"texts": ["a", "b", "c", " \\u200b "]}', 422, 'validation_error', [{ loc: ['body', 'texts', 3], type: 'value_error' }]],
+        ['{"texts": ["a\\u0000b"]}', 422, 'validation_error', [{ loc: ['body', 'texts', 0], type: 'string_pattern_mismatch' }]],
+        [JSON.stringify({ texts: ['x'.repeat(2001)] }), 422, 'validation_error', [{ loc: ['body', 'texts', 0], type: 'string_too_long' }]],
+        ['{"texts": ["a"], "model": 5}', 422, 'validation_error', [{ loc: ['body', 'model'], type: 'string_type' }]],
+        ['{"texts": ["a"], "model": "nope"}', 404, 'model_not_found'],
+        [JSON.stringify({ texts: ['y'.repeat(1000)].concat(Array(100).fill('z'.repeat(1000))) }), 413, 'payload_too_large'],
+      ]
+      for (const [payload, status, code, issues] of cases) {
+        const answer = await submit(padded(payload, pad))
+        const label = `${String(payload).slice(0, 40)} -> ${answer.body.slice(0, 200)}`
+        assert.equal(answer.statusCode, status, label)
+        assert.equal(answer.json<{ code: string }>().code, code, label)
+        if (issues) {
+          const detail = answer.json<{ detail: { loc: unknown[]; type: string }[] }>().detail
+          assert.deepEqual(
+            detail.map(({ loc, type }) => ({ loc, type })),
+            issues,
+            label,
+          )
+        }
+      }
+      assert.equal(await unitsLeft(), before, 'no refused body was charged')
+    })
   })
 
-  test('a body sent without Content-Length (chunked) is read whole, and refused past the size limit', async () => {
+describe('receiving a job without Content-Length', () => {
+  test('a body sent chunked goes to the job-body worker, is read whole, and refused past the size limit', async () => {
     await app.listen({ port: 0, host: '127.0.0.1' })
     const { port } = app.server.address() as AddressInfo
     const send = (chunks: string[]) =>
@@ -149,7 +161,7 @@ describe('receiving a job', () => {
     const accepted = await send(pieces)
     assert.equal(accepted.status, 202, accepted.body)
     assert.equal((await finished((JSON.parse(accepted.body) as { id: string }).id)).total, 30)
-    const tooLarge = await send(Array.from({ length: 30 }, () => 'x'.repeat(1000)))
+    const tooLarge = await send(Array.from({ length: 110 }, () => 'x'.repeat(1000)))
     assert.equal(tooLarge.status, 413, tooLarge.body)
     assert.equal((JSON.parse(tooLarge.body) as { code: string }).code, 'payload_too_large')
   })
@@ -158,7 +170,7 @@ describe('receiving a job', () => {
 describe('bodies received at once', () => {
   test('a key has at most 2 full-size job bodies in flight: the third is refused before it is read, at no cost', async () => {
     const { port } = app.server.address() as AddressInfo
-    // Bodies of the largest size (--max-job-body-size is 20,000 here): each reserves a whole slot.
+    // Bodies of the largest size (--max-job-body-size is 100,000 here): each reserves a whole slot.
     const json = JSON.stringify({ texts: Array.from({ length: 18 }, (_, i) => `${i} ${'slow upload '.repeat(80)}`) }).padEnd(MAX_BODY, ' ')
     const open = (apiKey: string) => {
       const request = http.request({
@@ -259,7 +271,7 @@ describe('a job half-stored', () => {
     const failing: JobTexts = {
       count: 500,
       bytes: 3,
-      slice: (start, end) => {
+      slice: async (start, end) => {
         if (start >= 400) throw new Error('the disk is full')
         return Array.from({ length: end - start }, (_, i) => `text ${start + i}`)
       },
