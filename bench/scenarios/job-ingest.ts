@@ -24,6 +24,7 @@ export interface JobIngestOptions {
 }
 
 const TEXTS = 100_000
+const AFTER_MS = 1500
 const WORDS = 'the movie was good bad plot great awful acting film story not at all'.split(' ')
 
 function jobBody(): Buffer {
@@ -74,6 +75,7 @@ interface Round {
   maxDelayMs: number
   p99DelayMs: number
   acceptMs: number
+  afterMaxMs: number
 }
 
 export async function runJobIngest(options: JobIngestOptions): Promise<ScenarioReport> {
@@ -109,14 +111,32 @@ export async function runJobIngest(options: JobIngestOptions): Promise<ScenarioR
       const acceptMs = performance.now() - start
       histogram.disable()
       if (answer.status !== 202) throw new Error(`job refused: ${answer.status} ${answer.text.slice(0, 200)}`)
-      const round = { maxDelayMs: histogram.max / 1e6, p99DelayMs: histogram.percentile(99) / 1e6, acceptMs }
-      options.log(`  round ${r + 1}: loop delay max ${fmt.ms(round.maxDelayMs)} ms, accepted in ${fmt.ms(acceptMs)} ms`)
+      // What other requests feel in the moments after: SQLite checkpoints the job's log meanwhile.
+      const afterwards = monitorEventLoopDelay({ resolution: 1 })
+      afterwards.enable()
+      await new Promise((resolve) => setTimeout(resolve, AFTER_MS))
+      afterwards.disable()
+      const round = {
+        maxDelayMs: histogram.max / 1e6,
+        p99DelayMs: histogram.percentile(99) / 1e6,
+        acceptMs,
+        afterMaxMs: afterwards.max / 1e6,
+      }
+      options.log(
+        `  round ${r + 1}: loop delay max ${fmt.ms(round.maxDelayMs)} ms, accepted in ${fmt.ms(acceptMs)} ms; max ${fmt.ms(round.afterMaxMs)} ms in the ${AFTER_MS} ms after`,
+      )
       rounds.push(round)
     }
     const med = (k: keyof Round) => median(rounds.map((round) => round[k]))
-    const row = { bodyMB: body.length / 1e6, maxDelayMs: med('maxDelayMs'), p99DelayMs: med('p99DelayMs'), acceptMs: med('acceptMs') }
+    const row = {
+      bodyMB: body.length / 1e6,
+      maxDelayMs: med('maxDelayMs'),
+      p99DelayMs: med('p99DelayMs'),
+      acceptMs: med('acceptMs'),
+      afterMaxMs: med('afterMaxMs'),
+    }
     const table = markdownTable(
-      ['job', 'event-loop delay, max (ms)', 'p99 (ms)', 'target (max)', 'accepted in (ms)'],
+      ['job', 'event-loop delay, max (ms)', 'p99 (ms)', 'target (max)', 'accepted in (ms)', `max in the ${AFTER_MS} ms after (ms)`],
       [
         [
           `${fmt.int(TEXTS)} texts, ${row.bodyMB.toFixed(1)} MB`,
@@ -124,13 +144,14 @@ export async function runJobIngest(options: JobIngestOptions): Promise<ScenarioR
           fmt.ms(row.p99DelayMs),
           '< 20',
           fmt.ms(row.acceptMs),
+          fmt.ms(row.afterMaxMs),
         ],
       ],
     )
     return {
       id: 'job-ingest',
       title: 'Event loop while a 32 MB job is accepted',
-      markdown: `${table}\n\n- Median of ${options.rounds} submissions to one server; delay sampled every 1 ms by \`monitorEventLoopDelay\`. The body is parsed and validated on a worker thread and its texts stored in small batches, so the main thread keeps answering other keys meanwhile.`,
+      markdown: `${table}\n\n- Median of ${options.rounds} submissions to one server; delay sampled every 1 ms by \`monitorEventLoopDelay\`. The body moves to a worker thread as it arrives, is parsed and validated there, and its texts are fetched and stored in small batches, so the main thread keeps answering other keys meanwhile. The last column is what the main thread feels in the moments after the answer, while SQLite checkpoints the job's log (see docs/jobs.md).`,
       data: row,
     }
   } finally {
