@@ -10,13 +10,14 @@ import { buildTestApp, createKey } from '../helper.js'
 import type { OpenAiUpstream } from '../fixtures/openai-upstream.js'
 import { startOpenAiUpstream } from '../fixtures/openai-upstream.js'
 import { parseLlmSpecs } from '../../src/llm/spec.js'
+import type { Principal } from '../../src/keys/types.js'
 
 const UPSTREAM_CREDENTIAL = 'Bearer upstream-only-secret-7c2d'
 
 /** Registers the test server under several names, one per behaviour of the fixture. */
 function llmSpecs(upstream: OpenAiUpstream): string {
   const auth = '&auth-header=Authorization&auth-env=TEST_LLM_KEY'
-  return ['chat=', 'slow=', 'drop=', 'no-usage=', 'fail=']
+  return ['chat=', 'slow=', 'drop=', 'no-usage=', 'fail=', 'reject=']
     .map((name) => `${name}${upstream.baseUrl}?model=${name === 'chat=' ? 'llama3:8b' : name.slice(0, -1)}${auth}`)
     .join('\n')
 }
@@ -180,7 +181,7 @@ describe('OpenAI-compatible routes', () => {
   })
 
   test('an upstream that fails answers 502 in OpenAI shape, without its body, and costs nothing', async () => {
-    const peek = () => app.services.tokens.peek({ keyId, owner: 'default' } as never)
+    const peek = () => app.services.tokens.peek({ keyId, owner: 'default' } as Principal)
     const before = (await peek()).decision.states[0]!.remaining
     const res = await post('/v1/chat/completions', { model: 'fail', messages: [{ role: 'user', content: 'x' }] })
     assert.equal(res.statusCode, 502)
@@ -239,8 +240,86 @@ describe('OpenAI-compatible routes', () => {
     assert.equal(body.object, 'list')
     assert.deepEqual(
       body.data.map((model) => `${model.object}:${model.id}`),
-      ['model:chat', 'model:slow', 'model:drop', 'model:no-usage', 'model:fail'],
+      ['model:chat', 'model:slow', 'model:drop', 'model:no-usage', 'model:fail', 'model:reject'],
     )
     assert.equal(body.models[0]?.name, 'sentiment')
+  })
+
+  test("an upstream's 400 comes back as 400 with its message; X-API-Key is not forwarded either", async () => {
+    const before = upstream.requests.length
+    const res = await post('/v1/chat/completions', { model: 'reject', messages: [{ role: 'user', content: 'x' }] }, { 'x-api-key': key })
+    assert.equal(res.statusCode, 400)
+    assert.deepEqual(res.json<{ error: unknown }>().error, {
+      message: "This model's maximum context length is 4096 tokens",
+      type: 'invalid_request_error',
+      param: null,
+      code: 'bad_request',
+    })
+    assert.ok(!JSON.stringify(upstream.requests[before]!.headers).includes(key))
+  })
+})
+
+describe('OpenAI-compatible routes: token limits and upstream failures', () => {
+  let upstream: OpenAiUpstream
+  let app: FastifyInstance
+
+  before(async () => {
+    upstream = await startOpenAiUpstream()
+    const specs = `chat=${upstream.baseUrl}\ngone=http://127.0.0.1:9/v1`
+    app = await buildTestApp({ config: { llms: parseLlmSpecs(specs), llmLimits: [{ name: 'hour', limit: 300, windowMs: 3_600_000 }] } })
+  })
+  after(async () => {
+    await app.close()
+    await upstream.close()
+  })
+
+  const ask = (key: string, model: string, maxTokens: number) =>
+    app.inject({
+      method: 'POST',
+      url: '/v1/chat/completions',
+      payload: { model, messages: [{ role: 'user', content: 'abc' }], max_tokens: maxTokens },
+      headers: { authorization: `Bearer ${key}` },
+    })
+
+  test('over the token limit: 429 rate_limited with Retry-After in OpenAI shape; larger than the limit: 422', async () => {
+    const { key } = await createKey(app)
+    // 14 prompt tokens + 250 reserved; the upstream reports 12 used: 288 left.
+    const first = await ask(key, 'chat', 250)
+    assert.equal(first.statusCode, 200)
+    const second = await ask(key, 'chat', 280)
+    assert.equal(second.statusCode, 429)
+    assert.equal(second.json<{ error: { code: string; type: string } }>().error.code, 'rate_limited')
+    assert.equal(second.json<{ error: { code: string; type: string } }>().error.type, 'rate_limit_error')
+    assert.ok(Number(second.headers['retry-after']) >= 1)
+    assert.equal(second.headers['x-ratelimit-limit-tokens'], '300')
+    assert.equal(second.headers['x-ratelimit-remaining-tokens'], '288')
+    // The refused request gave its request unit back: the next one sees 58 of 60 left, not 57.
+    const huge = await ask(key, 'chat', 1000)
+    assert.equal(huge.statusCode, 422)
+    assert.match(huge.json<{ error: { message: string } }>().error.message, /reserves 1014 tokens/)
+    const fits = await ask(key, 'chat', 200)
+    assert.equal(fits.statusCode, 200)
+    assert.equal(fits.headers['x-ratelimit-remaining-requests'], '58')
+  })
+
+  test('an unreachable upstream is 503 upstream_unavailable and gives the tokens back', async () => {
+    const { key, id } = await createKey(app)
+    const res = await ask(key, 'gone', 100)
+    assert.equal(res.statusCode, 503)
+    assert.equal(res.json<{ error: { code: string } }>().error.code, 'upstream_unavailable')
+    assert.ok(res.headers['retry-after'])
+    const { decision } = await app.services.tokens.peek({ keyId: id, owner: 'default' } as Principal)
+    assert.equal(decision.states[0]!.remaining, 300)
+  })
+
+  test('a credential variable that is not set stops the start with one line naming it', async () => {
+    await assert.rejects(
+      () =>
+        buildTestApp({
+          config: { llms: parseLlmSpecs(`x=${upstream.baseUrl}?auth-header=Authorization&auth-env=NOT_SET_ANYWHERE`) },
+          env: {},
+        }),
+      /--llm x: the environment variable NOT_SET_ANYWHERE \(auth-env\) is not set/,
+    )
   })
 })
