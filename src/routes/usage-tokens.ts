@@ -11,17 +11,9 @@ import { AppError, ErrorCode } from '../errors.js'
 import { requirePrincipal } from '../http/ledger.js'
 import { ErrorResponse, protectedErrors } from './common.js'
 import { parseRange, rangeQuery } from './audit-query.js'
+import { TokenUsagePage } from './token-usage-schemas.js'
 
 const BUCKET_NAMES = Object.keys(BUCKETS) as (keyof typeof BUCKETS)[]
-
-const TokenUsageRow = Type.Object({
-  key_id: Type.String(),
-  model: Type.String(),
-  bucket_start: Type.String({ format: 'date-time' }),
-  requests: Type.Integer(),
-  tokens_in: Type.Integer({ description: 'Prompt tokens (as the upstream reported; as reserved when it reported none)' }),
-  tokens_out: Type.Integer({ description: 'Completion tokens (the same)' }),
-})
 
 export default async function tokenUsageRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
@@ -39,7 +31,7 @@ export default async function tokenUsageRoutes(fastify: FastifyInstance): Promis
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ bucket: Type.Enum(BUCKET_NAMES), rows: Type.Array(TokenUsageRow) }),
+          200: TokenUsagePage,
           ...protectedErrors,
           422: ErrorResponse,
         },
