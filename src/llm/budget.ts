@@ -1,5 +1,6 @@
 /**
- * Token budgets: `--llm-limit` rules per key and `--llm-owner-limit` rules per owner, counted
+ * Token budgets: `--llm-limit` rules per key and `--llm-owner-limit` rules per owner (not the
+ * `default` owner of keys created without one), counted
  * in tokens on the same limiter as the request limits (memory, or Redis shared by every
  * instance), under subjects of their own so that tokens and requests never mix.
  *
@@ -11,6 +12,7 @@
  * usage the reservation stays charged in full.
  */
 import type { Principal } from '../keys/types.js'
+import { DEFAULT_OWNER } from '../keys/types.js'
 import type { Decision, LimitGroup, Limiter } from '../ratelimit/limiter.js'
 import type { LimitRule } from '../ratelimit/policy.js'
 
@@ -56,7 +58,10 @@ export class TokenBudget {
   groups(principal: Principal): LimitGroup[] {
     const groups: LimitGroup[] = []
     if (this.keyRules.length > 0) groups.push({ subject: `tokens:key:${principal.keyId}`, rules: this.keyRules })
-    if (this.ownerRules.length > 0) groups.push({ subject: `tokens:owner:${principal.owner}`, rules: this.ownerRules })
+    // Keys created without an owner all belong to `default`: it is no team, so it shares no budget.
+    if (this.ownerRules.length > 0 && principal.owner !== DEFAULT_OWNER) {
+      groups.push({ subject: `tokens:owner:${principal.owner}`, rules: this.ownerRules })
+    }
     return groups
   }
 
