@@ -131,7 +131,10 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
     } catch (error) {
       // The answer broke off or is not JSON: the upstream did the work, so the reservation stays.
       await settle(null)
-      throw abort.signal.aborted ? new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection') : callFailure(error)
+      if (abort.signal.aborted) throw new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection')
+      throw error instanceof SyntaxError
+        ? new AppError(ErrorCode.UpstreamError, 'The model server answered something unusable')
+        : callFailure(error)
     } finally {
       reply.raw.off('close', onClose)
     }

@@ -17,7 +17,7 @@ const UPSTREAM_CREDENTIAL = 'Bearer upstream-only-secret-7c2d'
 /** Registers the test server under several names, one per behaviour of the fixture. */
 function llmSpecs(upstream: OpenAiUpstream): string {
   const auth = '&auth-header=Authorization&auth-env=TEST_LLM_KEY'
-  return ['chat=', 'slow=', 'drop=', 'no-usage=', 'fail=', 'reject=']
+  return ['chat=', 'slow=', 'drop=', 'no-usage=', 'fail=', 'reject=', 'garbage=']
     .map((name) => `${name}${upstream.baseUrl}?model=${name === 'chat=' ? 'llama3:8b' : name.slice(0, -1)}${auth}`)
     .join('\n')
 }
@@ -190,6 +190,13 @@ describe('OpenAI-compatible routes', () => {
     assert.equal((await peek()).decision.states[0]!.remaining, before)
   })
 
+  test("an answer that is not JSON is 502 upstream_error, and the upstream's body is not shown", async () => {
+    const res = await post('/v1/chat/completions', { model: 'garbage', messages: [{ role: 'user', content: 'x' }] })
+    assert.equal(res.statusCode, 502)
+    assert.equal(res.json<{ error: { code: string } }>().error.code, 'upstream_error')
+    assert.ok(!res.body.includes('not JSON'))
+  })
+
   test('the audit log and GET /v1/usage/tokens show tokens in and out per key and model', async () => {
     const { key: own, id } = await createKey(app)
     const auth = { authorization: `Bearer ${own}` }
@@ -240,7 +247,7 @@ describe('OpenAI-compatible routes', () => {
     assert.equal(body.object, 'list')
     assert.deepEqual(
       body.data.map((model) => `${model.object}:${model.id}`),
-      ['model:chat', 'model:slow', 'model:drop', 'model:no-usage', 'model:fail', 'model:reject'],
+      ['model:chat', 'model:slow', 'model:drop', 'model:no-usage', 'model:fail', 'model:reject', 'model:garbage'],
     )
     assert.equal(body.models[0]?.name, 'sentiment')
   })
