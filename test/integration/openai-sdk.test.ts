@@ -21,17 +21,18 @@ describe('the openai SDK through infergate', () => {
   let app: FastifyInstance
   let baseURL: string
   let client: OpenAI
+  let apiKey: string
 
   before(async () => {
     upstream = await startOpenAiUpstream()
-    const names = ['chat', 'slow', 'drop']
+    const names = ['chat', 'slow', 'drop', 'big']
     app = await buildTestApp({
       config: { llms: parseLlmSpecs(names.map((name) => `${name}=${upstream.baseUrl}?model=${name}`).join('\n')) },
     })
     await app.listen({ port: 0, host: '127.0.0.1' })
     baseURL = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/v1`
-    const { key } = await createKey(app)
-    client = new OpenAI({ baseURL, apiKey: key, maxRetries: 0 })
+    ;({ key: apiKey } = await createKey(app))
+    client = new OpenAI({ baseURL, apiKey, maxRetries: 0 })
   })
   after(async () => {
     await app.close()
@@ -73,6 +74,30 @@ describe('the openai SDK through infergate', () => {
     const seen = upstream.requests[before]!
     for (let waited = 0; !seen.aborted && waited < 2000; waited += 20) await delay(20)
     assert.equal(seen.aborted, true, 'the upstream kept generating for a client that left')
+    upstream.words = 5
+  })
+
+  test('backpressure: while the client does not read, infergate stops reading the upstream', async (t) => {
+    upstream.words = 2000 // 2,000 chunks of 32 KiB: 64 MiB if nothing held the upstream back
+    const before = upstream.requests.length
+    const response = await fetch(`${baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'big', messages: [{ role: 'user', content: 'Hi' }], stream: true, max_tokens: 5000 }),
+    })
+    const reader = response.body!.getReader()
+    await reader.read()
+    await delay(1000)
+    const seen = upstream.requests[before]!
+    const written = seen.written
+    await delay(300)
+    // Socket buffers hold some chunks (a few MiB on loopback); the rest waits for the reader.
+    t.diagnostic(`${written} of 2002 chunks of 32 KiB written upstream while the client read one`)
+    assert.equal(seen.written, written, 'the upstream kept writing while nobody read')
+    assert.ok(written < 1000, `${written} of 2002 chunks were written while the client read none`)
+    await reader.cancel()
+    for (let waited = 0; !seen.aborted && waited < 2000; waited += 20) await delay(20)
+    assert.equal(seen.aborted, true)
     upstream.words = 5
   })
 
@@ -130,6 +155,6 @@ describe('the openai SDK through infergate', () => {
   test('models.list reads the LLMs from GET /v1/models', async () => {
     const ids: string[] = []
     for await (const model of client.models.list()) ids.push(model.id)
-    assert.deepEqual(ids, ['chat', 'slow', 'drop'])
+    assert.deepEqual(ids, ['chat', 'slow', 'drop', 'big'])
   })
 })
