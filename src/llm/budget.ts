@@ -15,6 +15,7 @@ import type { Principal } from '../keys/types.js'
 import { DEFAULT_OWNER } from '../keys/types.js'
 import type { Decision, LimitGroup, Limiter } from '../ratelimit/limiter.js'
 import type { LimitRule } from '../ratelimit/policy.js'
+import { TOKEN_RULE_PREFIX } from '../ratelimit/subjects.js'
 
 export interface TokenBudgetOptions {
   limiter: Limiter
@@ -37,6 +38,12 @@ export interface Reservation {
 }
 
 /** Rules shown in headers as `tokens-<name>` (and `owner-tokens-<name>`), apart from the request limits. */
+/** A key's or owner's own token rules (`tokens-…`), or null when it has none. */
+function tokenRules(rules: readonly LimitRule[] | null): LimitRule[] | null {
+  const tokens = rules?.filter((rule) => rule.name.startsWith(TOKEN_RULE_PREFIX)) ?? []
+  return tokens.length > 0 ? tokens : null
+}
+
 const named = (rules: readonly LimitRule[], prefix: string) => rules.map((rule) => ({ ...rule, name: `${prefix}${rule.name}` }))
 
 const UNLIMITED: Decision = { allowed: true, states: [], retryAfterMs: 0, blockedBy: [], exceedsLimit: false, at: 0 }
@@ -44,10 +51,12 @@ const UNLIMITED: Decision = { allowed: true, states: [], retryAfterMs: 0, blocke
 export class TokenBudget {
   private readonly keyRules: LimitRule[]
   private readonly ownerRules: LimitRule[]
+  // Asked on every LLM request: built once per principal (a key's principal is cached by KeyService).
+  private readonly cache = new WeakMap<Principal, readonly LimitGroup[]>()
 
   constructor(private readonly options: TokenBudgetOptions) {
-    this.keyRules = named(options.keyRules, 'tokens-')
-    this.ownerRules = named(options.ownerRules, 'owner-tokens-')
+    this.keyRules = named(options.keyRules, TOKEN_RULE_PREFIX)
+    this.ownerRules = named(options.ownerRules, `owner-${TOKEN_RULE_PREFIX}`)
   }
 
   /** Whether any token rule is configured (without one, reservations admit everything). */
@@ -55,13 +64,25 @@ export class TokenBudget {
     return this.keyRules.length + this.ownerRules.length > 0
   }
 
-  groups(principal: Principal): LimitGroup[] {
-    const groups: LimitGroup[] = []
-    if (this.keyRules.length > 0) groups.push({ subject: `tokens:key:${principal.keyId}`, rules: this.keyRules })
+  /**
+   * The token limits of a principal: the key's own `tokens-…` rules (set like any limit, e.g.
+   * `keys create --limit tokens-day=50000/1d`) or else `--llm-limit`; the owner's own `tokens-…`
+   * rules or else `--llm-owner-limit` (not for the `default` owner, which is no team).
+   */
+  groups(principal: Principal): readonly LimitGroup[] {
+    let groups = this.cache.get(principal)
+    if (groups === undefined) this.cache.set(principal, (groups = this.groupsOf(principal)))
+    return groups
+  }
+
+  private groupsOf(principal: Principal): LimitGroup[] {
+    const keyRules = tokenRules(principal.limits) ?? this.keyRules
+    const ownRules = tokenRules(principal.ownerLimits)?.map((rule) => ({ ...rule, name: `owner-${rule.name}` }))
     // Keys created without an owner all belong to `default`: it is no team, so it shares no budget.
-    if (this.ownerRules.length > 0 && principal.owner !== DEFAULT_OWNER) {
-      groups.push({ subject: `tokens:owner:${principal.owner}`, rules: this.ownerRules })
-    }
+    const ownerRules = ownRules ?? (principal.owner === DEFAULT_OWNER ? [] : this.ownerRules)
+    const groups: LimitGroup[] = []
+    if (keyRules.length > 0) groups.push({ subject: `tokens:key:${principal.keyId}`, rules: keyRules })
+    if (ownerRules.length > 0) groups.push({ subject: `tokens:owner:${principal.owner}`, rules: ownerRules })
     return groups
   }
 
@@ -73,7 +94,7 @@ export class TokenBudget {
   }
 
   /** The limits as they stand, charging nothing. */
-  async peek(principal: Principal): Promise<{ groups: LimitGroup[]; decision: Decision }> {
+  async peek(principal: Principal): Promise<{ groups: readonly LimitGroup[]; decision: Decision }> {
     const groups = this.groups(principal)
     return { groups, decision: groups.length === 0 ? UNLIMITED : await this.options.limiter.peek(groups) }
   }

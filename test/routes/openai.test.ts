@@ -309,6 +309,20 @@ describe('OpenAI-compatible routes: token limits and upstream failures', () => {
     assert.equal(fits.headers['x-ratelimit-remaining-requests'], '58')
   })
 
+  test("a key's own tokens-… limits replace --llm-limit for it, and are not counted as request limits", async () => {
+    const { key } = await createKey(app, {
+      limits: [
+        { name: 'minute', limit: 60, windowMs: 60_000 },
+        { name: 'tokens-hour', limit: 1000, windowMs: 3_600_000 },
+      ],
+    })
+    const res = await ask(key, 'chat', 500)
+    assert.equal(res.statusCode, 200, res.body)
+    assert.equal(res.headers['ratelimit-policy'], '"minute";q=60;w=60, "tokens-hour";q=1000;w=3600;ig-unit=tokens')
+    assert.equal(res.headers['x-ratelimit-limit-tokens'], '1000')
+    assert.equal(res.headers['x-ratelimit-remaining-requests'], '59')
+  })
+
   test('an unreachable upstream is 503 upstream_unavailable and gives the tokens back', async () => {
     const { key, id } = await createKey(app)
     const res = await ask(key, 'gone', 100)

@@ -5,6 +5,7 @@ import { TokenBudget } from '../../src/llm/budget.js'
 import type { Principal } from '../../src/keys/types.js'
 import { ManualClock } from '../../src/lib/clock.js'
 import { MemoryLimiter } from '../../src/ratelimit/memory.js'
+import { limitGroups } from '../../src/ratelimit/subjects.js'
 
 const HOUR = { name: 'hour', limit: 1000, windowMs: 3_600_000 }
 const caller = (owner: string) => ({ keyId: `key_${owner}`, owner }) as Principal
@@ -62,4 +63,31 @@ test('the owner budget refuses a key whose own budget still admits', async () =>
   assert.equal(refused.decision.allowed, false)
   assert.deepEqual(refused.decision.blockedBy, ['owner-tokens-hour'])
   assert.deepEqual(await left(tokens, two), [1000, 500], 'the refused reservation took nothing')
+})
+
+test("a key's and an owner's own tokens-… rules replace the server-wide ones, and the request limits leave them out", () => {
+  const tokens = budget()
+  const principal = {
+    keyId: 'key_x',
+    owner: 'default',
+    limits: [
+      { name: 'minute', limit: 60, windowMs: 60_000 },
+      { name: 'tokens-day', limit: 50_000, windowMs: 86_400_000 },
+    ],
+    ownerLimits: [{ name: 'tokens-day', limit: 90_000, windowMs: 86_400_000 }],
+  } as unknown as Principal
+  assert.deepEqual(
+    tokens.groups(principal).map((group) => [group.subject, group.rules.map((rule) => `${rule.name}=${rule.limit}`)]),
+    [
+      ['tokens:key:key_x', ['tokens-day=50000']],
+      ['tokens:owner:default', ['owner-tokens-day=90000']],
+    ],
+  )
+  const requests = limitGroups({ keyId: 'key_x', limits: principal.limits, owner: 'default', ownerLimits: principal.ownerLimits }, [])
+  assert.deepEqual(
+    requests.map((group) => group.rules.map((rule) => rule.name)),
+    [['minute']],
+  )
+  const onlyTokens = limitGroups({ keyId: 'key_y', limits: [principal.limits![1]!], owner: 'default', ownerLimits: null }, [HOUR])
+  assert.deepEqual(onlyTokens[0]!.rules, [HOUR], 'a key with only token limits gets the default request limits')
 })
