@@ -23,6 +23,7 @@ import { runEventLoop } from './scenarios/event-loop.js'
 import { runRemote } from './scenarios/remote.js'
 import { runJobIngest } from './scenarios/job-ingest.js'
 import { runCredits } from './scenarios/credits.js'
+import { runLlmStream } from './scenarios/llm-stream.js'
 
 interface BenchOptions {
   only?: string
@@ -37,7 +38,7 @@ interface BenchOptions {
 const program = new Command('bench')
   .option(
     '--only <ids>',
-    'comma-separated scenario ids (default: all): micro, model-latency, key-timing, event-loop, job-ingest, http-predict, limiter-choice, batching, scale-out, remote',
+    'comma-separated scenario ids (default: all): micro, model-latency, key-timing, event-loop, job-ingest, http-predict, limiter-choice, batching, scale-out, remote, credits, llm-stream',
   )
   .option('--duration <seconds>', 'seconds per measurement', '8')
   .option('--rounds <n>', 'interleaved rounds per target (the median is reported)', '3')
@@ -75,6 +76,7 @@ const scenarios: Record<string, () => Promise<ScenarioReport>> = {
     }),
   remote: () => runRemote({ durationSec: Number(options.duration), rounds: Number(options.rounds), log }),
   credits: () => runCredits({ redisUrl: options.redisUrl, log }),
+  'llm-stream': () => runLlmStream({ rounds: Number(options.rounds), log }),
 }
 
 const DOCS_HEADER = `# Benchmarks

@@ -36,10 +36,12 @@ import jobRoutes from './routes/jobs.js'
 import keyRoutes from './routes/keys.js'
 import metricsRoutes from './routes/metrics.js'
 import modelRoutes from './routes/models.js'
+import openAiRoutes from './routes/openai.js'
 import ownerRoutes from './routes/owners.js'
 import predictRoutes from './routes/predict.js'
 import usageRoutes from './routes/usage.js'
 import usageSummaryRoutes from './routes/usage-summary.js'
+import tokenUsageRoutes from './routes/usage-tokens.js'
 import type { AppServices, ServiceOverrides } from './services.js'
 import { createServices } from './services.js'
 import { VERSION } from './version.js'
@@ -112,6 +114,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(healthRoutes)
   await app.register(predictRoutes, { maxTextLength: config.maxTextLength, maxTexts: config.maxTexts, timeoutMs: config.predictTimeoutMs })
   await app.register(modelRoutes)
+  await app.register(openAiRoutes, { defaultMaxTokens: config.llmMaxTokens })
   await app.register(jobRoutes, {
     maxTextLength: config.maxTextLength,
     maxJobTexts: config.maxJobTexts,
@@ -122,6 +125,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(auditRoutes)
   await app.register(usageRoutes)
   await app.register(usageSummaryRoutes)
+  await app.register(tokenUsageRoutes)
   await app.register(metricsRoutes, { public: config.metricsPublic })
   await app.register(dashboardPlugin, { root: path.join(PROJECT_ROOT, 'dist', 'dashboard') })
   return app

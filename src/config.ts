@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url'
 import type { LimitRule } from './ratelimit/policy.js'
 import { parseRule, parseRules } from './ratelimit/policy.js'
 import { parseDuration } from './lib/duration.js'
+import type { LlmSpec } from './llm/spec.js'
+import { parseLlmSpecs } from './llm/spec.js'
 import type { ModelSpec } from './models/spec.js'
 import { parseModelSpecs } from './models/spec.js'
 
@@ -265,6 +267,47 @@ export const settings = {
     placeholder: 'name=path',
     repeatable: true,
     parse: parseModelSpecs,
+  },
+  llms: {
+    flag: 'llm',
+    description:
+      'serve an OpenAI-compatible LLM server (vLLM, llama.cpp, Ollama, TGI) as NAME on /v1/chat/completions, /v1/completions and /v1/embeddings (repeatable): NAME=URL[?model=UPSTREAM_MODEL&auth-header=H&auth-env=VAR&tokenizer=bytes|cl100k_base|o200k_base] (docs/llm-gateway.md)',
+    default: [] as LlmSpec[],
+    shown: '(none)',
+    placeholder: 'name=url',
+    repeatable: true,
+    parse: parseLlmSpecs,
+  },
+  llmLimits: {
+    flag: 'llm-limit',
+    description: 'token limits of every key on the LLM routes, comma-separated (e.g. 100000/1d,minute=10000/1m); shown as tokens-<name>',
+    default: [] as LimitRule[],
+    shown: '(none)',
+    placeholder: 'limits',
+    parse: limitList,
+  },
+  llmOwnerLimits: {
+    flag: 'llm-owner-limit',
+    description: 'token limits shared by all keys of each owner on the LLM routes, comma-separated; shown as owner-tokens-<name>',
+    default: [] as LimitRule[],
+    shown: '(none)',
+    placeholder: 'limits',
+    parse: limitList,
+  },
+  llmMaxTokens: {
+    flag: 'llm-max-tokens',
+    description: 'max_tokens sent upstream (and reserved) when a chat or completions request gives none',
+    default: 1024,
+    placeholder: 'tokens',
+    parse: integer(1, 1_000_000),
+  },
+  llmTimeoutMs: {
+    flag: 'llm-timeout',
+    description: "longest wait for an LLM server's first byte, and between two chunks of its answer",
+    default: 300_000,
+    shown: '5m',
+    placeholder: 'duration',
+    parse: durationMs(1000, 3_600_000),
   },
   defaultModel: {
     flag: 'default-model',

@@ -19,6 +19,8 @@ import { KeyService } from './keys/service.js'
 import type { Clock } from './lib/clock.js'
 import { systemClock } from './lib/clock.js'
 import { AppMetrics } from './metrics/registry.js'
+import { LlmRegistry } from './llm/upstream.js'
+import { TokenBudget } from './llm/budget.js'
 import { loadModels } from './models/load-all.js'
 import type { ModelRegistry } from './models/registry.js'
 import type { TextClassifier } from './models/types.js'
@@ -57,6 +59,10 @@ export interface AppServices {
   readonly webhookEvents: WebhookEventLog
   /** Sends them; null without `--webhook-url`. */
   readonly webhooks: WebhookDispatcher | null
+  /** The OpenAI-compatible LLM servers (`--llm`), empty without any. */
+  readonly llms: LlmRegistry
+  /** Token limits of the LLM routes (`--llm-limit`, `--llm-owner-limit`). */
+  readonly tokens: TokenBudget
   /** Closes what the services opened, in order. */
   readonly close: () => Promise<void>
 }
@@ -80,6 +86,14 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     log,
     ...(overrides.env && { env: overrides.env }),
   })
+  let llms: LlmRegistry
+  try {
+    llms = await LlmRegistry.create(config.llms, { timeoutMs: config.llmTimeoutMs, ...(overrides.env && { env: overrides.env }) })
+  } catch (error) {
+    await models.close()
+    metrics.close()
+    throw new ConfigError((error as Error).message)
+  }
   const store = { dataDir: config.dataDir, databaseUrl: config.databaseUrl }
   let db: Database
   // Audit batches are written by a worker thread with its own connection: the event loop only
@@ -92,6 +106,7 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
   } catch (error) {
     // Everything opened so far is closed, so that a failed start leaves no thread or handle behind.
     await opened?.close()
+    await llms.close()
     await models.close()
     metrics.close()
     throw error
@@ -135,6 +150,12 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
       onError: (error) => log.warn({ err: error }, 'a credits webhook event could not be recorded'),
     }),
   })
+  const tokens = new TokenBudget({
+    limiter,
+    keyRules: config.llmLimits,
+    ownerRules: config.llmOwnerLimits,
+    onRefundError: (error) => log.warn({ err: error }, 'a token refund could not be made; the key stays charged'),
+  })
   const authGuard = new AuthFailureGuard({ limiter, rule: config.authFailLimit, clock })
   const { jobs, jobWorker } = startJobs(config, { db, models, keys, clock, log })
   dispatcher = secret && startWebhooks(config, secret, { db, keys, clock, log, events: webhookEvents, metrics })
@@ -154,6 +175,7 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
       await auditWorker?.close()
       await closeLimiter()
       await db.close()
+      await llms.close()
       await models.close()
       metrics.close()
     }
@@ -176,6 +198,8 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     metrics,
     webhookEvents,
     webhooks: dispatcher,
+    llms,
+    tokens,
     close,
   }
 }

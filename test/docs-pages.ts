@@ -20,7 +20,9 @@ ${configurationTable()}
 Durations take \`ms\`, \`s\`, \`m\`, \`h\`, \`d\`, \`w\` (\`90s\`, \`24h\`); sizes take \`kb\`, \`mb\`;
 limits are \`LIMIT/WINDOW\` or \`NAME=LIMIT/WINDOW\` ([rate-limits.md](rate-limits.md)); models are
 \`NAME=PATH[?max-batch=N&max-wait=MS&max-queue=N]\` ([bring-your-own-model.md](bring-your-own-model.md)) or
-\`NAME=URL?protocol=seed|kserve-v2|hf-inference[&...]\` ([remote-models.md](remote-models.md)).
+\`NAME=URL?protocol=seed|kserve-v2|hf-inference[&...]\` ([remote-models.md](remote-models.md)); LLM servers are
+\`NAME=URL[?model=M&auth-header=H&auth-env=VAR&tokenizer=T]\` and token limits \`--llm-limit\`
+([llm-gateway.md](llm-gateway.md)).
 
 ## Where the store is
 

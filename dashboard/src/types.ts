@@ -6,6 +6,7 @@ export type { Outcome }
 import type { Static } from 'typebox'
 import type { AuditRecordSchema } from '../../src/routes/audit-schemas.js'
 import type { KeyObject, LimitStateView } from '../../src/routes/key-schemas.js'
+import type { TokenUsagePage as TokenUsagePageSchema } from '../../src/routes/token-usage-schemas.js'
 
 // The API's own TypeBox schemas, as types: the dashboard cannot drift from what the server sends.
 export type ApiKey = Static<typeof KeyObject>
@@ -31,6 +32,8 @@ export interface RotatedKey extends CreatedKey {
 }
 
 export type AuditRecord = Static<typeof AuditRecordSchema>
+
+export type TokenUsagePage = Static<typeof TokenUsagePageSchema>
 
 export interface AuditPage {
   records: AuditRecord[]

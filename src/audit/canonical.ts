@@ -25,6 +25,8 @@ export const ENTRY_COLUMNS = [
   'action',
   'actor',
   'detail',
+  'tokens_in',
+  'tokens_out',
 ] as const
 
 /** An entry's fields in canonical order. */
@@ -53,8 +55,13 @@ export function entryValues(entry: AuditEntry): EntryValues {
     entry.action,
     entry.actor,
     entry.detail,
+    entry.tokensIn ?? null,
+    entry.tokensOut ?? null,
   ]
 }
+
+/** Values before the token counts: all a record without tokens hashes, as before they existed. */
+const BASE_VALUES = ENTRY_COLUMNS.length - 2
 
 /**
  * The bytes the hash covers: a JSON array of the values led by a format tag. JSON gives one
@@ -62,7 +69,10 @@ export function entryValues(entry: AuditEntry): EntryValues {
  * always serialises the same way, in any process and from either database.
  */
 export function canonicalValues(values: EntryValues): string {
-  return JSON.stringify([FORMAT, ...values])
+  // Records of LLM requests (migration 0012) also hash their token counts; every other record
+  // hashes exactly what it did before, so older chains verify unchanged.
+  const withTokens = values[BASE_VALUES] !== null || values[BASE_VALUES + 1] !== null
+  return JSON.stringify([FORMAT, ...(withTokens ? values : values.slice(0, BASE_VALUES))])
 }
 
 /** The canonical serialisation of an entry. */

@@ -50,6 +50,8 @@ const CSV_COLUMNS: readonly (keyof AuditRecordJson)[] = [
   'action',
   'actor',
   'detail',
+  'tokens_in',
+  'tokens_out',
   'prev_hash',
   'hash',
 ]

@@ -51,6 +51,9 @@ export interface AuditEntry {
   actor: string | null
   /** JSON text with what else there is to say (changed fields, refused counts). */
   detail: string | null
+  /** LLM requests: prompt and completion tokens (as the upstream reported, else as reserved). */
+  tokensIn?: number | null
+  tokensOut?: number | null
 }
 
 /** A stored record: its place in the chain and its hashes. */

@@ -39,6 +39,8 @@ function toRecord(row: Row): AuditRecord {
     action: row.action as AdminAction | null,
     actor: row.actor,
     detail: row.detail,
+    tokensIn: nullableNumber(row.tokens_in),
+    tokensOut: nullableNumber(row.tokens_out),
     prevHash: row.prev_hash,
     hash: row.hash,
   }
@@ -66,6 +68,8 @@ export function toRow(record: AuditRecord): Row {
     action: record.action,
     actor: record.actor,
     detail: record.detail,
+    tokens_in: record.tokensIn ?? null,
+    tokens_out: record.tokensOut ?? null,
     prev_hash: record.prevHash,
     hash: record.hash,
   }

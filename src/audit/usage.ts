@@ -40,6 +40,15 @@ export interface UsagePage {
   next: UsageCursor | null
 }
 
+/** The request records of known keys that the filter selects (usage counts no others). */
+export function requestRecords(db: Kysely<DatabaseSchema>, filter: UsageFilter) {
+  let query = db.selectFrom('audit_log').where('kind', '=', 'request').where('key_id', 'is not', null)
+  if (filter.since !== undefined) query = query.where('time', '>=', filter.since)
+  if (filter.until !== undefined) query = query.where('time', '<', filter.until)
+  if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId)
+  return query
+}
+
 /** Rows ordered by bucket then key id, at most `limit` of them, after `after`. */
 export async function usageByKey(
   db: Kysely<DatabaseSchema>,
@@ -49,21 +58,14 @@ export async function usageByKey(
   after?: UsageCursor,
 ): Promise<UsagePage> {
   const bucketStart = sql<number>`(time - (time % ${sql.lit(BUCKETS[bucket])}))`
-  let query = db
-    .selectFrom('audit_log')
-    .select((eb) => [
-      bucketStart.as('bucket_start'),
-      'key_id',
-      'outcome',
-      eb.fn.countAll<number>().as('n'),
-      eb.fn.sum<number>('cost').as('cost'),
-      eb.fn.max('key_prefix').as('key_prefix'),
-    ])
-    .where('kind', '=', 'request')
-    .where('key_id', 'is not', null)
-  if (filter.since !== undefined) query = query.where('time', '>=', filter.since)
-  if (filter.until !== undefined) query = query.where('time', '<', filter.until)
-  if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId)
+  let query = requestRecords(db, filter).select((eb) => [
+    bucketStart.as('bucket_start'),
+    'key_id',
+    'outcome',
+    eb.fn.countAll<number>().as('n'),
+    eb.fn.sum<number>('cost').as('cost'),
+    eb.fn.max('key_prefix').as('key_prefix'),
+  ])
   if (after) {
     query = query.where((eb) =>
       eb.or([eb(bucketStart, '>', after.bucketStart), eb.and([eb(bucketStart, '=', after.bucketStart), eb('key_id', '>', after.keyId)])]),

@@ -196,6 +196,14 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('owners').addColumn('max_concurrency', 'integer').execute()
     },
   },
+  '0012_llm_tokens': {
+    async up(db: Kysely<unknown>) {
+      // Prompt and completion tokens of LLM requests (src/routes/openai.ts), NULL for every other
+      // record; hashed only when set (src/audit/canonical.ts), so older records verify unchanged.
+      await db.schema.alterTable('audit_log').addColumn('tokens_in', 'bigint').execute()
+      await db.schema.alterTable('audit_log').addColumn('tokens_out', 'bigint').execute()
+    },
+  },
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }

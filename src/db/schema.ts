@@ -118,6 +118,9 @@ export interface AuditLogTable {
   actor: string | null
   /** JSON text, hashed exactly as stored. */
   detail: string | null
+  /** LLM requests only (migration 0012); hashed when set. */
+  tokens_in: number | null
+  tokens_out: number | null
   prev_hash: string
   hash: string
 }

@@ -8,6 +8,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { isStoreUnavailable } from '../db/unavailable.js'
 import type { ErrorBody } from '../errors.js'
 import { AppError, ErrorCode, errors } from '../errors.js'
+import { openAiErrorBody } from '../llm/error-shape.js'
 import { NOT_BLANK } from './texts.js'
 import { validationIssues } from './validation-errors.js'
 
@@ -46,6 +47,10 @@ export function toAppError(error: FastifyError | AppError | Error): AppError {
 
 /** Sends an error answer in the common shape. */
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
+  // The OpenAI-compatible routes answer in OpenAI's error shape, which its SDKs understand.
+  // (Requests Fastify refuses before routing have no ledger: `http/framework-errors.ts`.)
+  const ledger = request.ledger as FastifyRequest['ledger'] | undefined
+  if (ledger?.config.openai === true) return reply.code(error.statusCode).headers(error.headers).send(openAiErrorBody(error, request.id))
   const body: ErrorBody = { detail: error.detail, code: error.code, request_id: request.id }
   return reply.code(error.statusCode).headers(error.headers).send(body)
 }

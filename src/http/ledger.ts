@@ -28,6 +28,8 @@ declare module 'fastify' {
      * Default: 1.
      */
     cost?: (request: FastifyRequest) => number
+    /** An OpenAI-compatible route (`routes/openai.ts`): errors in OpenAI's shape. */
+    openai?: boolean
   }
   interface FastifyRequest {
     /** What the gateway decided about this request so far (`http/ledger.ts`). */
@@ -40,6 +42,12 @@ export interface WorkDone {
   model: string
   texts: number
   chars: number
+}
+
+/** Tokens of an LLM request (`routes/openai.ts`): as reported by the upstream, or as reserved when it reported none. */
+export interface TokensUsed {
+  in: number
+  out: number
 }
 
 /** A well-formed key that was refused: its id when it exists, and its visible prefix (for the audit log). */
@@ -67,6 +75,8 @@ export class RequestLedger {
   charge: Charge | null = null
   /** The work the route did (set by the route). */
   work: WorkDone | null = null
+  /** The tokens an LLM request used (set by the OpenAI-compatible routes). */
+  tokens: TokensUsed | null = null
   /** The error code of the answer, when the request failed (set by the error handler). */
   errorCode: ErrorCode | null = null
   /** The audit log owes this request a record (set by the audit plugin when it admits it). */

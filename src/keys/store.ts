@@ -366,7 +366,9 @@ export class KeyStore {
   async touch(lastUsed: ReadonlyMap<string, number>): Promise<void> {
     if (lastUsed.size === 0) return
     await this.db.transaction().execute(async (trx) => {
-      for (const [id, at] of lastUsed) {
+      // In id order: instances flushing the same keys at once (PostgreSQL) then lock the rows in
+      // the same order and wait for each other instead of deadlocking.
+      for (const [id, at] of [...lastUsed].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
         await trx.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute()
       }
     })

@@ -45,6 +45,8 @@ function requestEntry(finished: FinishedRequest, time: number): AuditEntry {
     action: null,
     actor: null,
     detail: null,
+    tokensIn: ledger.tokens?.in ?? null,
+    tokensOut: ledger.tokens?.out ?? null,
   }
 }
 

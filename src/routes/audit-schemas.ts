@@ -20,6 +20,10 @@ export const AuditRecordSchema = Type.Object({
   latency_ms: Nullable(Type.Number()),
   texts: Nullable(Type.Integer({ description: 'Texts sent for prediction (the texts are not stored)' })),
   chars: Nullable(Type.Integer({ description: 'Their total length in characters' })),
+  tokens_in: Type.Optional(
+    Nullable(Type.Integer({ description: 'LLM requests: prompt tokens (reported by the upstream, else as reserved)' })),
+  ),
+  tokens_out: Type.Optional(Nullable(Type.Integer({ description: 'LLM requests: completion tokens (the same)' }))),
   action: Nullable(Type.String({ description: `Admin records: ${ADMIN_ACTIONS.join(', ')}` })),
   actor: Nullable(Type.String({ description: 'Admin records: cli, bootstrap, system or the acting key id' })),
   detail: Nullable(Type.Record(Type.String(), Type.Unknown())),

@@ -35,6 +35,14 @@ const ModelView = Type.Object({
   cost: Type.Integer({ minimum: 1, description: "Units of the key's and owner's limits one text costs on this model" }),
 })
 
+/** An LLM in OpenAI's list shape (`GET /v1/models` as the OpenAI SDKs read it). */
+const OpenAiModel = Type.Object({
+  id: Type.String(),
+  object: Type.Literal('model'),
+  created: Type.Integer({ description: 'Always 0: infergate does not know when the upstream model was made' }),
+  owned_by: Type.String(),
+})
+
 /** Where the model comes from; its folder or URL for admin keys only. */
 function origin(info: ModelInfo, admin: boolean, upstream: UpstreamHealth | undefined) {
   if (info.protocol) {
@@ -51,7 +59,7 @@ function origin(info: ModelInfo, admin: boolean, upstream: UpstreamHealth | unde
 
 export default async function modelRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { models } = app.services
+  const { models, llms } = app.services
 
   app.get(
     '/v1/models',
@@ -60,7 +68,12 @@ export default async function modelRoutes(fastify: FastifyInstance): Promise<voi
       schema: {
         tags: ['models'],
         summary: 'The models this key may use',
-        response: { 200: Type.Object({ models: Type.Array(ModelView) }), ...protectedErrors },
+        description:
+          "infergate's list (`models`) and, in the same answer, OpenAI's list shape (`object`, `data`) of the LLMs (`--llm`) this key may use, which the OpenAI SDKs read.",
+        response: {
+          200: Type.Object({ models: Type.Array(ModelView), object: Type.Literal('list'), data: Type.Array(OpenAiModel) }),
+          ...protectedErrors,
+        },
       },
     },
     (request) => {
@@ -68,6 +81,11 @@ export default async function modelRoutes(fastify: FastifyInstance): Promise<voi
       const admin = principal.scopes.includes('admin')
       const defaultName = models.default.info.name
       return {
+        object: 'list' as const,
+        data: llms
+          .names()
+          .filter((name) => mayUse(principal, name))
+          .map((id) => ({ id, object: 'model' as const, created: 0, owned_by: 'infergate' })),
         models: models
           .list()
           .filter((info) => mayUse(principal, info.name))

@@ -103,7 +103,7 @@ describe('audit verify finds the first broken record', () => {
     const { store, db, tamper, makeRoomAt } = await storeWith(10)
     makeRoomAt(5)
     tamper(
-      "INSERT INTO audit_log SELECT 5, time, kind, 'forged', key_id, key_prefix, ip, method, route, model, status, outcome, cost, latency_us, texts, chars, action, actor, detail, prev_hash, hash FROM audit_log WHERE seq = 4",
+      "INSERT INTO audit_log SELECT 5, time, kind, 'forged', key_id, key_prefix, ip, method, route, model, status, outcome, cost, latency_us, texts, chars, action, actor, detail, prev_hash, hash, tokens_in, tokens_out FROM audit_log WHERE seq = 4",
     )
     assert.deepEqual(await firstBreak(store), [5, 'inserted'])
     await db.close()

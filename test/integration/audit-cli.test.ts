@@ -56,7 +56,7 @@ describe('infergate audit verify', () => {
         [
           'UPDATE audit_log SET seq = seq + 1000 WHERE seq >= 6',
           'UPDATE audit_log SET seq = seq - 999 WHERE seq >= 1000',
-          "INSERT INTO audit_log SELECT 6, time, kind, 'forged', key_id, key_prefix, ip, method, route, model, status, outcome, cost, latency_us, texts, chars, action, actor, detail, prev_hash, hash FROM audit_log WHERE seq = 3",
+          "INSERT INTO audit_log SELECT 6, time, kind, 'forged', key_id, key_prefix, ip, method, route, model, status, outcome, cost, latency_us, texts, chars, action, actor, detail, prev_hash, hash, tokens_in, tokens_out FROM audit_log WHERE seq = 3",
         ],
         /^chain broken at seq 6: inserted /,
       ],
@@ -187,7 +187,7 @@ describe('infergate audit tail and export', () => {
     const [header, ...rows] = csv.stdout.trim().split('\n')
     assert.equal(
       header,
-      'seq,time,kind,request_id,key_id,key_prefix,ip,method,route,model,status,outcome,cost,latency_ms,texts,chars,action,actor,detail,prev_hash,hash',
+      'seq,time,kind,request_id,key_id,key_prefix,ip,method,route,model,status,outcome,cost,latency_ms,texts,chars,action,actor,detail,tokens_in,tokens_out,prev_hash,hash',
     )
     assert.deepEqual(
       rows.map((row) => Number(row.split(',')[0])),

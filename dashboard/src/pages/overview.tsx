@@ -1,7 +1,8 @@
-/** Overview: requests per minute by outcome over the last hour or day, p50/p99, top keys. */
+/** Overview: requests per minute by outcome over the last hour or day, p50/p99, top keys, LLM tokens. */
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import { api, query } from '../api'
 import { OutcomeChart } from '../components/chart'
+import { TokenUsage } from '../components/token-usage'
 import { ErrorBox, Loading } from '../components/status'
 import { useLoad } from '../components/use-load'
 import { formatMs } from '../format'
@@ -112,6 +113,7 @@ export function Overview() {
             <TopKeys title="Top keys by volume" rows={data.top_keys.by_requests} column="requests" />
             <TopKeys title="Top keys by rejections" rows={data.top_keys.by_rejections} column="rejections" />
           </div>
+          <TokenUsage since={settings.since} />
         </>
       )}
     </>

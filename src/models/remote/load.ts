@@ -54,7 +54,8 @@ export function remoteBatching(spec: RemoteModelSpec, defaults: BatcherOptions):
   }
 }
 
-function credential(spec: RemoteModelSpec, env: NodeJS.ProcessEnv): { header: string; value: string } | undefined {
+/** The upstream credential `auth-env` names (also for `--llm`); throws when the variable is unset. */
+export function credential(spec: Pick<RemoteModelSpec, 'auth'>, env: NodeJS.ProcessEnv): { header: string; value: string } | undefined {
   if (!spec.auth) return undefined
   const value = env[spec.auth.env]
   // The value itself is never shown: only the variable's name.

@@ -142,7 +142,8 @@ export function parseRemoteSpec(name: string, target: string): RemoteModelSpec {
   return spec
 }
 
-function checkedUrl(raw: string): string {
+/** The URL of an upstream, refused when it holds a credential or a fragment (also for `--llm`). */
+export function checkedUrl(raw: string): string {
   let url: URL
   try {
     url = new URL(raw)

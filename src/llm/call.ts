@@ -1,0 +1,158 @@
+/**
+ * One LLM request through infergate, after authentication and the request limits: reserve its
+ * tokens, call the upstream, relay the answer (whole, or as a stream), and settle the tokens to
+ * the reported usage. Refused or failed work costs nothing: the tokens and the request's unit
+ * go back when the upstream is not reached or refuses.
+ */
+import { Readable } from 'node:stream'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Dispatcher } from 'undici'
+import { AppError, ErrorCode } from '../errors.js'
+import { requirePrincipal } from '../http/ledger.js'
+import type { Meter } from '../accounting/meter.js'
+import { ceilSeconds } from '../ratelimit/limiter.js'
+import type { Reservation, TokenBudget } from './budget.js'
+import { setLlmLimitHeaders } from './headers.js'
+import type { RelayState } from './relay.js'
+import { relayEvents } from './relay.js'
+import type { LlmEndpoint, LlmUpstream } from './upstream.js'
+import type { Usage } from './usage.js'
+import { usageOf, usageTotal } from './usage.js'
+
+/** What a route worked out about its request before the call. */
+export interface LlmCall {
+  endpoint: LlmEndpoint
+  upstream: LlmUpstream
+  /** The body sent upstream (the model renamed, max_tokens and stream_options set). */
+  body: Record<string, unknown>
+  promptTokens: number
+  /** Most completion tokens the answer may hold (0 for embeddings). */
+  completionTokens: number
+  stream: boolean
+  /** The client asked for the final usage chunk itself. */
+  clientWantsUsage: boolean
+  /** Messages, prompts or inputs: the audit record's `texts`. */
+  items: number
+}
+
+export interface CallDependencies {
+  tokens: TokenBudget
+  meter: Meter
+}
+
+function tokensRefused(reservation: Reservation): AppError {
+  if (reservation.decision.exceedsLimit) {
+    return new AppError(
+      ErrorCode.ValidationError,
+      `This request reserves ${reservation.reserved} tokens (prompt + max_tokens), more than a token limit allows; lower max_tokens or split it`,
+    )
+  }
+  const seconds = Math.max(1, ceilSeconds(reservation.decision.retryAfterMs))
+  return new AppError(ErrorCode.RateLimited, `Token limit exceeded. Try again in ${seconds} seconds.`, {
+    headers: { 'retry-after': String(seconds) },
+  })
+}
+
+/** Why the upstream could not be used, as an answer: its credential problems are never the caller's. */
+function upstreamRefusal(status: number, message: string | null): AppError {
+  if (status === 400 || status === 404 || status === 413 || status === 422) {
+    return new AppError(ErrorCode.BadRequest, message ?? 'The model server refused the request')
+  }
+  if (status === 429 || status === 503) {
+    return new AppError(ErrorCode.UpstreamUnavailable, 'The model server is busy; try again shortly', { headers: { 'retry-after': '1' } })
+  }
+  return new AppError(ErrorCode.UpstreamError, 'The model server failed')
+}
+
+function callFailure(error: unknown): AppError {
+  const code = (error as { code?: string }).code
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+    return new AppError(ErrorCode.UpstreamTimeout, 'The model server did not answer in time')
+  return new AppError(ErrorCode.UpstreamUnavailable, 'The model server cannot be reached', { headers: { 'retry-after': '1' } })
+}
+
+/** The `error.message` of an upstream's error answer (a short string), or null. */
+async function upstreamMessage(response: Dispatcher.ResponseData): Promise<string | null> {
+  try {
+    const body = (await response.body.json()) as { error?: { message?: unknown } | string }
+    const message = typeof body.error === 'string' ? body.error : body.error?.message
+    return typeof message === 'string' && message.length <= 2000 ? message : null
+  } catch {
+    return null
+  }
+}
+
+export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, call: LlmCall, deps: CallDependencies): Promise<unknown> {
+  const principal = requirePrincipal(request)
+  const ledger = request.ledger
+  ledger.work = { model: call.upstream.spec.name, texts: call.items, chars: 0 }
+  const reservation = await deps.tokens.reserve(principal, call.promptTokens + call.completionTokens)
+  setLlmLimitHeaders(reply, ledger.charge?.decision ?? null, reservation.decision)
+  const giveBack = async () => {
+    await deps.tokens.settle(reservation, 0)
+    if (ledger.charge) deps.meter.refund(ledger.charge)
+    ledger.tokens = null
+  }
+  if (!reservation.decision.allowed) {
+    if (ledger.charge) deps.meter.refund(ledger.charge)
+    throw tokensRefused(reservation)
+  }
+  // Until the upstream says otherwise, the request is accounted its whole reservation.
+  ledger.tokens = { in: call.promptTokens, out: call.completionTokens }
+  const settle = async (usage: Usage | null) => {
+    await deps.tokens.settle(reservation, usage === null ? null : usageTotal(usage))
+    if (usage) ledger.tokens = { in: usage.promptTokens, out: usage.completionTokens }
+  }
+
+  const abort = new AbortController()
+  const onClose = () => {
+    if (!reply.raw.writableFinished) abort.abort()
+  }
+  reply.raw.once('close', onClose)
+  let response: Dispatcher.ResponseData
+  try {
+    response = await call.upstream.call(call.endpoint, call.body, abort.signal)
+  } catch (error) {
+    reply.raw.off('close', onClose)
+    await giveBack()
+    throw abort.signal.aborted ? new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection') : callFailure(error)
+  }
+  if (response.statusCode >= 400) {
+    reply.raw.off('close', onClose)
+    const message = await upstreamMessage(response)
+    await giveBack()
+    throw upstreamRefusal(response.statusCode, message)
+  }
+  if (!call.stream) {
+    try {
+      const answer = (await response.body.json()) as { usage?: unknown }
+      await settle(usageOf(answer))
+      return answer
+    } catch (error) {
+      // The answer broke off or is not JSON: the upstream did the work, so the reservation stays.
+      await settle(null)
+      if (abort.signal.aborted) throw new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection')
+      throw error instanceof SyntaxError
+        ? new AppError(ErrorCode.UpstreamError, 'The model server answered something unusable')
+        : callFailure(error)
+    } finally {
+      reply.raw.off('close', onClose)
+    }
+  }
+  const state: RelayState = { usage: null, failed: false, events: 0 }
+  async function* relay(): AsyncGenerator<string> {
+    try {
+      yield* relayEvents(response.body, call.clientWantsUsage, state)
+    } finally {
+      reply.raw.off('close', onClose)
+      // The client left (or the relay ended early): stop the upstream's generation now.
+      if (!response.body.readableEnded) abort.abort()
+      response.body.resume()
+      await settle(state.usage)
+    }
+  }
+  reply.header('content-type', 'text/event-stream; charset=utf-8')
+  reply.header('cache-control', 'no-cache')
+  reply.header('x-accel-buffering', 'no')
+  return reply.send(Readable.from(relay(), { objectMode: false }))
+}
