@@ -11,6 +11,12 @@
  *
  * Every string of the messages (and of `tools`/`functions`) is counted: contents, names, tool
  * call arguments, image URLs; token-id arrays (`prompt: [1, 2, 3]`) count one per id.
+ *
+ * The BPE tokenizers run on the event loop, so they get at most {@link EXACT_BYTES} bytes of
+ * plain ASCII text per request; any other text is counted in bytes, which is never fewer than
+ * its tokens either. js-tiktoken was measured here at ~2 s per MB of ASCII without spaces and
+ * up to ~50 s per MB of CJK text (its merges grow with the length of a word): a key sending
+ * such prompts would have stalled every other request for seconds (`.scratch/tk2.mts`).
  */
 import { Tiktoken } from 'js-tiktoken/lite'
 
@@ -24,6 +30,21 @@ const PER_MESSAGE = 4
 const REPLY_PRIMING = 3
 
 const countBytes: TextCounter = (text) => Buffer.byteLength(text, 'utf8')
+
+/** Bytes of one request's text a BPE tokenizer may count exactly (a few ms at worst). */
+const EXACT_BYTES = 4096
+const ASCII = /^[\x00-\x7f]*$/
+
+/** `count` for one request: exact for its first {@link EXACT_BYTES} bytes of ASCII text, bytes beyond. */
+function withinBudget(count: TextCounter): TextCounter {
+  if (count === countBytes) return count
+  let left = EXACT_BYTES
+  return (text) => {
+    if (text.length > left || !ASCII.test(text)) return countBytes(text)
+    left -= text.length
+    return count(text)
+  }
+}
 
 /** The counter of a tokenizer; the BPE ranks are loaded on first use (they are large). */
 export async function textCounter(name: TokenizerName): Promise<TextCounter> {
@@ -47,7 +68,11 @@ function countValue(value: unknown, count: TextCounter): number {
 }
 
 /** Prompt tokens of a chat request: its messages and tool definitions, with the per-message overhead. */
-export function chatPromptTokens(body: { messages: readonly unknown[]; tools?: unknown; functions?: unknown }, count: TextCounter): number {
+export function chatPromptTokens(
+  body: { messages: readonly unknown[]; tools?: unknown; functions?: unknown },
+  counter: TextCounter,
+): number {
+  const count = withinBudget(counter)
   return (
     body.messages.length * PER_MESSAGE +
     REPLY_PRIMING +
@@ -59,7 +84,7 @@ export function chatPromptTokens(body: { messages: readonly unknown[]; tools?: u
 
 /** Prompt tokens of a completions prompt or an embeddings input (text, texts, or token ids). */
 export function inputTokens(input: unknown, count: TextCounter): number {
-  return countValue(input, count)
+  return countValue(input, withinBudget(count))
 }
 
 /** How many prompts a completions `prompt` holds (each gets its own `n` completions). */

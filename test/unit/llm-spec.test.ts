@@ -73,6 +73,23 @@ test("cl100k_base counts with OpenAI's tokenizer, never more than bytes for Engl
   assert.equal(o200k('hello world'), 2)
 })
 
+test('a BPE tokenizer counts at most 4 KiB of ASCII text per request exactly; past it, and for other text, bytes stand in', async () => {
+  const cl100k = await textCounter('cl100k_base')
+  const english = 'the quick brown fox jumps over the lazy dog '
+  // 2 × 2,024 bytes of English: both exact.
+  const two = inputTokens([english.repeat(46), english.repeat(46)], cl100k)
+  assert.equal(two, 2 * cl100k(english.repeat(46)))
+  assert.ok(two < (2 * 46 * english.length) / 3)
+  // A third such text is past the 4,096-byte budget: counted in bytes, more than its tokens.
+  assert.equal(inputTokens([english.repeat(46), english.repeat(46), english.repeat(46)], cl100k), two + 46 * english.length)
+  // Non-ASCII text is never given to the tokenizer (js-tiktoken took ~50 s per MB of CJK here).
+  const cjk = '映画'.repeat(1000)
+  assert.equal(inputTokens(cjk, cl100k), Buffer.byteLength(cjk))
+  assert.ok(cl100k(cjk) <= Buffer.byteLength(cjk), 'bytes never count fewer than the tokenizer')
+  // Each request has its own budget.
+  assert.equal(inputTokens([english.repeat(46), english.repeat(46)], cl100k), two)
+})
+
 test('how many prompts a completions prompt holds', () => {
   assert.equal(promptCount('a'), 1)
   assert.equal(promptCount(['a', 'b']), 2)
