@@ -33,15 +33,16 @@ const countBytes: TextCounter = (text) => Buffer.byteLength(text, 'utf8')
 
 /** Bytes of one request's text a BPE tokenizer may count exactly (a few ms at worst). */
 const EXACT_BYTES = 4096
-const ASCII = /^[\x00-\x7f]*$/
 
 /** `count` for one request: exact for its first {@link EXACT_BYTES} bytes of ASCII text, bytes beyond. */
 function withinBudget(count: TextCounter): TextCounter {
   if (count === countBytes) return count
   let left = EXACT_BYTES
   return (text) => {
-    if (text.length > left || !ASCII.test(text)) return countBytes(text)
-    left -= text.length
+    const bytes = countBytes(text)
+    // As many bytes as UTF-16 units: plain ASCII.
+    if (bytes > left || bytes !== text.length) return bytes
+    left -= bytes
     return count(text)
   }
 }
