@@ -1,13 +1,13 @@
 /**
- * Reads a `POST /v1/jobs` body and has it judged (`body-judge.ts`): a small one (declared at
- * most 64 KiB) here at once, any other on the job-body worker (`body-worker.ts`), to which its
- * segments move as they arrive (`body-channel.ts`). The verdict becomes a {@link JobSubmission}
+ * Reads a `POST /v1/jobs` body and has it judged (`body-judge.ts`): a small one (at most 64 KiB)
+ * here at once, a larger one on the job-body worker (`body-worker.ts`), to which its segments
+ * move as they arrive (`body-channel.ts`). The verdict becomes a {@link JobSubmission}
  * or the same error the route's parser or schema would have raised. The worker starts with the
  * first large body and again if it dies.
  */
 import type { Readable } from 'node:stream'
 import { AppError, errors } from '../errors.js'
-import { readSegmented } from '../http/segmented-body.js'
+import { readSegmented, type SegmentedBody } from '../http/segmented-body.js'
 import { validationIssues } from '../http/validation-errors.js'
 import { LazyWorker } from '../lib/worker-calls.js'
 import { workerEntry } from '../lib/worker-entry.js'
@@ -34,8 +34,8 @@ export class JobBodyParser {
   async parse(payload: Readable, limit: number, contentLength: number): Promise<JobSubmission> {
     const verdict =
       contentLength <= SMALL_BODY
-        ? await this.judgeHere(payload, limit, contentLength)
-        : await this.judgeOnWorker(payload, limit, contentLength)
+        ? await this.judgeSmall(payload, limit, contentLength)
+        : await this.judgeAny(payload, limit, contentLength)
     if (verdict.kind === 'unparsable') throw new AppError(verdict.code, verdict.message)
     if (verdict.kind === 'invalid') throw errors.validation(validationIssues(verdict.errors, 'body'))
     return verdict.body
@@ -45,23 +45,43 @@ export class JobBodyParser {
     return this.worker.release()
   }
 
-  /** A small body: judged in microseconds, its texts kept here. */
-  private async judgeHere(payload: Readable, limit: number, contentLength: number): Promise<Verdict<JobSubmission>> {
-    const verdict = judge(this.validate, await readSegmented(payload, limit, contentLength))
+  /** A body declared small: judged here in microseconds, its texts kept here. */
+  private async judgeSmall(payload: Readable, limit: number, contentLength: number): Promise<Verdict<JobSubmission>> {
+    return this.judgeHere(await readSegmented(payload, limit, contentLength))
+  }
+
+  private judgeHere(body: SegmentedBody): Verdict<JobSubmission> {
+    const verdict = judge(this.validate, body)
     return verdict.kind === 'valid' ? { kind: 'valid', body: new HeldSubmission(verdict.body.texts, verdict.body.model) } : verdict
   }
 
-  private async judgeOnWorker(payload: Readable, limit: number, contentLength: number): Promise<Verdict<JobSubmission>> {
-    const channel = new BodyChannel()
-    try {
+  /**
+   * A body declared large, or of unknown size (chunked): held here while it stays small (judged
+   * here then, without starting the worker), moved to the worker once past {@link SMALL_BODY}.
+   */
+  private async judgeAny(payload: Readable, limit: number, contentLength: number): Promise<Verdict<JobSubmission>> {
+    const held: Uint8Array[] = []
+    let heldBytes = 0
+    let channel: BodyChannel | undefined
+    let taken: Promise<null> | undefined
+    const sink = (segment: Uint8Array) => {
+      if (channel) return channel.send(segment)
+      held.push(segment)
+      heldBytes += segment.length
+      if (heldBytes <= SMALL_BODY) return
+      channel = new BodyChannel()
       // The segments wait on the channel until the worker (started by the first large body) takes it.
-      const [, { length }] = await Promise.all([
-        this.worker.call({ port: channel.remote }, [channel.remote]),
-        readSegmented(payload, limit, contentLength, (segment) => channel.send(segment)),
-      ])
+      taken = this.worker.call({ port: channel.remote }, [channel.remote])
+      taken.catch(() => undefined)
+      for (const kept of held.splice(0)) channel.send(kept)
+    }
+    try {
+      const { length } = await readSegmented(payload, limit, contentLength, sink)
+      if (!channel) return this.judgeHere({ segments: held, length })
+      await taken
       return await channel.finish(length)
     } catch (error) {
-      channel.close()
+      channel?.close()
       throw error
     }
   }

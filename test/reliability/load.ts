@@ -116,6 +116,26 @@ export async function until(check: () => Promise<boolean> | boolean, timeoutMs =
 }
 
 /** True when the body is the documented error shape `{detail, code, request_id}`. */
+/** OpenAI's error shape, which the OpenAI-compatible routes answer (docs/llm-gateway.md), with infergate's request id. */
+export function isOpenAiErrorShape(body: string): boolean {
+  try {
+    const parsed = JSON.parse(body) as { error?: Record<string, unknown>; request_id?: unknown }
+    const error = parsed.error
+    return (
+      typeof error === 'object' &&
+      error !== null &&
+      typeof error.message === 'string' &&
+      typeof error.type === 'string' &&
+      typeof error.code === 'string' &&
+      /^[a-z_]+$/.test(error.code) &&
+      typeof parsed.request_id === 'string' &&
+      parsed.request_id.length > 0
+    )
+  } catch {
+    return false
+  }
+}
+
 export function isErrorShape(body: string): boolean {
   try {
     const parsed = JSON.parse(body) as Record<string, unknown>

@@ -138,7 +138,7 @@ for (const [path, pad] of PATHS)
   })
 
 describe('receiving a job without Content-Length', () => {
-  test('a body sent chunked goes to the job-body worker, is read whole, and refused past the size limit', async () => {
+  test('a body sent chunked is read whole (here while small, on the job-body worker past 64 KiB), and refused past the size limit', async () => {
     await app.listen({ port: 0, host: '127.0.0.1' })
     const { port } = app.server.address() as AddressInfo
     const send = (chunks: string[]) =>
@@ -155,12 +155,17 @@ describe('receiving a job without Content-Length', () => {
         for (const chunk of chunks) request.write(chunk)
         request.end()
       })
-    const texts = Array.from({ length: 30 }, (_, i) => `chunked text number ${i} ${'é'.repeat(100)}`)
-    const json = JSON.stringify({ texts })
-    const pieces = json.match(/[\s\S]{1,333}/g)!
-    const accepted = await send(pieces)
-    assert.equal(accepted.status, 202, accepted.body)
-    assert.equal((await finished((JSON.parse(accepted.body) as { id: string }).id)).total, 30)
+    // 30 texts (~6 KB) stay small; 300 (~64 KB) pass 64 KiB on the way.
+    for (const count of [30, 300]) {
+      const texts = Array.from({ length: count }, (_, i) => `chunked text number ${i} ${'é'.repeat(100)}`)
+      const json = JSON.stringify({ texts })
+      const pieces = json.match(/[\s\S]{1,3333}/g)!
+      const accepted = await send(pieces)
+      assert.equal(accepted.status, 202, accepted.body)
+      assert.equal((await finished((JSON.parse(accepted.body) as { id: string }).id)).total, count)
+      const bad = await send([json.slice(0, -1)])
+      assert.equal((JSON.parse(bad.body) as { code: string }).code, 'invalid_json', `${count} texts`)
+    }
     const tooLarge = await send(Array.from({ length: 110 }, () => 'x'.repeat(1000)))
     assert.equal(tooLarge.status, 413, tooLarge.body)
     assert.equal((JSON.parse(tooLarge.body) as { code: string }).code, 'payload_too_large')
