@@ -395,6 +395,9 @@ describe('dashboard in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Sign out' }).click()
     await signIn(second.key)
     await page.getByTestId('total-requests').waitFor()
+    // The overview's token table loads after the totals: its request, answered after the
+    // revocation, would sign the operator out before the click below (the button then gone).
+    await page.getByTestId('token-usage').getByText('No LLM requests in this range.').waitFor()
     await server.app.services.keys.revoke(second.record.id, 'cli')
     await page.getByRole('button', { name: 'Refresh' }).click()
     await page.getByText('Your key is no longer accepted').waitFor()
