@@ -90,6 +90,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   })
   app.decorate('services', services)
   app.addHook('onClose', () => services.close())
+  // Not ready (nor listening) before the limits' shared store is connected: see buildLimiter.
+  app.addHook('onReady', () => services.limiterConnected())
 
   await app.register(ledger)
   await app.register(errorHandler)

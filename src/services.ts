@@ -45,6 +45,8 @@ export interface AppServices {
   readonly concurrency: ConcurrencyGate
   /** Why the shared limiter store (Redis) does not answer now, or null; for `/ready`. */
   readonly limiterHealth: () => Promise<string | null>
+  /** Resolves once the limiter's shared store is connected (or has had its chance to). */
+  readonly limiterConnected: () => Promise<void>
   /** Charges keys for their work and refunds what bought none (`accounting/meter.ts`). */
   readonly meter: Meter
   readonly authGuard: AuthFailureGuard
@@ -136,6 +138,7 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     limiter,
     concurrency,
     health: limiterHealth,
+    connected: limiterConnected,
     close: closeLimiter,
   } = buildLimiter({ config, log, clock, clockInjected: overrides.clock !== undefined })
   const meter = new Meter({
@@ -189,6 +192,7 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     limiter,
     concurrency,
     limiterHealth,
+    limiterConnected,
     meter,
     authGuard,
     jobs,

@@ -23,13 +23,16 @@ export interface LimiterOptions {
   clockInjected: boolean
 }
 
+/** The client's connect timeout: past it, the store counts as down, as for any other request. */
+const CONNECT_WAIT_MS = 2000
+
 /** Redis client settings for the request path: fail fast instead of queueing while down. */
 function connectRedis(url: string): Redis {
   const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: 500,
-    connectTimeout: 2000,
+    connectTimeout: CONNECT_WAIT_MS,
     retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
   })
   // Connection errors surface through failed commands (and the fail-open log); ioredis would
@@ -44,6 +47,12 @@ export interface BuiltLimiter {
   concurrency: ConcurrencyGate
   /** Why the shared store does not answer now, or null (always null for the in-memory limiter). */
   health: () => Promise<string | null>
+  /**
+   * Resolves once the connection to the shared store is up or has failed, at most after
+   * {@link CONNECT_WAIT_MS} (the fallback decides while it is down). Before it, every request fell back to in-memory limits:
+   * two instances just started each admitted a whole limit (CI: 100 of 50).
+   */
+  connected: () => Promise<void>
   close: () => Promise<void>
 }
 
@@ -57,7 +66,13 @@ export function buildLimiter(options: LimiterOptions): BuiltLimiter {
   const memory = new MemoryLimiter({ clock })
   const inMemory = new MemoryConcurrencyGate()
   if (config.redisUrl === '')
-    return { limiter: memory, concurrency: inMemory, health: () => Promise.resolve(null), close: () => memory.close() }
+    return {
+      limiter: memory,
+      concurrency: inMemory,
+      health: () => Promise.resolve(null),
+      connected: () => Promise.resolve(),
+      close: () => memory.close(),
+    }
   const redis = connectRedis(config.redisUrl)
   const primary = new RedisLimiter({ redis, ...(options.clockInjected ? { clock } : {}) })
   const limiter = new ResilientLimiter({ primary, fallback: memory, mode: config.ratelimitFail, log: options.log })
@@ -80,9 +95,24 @@ export function buildLimiter(options: LimiterOptions): BuiltLimiter {
         // Without its address: /ready is public.
         (error: unknown) => `Redis does not answer: ${redisFailure(lastError ?? error)}`,
       ),
+    connected: () => whenReady(redis),
     close: async () => {
       await limiter.close()
       redis.disconnect()
     },
   }
+}
+
+function whenReady(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve()
+  return new Promise((resolve) => {
+    // Connected, or refused (an error): either way the outcome is known.
+    const done = () => {
+      clearTimeout(timer)
+      redis.off('ready', done).off('error', done)
+      resolve()
+    }
+    const timer = setTimeout(done, CONNECT_WAIT_MS)
+    redis.once('ready', done).once('error', done)
+  })
 }
