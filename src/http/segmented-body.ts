@@ -1,14 +1,12 @@
 /**
- * Reads a large request body into 1 MiB segments allocated as it arrives, for a worker thread
- * to join. Fastify's own reader joins the chunks on the main thread at the end: for a 32 MB
- * body that one `Buffer.concat` stalled the event loop for ~100-200 ms here (fresh memory is
- * paged in by the copy), while copying each chunk into its segment costs microseconds. Limits
- * and errors are Fastify's: 413 past `limit`, 400 when Content-Length does not match.
- *
- * With a `sink`, each segment is handed over as soon as it is full (and the last one at the
- * end) instead of being kept, and a chunk that owns its memory (what Node's HTTP parser gives)
- * is handed over whole, not copied: moved to a worker at once, a 32 MB body never sits in this
- * thread's memory, whose growth would otherwise set off a full garbage collection here.
+ * Reads a request body segment by segment into a sink, for a worker thread to join. Fastify's
+ * own reader joins the chunks on the main thread at the end: for a 32 MB body that one
+ * `Buffer.concat` stalled the event loop for ~100-200 ms here. A chunk that owns its memory (what
+ * Node's HTTP parser gives) goes to the sink as it is; others are copied into segments of up to
+ * 1 MiB, each handed over once full (the last one at the end). Moved to a worker at once, a
+ * 32 MB body never sits in this thread's memory, whose growth would otherwise set off a full
+ * garbage collection here. Limits and errors are Fastify's: 413 past `limit`, 400 when
+ * Content-Length does not match.
  */
 import type { Readable } from 'node:stream'
 import { errorCodes } from 'fastify'
@@ -24,10 +22,9 @@ export interface SegmentedBody {
 /** Receives each segment of a body once it is full, then the last one (which may be shorter). */
 export type SegmentSink = (segment: Uint8Array) => void
 
-export function readSegmented(payload: Readable, limit: number, contentLength: number, sink?: SegmentSink): Promise<SegmentedBody> {
+/** Reads the body into `sink`, segment by segment; resolves with its length in bytes. */
+export function readSegmented(payload: Readable, limit: number, contentLength: number, sink: SegmentSink): Promise<number> {
   if (contentLength > limit) return Promise.reject(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE())
-  const segments: Uint8Array[] = []
-  const give: SegmentSink = sink ?? ((segment) => segments.push(segment))
   let length = 0
   let current: Uint8Array | undefined
   let used = 0
@@ -38,7 +35,7 @@ export function readSegmented(payload: Readable, limit: number, contentLength: n
     // Node's HTTP parser copies each body chunk into memory of its own: that memory moves to the
     // sink as it is. Copying it into fresh segments cost page faults, ~10-25 ms of stalled
     // event loop per MiB on this machine's VM, more than anything else while a 32 MB job came in.
-    if (sink && ownsItsMemory(chunk)) {
+    if (ownsItsMemory(chunk)) {
       flush()
       return sink(chunk)
     }
@@ -55,14 +52,14 @@ export function readSegmented(payload: Readable, limit: number, contentLength: n
     }
   }
   const flush = () => {
-    if (current) give(current.subarray(0, used))
+    if (current) sink(current.subarray(0, used))
     current = undefined
   }
   return new Promise((resolve, reject) => {
-    const stop = (error: Error | null, body?: SegmentedBody) => {
+    const stop = (error: Error | null) => {
       payload.off('data', onData).off('end', onEnd).off('error', stop)
       if (error) reject(error)
-      else resolve(body!)
+      else resolve(length)
     }
     const onData = (chunk: Buffer | string) => {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
@@ -72,7 +69,7 @@ export function readSegmented(payload: Readable, limit: number, contentLength: n
     const onEnd = () => {
       if (!Number.isNaN(contentLength) && length !== contentLength) return stop(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH())
       flush()
-      stop(null, { segments, length })
+      stop(null)
     }
     payload.on('data', onData).on('end', onEnd).on('error', stop)
     payload.resume()

@@ -67,16 +67,18 @@ export class BodyChannel {
     this.port.close()
   }
 
-  private ask(message: ToWorker): Promise<FromWorker> {
-    if (this.closed) return Promise.reject(lost())
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject })
-      // Only while an answer is awaited does the channel keep the process alive.
-      this.port.ref()
-      this.post(message)
-    }).finally(() => {
+  private async ask(message: ToWorker): Promise<FromWorker> {
+    if (this.closed) throw lost()
+    // Only while an answer is awaited does the channel keep the process alive.
+    this.port.ref()
+    try {
+      return await new Promise<FromWorker>((resolve, reject) => {
+        this.waiting.push({ resolve, reject })
+        this.post(message)
+      })
+    } finally {
       if (this.waiting.length === 0) this.port.unref()
-    }) as Promise<FromWorker>
+    }
   }
 
   private post(message: ToWorker, transfer: ArrayBuffer[] = []): void {

@@ -32,10 +32,7 @@ export class JobBodyParser {
 
   /** Reads the body (at most `limit` bytes; `contentLength` NaN when not declared) and judges it. */
   async parse(payload: Readable, limit: number, contentLength: number): Promise<JobSubmission> {
-    const verdict =
-      contentLength <= SMALL_BODY
-        ? await this.judgeSmall(payload, limit, contentLength)
-        : await this.judgeAny(payload, limit, contentLength)
+    const verdict = await this.judgeWhereItFits(payload, limit, contentLength)
     if (verdict.kind === 'unparsable') throw new AppError(verdict.code, verdict.message)
     if (verdict.kind === 'invalid') throw errors.validation(validationIssues(verdict.errors, 'body'))
     return verdict.body
@@ -45,21 +42,16 @@ export class JobBodyParser {
     return this.worker.release()
   }
 
-  /** A body declared small: judged here in microseconds, its texts kept here. */
-  private async judgeSmall(payload: Readable, limit: number, contentLength: number): Promise<Verdict<JobSubmission>> {
-    return this.judgeHere(await readSegmented(payload, limit, contentLength))
-  }
-
   private judgeHere(body: SegmentedBody): Verdict<JobSubmission> {
     const verdict = judge(this.validate, body)
     return verdict.kind === 'valid' ? { kind: 'valid', body: new HeldSubmission(verdict.body.texts, verdict.body.model) } : verdict
   }
 
   /**
-   * A body declared large, or of unknown size (chunked): held here while it stays small (judged
-   * here then, without starting the worker), moved to the worker once past {@link SMALL_BODY}.
+   * Holds the body here while it stays small (then judged here in microseconds, its texts kept
+   * here, without starting the worker), and moves it to the worker once past {@link SMALL_BODY}.
    */
-  private async judgeAny(payload: Readable, limit: number, contentLength: number): Promise<Verdict<JobSubmission>> {
+  private async judgeWhereItFits(payload: Readable, limit: number, contentLength: number): Promise<Verdict<JobSubmission>> {
     const held: Uint8Array[] = []
     let heldBytes = 0
     let channel: BodyChannel | undefined
@@ -76,7 +68,7 @@ export class JobBodyParser {
       for (const kept of held.splice(0)) channel.send(kept)
     }
     try {
-      const { length } = await readSegmented(payload, limit, contentLength, sink)
+      const length = await readSegmented(payload, limit, contentLength, sink)
       if (!channel) return this.judgeHere({ segments: held, length })
       await taken
       return await channel.finish(length)

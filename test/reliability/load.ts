@@ -115,38 +115,38 @@ export async function until(check: () => Promise<boolean> | boolean, timeoutMs =
   }
 }
 
-/** True when the body is the documented error shape `{detail, code, request_id}`. */
-/** OpenAI's error shape, which the OpenAI-compatible routes answer (docs/llm-gateway.md), with infergate's request id. */
-export function isOpenAiErrorShape(body: string): boolean {
+/** The body as a JSON object, or null when it is not one. */
+function jsonObject(body: string): Record<string, unknown> | null {
   try {
-    const parsed = JSON.parse(body) as { error?: Record<string, unknown>; request_id?: unknown }
-    const error = parsed.error
-    return (
-      typeof error === 'object' &&
-      error !== null &&
-      typeof error.message === 'string' &&
-      typeof error.type === 'string' &&
-      typeof error.code === 'string' &&
-      /^[a-z_]+$/.test(error.code) &&
-      typeof parsed.request_id === 'string' &&
-      parsed.request_id.length > 0
-    )
+    const parsed: unknown = JSON.parse(body)
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : null
   } catch {
-    return false
+    return null
   }
 }
 
+const isCode = (code: unknown) => typeof code === 'string' && /^[a-z_]+$/.test(code)
+const hasRequestId = (parsed: Record<string, unknown>) => typeof parsed.request_id === 'string' && parsed.request_id.length > 0
+
+/** True when the body is the documented error shape `{detail, code, request_id}`. */
 export function isErrorShape(body: string): boolean {
-  try {
-    const parsed = JSON.parse(body) as Record<string, unknown>
-    return (
-      (typeof parsed.detail === 'string' || Array.isArray(parsed.detail)) &&
-      typeof parsed.code === 'string' &&
-      /^[a-z_]+$/.test(parsed.code) &&
-      typeof parsed.request_id === 'string' &&
-      parsed.request_id.length > 0
-    )
-  } catch {
-    return false
-  }
+  const parsed = jsonObject(body)
+  return (
+    parsed !== null && (typeof parsed.detail === 'string' || Array.isArray(parsed.detail)) && isCode(parsed.code) && hasRequestId(parsed)
+  )
+}
+
+/** OpenAI's error shape, which the OpenAI-compatible routes answer (docs/llm-gateway.md), with infergate's request id. */
+export function isOpenAiErrorShape(body: string): boolean {
+  const parsed = jsonObject(body)
+  const error = parsed?.error as Record<string, unknown> | null | undefined
+  return (
+    parsed !== null &&
+    typeof error === 'object' &&
+    error !== null &&
+    typeof error.message === 'string' &&
+    typeof error.type === 'string' &&
+    isCode(error.code) &&
+    hasRequestId(parsed)
+  )
 }
