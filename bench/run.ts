@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs the benchmark scenarios on this machine, prints markdown tables and
  * writes `bench/results/latest.{md,json}` after each scenario (and `docs/benchmarks.md` with
- * `--write-docs`). A scenario that fails is reported as failed; the others still run.
+ * `--write-docs`: the whole file, or with `--only` just those scenarios' sections). A scenario that fails is reported as failed; the others still run.
  *
  *   npm run bench -- --only http-predict --duration 10 --rounds 3
  */
@@ -12,6 +12,7 @@ import { Command } from 'commander'
 import { PROJECT_ROOT, RESULTS_DIR } from './lib/paths.js'
 import type { ScenarioReport } from './lib/report.js'
 import { machineDescription } from './lib/report.js'
+import { replaceSections, section } from './lib/docs.js'
 import { runHttpPredict } from './scenarios/http-predict.js'
 import { runMicro } from './scenarios/micro.js'
 import { runLimiterChoice } from './scenarios/limiter-choice.js'
@@ -110,12 +111,24 @@ for (const id of selected) {
 }
 const markdown = writeResults(reports)
 console.log(`\n${markdown}\n`)
-if (options.writeDocs) {
-  fs.writeFileSync(path.join(PROJECT_ROOT, 'docs', 'benchmarks.md'), `${DOCS_HEADER}\n${markdown}\n`)
-  log('docs/benchmarks.md written')
-}
+if (options.writeDocs) writeDocs(reports, markdown)
 log(`results written to ${path.relative(process.cwd(), RESULTS_DIR)}/latest.{md,json}`)
 if (failed) process.exitCode = 1
+
+/**
+ * Every scenario: the whole file. Some (`--only`): only their sections are replaced, each saying
+ * when and how it was measured; the file's other sections keep their own run's figures.
+ */
+function writeDocs(done: ScenarioReport[], markdown: string): void {
+  const file = path.join(PROJECT_ROOT, 'docs', 'benchmarks.md')
+  if (!options.only) {
+    fs.writeFileSync(file, `${DOCS_HEADER}\n${markdown}\n`)
+  } else {
+    const measured = `Measured ${new Date().toISOString()} by \`npm run bench -- --only ${options.only} --write-docs\` on ${machineDescription()}; 1-minute load average before the run: ${loadBefore}. This section only: the others keep the date above.`
+    fs.writeFileSync(file, replaceSections(fs.readFileSync(file, 'utf8'), done, measured))
+  }
+  log('docs/benchmarks.md written')
+}
 
 /** Writes what has been measured so far; returns it as markdown. */
 function writeResults(done: ScenarioReport[]): string {
@@ -123,7 +136,7 @@ function writeResults(done: ScenarioReport[]): string {
   const when = new Date().toISOString()
   const markdown = [
     `Measured ${when} on ${machine}; 1-minute load average before the run: ${loadBefore}.`,
-    ...done.map((r) => `### ${r.title}\n\n${r.markdown}`),
+    ...done.map((r) => section(r)),
   ].join('\n\n')
   fs.mkdirSync(RESULTS_DIR, { recursive: true })
   const json = JSON.stringify({ when, machine, reports: done.map(({ id, title, data }) => ({ id, title, data })) }, null, 2)

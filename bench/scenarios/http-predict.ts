@@ -3,7 +3,8 @@
  * the same model and no security, (c) infergate's full /predict, (d) the FastAPI reference,
  * (e) infergate with its limits on Redis instead of in memory, (f) infergate with the audit log
  * off (`--no-audit`), so that c/f is what auditing costs, (g) the hand-made Node recipe peer
- * (Fastify + @fastify/rate-limit + a lexicon model). (b), (c) and (g) are also timed one request
+ * (Fastify + @fastify/rate-limit + a lexicon model), (h) infergate without its request log line
+ * (what the line costs, c − h). (b), (c) and (g) are also timed one request
  * at a time on one connection, for the latency the security layers add at low load.
  * Rounds are interleaved (a b c d, a b c d, ...) and the median of each is reported, so that
  * a noisy neighbour affects all targets alike.
@@ -84,6 +85,12 @@ export async function runHttpPredict(options: HttpBenchOptions): Promise<Scenari
     runs: [],
   })
   rows.push({ id: 'f', start: () => infergate({ args: ['--no-audit'], name: 'infergate /predict (full, audit log off)' }), runs: [] })
+  // Not a way to run infergate: it tells what the one log line per request costs (c − h).
+  rows.push({
+    id: 'h',
+    start: () => infergate({ args: ['--log-level', 'warn'], name: 'infergate /predict (full, request log line off)' }),
+    runs: [],
+  })
   const noRecipe = nodeRecipeUnavailable()
   if (noRecipe) options.log(`  g Node recipe: skipped: ${noRecipe}`)
   else rows.push({ id: 'g', start: nodeRecipe, runs: [], latency: [] })
@@ -151,6 +158,32 @@ function checkRow(check: Check): string[] {
   return [check.name, shown(check.value), `${check.bound === 'at least' ? '≥' : '≤'} ${shown(check.target)}`, met(check) ? 'yes' : 'NO']
 }
 
+/**
+ * Where the server CPU per request goes: bare Fastify + model (b), the audit log (c − f), the
+ * log line (c − h) and everything else the security layers do (auth, limits, headers, metrics,
+ * hooks: what is left of c − b), next to what the issue's CPU target (c ≤ 1.3 × b) leaves them.
+ * Differences of medians: a few µs of noise either way.
+ */
+function cpuBreakdown(byId: Record<string, Summary>): string {
+  const [b, c, f, h] = ['b', 'c', 'f', 'h'].map((id) => byId[id]?.cpuUsPerRequest)
+  if (b === undefined || c === undefined || f === undefined || h === undefined) return ''
+  const audit = c - f
+  const logLine = c - h
+  const rest = c - b - audit - logLine
+  const us = (v: number) => `${v.toFixed(0)} µs`
+  return markdownTable(
+    ['server CPU per request', 'µs', 'how'],
+    [
+      ['bare Fastify + model (b)', us(b), 'row b'],
+      ['the audit log', us(audit), 'c − f'],
+      ['the request log line', us(logLine), 'c − h'],
+      ['auth, limits, headers, metrics, hooks, route', us(rest), 'c − b − audit − log line'],
+      ['all security layers (c − b)', us(c - b), ''],
+      ['what the target c ≤ 1.3 × b leaves them', us(0.3 * b), '0.3 × b'],
+    ],
+  )
+}
+
 /** The latency the security layers add at one connection: infergate (c) minus bare Fastify (b). */
 function addedLatency(byId: Record<string, Summary>): string {
   const rows = ['b', 'c', 'g'].flatMap((id) => (byId[id]?.latency ? [byId[id]] : []))
@@ -192,7 +225,7 @@ function report(rows: Row[], options: HttpBenchOptions, skipped: string | undefi
     `${options.rounds} interleaved rounds of ${options.durationSec} s per server after a 1 s warm-up; ${options.connections} connections; autocannon on the same machine.`,
     'Request mix: `POST /predict?text=...` cycling through the first 32 SST-2 dev sentences.',
     "Server CPU µs/request: the server process's CPU time (every thread: HTTP, inference worker, audit worker) during the run over the requests answered, from /proc; less sensitive to a busy neighbour than req/s.",
-    'infergate runs as shipped (auth, rate limit with a 1e9/minute key limit that is checked but never reached, audit log on, one JSON log line per request to /dev/null); (f) is the same with `--no-audit`.',
+    'infergate runs as shipped (auth, rate limit with a 1e9/minute key limit that is checked but never reached, audit log on, one JSON log line per request to a file); (f) is the same with `--no-audit`, (h) with `--log-level warn` (no request line): they are there to show what the audit log and the log line cost, not as ways to run it.',
     skipped
       ? `(d) skipped: ${skipped}.`
       : `(d) ran as its README says: RATE_LIMIT_PER_MIN=${PEER_RATE_LIMIT} (its sliding log scans every timestamp of the last minute on each request), no access log.`,
@@ -205,7 +238,7 @@ function report(rows: Row[], options: HttpBenchOptions, skipped: string | undefi
     id: 'http-predict',
     title:
       'POST /predict: infergate against a bare server, bare Fastify, the FastAPI reference and the Node recipe; memory and Redis limiter; audit on and off',
-    markdown: `${table}\n\n${ratioTable}\n\n${addedLatency(byId)}\n\n${notes.map((n) => `- ${n}`).join('\n')}`,
+    markdown: `${table}\n\n${ratioTable}\n\n${cpuBreakdown(byId)}\n\n${addedLatency(byId)}\n\n${notes.map((n) => `- ${n}`).join('\n')}`,
     data: { results, checks: list },
   }
 }
