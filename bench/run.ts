@@ -80,16 +80,14 @@ const scenarios: Record<string, () => Promise<ScenarioReport>> = {
   'llm-stream': () => runLlmStream({ rounds: Number(options.rounds), log }),
 }
 
-const DOCS_HEADER =
-  `# Benchmarks
+const DOCS_HEADER = `# Benchmarks
 
 Produced by \`npm run bench -- --write-docs\` (every scenario) on the machine named below; the
 scenarios live in \`bench/scenarios/\`, one file each. Servers run as child processes on the
 same machine as the load generator (autocannon), rounds are interleaved and medians reported,
 so the **ratios** measured in one run are the figures to compare; absolute numbers depend on
-the machine and on what else ran on it. Where the time of a ` /
-  predict` goes, and why some targets are not met on
-this machine: [performance.md](performance.md).
+the machine and on what else ran on it. Where the time of a \`/predict\` goes, and why some
+targets are not met on this machine: [performance.md](performance.md).
 `
 
 // What else the machine was doing when the run started (a shared machine's noise shows here).
