@@ -171,7 +171,9 @@ function cpuBreakdown(byId: Record<string, Summary>): string {
   const logLine = c - h
   const rest = c - b - audit - logLine
   const us = (v: number) => `${v.toFixed(0)} µs`
-  return markdownTable(
+  const noisy =
+    rest < 0 ? "\n\n- The rest came out negative: this run's noise is larger than the split; measure again on a quieter machine." : ''
+  return `${markdownTable(
     ['server CPU per request', 'µs', 'how'],
     [
       ['bare Fastify + model (b)', us(b), 'row b'],
@@ -181,7 +183,7 @@ function cpuBreakdown(byId: Record<string, Summary>): string {
       ['all security layers (c − b)', us(c - b), ''],
       ['what the target c ≤ 1.3 × b leaves them', us(0.3 * b), '0.3 × b'],
     ],
-  )
+  )}${noisy}`
 }
 
 /** The latency the security layers add at one connection: infergate (c) minus bare Fastify (b). */
