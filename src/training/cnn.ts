@@ -32,6 +32,15 @@ export interface CnnHyperParameters {
   rootLearningRate: number
   /** Table rows start uniform in [-initScale, initScale). */
   initScale: number
+  /**
+   * Weight averaging over the phrase epochs (SWA / Polyak): from this share of the phrase
+   * batches on, a snapshot every `averageEvery` batches; the average replaces the weights before
+   * the sentence epochs. 0 or absent: off.
+   */
+  averageFrom?: number
+  averageEvery?: number
+  /** With averaging: the phrase learning rate stops decaying at this share of `learningRate` (SWA's constant rate). */
+  averageRateFloor?: number
 }
 
 /**
@@ -151,6 +160,36 @@ export class CnnModel {
       const size = dim * pretrained.dim
       this.projection = new Param(fillUniform(new Float32Array(2 * size), Math.sqrt(6 / (dim + pretrained.dim)), random))
     }
+  }
+
+  private averageSum: Float64Array[] | undefined
+  private averageCount = 0
+
+  private params(): Param[] {
+    return [this.table, this.filters, this.convBias, this.out, this.outBias, ...(this.projection ? [this.projection] : [])]
+  }
+
+  /** Adds the current weights to the running average. */
+  addToAverage(): void {
+    const params = this.params()
+    this.averageSum ??= params.map((p) => new Float64Array(p.value.length))
+    params.forEach((p, k) => {
+      const sum = this.averageSum![k]!
+      const value = p.value
+      for (let i = 0; i < value.length; i++) sum[i]! += value[i]!
+    })
+    this.averageCount += 1
+  }
+
+  /** Replaces the weights by their running average (if any snapshot was taken) and resets it. */
+  loadAverage(): void {
+    if (!this.averageSum || this.averageCount === 0) return
+    this.params().forEach((p, k) => {
+      const sum = this.averageSum![k]!
+      for (let i = 0; i < sum.length; i++) p.value[i] = sum[i]! / this.averageCount
+    })
+    this.averageSum = undefined
+    this.averageCount = 0
   }
 
   /** Zeroes the table rows no training example used, so unseen words and n-grams add nothing. */

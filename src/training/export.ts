@@ -107,17 +107,27 @@ function buildManifest(model: TrainedBuiltinModel, name: string, bytes: Uint8Arr
         output: 'linear to 2 logits, averaged over members',
       },
       bag: {
-        dim: model.bagHyperParameters.dim,
+        dim: model.bag.out.length / 2,
         textVector: 'sum of the word and bigram rows divided by the number of tokens',
         output: 'linear to 2 logits',
+        ...(model.stacking.linear !== undefined && {
+          linearColumn: 'the last column is an NB-LR member (one score per row, divided by the number of tokens), folded in at export',
+        }),
       },
       stacking: {
         ...model.stacking,
-        formula: 'logits = cnn * (average CNN logits) + bag * (bag logits); fitted on held-out training sentences (log-loss)',
+        formula:
+          model.stacking.linear === undefined
+            ? 'logits = cnn * (average CNN logits) + bag * (bag logits); fitted on held-out training sentences (log-loss)'
+            : 'margin = cnn * (average CNN margin) + bag * (bag margin) + linear * (NB-LR margin), the last folded into the bag; fitted on held-out training sentences (log-loss)',
       },
       tables: `${storage}${storage === 'int8' ? ' with one float32 scale per row' : ''}; only rows used in training are stored`,
     },
-    hyperParameters: { cnn: { ...hp }, bag: { ...model.bagHyperParameters } },
+    hyperParameters: {
+      cnn: { ...hp },
+      bag: { ...model.bagHyperParameters },
+      ...(model.linearHyperParameters && { linear: { ...model.linearHyperParameters } }),
+    },
     training: {
       data: model.data,
       seed: model.seed,

@@ -76,6 +76,8 @@ export function trainMember(job: MemberJob, onProgress: (p: MemberProgress) => v
   const [train, roots, heldOut] = [unpack(job.train), unpack(job.trainRoots), unpack(job.heldOut)]
   const totalBatches = hp.epochs * Math.ceil(train.length / hp.batchSize)
   let batchNo = 0
+  const averageStart = hp.averageFrom ? Math.max(1, Math.round(hp.averageFrom * totalBatches)) : 0
+  const averageEvery = Math.max(1, hp.averageEvery ?? 100)
   const runEpochs = (phase: MemberProgress['phase'], examples: EncodedExample[], epochs: number, rate: () => number): void => {
     for (let epoch = 1; epoch <= epochs; epoch++) {
       shuffleInPlace(examples, random)
@@ -83,12 +85,15 @@ export function trainMember(job: MemberJob, onProgress: (p: MemberProgress) => v
       for (let start = 0; start < examples.length; start += hp.batchSize) {
         loss += model.trainBatch(examples.slice(start, start + hp.batchSize), rowsOf, rate())
         batchNo += 1
+        if (phase === 'phrases' && averageStart > 0 && batchNo >= averageStart && (batchNo - averageStart) % averageEvery === 0)
+          model.addToAverage()
       }
       const heldOutAccuracy = heldOut.length === 0 ? NaN : accuracy(model.predict(heldOut, rowsOf), heldOut)
       onProgress({ member: job.member, phase, epoch, epochs, meanLoss: loss / examples.length, heldOutAccuracy })
     }
   }
-  runEpochs('phrases', train, hp.epochs, () => hp.learningRate * (1 - batchNo / totalBatches))
+  runEpochs('phrases', train, hp.epochs, () => hp.learningRate * Math.max(1 - batchNo / totalBatches, hp.averageRateFloor ?? 0))
+  model.loadAverage()
   runEpochs('sentences', roots, hp.rootEpochs, () => hp.learningRate * hp.rootLearningRate)
   model.zeroUntrainedRows()
   return { member: job.member, weights: model.weights(), heldOutLogits: model.predict(heldOut, rowsOf) }

@@ -5,7 +5,8 @@
  * `members` CNNs (`cnn.ts`; seeds `seed`, `seed + 1`, ...; even members read word + sub-word
  * rows, odd ones word rows alone, for diversity) in worker threads, and meanwhile the bag-of-
  * n-grams model (`bag.ts`) on the main thread; then fit on the held-out sentences how much the
- * CNNs' average and the bag count (`calibration.ts`). Same input + seed => same weights on one
+ * CNNs' average and the bag count (`calibration.ts`) and, when asked (`linear`), an NB-LR member
+ * (`linear.ts`, folded into the bag). Same input + seed => same weights on one
  * machine, whatever the number of threads.
  */
 import { createHash } from 'node:crypto'
@@ -15,6 +16,7 @@ import path from 'node:path'
 import { parseLabelledTsv } from './dataset.js'
 import { bagLogits, trainBag, type BagExample, type BagHyperParameters, type BagWeights } from './bag.js'
 import { fitStackingWeights, marginsOf, stackedLogLoss } from './calibration.js'
+import { appendLinearColumn, DEFAULT_LINEAR_HYPER_PARAMETERS, linearMargins, trainLinear, type LinearHyperParameters } from './linear.js'
 import type { CnnHyperParameters, CnnWeights, EncodedExample } from './cnn.js'
 import {
   bigramRow,
@@ -27,7 +29,7 @@ import {
   type FeatureSpec,
   type Vocabulary,
 } from '../models/builtin/features.js'
-import { DEFAULT_NEGATION } from '../models/builtin/negation.js'
+import { DEFAULT_NEGATION, type NegationSpec } from '../models/builtin/negation.js'
 import { DEFAULT_TOP_WORDS, DEFAULT_VECTORS, loadPretrainedVectors, selectVocabulary } from './pretrained.js'
 import { splitBySentence } from './split.js'
 import { tokenize } from '../models/builtin/tokenizer.js'
@@ -75,8 +77,10 @@ export interface BuiltinTrainOptions {
   vectors?: string | false
   /** Most frequent words of the vectors kept besides the training tokens (default 50,000). */
   topWords?: number
-  /** Mark negation scopes (default true). */
-  negation?: boolean
+  /** Mark negation scopes (default true; an object overrides parts of the rule, e.g. `{ window: 3 }`). */
+  negation?: boolean | Partial<NegationSpec>
+  /** Stack an NB-LR member (`linear.ts`) too, folded into the bag at export (default false). */
+  linear?: boolean | Partial<LinearHyperParameters>
   /** Which rows members read: `alternate` (default: even members all rows, odd ones word rows only) or `all`. */
   memberRows?: 'alternate' | 'all'
   /** Threads (default: one per core); 1 trains everything on the calling thread. */
@@ -91,8 +95,10 @@ export interface TrainedBuiltinModel {
   bagHyperParameters: BagHyperParameters
   members: CnnWeights[]
   bag: BagWeights
-  /** Final margin = cnn * (average CNN margin) + bag * (bag margin). */
-  stacking: { cnn: number; bag: number }
+  /** Final margin = cnn * (average CNN margin) + bag * (bag margin) [+ linear * (NB-LR margin), folded into `bag`]. */
+  stacking: { cnn: number; bag: number; linear?: number }
+  /** The NB-LR member's hyper-parameters, if one was stacked (its weights are the bag's last column). */
+  linearHyperParameters?: LinearHyperParameters
   /** The pretrained vocabulary (line i = pretrained row i), empty without vectors. */
   vocabulary: string[]
   /** Where the vectors came from and how many were kept. */
@@ -101,7 +107,7 @@ export interface TrainedBuiltinModel {
   heldOutFraction: number
   data: { file: string; sha256: string; phrases: number; trainPhrases: number; heldOutSentences: number }
   /** Accuracies and log-loss on the held-out sentences (float32 weights, before export). */
-  heldOut: { accuracy: number; logLoss: number; cnnAccuracy: number; bagAccuracy: number }
+  heldOut: { accuracy: number; logLoss: number; cnnAccuracy: number; bagAccuracy: number; linearAccuracy?: number }
   startedAt: string
   durationMs: number
 }
@@ -117,7 +123,8 @@ export async function trainBuiltinModel(options: BuiltinTrainOptions): Promise<T
   const hp = { ...DEFAULT_HYPER_PARAMETERS, ...options.hyperParameters }
   const bagHp = { ...DEFAULT_BAG_HYPER_PARAMETERS, ...options.bagHyperParameters }
   const features: FeatureSpec = { ...DEFAULT_FEATURES, ...options.features }
-  if (options.negation !== false) features.negation = DEFAULT_NEGATION
+  if (options.negation !== false)
+    features.negation = { ...DEFAULT_NEGATION, ...(typeof options.negation === 'object' ? options.negation : {}) }
   const bytes = await readFile(options.trainFile)
   const mark = tokenMarker(features)
   const raw = parseLabelledTsv(bytes.toString('utf8'), options.trainFile).map((e) => ({ label: e.label, tokens: tokenize(e.text) }))
@@ -165,15 +172,19 @@ export async function trainBuiltinModel(options: BuiltinTrainOptions): Promise<T
   const labels = heldOut.map((e) => e.label)
   const cnnMargins = averageMargins(results.map((r) => marginsOf(r.heldOutLogits)))
   const bagMargins = marginsOf(bagLogits(bag, bagExamples(split.heldOut, features)))
-  const [cnnWeight, bagWeight] = heldOut.length > 0 ? fitStackingWeights([cnnMargins, bagMargins], labels) : [1, 0]
-  const weights = [cnnWeight!, bagWeight!]
+  const linearHp = options.linear ? { ...DEFAULT_LINEAR_HYPER_PARAMETERS, ...(options.linear === true ? {} : options.linear) } : undefined
+  const linear = linearHp ? trainLinear(bagExamples(split.train, features), padRow(features), linearHp, seed + 2000) : undefined
+  const margins = linear ? [cnnMargins, bagMargins, linearMargins(linear, bagExamples(split.heldOut, features))] : [cnnMargins, bagMargins]
+  const weights = heldOut.length > 0 ? fitStackingWeights(margins, labels) : margins.map((_, k) => (k === 0 ? 1 : 0))
+  const [cnnWeight, bagWeight, linearWeight] = weights
   return {
     features,
     hyperParameters: hp,
     bagHyperParameters: bagHp,
+    ...(linearHp ? { linearHyperParameters: linearHp } : {}),
     members: results.map((r) => r.weights),
-    bag,
-    stacking: { cnn: cnnWeight!, bag: bagWeight! },
+    bag: linear ? appendLinearColumn(bag, linear, bagWeight!, linearWeight!) : bag,
+    stacking: { cnn: cnnWeight!, bag: bagWeight!, ...(linear ? { linear: linearWeight! } : {}) },
     vocabulary: pretrained?.words ?? [],
     pretrained: pretrained ? { source: pretrained.source, dim: pretrained.dim, words: pretrained.words.length, topWords } : null,
     seed,
@@ -186,10 +197,11 @@ export async function trainBuiltinModel(options: BuiltinTrainOptions): Promise<T
       heldOutSentences: heldOut.length,
     },
     heldOut: {
-      accuracy: accuracy([cnnMargins, bagMargins], weights, labels),
-      logLoss: stackedLogLoss([cnnMargins, bagMargins], weights, labels),
+      accuracy: accuracy(margins, weights, labels),
+      logLoss: stackedLogLoss(margins, weights, labels),
       cnnAccuracy: accuracy([cnnMargins], [1], labels),
       bagAccuracy: accuracy([bagMargins], [1], labels),
+      ...(margins[2] ? { linearAccuracy: accuracy([margins[2]], [1], labels) } : {}),
     },
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,

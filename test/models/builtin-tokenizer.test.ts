@@ -123,6 +123,16 @@ test('negation scopes: a cue opens one up to the end of the clause; a second cue
   assert.ok(tokenize('NOT_BAD NOT_good').every((token) => !token.startsWith(DEFAULT_NEGATION.marker)))
 })
 
+test('negation window: a scope marks at most `window` tokens; without one it runs to the clause end', () => {
+  const marker = new NegationMarker({ ...DEFAULT_NEGATION, window: 2 })
+  const mark = (text: string): string => marker.mark(tokenize(text)).join(' ')
+  assert.equal(mark('not bad at all'), 'not NOT_bad NOT_at all')
+  assert.equal(mark('not really good , not really'), 'not NOT_really NOT_good , not NOT_really')
+  assert.equal(mark('no fun and no charm at all'), 'no NOT_fun NOT_and no NOT_charm NOT_at all', 'a new cue opens a new window')
+  assert.equal(mark('not without charm'), 'not without charm', 'double negation')
+  assert.equal(new NegationMarker(DEFAULT_NEGATION).mark(tokenize('not bad at all')).join(' '), 'not NOT_bad NOT_at NOT_all')
+})
+
 test('the tokenizer spec lists every regex step for the manifest', () => {
   const spec = tokenizerSpec()
   const steps = spec.steps as { name: string; pattern: string; flags: string }[]

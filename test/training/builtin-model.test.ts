@@ -131,6 +131,41 @@ test('the ONNX graph computes what the weights say (float32 tables: to 1e-4 of t
   }
 })
 
+test('the variants of docs/model.md (NB-LR member, negation window, weight averaging) export, serve and match their weights', async () => {
+  const model = await trainBuiltinModel({
+    ...TINY,
+    trainFile: path.join(work, 'train.tsv'),
+    threads: 1,
+    linear: true,
+    negation: { window: 2 },
+    hyperParameters: { ...TINY.hyperParameters, averageFrom: 0.5, averageEvery: 2, averageRateFloor: 0.3 },
+  })
+  assert.equal(model.features.negation?.window, 2)
+  assert.equal(typeof model.stacking.linear, 'number')
+  assert.equal(model.bag.out.length / 2, TINY.bagHyperParameters!.dim! + 1, 'the NB-LR member is one more bag column')
+  const texts = ['A great film.', 'not boring at all', 'the plot is not funny at all .', 'x', '']
+  const session = await ort.InferenceSession.create(buildOnnxModel(model, 'float32'))
+  const { data, dims } = new Featurizer(model.features, toVocabulary(model.vocabulary)).batch(texts.map(tokenize))
+  const logits = (await session.run({ features: new ort.Tensor('int64', data, dims) })).logits!.data as Float32Array
+  await session.release()
+  texts.forEach((text, i) => {
+    const expected = referenceLogits(model, text)
+    for (const c of [0, 1]) assert.ok(Math.abs(logits[i * 2 + c]! - expected[c]!) < 1e-4 * Math.max(1, Math.abs(expected[c]!)), text)
+  })
+  const dir = path.join(work, 'variants')
+  const manifest = await exportBuiltinModel(model, { outDir: dir })
+  assert.equal(manifest.features.negation?.window, 2)
+  assert.ok('linear' in manifest.hyperParameters)
+  const classifier = await loadBuiltinModel(dir)
+  try {
+    const [good, bad] = await classifier.classifyBatch(['A great film.', 'What a boring plot!'])
+    assert.equal(good!.label, 'positive')
+    assert.equal(bad!.label, 'negative')
+  } finally {
+    await classifier.close()
+  }
+})
+
 test('padding changes nothing: each text gets bit-identical probabilities alone and in any batch', async (t) => {
   const file = path.join(COMMITTED, 'model.onnx')
   if (

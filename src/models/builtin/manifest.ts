@@ -76,6 +76,8 @@ export function validateManifest(value: unknown, file: string): BuiltinManifest 
   if (words > 0 && (typeof m.vocabulary?.file !== 'string' || m.vocabulary.words !== words)) {
     fail(`"vocabulary" must name the file of the ${words} pretrained words`)
   }
+  const window = f.negation?.window
+  if (window !== undefined && (!Number.isInteger(window) || window < 1)) fail('"features.negation.window" must be a positive integer')
   if (f.hash !== 'fnv1a-32') fail(`"features.hash" must be "fnv1a-32", got ${JSON.stringify(f.hash)}`)
   if (typeof m.onnx !== 'object' || m.onnx === null || !Array.isArray(m.onnx.inputs) || !Array.isArray(m.onnx.outputs)) {
     fail('"onnx" must describe the model inputs and outputs')

@@ -8,7 +8,9 @@
  *
  * The rule, stored in the manifest (`features.negation`): a cue flips the state (a second cue in
  * the same clause undoes the first: "not without charm"); a clause end (punctuation, or a
- * contrast word such as "but") resets it. Cues and clause ends themselves are never marked.
+ * contrast word such as "but") resets it. Cues and clause ends themselves are never marked. An
+ * optional `window` ends a scope after that many marked tokens (a variant in docs/model.md; the
+ * shipped model has none).
  */
 
 /** How negation scopes are found; absent in a manifest = no marking (models trained before it). */
@@ -19,6 +21,8 @@ export interface NegationSpec {
   cues: string[]
   /** Tokens that end a clause, closing any scope. */
   clauseEnds: string[]
+  /** At most this many tokens are marked after a cue (absent: up to the clause end). */
+  window?: number
 }
 
 /** The rule the built-in model is trained with. */
@@ -33,16 +37,19 @@ export class NegationMarker {
   private readonly cues: ReadonlySet<string>
   private readonly clauseEnds: ReadonlySet<string>
   readonly marker: string
+  private readonly window: number
 
   constructor(spec: NegationSpec) {
     this.cues = new Set(spec.cues)
     this.clauseEnds = new Set(spec.clauseEnds)
     this.marker = spec.marker
+    this.window = spec.window ?? Infinity
   }
 
   /** `tokens` with every token inside a negation scope prefixed by the marker (a new array). */
   mark(tokens: readonly string[]): string[] {
     let negated = false
+    let marked = 0
     return tokens.map((token) => {
       if (this.clauseEnds.has(token)) {
         negated = false
@@ -50,9 +57,13 @@ export class NegationMarker {
       }
       if (this.cues.has(token)) {
         negated = !negated
+        marked = 0
         return token
       }
-      return negated ? this.marker + token : token
+      if (!negated) return token
+      marked += 1
+      if (marked >= this.window) negated = false
+      return this.marker + token
     })
   }
 
