@@ -205,7 +205,7 @@ function registerShow(keys: Command): void {
         const key = await service.getWithLimits(id)
         if (!key) return undefined
         const counts = await countsByKeySince(db.kysely, now - DAY_MS, [id])
-        return { record: key.record, ownerLimits: key.ownerLimits, usage: lastDay(now, counts.values()) }
+        return { record: key.record, ownerLimits: key.principal.ownerLimits, usage: lastDay(now, counts.values()) }
       })
       if (!found) throw refusalError(id, 'not_found')
       if (options.json === true) {

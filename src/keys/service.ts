@@ -76,7 +76,8 @@ export interface CreatedKey {
 /** A key, its owner's shared limits, and the limit groups its requests are counted against. */
 export interface KeyWithLimits {
   record: ApiKeyRecord
-  ownerLimits: readonly LimitRule[] | null
+  /** The key as a request of it would be counted (for its token limits: `llm/budget.ts`). */
+  principal: Principal
   groups: readonly LimitGroup[]
 }
 
@@ -351,7 +352,7 @@ export class KeyService {
     const record = await this.store.findById(id)
     if (!record) return undefined
     const principal = await this.principalOf(record)
-    return { record, ownerLimits: principal.ownerLimits, groups: this.limitGroups(principal) }
+    return { record, principal, groups: this.limitGroups(principal) }
   }
 
   /**

@@ -126,6 +126,9 @@ export const CreatedKeyObject = Type.Object({
 
 export const LimitStateView = Type.Object({
   subject: Type.Union([Type.Literal('key'), Type.Literal('owner')]),
+  unit: Type.Union([Type.Literal('requests'), Type.Literal('tokens')], {
+    description: 'What the rule counts: requests, or LLM tokens (`tokens-…` rules, `--llm-limit`, `--llm-owner-limit`)',
+  }),
   name: Type.String(),
   limit: Type.Integer(),
   window: Type.String(),

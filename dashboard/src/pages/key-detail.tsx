@@ -74,6 +74,7 @@ function LimitStateTable({ detail }: { detail: KeyDetail }) {
       <TableHead
         columns={[
           'Subject',
+          'Counts',
           'Window',
           { label: 'Limit', numeric: true },
           { label: 'Remaining', numeric: true },
@@ -84,6 +85,7 @@ function LimitStateTable({ detail }: { detail: KeyDetail }) {
         {states.map((state, index) => (
           <tr key={index}>
             <td>{state.subject}</td>
+            <td>{state.unit}</td>
             <td>{state.window}</td>
             <td class="num">{state.limit}</td>
             <td class="num">{state.remaining}</td>
