@@ -20,6 +20,7 @@ import type { Clock } from './lib/clock.js'
 import { systemClock } from './lib/clock.js'
 import { AppMetrics } from './metrics/registry.js'
 import { LlmRegistry } from './llm/upstream.js'
+import { TokenCredits } from './llm/token-credits.js'
 import { TokenBudget } from './llm/budget.js'
 import { loadModels } from './models/load-all.js'
 import type { ModelRegistry } from './models/registry.js'
@@ -65,6 +66,8 @@ export interface AppServices {
   readonly llms: LlmRegistry
   /** Token limits of the LLM routes (`--llm-limit`, `--llm-owner-limit`). */
   readonly tokens: TokenBudget
+  /** Credit balances in tokens, taken by the LLM routes. */
+  readonly tokenCredits: TokenCredits
   /** Closes what the services opened, in order. */
   readonly close: () => Promise<void>
 }
@@ -141,17 +144,25 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     connected: limiterConnected,
     close: closeLimiter,
   } = buildLimiter({ config, log, clock, clockInjected: overrides.clock !== undefined })
+  const credits = new CreditStore(db)
+  const onBalances = creditAlerts({
+    events: webhookEvents,
+    lowFraction: config.creditsLowFraction,
+    onError: (error) => log.warn({ err: error }, 'a credits webhook event could not be recorded'),
+  })
   const meter = new Meter({
     limiter,
     keys,
-    credits: new CreditStore(db),
+    credits,
     clock,
     onRefundError: (error) => log.warn({ err: error }, 'a refund could not be made; the key stays charged'),
-    onBalances: creditAlerts({
-      events: webhookEvents,
-      lowFraction: config.creditsLowFraction,
-      onError: (error) => log.warn({ err: error }, 'a credits webhook event could not be recorded'),
-    }),
+    onBalances,
+  })
+  const tokenCredits = new TokenCredits({
+    credits,
+    clock,
+    onBalances,
+    onRefundError: (error) => log.warn({ err: error }, 'a token credit refund could not be made; the key stays charged'),
   })
   const tokens = new TokenBudget({
     limiter,
@@ -204,6 +215,7 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     webhooks: dispatcher,
     llms,
     tokens,
+    tokenCredits,
     close,
   }
 }

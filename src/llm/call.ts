@@ -1,7 +1,7 @@
 /**
  * One LLM request through infergate, after authentication and the request limits: reserve its
- * tokens, call the upstream, relay the answer (whole, or as a stream), and settle the tokens to
- * the reported usage. Refused or failed work costs nothing: the tokens and the request's unit
+ * tokens (on the token limits, then on the token credit balances), call the upstream, relay the
+ * answer (whole, or as a stream), and settle the tokens to the reported usage. Refused or failed work costs nothing: the tokens and the request's unit
  * go back when the upstream is not reached or refuses.
  */
 import { Readable } from 'node:stream'
@@ -9,10 +9,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
 import { AppError, ErrorCode } from '../errors.js'
 import { requirePrincipal } from '../http/ledger.js'
-import type { Meter } from '../accounting/meter.js'
+import type { Meter, QuotaRefusal } from '../accounting/meter.js'
+import { quotaHeaders } from '../accounting/meter.js'
+import type { Clock } from '../lib/clock.js'
 import { ceilSeconds } from '../ratelimit/limiter.js'
 import type { Reservation, TokenBudget } from './budget.js'
-import { setLlmLimitHeaders } from './headers.js'
+import type { TokenCredits } from './token-credits.js'
+import { setLlmLimitHeaders, setTokenCreditHeaders } from './headers.js'
 import type { RelayState } from './relay.js'
 import { relayEvents } from './relay.js'
 import type { LlmEndpoint, LlmUpstream } from './upstream.js'
@@ -37,7 +40,23 @@ export interface LlmCall {
 
 export interface CallDependencies {
   tokens: TokenBudget
+  tokenCredits: TokenCredits
   meter: Meter
+  clock: Clock
+}
+
+/**
+ * A token balance too low for the reservation: 429 `quota_exhausted` (OpenAI's type
+ * `insufficient_quota`, as OpenAI answers an exhausted quota), with the headers of every
+ * credits refusal (`Retry-After` to the refill, `x-should-retry: false`).
+ */
+function creditsRefused(refusal: QuotaRefusal, reserved: number, now: number): AppError {
+  const whose = refusal.subject.kind === 'key' ? "This key's" : "This key's owner's"
+  return new AppError(
+    ErrorCode.QuotaExhausted,
+    `${whose} token credits cannot cover this request's ${reserved} tokens (prompt + max_tokens); lower max_tokens or wait for the refill`,
+    { headers: quotaHeaders(refusal, now) },
+  )
 }
 
 function tokensRefused(reservation: Reservation): AppError {
@@ -86,21 +105,31 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
   const principal = requirePrincipal(request)
   const ledger = request.ledger
   ledger.work = { model: call.upstream.spec.name, texts: call.items, chars: 0 }
-  const reservation = await deps.tokens.reserve(principal, call.promptTokens + call.completionTokens)
+  const reserved = call.promptTokens + call.completionTokens
+  const reservation = await deps.tokens.reserve(principal, reserved)
   setLlmLimitHeaders(reply, ledger.charge?.decision ?? null, reservation.decision)
-  const giveBack = async () => {
-    await deps.tokens.settle(reservation, 0)
-    if (ledger.charge) deps.meter.refund(ledger.charge)
-    ledger.tokens = null
-  }
   if (!reservation.decision.allowed) {
     if (ledger.charge) deps.meter.refund(ledger.charge)
     throw tokensRefused(reservation)
   }
+  const held = await deps.tokenCredits.hold(principal, reserved)
+  if (!held.ok) {
+    await deps.tokens.settle(reservation, 0)
+    if (ledger.charge) deps.meter.refund(ledger.charge)
+    throw creditsRefused(held.refusal, reserved, deps.clock.now())
+  }
+  const { hold } = held
+  setTokenCreditHeaders(reply, held.states, deps.clock.now())
+  const giveBack = async () => {
+    await Promise.all([deps.tokens.settle(reservation, 0), deps.tokenCredits.settle(hold, 0)])
+    if (ledger.charge) deps.meter.refund(ledger.charge)
+    ledger.tokens = null
+  }
   // Until the upstream says otherwise, the request is accounted its whole reservation.
   ledger.tokens = { in: call.promptTokens, out: call.completionTokens }
   const settle = async (usage: Usage | null) => {
-    await deps.tokens.settle(reservation, usage === null ? null : usageTotal(usage))
+    const used = usage === null ? null : usageTotal(usage)
+    await Promise.all([deps.tokens.settle(reservation, used), deps.tokenCredits.settle(hold, used)])
     if (usage) ledger.tokens = { in: usage.promptTokens, out: usage.completionTokens }
   }
 
