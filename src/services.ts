@@ -20,6 +20,7 @@ import type { Clock } from './lib/clock.js'
 import { systemClock } from './lib/clock.js'
 import { AppMetrics } from './metrics/registry.js'
 import { LlmRegistry } from './llm/upstream.js'
+import { UpstreamMetrics } from './models/remote/metrics.js'
 import { TokenCredits } from './llm/token-credits.js'
 import { TokenBudget } from './llm/budget.js'
 import { loadModels } from './models/load-all.js'
@@ -84,16 +85,23 @@ export interface ServiceOverrides {
 export async function createServices(config: Config, log: Logger, overrides: ServiceOverrides = {}): Promise<AppServices> {
   const clock = overrides.clock ?? systemClock
   const metrics = new AppMetrics()
+  // One set of upstream metrics for the remote models' servers and the LLM servers (`--llm`).
+  const upstreamMetrics = new UpstreamMetrics(metrics.registry)
   const models = await loadModels(config, {
     ...(overrides.models ? { lent: overrides.models } : {}),
     observe: (name) => metrics.batchObserver(name),
-    metrics: metrics.registry,
+    metrics: upstreamMetrics,
     log,
     ...(overrides.env && { env: overrides.env }),
   })
   let llms: LlmRegistry
   try {
-    llms = await LlmRegistry.create(config.llms, { timeoutMs: config.llmTimeoutMs, ...(overrides.env && { env: overrides.env }) })
+    llms = await LlmRegistry.create(config.llms, {
+      timeoutMs: config.llmTimeoutMs,
+      metrics: upstreamMetrics,
+      log,
+      ...(overrides.env && { env: overrides.env }),
+    })
   } catch (error) {
     await models.close()
     metrics.close()

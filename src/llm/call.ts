@@ -138,20 +138,28 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
     if (!reply.raw.writableFinished) abort.abort()
   }
   reply.raw.once('close', onClose)
+  // The upstream's breaker hears how each call went; a client that left says nothing about the server.
+  const { health } = call.upstream
+  const started = performance.now()
   let response: Dispatcher.ResponseData
   try {
     response = await call.upstream.call(call.endpoint, call.body, abort.signal)
   } catch (error) {
     reply.raw.off('close', onClose)
     await giveBack()
-    throw abort.signal.aborted ? new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection') : callFailure(error)
+    if (abort.signal.aborted) throw new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection')
+    const failure = callFailure(error)
+    health.failed(failure.code === ErrorCode.UpstreamTimeout ? 'timeout' : 'unreachable')
+    throw failure
   }
   if (response.statusCode >= 400) {
     reply.raw.off('close', onClose)
+    health.failed('status', response.statusCode)
     const message = await upstreamMessage(response)
     await giveBack()
     throw upstreamRefusal(response.statusCode, message)
   }
+  health.succeeded((performance.now() - started) / 1000)
   if (!call.stream) {
     try {
       const answer = (await response.body.json()) as { usage?: unknown }
@@ -161,6 +169,7 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
       // The answer broke off or is not JSON: the upstream did the work, so the reservation stays.
       await settle(null)
       if (abort.signal.aborted) throw new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection')
+      health.failed(error instanceof SyntaxError ? 'invalid_answer' : 'dropped')
       throw error instanceof SyntaxError
         ? new AppError(ErrorCode.UpstreamError, 'The model server answered something unusable')
         : callFailure(error)
@@ -172,6 +181,8 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
   async function* relay(): AsyncGenerator<string> {
     try {
       yield* relayEvents(response.body, call.clientWantsUsage, state)
+      // Ended without [DONE] while the client was still there: the server broke off.
+      if (state.failed && !abort.signal.aborted) health.failed('dropped')
     } finally {
       reply.raw.off('close', onClose)
       // The client left (or the relay ended early): stop the upstream's generation now.

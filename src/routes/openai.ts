@@ -105,7 +105,10 @@ const errors = {
       'Over a request or token limit (`rate_limited`), with Retry-After; or a credit balance (requests or tokens) too low (`quota_exhausted`, type `insufficient_quota`, with `x-should-retry: false`)',
   },
   502: { ...ErrorResponse, description: 'The model server failed (`upstream_error`)' },
-  503: { ...ErrorResponse, description: 'The model server cannot be reached or is busy (`upstream_unavailable`)' },
+  503: {
+    ...ErrorResponse,
+    description: 'The model server cannot be reached, is busy, or its circuit breaker is open (`upstream_unavailable`, with Retry-After)',
+  },
   504: { ...ErrorResponse, description: 'The model server did not answer in time (`upstream_timeout`)' },
 }
 
@@ -118,7 +121,8 @@ export default async function openAiRoutes(fastify: FastifyInstance, options: Op
     openai: true,
     scope: 'predict' as const,
     cost: (request: FastifyRequest) => {
-      upstreamOf(llms, request)
+      // A server whose breaker is open is refused here, before any charge, without a call.
+      upstreamOf(llms, request).health.check()
       return 1
     },
   }
