@@ -136,6 +136,8 @@ describe('credits: charging', () => {
     assert.deepEqual(tooMany.json<Json>().detail, 'Usage quota exhausted.')
     assert.equal(tooMany.json().code, 'quota_exhausted')
     assert.equal(tooMany.headers['retry-after'], undefined)
+    // The OpenAI SDKs obey this instead of retrying every 429 (after a Retry-After of any length).
+    assert.equal(tooMany.headers['x-should-retry'], 'false')
     assert.equal(await stored('api_keys', id), 1, 'a refused request takes nothing')
     assert.equal((await predict(key, ['one'])).statusCode, 200)
     assert.equal((await predict(key, ['one'])).statusCode, 429)

@@ -76,22 +76,22 @@ function LimitStateTable({ detail }: { detail: KeyDetail }) {
       <TableHead
         columns={[
           'Subject',
-          'Counts',
           'Window',
           { label: 'Limit', numeric: true },
           { label: 'Remaining', numeric: true },
           { label: 'Resets in', numeric: true },
+          'Counts',
         ]}
       />
       <tbody>
         {states.map((state, index) => (
           <tr key={index}>
             <td>{state.subject}</td>
-            <td>{state.unit}</td>
             <td>{state.window}</td>
             <td class="num">{state.limit}</td>
             <td class="num">{state.remaining}</td>
             <td class="num">{state.reset_seconds} s</td>
+            <td>{state.unit}</td>
           </tr>
         ))}
       </tbody>
