@@ -1,8 +1,9 @@
 /**
  * One LLM request through infergate, after authentication and the request limits: reserve its
  * tokens (on the token limits, then on the token credit balances), call the upstream, relay the
- * answer (whole, or as a stream), and settle the tokens to the reported usage. Refused or failed work costs nothing: the tokens and the request's unit
- * go back when the upstream is not reached or refuses.
+ * answer (whole, or as a stream), and settle the tokens to the reported usage. Refused or failed
+ * work costs nothing: the tokens and the request's unit go back when the upstream is not reached
+ * or refuses. The upstream's circuit breaker (`health.ts`) hears how each call went.
  */
 import { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
