@@ -271,7 +271,7 @@ export const settings = {
   llms: {
     flag: 'llm',
     description:
-      'serve an OpenAI-compatible LLM server (vLLM, llama.cpp, Ollama, TGI) as NAME on /v1/chat/completions, /v1/completions and /v1/embeddings (repeatable): NAME=URL[?model=UPSTREAM_MODEL&auth-header=H&auth-env=VAR&tokenizer=bytes|cl100k_base|o200k_base] (docs/llm-gateway.md)',
+      'serve an OpenAI-compatible LLM server (vLLM, llama.cpp, Ollama, TGI) as NAME on /v1/chat/completions, /v1/completions and /v1/embeddings (repeatable): NAME=URL[?model=UPSTREAM_MODEL&auth-header=H&auth-env=VAR&tokenizer=bytes|cl100k_base|o200k_base&breaker-failures=N&breaker-cooldown=MS] (docs/llm-gateway.md)',
     default: [] as LlmSpec[],
     shown: '(none)',
     placeholder: 'name=url',

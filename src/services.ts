@@ -20,6 +20,8 @@ import type { Clock } from './lib/clock.js'
 import { systemClock } from './lib/clock.js'
 import { AppMetrics } from './metrics/registry.js'
 import { LlmRegistry } from './llm/upstream.js'
+import { UpstreamMetrics } from './models/remote/metrics.js'
+import { TokenCredits } from './llm/token-credits.js'
 import { TokenBudget } from './llm/budget.js'
 import { loadModels } from './models/load-all.js'
 import type { ModelRegistry } from './models/registry.js'
@@ -65,6 +67,8 @@ export interface AppServices {
   readonly llms: LlmRegistry
   /** Token limits of the LLM routes (`--llm-limit`, `--llm-owner-limit`). */
   readonly tokens: TokenBudget
+  /** Credit balances in tokens, taken by the LLM routes. */
+  readonly tokenCredits: TokenCredits
   /** Closes what the services opened, in order. */
   readonly close: () => Promise<void>
 }
@@ -81,16 +85,23 @@ export interface ServiceOverrides {
 export async function createServices(config: Config, log: Logger, overrides: ServiceOverrides = {}): Promise<AppServices> {
   const clock = overrides.clock ?? systemClock
   const metrics = new AppMetrics()
+  // One set of upstream metrics for the remote models' servers and the LLM servers (`--llm`).
+  const upstreamMetrics = new UpstreamMetrics(metrics.registry)
   const models = await loadModels(config, {
     ...(overrides.models ? { lent: overrides.models } : {}),
     observe: (name) => metrics.batchObserver(name),
-    metrics: metrics.registry,
+    metrics: upstreamMetrics,
     log,
     ...(overrides.env && { env: overrides.env }),
   })
   let llms: LlmRegistry
   try {
-    llms = await LlmRegistry.create(config.llms, { timeoutMs: config.llmTimeoutMs, ...(overrides.env && { env: overrides.env }) })
+    llms = await LlmRegistry.create(config.llms, {
+      timeoutMs: config.llmTimeoutMs,
+      metrics: upstreamMetrics,
+      log,
+      ...(overrides.env && { env: overrides.env }),
+    })
   } catch (error) {
     await models.close()
     metrics.close()
@@ -141,17 +152,25 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     connected: limiterConnected,
     close: closeLimiter,
   } = buildLimiter({ config, log, clock, clockInjected: overrides.clock !== undefined })
+  const credits = new CreditStore(db)
+  const onBalances = creditAlerts({
+    events: webhookEvents,
+    lowFraction: config.creditsLowFraction,
+    onError: (error) => log.warn({ err: error }, 'a credits webhook event could not be recorded'),
+  })
   const meter = new Meter({
     limiter,
     keys,
-    credits: new CreditStore(db),
+    credits,
     clock,
     onRefundError: (error) => log.warn({ err: error }, 'a refund could not be made; the key stays charged'),
-    onBalances: creditAlerts({
-      events: webhookEvents,
-      lowFraction: config.creditsLowFraction,
-      onError: (error) => log.warn({ err: error }, 'a credits webhook event could not be recorded'),
-    }),
+    onBalances,
+  })
+  const tokenCredits = new TokenCredits({
+    credits,
+    clock,
+    onBalances,
+    onRefundError: (error) => log.warn({ err: error }, 'a token credit refund could not be made; the key stays charged'),
   })
   const tokens = new TokenBudget({
     limiter,
@@ -204,6 +223,7 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
     webhooks: dispatcher,
     llms,
     tokens,
+    tokenCredits,
     close,
   }
 }

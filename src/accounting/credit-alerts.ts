@@ -4,6 +4,8 @@
  * below `--credits-low-fraction` of its refill amount, or down to 0. Each charge's conditional
  * UPDATE returns the balance it left, so exactly one charge crosses a line, on every instance
  * together: no event is sent twice, none is missed. A balance without a refill has no "low" line.
+ * `unit` says what the balance counts: `requests`, or `tokens` (where the charge is an LLM
+ * request's reservation, given back in part when it settles: `llm/token-credits.ts`).
  */
 import { compactDuration } from '../lib/duration.js'
 import type { WebhookEventLog } from '../webhooks/events.js'
@@ -19,6 +21,7 @@ export interface CreditAlertOptions {
 function eventData(state: CreditState, units: number) {
   return {
     ...(state.kind === 'key' ? { key_id: state.id } : { owner: state.id }),
+    unit: state.unit,
     remaining: state.remaining,
     charged: units,
     refill: state.refill && { amount: state.refill.amount, every: compactDuration(state.refill.everyMs) },

@@ -8,6 +8,10 @@
  * memory or in Redis. A charge takes its units from the key's and the owner's balances in one
  * transaction of conditional UPDATEs (`remaining >= units`), the refill due applied in the same
  * statement from `refilled_at`: two requests cannot both take the last unit, on any store.
+ *
+ * A balance counts in one unit: `requests` (each request's cost, `costs.ts`) or `tokens` (LLM
+ * tokens, reserved and settled by `llm/call.ts`). A charge takes only from the balances of its
+ * unit; the others do not limit it.
  */
 import type { Kysely, RawBuilder } from 'kysely'
 import { sql } from 'kysely'
@@ -21,9 +25,14 @@ export interface Refill {
   everyMs: number
 }
 
+/** What a balance counts: request units, or LLM tokens (prompt + completion). */
+export const CREDIT_UNITS = ['requests', 'tokens'] as const
+export type CreditUnit = (typeof CREDIT_UNITS)[number]
+
 /** A balance as stored; `remaining` does not yet count a refill that came due since `refilledAt`. */
 export interface CreditBalance {
   remaining: number
+  unit: CreditUnit
   refill: Refill | null
   /** Start of the current refill period (null without a refill). */
   refilledAt: number | null
@@ -74,6 +83,7 @@ export function creditsView(balance: CreditBalance | null, now: number) {
   const { remaining, nextRefillAt } = balanceAt(balance, now)
   return {
     remaining,
+    unit: balance.unit,
     refill: balance.refill && { amount: balance.refill.amount, every: compactDuration(balance.refill.everyMs) },
     next_refill_at: nextRefillAt === null ? null : new Date(nextRefillAt).toISOString(),
   }
@@ -82,13 +92,21 @@ export function creditsView(balance: CreditBalance | null, now: number) {
 /**
  * A change of a balance: `null` removes it (unlimited again); otherwise `remaining` sets it,
  * `add` adds to it (after the refill due), `refill` sets the refill (a new period starts now; a
- * key without a balance starts at the refill amount) or removes it (null). Absent: unchanged.
+ * key without a balance starts at the refill amount) or removes it (null), `unit` sets what it
+ * counts (a new balance without one counts requests). Absent: unchanged.
  */
-export type CreditsChange = null | { remaining?: number; add?: number; refill?: Refill | null }
+export type CreditsChange = null | { remaining?: number; add?: number; refill?: Refill | null; unit?: CreditUnit }
 
 /** A change that cannot be made (adding to no balance, past 2^53 - 1): 422 / exit 2. */
 export class CreditsError extends Error {
   override name = 'CreditsError'
+  /** The part of the change at fault: the addition, or the unit. */
+  constructor(
+    message: string,
+    readonly part: 'add' | 'unit' = 'add',
+  ) {
+    super(message)
+  }
 }
 
 type CreditTable = 'api_keys' | 'owners'
@@ -114,6 +132,7 @@ export interface JobCredits {
 /** A balance after a charge, for the headers. */
 export interface CreditState extends CreditSubject {
   remaining: number
+  unit: CreditUnit
   refill: Refill | null
   nextRefillAt: number | null
 }
@@ -126,6 +145,7 @@ const tableOf = (kind: CreditSubject['kind']): CreditTable => (kind === 'key' ? 
 
 interface BalanceRow {
   credits_remaining: number | null
+  credits_unit: string | null
   credits_refill_amount: number | null
   credits_refill_ms: number | null
   credits_refilled_at: number | null
@@ -139,7 +159,8 @@ export function balanceOf(row: BalanceRow): CreditBalance | null {
       ? null
       : { amount: Number(row.credits_refill_amount), everyMs: Number(row.credits_refill_ms) }
   const refilledAt = row.credits_refilled_at === null ? null : Number(row.credits_refilled_at)
-  return { remaining: Number(row.credits_remaining), refill, refilledAt }
+  const unit: CreditUnit = row.credits_unit === 'tokens' ? 'tokens' : 'requests'
+  return { remaining: Number(row.credits_remaining), unit, refill, refilledAt }
 }
 
 const int = (value: number): RawBuilder<number> => sql<number>`cast(${value} as bigint)`
@@ -152,10 +173,21 @@ const effective = (now: number) => sql<number>`(case when ${due(now)} then credi
 const period = (now: number) =>
   sql<number>`(case when ${due(now)} then credits_refilled_at + ((${int(now)} - credits_refilled_at) / credits_refill_ms) * credits_refill_ms else credits_refilled_at end)`
 
+/** SQL: the balance counts `unit` (NULL is `requests`). */
+const sameUnit = (unit: CreditUnit) => (unit === 'tokens' ? sql`credits_unit = 'tokens'` : sql`credits_unit is null`)
+
 /** What a change sets, as column assignments; `current` is the balance read under the write lock. */
 export function creditColumns(change: CreditsChange, current: CreditBalance | null, now: number): Record<string, unknown> {
-  if (change === null) return { credits_remaining: null, credits_refill_amount: null, credits_refill_ms: null, credits_refilled_at: null }
+  if (change === null)
+    return { credits_remaining: null, credits_unit: null, credits_refill_amount: null, credits_refill_ms: null, credits_refilled_at: null }
   const columns: Record<string, unknown> = {}
+  if (change.unit !== undefined) {
+    if (current !== null && current.unit !== change.unit && change.remaining === undefined) {
+      throw new CreditsError(`the balance counts ${current.unit}: give its new amount in ${change.unit} with the unit`, 'unit')
+    }
+    // NULL is `requests`, what every balance counted before there were units.
+    columns.credits_unit = change.unit === 'tokens' ? 'tokens' : null
+  }
   if (change.refill !== undefined) {
     columns.credits_refill_amount = change.refill?.amount ?? null
     columns.credits_refill_ms = change.refill?.everyMs ?? null
@@ -186,9 +218,9 @@ export class CreditStore {
 
   /**
    * Takes `units` from every subject's balance, all or none, in one transaction. A subject
-   * whose balance was removed meanwhile takes nothing and does not refuse.
+   * whose balance was removed meanwhile, or now counts another unit, takes nothing and does not refuse.
    */
-  async take(subjects: readonly CreditSubject[], units: number, now: number): Promise<TakeResult> {
+  async take(subjects: readonly CreditSubject[], units: number, now: number, unit: CreditUnit = 'requests'): Promise<TakeResult> {
     try {
       // One balance: its one conditional UPDATE is atomic by itself (one round trip, no transaction to open).
       return await this.atomically(subjects.length, async (trx) => {
@@ -197,7 +229,7 @@ export class CreditStore {
         for (const subject of subjects) {
           const table = tableOf(subject.kind)
           const result =
-            await sql<BalanceRow>`update ${sql.table(table)} set credits_remaining = ${effective(now)} - ${int(units)}, credits_refilled_at = ${period(now)} where id = ${subject.id} and credits_remaining is not null and ${effective(now)} >= ${int(units)} returning credits_remaining, credits_refill_amount, credits_refill_ms, credits_refilled_at`.execute(
+            await sql<BalanceRow>`update ${sql.table(table)} set credits_remaining = ${effective(now)} - ${int(units)}, credits_refilled_at = ${period(now)} where id = ${subject.id} and credits_remaining is not null and ${sameUnit(unit)} and ${effective(now)} >= ${int(units)} returning credits_remaining, credits_unit, credits_refill_amount, credits_refill_ms, credits_refilled_at`.execute(
               trx,
             )
           const row = result.rows[0]
@@ -207,13 +239,14 @@ export class CreditStore {
             states.push({
               ...subject,
               remaining: balance.remaining,
+              unit,
               refill: balance.refill,
               nextRefillAt: balanceAt(balance, now).nextRefillAt,
             })
             continue
           }
           const balance = await this.read(trx, subject)
-          if (balance === null) continue
+          if (balance === null || balance.unit !== unit) continue
           throw new Refused({ ok: false, subject, nextRefillAt: balanceAt(balance, now).nextRefillAt })
         }
         return { ok: true as const, taken, states }
@@ -224,12 +257,12 @@ export class CreditStore {
     }
   }
 
-  /** Gives `units` back to the balances they were taken from, unless a refill has set them anew since. */
-  async giveBack(taken: readonly CreditTaken[], units: number): Promise<void> {
+  /** Gives `units` back to the balances they were taken from, unless a refill has set them anew (or another unit) since. */
+  async giveBack(taken: readonly CreditTaken[], units: number, unit: CreditUnit = 'requests'): Promise<void> {
     if (taken.length === 0 || units <= 0) return
     await this.atomically(taken.length, async (trx) => {
       for (const { kind, id, period } of taken) {
-        await sql`update ${sql.table(tableOf(kind))} set credits_remaining = credits_remaining + ${int(units)} where id = ${id} and credits_remaining is not null and coalesce(credits_refilled_at, -1) = ${int(period ?? -1)}`.execute(
+        await sql`update ${sql.table(tableOf(kind))} set credits_remaining = credits_remaining + ${int(units)} where id = ${id} and credits_remaining is not null and ${sameUnit(unit)} and coalesce(credits_refilled_at, -1) = ${int(period ?? -1)}`.execute(
           trx,
         )
       }
@@ -247,7 +280,7 @@ export class CreditStore {
       const balance = await this.read(this.db.kysely, subject)
       if (balance === null) continue
       const { remaining, nextRefillAt } = balanceAt(balance, now)
-      states.push({ ...subject, remaining, refill: balance.refill, nextRefillAt })
+      states.push({ ...subject, remaining, unit: balance.unit, refill: balance.refill, nextRefillAt })
     }
     return states
   }
@@ -255,7 +288,7 @@ export class CreditStore {
   private async read(db: Kysely<DatabaseSchema>, subject: CreditSubject): Promise<CreditBalance | null> {
     const row = await db
       .selectFrom(tableOf(subject.kind))
-      .select(['credits_remaining', 'credits_refill_amount', 'credits_refill_ms', 'credits_refilled_at'])
+      .select(['credits_remaining', 'credits_unit', 'credits_refill_amount', 'credits_refill_ms', 'credits_refilled_at'])
       .where('id', '=', subject.id)
       .executeTakeFirst()
     return row ? balanceOf(row) : null

@@ -11,12 +11,14 @@
  * Credits (`credits.ts`): once the limiter admits, the units are taken from the key's and its
  * owner's credit balances, both or neither, in one database transaction; refused, the limiter's
  * charge is given back, so the refused request costs nothing anywhere. A key whose record shows
- * no balance (for it or its owner) skips this step: no database round trip.
+ * no balance (for it or its owner) skips this step: no database round trip. These are balances
+ * in request units; balances in LLM tokens are taken by `llm/token-credits.ts`.
  */
 import type { Clock } from '../lib/clock.js'
 import type { Principal } from '../keys/types.js'
 import type { Decision, LimitGroup, Limiter } from '../ratelimit/limiter.js'
-import type { CreditState, CreditStore, CreditSubject, CreditTaken } from './credits.js'
+import { ceilSeconds } from '../ratelimit/limiter.js'
+import type { CreditState, CreditStore, CreditSubject, CreditTaken, CreditUnit } from './credits.js'
 
 /** Whose limits a principal's work counts against. */
 interface LimitGroupSource {
@@ -40,6 +42,17 @@ export interface QuotaRefusal {
   readonly nextRefillAt: number | null
 }
 
+/**
+ * The headers of a refusal for credits: `Retry-After` until the next refill (none when none
+ * comes), and `x-should-retry: false`, which the OpenAI SDKs obey (they retry every 429
+ * otherwise, and a balance does not come back within their back-off).
+ */
+export function quotaHeaders(quota: QuotaRefusal, now: number): Record<string, string> {
+  const headers: Record<string, string> = { 'x-should-retry': 'false' }
+  if (quota.nextRefillAt !== null) headers['retry-after'] = String(Math.max(1, ceilSeconds(quota.nextRefillAt - now)))
+  return headers
+}
+
 /** One charge: the limiter's decision, and the units still charged (0 when refused). */
 export interface Charge {
   readonly decision: Decision
@@ -54,11 +67,11 @@ export interface Charge {
   readonly quota: QuotaRefusal | null
 }
 
-/** The balances a principal's work takes from, as its key record knew them. */
-function creditSubjects(principal: Principal): CreditSubject[] {
+/** The balances in `unit` a principal's work takes from, as its key record knew them. */
+export function creditSubjects(principal: Principal, unit: CreditUnit): CreditSubject[] {
   const subjects: CreditSubject[] = []
-  if (principal.credits) subjects.push({ kind: 'key', id: principal.keyId })
-  if (principal.ownerCredits) subjects.push({ kind: 'owner', id: principal.owner })
+  if (principal.credits === unit) subjects.push({ kind: 'key', id: principal.keyId })
+  if (principal.ownerCredits === unit) subjects.push({ kind: 'owner', id: principal.owner })
   return subjects
 }
 
@@ -69,7 +82,7 @@ export class Meter {
   async charge(principal: Principal, units: number): Promise<Charge> {
     const groups = this.options.keys.limitGroups(principal)
     const decision = await this.options.limiter.consumeAll(groups, units)
-    const subjects = creditSubjects(principal)
+    const subjects = creditSubjects(principal, 'requests')
     const charge = { decision, groups, units: decision.allowed ? units : 0, taken: [], credits: [], quota: null }
     if (subjects.length === 0) return charge
     const now = this.options.clock.now()
@@ -91,7 +104,7 @@ export class Meter {
   /** The principal's limits and balances as they stand, charging nothing. */
   async peek(principal: Principal): Promise<{ decision: Decision; groups: readonly LimitGroup[]; credits: readonly CreditState[] }> {
     const groups = this.options.keys.limitGroups(principal)
-    const subjects = creditSubjects(principal)
+    const subjects = creditSubjects(principal, 'requests')
     const credits = subjects.length === 0 ? [] : await this.options.credits.states(subjects, this.options.clock.now())
     return { decision: await this.options.limiter.peek(groups), groups, credits }
   }

@@ -205,7 +205,7 @@ function registerShow(keys: Command): void {
         const key = await service.getWithLimits(id)
         if (!key) return undefined
         const counts = await countsByKeySince(db.kysely, now - DAY_MS, [id])
-        return { record: key.record, ownerLimits: key.ownerLimits, usage: lastDay(now, counts.values()) }
+        return { record: key.record, ownerLimits: key.principal.ownerLimits, usage: lastDay(now, counts.values()) }
       })
       if (!found) throw refusalError(id, 'not_found')
       if (options.json === true) {
@@ -264,7 +264,7 @@ function parseChanges(options: UpdateOptions, config: Config): KeyUpdate {
   if (credits !== undefined) changes.credits = credits
   if (Object.keys(changes).length === 0) {
     throw new Error(
-      'nothing to change: give --name, --scopes, --expires, --no-expires, --limit, --remove-limit, --default-limits, --models, --all-models, --allow-ip, --any-ip, --concurrency, --no-concurrency, --metadata, --no-metadata, --credits, --add-credits, --no-credits, --refill or --no-refill',
+      'nothing to change: give --name, --scopes, --expires, --no-expires, --limit, --remove-limit, --default-limits, --models, --all-models, --allow-ip, --any-ip, --concurrency, --no-concurrency, --metadata, --no-metadata, --credits, --credits-unit, --add-credits, --no-credits, --refill or --no-refill',
     )
   }
   return changes

@@ -138,7 +138,7 @@ function ownerChanges(options: OwnerUpdateOptions) {
   const credits = creditsChange(options)
   if (change === undefined && allowedIps === undefined && concurrency === undefined && credits === undefined)
     throw new Error(
-      'give --limit or --remove-limit (repeatable), --no-limits, --allow-ip, --any-ip, --concurrency, --no-concurrency, --credits, --add-credits, --no-credits, --refill or --no-refill',
+      'give --limit or --remove-limit (repeatable), --no-limits, --allow-ip, --any-ip, --concurrency, --no-concurrency, --credits, --credits-unit, --add-credits, --no-credits, --refill or --no-refill',
     )
   return { change, allowedIps, concurrency, credits }
 }

@@ -204,6 +204,14 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('audit_log').addColumn('tokens_out', 'bigint').execute()
     },
   },
+  '0013_credit_units': {
+    async up(db: Kysely<unknown>) {
+      // What a credit balance counts (src/accounting/credits.ts): 'tokens' for LLM tokens; NULL,
+      // as every balance before, request units.
+      await db.schema.alterTable('api_keys').addColumn('credits_unit', 'text').execute()
+      await db.schema.alterTable('owners').addColumn('credits_unit', 'text').execute()
+    },
+  },
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }

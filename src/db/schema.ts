@@ -36,6 +36,8 @@ export interface ApiKeysTable {
   grace_ends_at: number | null
   /** Credit balance (src/accounting/credits.ts); NULL: no balance, unlimited. */
   credits_remaining: number | null
+  /** What the balance counts: 'tokens' (LLM tokens), or NULL for request units. */
+  credits_unit: string | null
   /** What a refill sets the balance back to, and how often; NULL: never refilled. */
   credits_refill_amount: number | null
   credits_refill_ms: number | null
@@ -54,6 +56,8 @@ interface OwnersTable {
   max_concurrency: number | null
   /** Credit balance (src/accounting/credits.ts); NULL: no balance, unlimited. */
   credits_remaining: number | null
+  /** What the balance counts: 'tokens' (LLM tokens), or NULL for request units. */
+  credits_unit: string | null
   /** What a refill sets the balance back to, and how often; NULL: never refilled. */
   credits_refill_amount: number | null
   credits_refill_ms: number | null

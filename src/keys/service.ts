@@ -10,7 +10,7 @@
  * takes effect within the store's change-poll interval.
  */
 import { LRUCache } from 'lru-cache'
-import type { CreditBalance, CreditsChange } from '../accounting/credits.js'
+import type { CreditBalance, CreditUnit, CreditsChange } from '../accounting/credits.js'
 import type { AuditSink } from '../audit/writer.js'
 import type { Database } from '../db/database.js'
 import type { Clock } from '../lib/clock.js'
@@ -63,7 +63,7 @@ export interface CreateKeyInput {
   /** Who the key belongs to; absent: `default`. */
   owner?: string
   /** The key's credit balance (a refill's period starts at creation); null or absent: none, unlimited. */
-  credits?: Pick<CreditBalance, 'remaining' | 'refill'> | null
+  credits?: (Pick<CreditBalance, 'remaining' | 'refill'> & { unit?: CreditUnit }) | null
   metadata?: KeyMetadata | null
 }
 
@@ -76,7 +76,8 @@ export interface CreatedKey {
 /** A key, its owner's shared limits, and the limit groups its requests are counted against. */
 export interface KeyWithLimits {
   record: ApiKeyRecord
-  ownerLimits: readonly LimitRule[] | null
+  /** The key as a request of it would be counted (for its token limits: `llm/budget.ts`). */
+  principal: Principal
   groups: readonly LimitGroup[]
 }
 
@@ -160,7 +161,12 @@ export class KeyService {
       rotatedTo: null,
       graceEndsAt: null,
       credits: input.credits
-        ? { remaining: input.credits.remaining, refill: input.credits.refill, refilledAt: input.credits.refill ? now : null }
+        ? {
+            remaining: input.credits.remaining,
+            unit: input.credits.unit ?? 'requests',
+            refill: input.credits.refill,
+            refilledAt: input.credits.refill ? now : null,
+          }
         : null,
     }
     return { key, record }
@@ -351,7 +357,7 @@ export class KeyService {
     const record = await this.store.findById(id)
     if (!record) return undefined
     const principal = await this.principalOf(record)
-    return { record, ownerLimits: principal.ownerLimits, groups: this.limitGroups(principal) }
+    return { record, principal, groups: this.limitGroups(principal) }
   }
 
   /**
@@ -487,7 +493,7 @@ function toPrincipal(record: ApiKeyRecord, owner: OwnerRecord | null): Principal
     ownerAllowedIps: owner?.allowedIps ?? null,
     concurrency,
     ownerConcurrency: owner?.concurrency ?? null,
-    credits: record.credits !== null,
-    ownerCredits: (owner?.credits ?? null) !== null,
+    credits: record.credits?.unit ?? null,
+    ownerCredits: owner?.credits?.unit ?? null,
   }
 }

@@ -50,6 +50,7 @@ function toRecord(row: Row): ApiKeyRecord {
 function creditRow(balance: CreditBalance | null) {
   return {
     credits_remaining: balance?.remaining ?? null,
+    credits_unit: balance?.unit === 'tokens' ? 'tokens' : null,
     credits_refill_amount: balance?.refill?.amount ?? null,
     credits_refill_ms: balance?.refill?.everyMs ?? null,
     credits_refilled_at: balance?.refill ? balance.refilledAt : null,
@@ -266,7 +267,7 @@ export class KeyStore {
       // The balance moves to the new key, as it stands now (the old key's row is locked by the
       // update above, so no charge can slip in between); the old key keeps none of it: a
       // balance left on both would be spent twice during the grace period.
-      await sql`update api_keys set (credits_remaining, credits_refill_amount, credits_refill_ms, credits_refilled_at) = (select credits_remaining, credits_refill_amount, credits_refill_ms, credits_refilled_at from api_keys where id = ${oldId}) where id = ${replacement.id}`.execute(
+      await sql`update api_keys set (credits_remaining, credits_unit, credits_refill_amount, credits_refill_ms, credits_refilled_at) = (select credits_remaining, credits_unit, credits_refill_amount, credits_refill_ms, credits_refilled_at from api_keys where id = ${oldId}) where id = ${replacement.id}`.execute(
         trx,
       )
       await trx

@@ -1,5 +1,5 @@
 /** What the key services know about a key. The key itself never appears here. */
-import type { CreditBalance, CreditsChange } from '../accounting/credits.js'
+import type { CreditBalance, CreditUnit, CreditsChange } from '../accounting/credits.js'
 import { parseDuration } from '../lib/duration.js'
 import type { LimitsChange } from '../ratelimit/limit-edit.js'
 import type { LimitRule } from '../ratelimit/policy.js'
@@ -116,12 +116,12 @@ export interface Principal {
   concurrency: number | null
   ownerConcurrency: number | null
   /**
-   * Whether the key, and its owner, have a credit balance when the key was loaded: a key with
-   * neither is charged without a database round trip. The balances themselves are read at
-   * each charge.
+   * What the key's, and its owner's, credit balance counted when the key was loaded (null: no
+   * balance): a charge in a unit neither counts is made without a database round trip. The
+   * balances themselves are read at each charge.
    */
-  credits: boolean
-  ownerCredits: boolean
+  credits: CreditUnit | null
+  ownerCredits: CreditUnit | null
 }
 
 /** A refused key that exists (revoked, expired, disabled, rotated) carries its id, for the audit log. */

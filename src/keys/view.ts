@@ -4,6 +4,8 @@
  */
 import { creditsView } from '../accounting/credits.js'
 import { compactDuration } from '../lib/duration.js'
+import type { Decision, LimitGroup } from '../ratelimit/limiter.js'
+import { ceilSeconds } from '../ratelimit/limiter.js'
 import type { LimitRule } from '../ratelimit/policy.js'
 import type { ApiKeyRecord } from './types.js'
 import { keyStatus } from './types.js'
@@ -11,8 +13,28 @@ import { keyStatus } from './types.js'
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
 
 /** A rule as JSON: `{name, limit, window}` with the window written as on the CLI (`1m`). */
-export function ruleView(rule: LimitRule) {
+function ruleView(rule: LimitRule) {
   return { name: rule.name, limit: rule.limit, window: compactDuration(rule.windowMs) }
+}
+
+/**
+ * What is left of each rule of `groups` (a key's, then its owner's) as `decision` read it, in
+ * `unit`: requests (the request limits) or tokens (`tokens-…` rules and `--llm-limit`).
+ * An owner's rules are counted under `owner-…` names; they are shown under their own.
+ */
+export function limitStateView(groups: readonly LimitGroup[], decision: Decision, unit: 'requests' | 'tokens') {
+  const views = []
+  let index = 0
+  for (const group of groups) {
+    const subject = /^(tokens:)?owner:/.test(group.subject) ? ('owner' as const) : ('key' as const)
+    for (const rule of group.rules) {
+      const state = decision.states[index++]
+      if (!state) continue
+      const name = subject === 'owner' ? rule.name.replace(/^owner-/, '') : rule.name
+      views.push({ subject, unit, ...ruleView({ ...rule, name }), remaining: state.remaining, reset_seconds: ceilSeconds(state.resetMs) })
+    }
+  }
+  return views
 }
 
 export function limitsView(limits: readonly LimitRule[] | null) {

@@ -1,18 +1,22 @@
 /**
  * One LLM request through infergate, after authentication and the request limits: reserve its
- * tokens, call the upstream, relay the answer (whole, or as a stream), and settle the tokens to
- * the reported usage. Refused or failed work costs nothing: the tokens and the request's unit
- * go back when the upstream is not reached or refuses.
+ * tokens (on the token limits, then on the token credit balances), call the upstream, relay the
+ * answer (whole, or as a stream), and settle the tokens to the reported usage. Refused or failed
+ * work costs nothing: the tokens and the request's unit go back when the upstream is not reached
+ * or refuses. The upstream's circuit breaker (`health.ts`) hears how each call went.
  */
 import { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
 import { AppError, ErrorCode } from '../errors.js'
 import { requirePrincipal } from '../http/ledger.js'
-import type { Meter } from '../accounting/meter.js'
+import type { Meter, QuotaRefusal } from '../accounting/meter.js'
+import { quotaHeaders } from '../accounting/meter.js'
+import type { Clock } from '../lib/clock.js'
 import { ceilSeconds } from '../ratelimit/limiter.js'
 import type { Reservation, TokenBudget } from './budget.js'
-import { setLlmLimitHeaders } from './headers.js'
+import type { TokenCredits } from './token-credits.js'
+import { setLlmLimitHeaders, setTokenCreditHeaders } from './headers.js'
 import type { RelayState } from './relay.js'
 import { relayEvents } from './relay.js'
 import type { LlmEndpoint, LlmUpstream } from './upstream.js'
@@ -37,7 +41,23 @@ export interface LlmCall {
 
 export interface CallDependencies {
   tokens: TokenBudget
+  tokenCredits: TokenCredits
   meter: Meter
+  clock: Clock
+}
+
+/**
+ * A token balance too low for the reservation: 429 `quota_exhausted` (OpenAI's type
+ * `insufficient_quota`, as OpenAI answers an exhausted quota), with the headers of every
+ * credits refusal (`Retry-After` to the refill, `x-should-retry: false`).
+ */
+function creditsRefused(refusal: QuotaRefusal, reserved: number, now: number): AppError {
+  const whose = refusal.subject.kind === 'key' ? "This key's" : "This key's owner's"
+  return new AppError(
+    ErrorCode.QuotaExhausted,
+    `${whose} token credits cannot cover this request's ${reserved} tokens (prompt + max_tokens); lower max_tokens or wait for the refill`,
+    { headers: quotaHeaders(refusal, now) },
+  )
 }
 
 function tokensRefused(reservation: Reservation): AppError {
@@ -86,21 +106,31 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
   const principal = requirePrincipal(request)
   const ledger = request.ledger
   ledger.work = { model: call.upstream.spec.name, texts: call.items, chars: 0 }
-  const reservation = await deps.tokens.reserve(principal, call.promptTokens + call.completionTokens)
+  const reserved = call.promptTokens + call.completionTokens
+  const reservation = await deps.tokens.reserve(principal, reserved)
   setLlmLimitHeaders(reply, ledger.charge?.decision ?? null, reservation.decision)
-  const giveBack = async () => {
-    await deps.tokens.settle(reservation, 0)
-    if (ledger.charge) deps.meter.refund(ledger.charge)
-    ledger.tokens = null
-  }
   if (!reservation.decision.allowed) {
     if (ledger.charge) deps.meter.refund(ledger.charge)
     throw tokensRefused(reservation)
   }
+  const held = await deps.tokenCredits.hold(principal, reserved)
+  if (!held.ok) {
+    await deps.tokens.settle(reservation, 0)
+    if (ledger.charge) deps.meter.refund(ledger.charge)
+    throw creditsRefused(held.refusal, reserved, deps.clock.now())
+  }
+  const { hold } = held
+  setTokenCreditHeaders(reply, held.states, deps.clock.now())
+  const giveBack = async () => {
+    await Promise.all([deps.tokens.settle(reservation, 0), deps.tokenCredits.settle(hold, 0)])
+    if (ledger.charge) deps.meter.refund(ledger.charge)
+    ledger.tokens = null
+  }
   // Until the upstream says otherwise, the request is accounted its whole reservation.
   ledger.tokens = { in: call.promptTokens, out: call.completionTokens }
   const settle = async (usage: Usage | null) => {
-    await deps.tokens.settle(reservation, usage === null ? null : usageTotal(usage))
+    const used = usage === null ? null : usageTotal(usage)
+    await Promise.all([deps.tokens.settle(reservation, used), deps.tokenCredits.settle(hold, used)])
     if (usage) ledger.tokens = { in: usage.promptTokens, out: usage.completionTokens }
   }
 
@@ -109,20 +139,28 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
     if (!reply.raw.writableFinished) abort.abort()
   }
   reply.raw.once('close', onClose)
+  // The upstream's breaker hears how each call went; a client that left says nothing about the server.
+  const { health } = call.upstream
+  const started = performance.now()
   let response: Dispatcher.ResponseData
   try {
     response = await call.upstream.call(call.endpoint, call.body, abort.signal)
   } catch (error) {
     reply.raw.off('close', onClose)
     await giveBack()
-    throw abort.signal.aborted ? new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection') : callFailure(error)
+    if (abort.signal.aborted) throw new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection')
+    const failure = callFailure(error)
+    health.failed(failure.code === ErrorCode.UpstreamTimeout ? 'timeout' : 'unreachable')
+    throw failure
   }
   if (response.statusCode >= 400) {
     reply.raw.off('close', onClose)
+    health.failed('status', response.statusCode)
     const message = await upstreamMessage(response)
     await giveBack()
     throw upstreamRefusal(response.statusCode, message)
   }
+  health.succeeded((performance.now() - started) / 1000)
   if (!call.stream) {
     try {
       const answer = (await response.body.json()) as { usage?: unknown }
@@ -132,6 +170,7 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
       // The answer broke off or is not JSON: the upstream did the work, so the reservation stays.
       await settle(null)
       if (abort.signal.aborted) throw new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection')
+      health.failed(error instanceof SyntaxError ? 'invalid_answer' : 'dropped')
       throw error instanceof SyntaxError
         ? new AppError(ErrorCode.UpstreamError, 'The model server answered something unusable')
         : callFailure(error)
@@ -143,6 +182,8 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
   async function* relay(): AsyncGenerator<string> {
     try {
       yield* relayEvents(response.body, call.clientWantsUsage, state)
+      // Ended without [DONE] while the client was still there: the server broke off.
+      if (state.failed && !abort.signal.aborted) health.failed('dropped')
     } finally {
       reply.raw.off('close', onClose)
       // The client left (or the relay ended early): stop the upstream's generation now.

@@ -13,7 +13,8 @@
 import type { FastifyReply } from 'fastify'
 import type { Decision, LimitState } from '../ratelimit/limiter.js'
 import { ceilSeconds } from '../ratelimit/limiter.js'
-import { policyHeader, stateHeader } from '../ratelimit/headers.js'
+import type { CreditState } from '../accounting/credits.js'
+import { creditPolicyItems, creditStateItems, policyHeader, stateHeader } from '../ratelimit/headers.js'
 
 const UNIT = ';ig-unit=tokens'
 
@@ -52,6 +53,12 @@ function openAiHeaders(reply: FastifyReply, unit: 'requests' | 'tokens', states:
   reply.header(`x-ratelimit-limit-${unit}`, String(state.rule.limit))
   reply.header(`x-ratelimit-remaining-${unit}`, String(state.remaining))
   reply.header(`x-ratelimit-reset-${unit}`, duration(state.resetMs))
+}
+
+/** Adds the items of the token credit balances a request held from (as they stand after the hold). */
+export function setTokenCreditHeaders(reply: FastifyReply, states: readonly CreditState[], now: number): void {
+  appendItems(reply, 'ratelimit-policy', creditPolicyItems(states).join(', '))
+  appendItems(reply, 'ratelimit', creditStateItems(states, now).join(', '))
 }
 
 /** Adds the token limits' items and OpenAI's headers for the request and token limits. */

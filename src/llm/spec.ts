@@ -19,6 +19,10 @@ export interface LlmSpec {
   auth?: { header: string; env: string }
   /** How prompts are counted before the call (`tokens.ts`); default `bytes`. */
   tokenizer: TokenizerName
+  /** Consecutive failures that open the circuit breaker (`health.ts`; default 5). */
+  breakerFailures?: number
+  /** How long it stays open before its first probe, in ms (default 5000; doubled after a failed probe, up to 60 s). */
+  breakerCooldownMs?: number
 }
 
 const NAME = /^[a-z0-9][a-z0-9._:-]{0,127}$/
@@ -26,7 +30,13 @@ const NAME = /^[a-z0-9][a-z0-9._:-]{0,127}$/
 const UPSTREAM_MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,255}$/
 const HEADER = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
 const ENV = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
-const OPTIONS = ['model', 'auth-header', 'auth-env', 'tokenizer'] as const
+const OPTIONS = ['model', 'auth-header', 'auth-env', 'tokenizer', 'breaker-failures', 'breaker-cooldown'] as const
+
+/** A whole number from `min` to `max` written in decimal; otherwise throws `fail(…)`. */
+function wholeIn(value: string, min: number, max: number, fail: (what: string) => Error): number {
+  if (!/^\d{1,10}$/.test(value) || Number(value) < min || Number(value) > max) throw fail(`must be a whole number from ${min} to ${max}`)
+  return Number(value)
+}
 
 /** Parses one `NAME=URL?options`; throws a readable message otherwise. */
 function parseLlmSpec(raw: string): LlmSpec {
@@ -69,6 +79,13 @@ function setOption(spec: LlmSpec, key: (typeof OPTIONS)[number], value: string):
     case 'tokenizer':
       if (!(TOKENIZERS as readonly string[]).includes(value)) throw fail(`must be one of ${TOKENIZERS.join(', ')}`)
       spec.tokenizer = value as TokenizerName
+      return
+    // The same ranges as for remote models (`models/remote/spec.ts`).
+    case 'breaker-failures':
+      spec.breakerFailures = wholeIn(value, 1, 1000, fail)
+      return
+    case 'breaker-cooldown':
+      spec.breakerCooldownMs = wholeIn(value, 100, 3_600_000, fail)
   }
 }
 

@@ -1,13 +1,16 @@
 /**
  * The registered OpenAI-compatible upstreams (`--llm`), each with its own connection pool
  * (undici), its credential read once at start from the variable `auth-env` names, and its
- * tokenizer. Only the headers built here go upstream: the caller's headers — its infergate
- * key above all — are never forwarded.
+ * tokenizer, and its circuit breaker (`health.ts`). Only the headers built here go upstream:
+ * the caller's headers — its infergate key above all — are never forwarded.
  */
 import { Agent, request } from 'undici'
 import type { Dispatcher } from 'undici'
 import { AppError, ErrorCode } from '../errors.js'
+import type { Logger } from 'pino'
 import { credential } from '../models/remote/load.js'
+import type { UpstreamMetrics } from '../models/remote/metrics.js'
+import { LlmHealth } from './health.js'
 import type { LlmSpec } from './spec.js'
 import type { TextCounter } from './tokens.js'
 import { textCounter } from './tokens.js'
@@ -18,6 +21,8 @@ export type LlmEndpoint = 'chat/completions' | 'completions' | 'embeddings'
 export interface LlmUpstream {
   readonly spec: LlmSpec
   readonly count: TextCounter
+  /** Its circuit breaker: check before a call, tell it how each call went. */
+  readonly health: LlmHealth
   /** Sends `body` as JSON to the endpoint; the answer's body must be consumed or destroyed. */
   call(endpoint: LlmEndpoint, body: unknown, signal: AbortSignal): Promise<Dispatcher.ResponseData>
 }
@@ -27,6 +32,16 @@ export interface LlmRegistryOptions {
   env?: NodeJS.ProcessEnv
   /** Longest wait for the upstream's headers, and between two chunks of its body. */
   timeoutMs: number
+  /** Where the breakers report their state and the calls' failures. */
+  metrics?: UpstreamMetrics
+  log?: Pick<Logger, 'info' | 'warn'>
+}
+
+/** The breaker's probe: `GET {baseUrl}/models`, which every OpenAI-compatible server answers. */
+async function probeModels(url: string, headers: Record<string, string>, agent: Agent): Promise<void> {
+  const response = await request(url, { method: 'GET', headers, dispatcher: agent })
+  await response.body.dump()
+  if (response.statusCode < 200 || response.statusCode >= 300) throw new Error(`GET /models answered ${response.statusCode}`)
 }
 
 export class LlmRegistry {
@@ -49,9 +64,19 @@ export class LlmRegistry {
       const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
       if (auth) headers[auth.header.toLowerCase()] = auth.value
       const count = await textCounter(spec.tokenizer)
+      const { 'content-type': _json, ...probeHeaders } = headers
+      const health = new LlmHealth({
+        name: spec.name,
+        origin: new URL(spec.baseUrl).origin,
+        settings: spec,
+        probe: () => probeModels(`${spec.baseUrl}/models`, probeHeaders, agent),
+        ...(options.metrics && { metrics: options.metrics }),
+        ...(options.log && { log: options.log }),
+      })
       upstreams.set(spec.name, {
         spec,
         count,
+        health,
         call: (endpoint, body, signal) =>
           request(`${spec.baseUrl}/${endpoint}`, { method: 'POST', headers, body: JSON.stringify(body), signal, dispatcher: agent }),
       })
@@ -75,6 +100,7 @@ export class LlmRegistry {
   }
 
   close(): Promise<void> {
+    for (const upstream of this.upstreams.values()) upstream.health.stop()
     return this.agent.close()
   }
 }

@@ -5,7 +5,6 @@
  * start (exit 2) naming the model and the file or URL.
  */
 import type { Logger } from 'pino'
-import type { Registry } from 'prom-client'
 import type { Config } from '../config.js'
 import { ConfigError } from '../config.js'
 import { loadBuiltinModel } from './builtin/load.js'
@@ -17,14 +16,14 @@ import type { BatcherOptions, BatchObserver } from './batcher.js'
 import type { TextClassifier } from './types.js'
 import type { LoadRemoteOptions } from './remote/load.js'
 import { loadRemoteModel, remoteBatching } from './remote/load.js'
-import { UpstreamMetrics } from './remote/metrics.js'
+import type { UpstreamMetrics } from './remote/metrics.js'
 
 export interface LoadModelsOptions {
   /** Models to serve instead of the built-in one; the caller keeps ownership. */
   lent?: TextClassifier[]
   observe?: (model: string) => BatchObserver
   /** Where remote models report their upstream metrics. */
-  metrics?: Registry
+  metrics?: UpstreamMetrics
   /** Where remote models log their upstream failures and breaker changes. */
   log?: Pick<Logger, 'info' | 'warn'>
   /** Where remote models' `auth-env` credentials are read; default `process.env`. */
@@ -52,7 +51,7 @@ export async function loadModels(config: Config, options: LoadModelsOptions = {}
     }
     const remote: LoadRemoteOptions = {
       defaultTimeoutMs: config.predictTimeoutMs,
-      ...(options.metrics && { metrics: new UpstreamMetrics(options.metrics) }),
+      ...(options.metrics && { metrics: options.metrics }),
       ...(options.log && { log: options.log }),
       ...(options.env && { env: options.env }),
     }

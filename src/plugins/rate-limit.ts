@@ -13,6 +13,7 @@ import { AppError, ErrorCode } from '../errors.js'
 import { DEFAULT_COST } from '../accounting/costs.js'
 import type { CreditState } from '../accounting/credits.js'
 import type { Meter, QuotaRefusal } from '../accounting/meter.js'
+import { quotaHeaders } from '../accounting/meter.js'
 import type { Clock } from '../lib/clock.js'
 import { creditPolicyItems, creditStateItems, policyHeader, stateHeader } from '../ratelimit/headers.js'
 import type { Decision, LimitGroup } from '../ratelimit/limiter.js'
@@ -42,9 +43,7 @@ function setHeaders(
 }
 
 function quotaExhausted(quota: QuotaRefusal, now: number): AppError {
-  const headers: Record<string, string> =
-    quota.nextRefillAt === null ? {} : { 'retry-after': String(Math.max(1, ceilSeconds(quota.nextRefillAt - now))) }
-  return new AppError(ErrorCode.QuotaExhausted, 'Usage quota exhausted.', { headers })
+  return new AppError(ErrorCode.QuotaExhausted, 'Usage quota exhausted.', { headers: quotaHeaders(quota, now) })
 }
 
 function refusal(decision: Decision, cost: number): AppError {

@@ -31,18 +31,20 @@ export function stateHeader(states: readonly LimitState[]): string {
   return states.map((state) => `"${state.rule.name}";r=${state.remaining};t=${ceilSeconds(state.resetMs)}`).join(', ')
 }
 
-const creditName = (state: CreditState) => (state.kind === 'key' ? 'credits' : 'owner-credits')
+/** `credits` / `owner-credits`; a balance in tokens is `token-credits` / `owner-token-credits`, marked `ig-unit=tokens`. */
+const creditName = (state: CreditState) => `${state.kind === 'key' ? '' : 'owner-'}${state.unit === 'tokens' ? 'token-' : ''}credits`
+const creditUnit = (state: CreditState) => (state.unit === 'tokens' ? ';ig-unit=tokens' : '')
 
 export function creditPolicyItems(states: readonly CreditState[]): string[] {
   return states.map((state) => {
     const refill = state.refill ? `;ig-refill=${ceilSeconds(state.refill.everyMs)}` : ''
-    return `"${creditName(state)}";q=${state.refill?.amount ?? state.remaining};ig-balance${refill}`
+    return `"${creditName(state)}";q=${state.refill?.amount ?? state.remaining};ig-balance${refill}${creditUnit(state)}`
   })
 }
 
 export function creditStateItems(states: readonly CreditState[], now: number): string[] {
   return states.map((state) => {
     const reset = state.nextRefillAt === null ? '' : `;t=${ceilSeconds(Math.max(0, state.nextRefillAt - now))}`
-    return `"${creditName(state)}";r=${state.remaining}${reset}`
+    return `"${creditName(state)}";r=${state.remaining}${reset}${creditUnit(state)}`
   })
 }

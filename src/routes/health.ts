@@ -2,7 +2,7 @@
  * `/health`: the process is alive. `/ready`: the models are loaded and the store answers
  * (503 otherwise), for load balancers and orchestrators. Both need no key.
  *
- * `/ready` also tells each remote model's circuit-breaker state, without failing: every
+ * `/ready` also tells each remote model's and LLM server's circuit-breaker state, without failing: every
  * instance shares the same remote servers, so taking this one out of a load balancer would not
  * bring a down server back, and would cut the local models and key management off too. The
  * same holds for Redis (`--redis-url`): while it does not answer, `/ready` says `degraded`
@@ -19,7 +19,7 @@ const HealthResponse = Type.Object({ status: Type.Literal('ok') })
 const Check = Type.Union([Type.Literal('ok'), Type.Literal('failing')])
 const Upstreams = Type.Record(Type.String(), Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half_open')]), {
   description:
-    "Each remote model's circuit breaker: closed (answering), open (calls refused with 503 until a probe succeeds), half_open (probing)",
+    "Each remote model's and each LLM server's (`--llm`, by its name) circuit breaker: closed (answering), open (calls refused with 503 until a probe succeeds), half_open (probing)",
 })
 const RatelimitCheck = Type.Optional(
   Type.Union([Type.Literal('ok'), Type.Literal('degraded')], { description: 'Redis, when --redis-url is set' }),
@@ -40,7 +40,7 @@ const NotReadyResponse = Type.Object({
 
 export default async function healthRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { db, models, config, limiterHealth } = app.services
+  const { db, models, config, limiterHealth, llms } = app.services
 
   app.get(
     '/health',
@@ -69,6 +69,7 @@ export default async function healthRoutes(fastify: FastifyInstance): Promise<vo
         const upstream = models.get(info.name)?.upstream
         if (upstream) upstreams[info.name] = upstream.state()
       }
+      for (const name of llms.names()) upstreams[name] = llms.resolve(name).health.state()
       if (checks.database === 'ok' && checks.models === 'ok') {
         if (config.redisUrl === '') return { status: 'ready' as const, checks, upstreams }
         const redisDown = await limiterHealth()

@@ -2,7 +2,7 @@
  * Turns admin API bodies into the key service's inputs: limits written as on the CLI,
  * expiry as a time or a duration, metadata size. Every problem is a 422 naming the field.
  */
-import type { CreditBalance, CreditsChange } from '../accounting/credits.js'
+import type { CreditBalance, CreditUnit, CreditsChange } from '../accounting/credits.js'
 import { CreditsError, refillOf } from '../accounting/credits.js'
 import type { ValidationIssue } from '../errors.js'
 import { errors } from '../errors.js'
@@ -110,7 +110,7 @@ export const graceInput = (raw: string) => guard('grace', () => parseGrace(raw))
 
 /** The `credits` and `add_credits` fields of a body. */
 export interface CreditFields {
-  credits?: { remaining: number; refill?: { amount: number; every: string } | null } | null
+  credits?: { remaining: number; unit?: CreditUnit; refill?: { amount: number; every: string } | null } | null
   add_credits?: number
 }
 
@@ -118,9 +118,9 @@ const refillInput = (raw: { amount: number; every: string } | null) =>
   raw === null ? null : guard('credits', () => refillOf(raw.amount, raw.every))
 
 /** A new key's balance (422 naming `credits` for a bad refill period); null: none. */
-export function creditsInput(raw: CreditFields['credits']): Pick<CreditBalance, 'remaining' | 'refill'> | null {
+export function creditsInput(raw: CreditFields['credits']): Pick<CreditBalance, 'remaining' | 'refill' | 'unit'> | null {
   if (raw === undefined || raw === null) return null
-  return { remaining: raw.remaining, refill: raw.refill === undefined ? null : refillInput(raw.refill) }
+  return { remaining: raw.remaining, unit: raw.unit ?? 'requests', refill: raw.refill === undefined ? null : refillInput(raw.refill) }
 }
 
 /** What an update body does to a balance, or undefined for nothing. */
@@ -133,6 +133,7 @@ export function creditsChangeInput(body: CreditFields): CreditsChange | undefine
   const change: Exclude<CreditsChange, null> = {}
   if (body.credits !== undefined) {
     change.remaining = body.credits.remaining
+    if (body.credits.unit !== undefined) change.unit = body.credits.unit
     if (body.credits.refill !== undefined) change.refill = refillInput(body.credits.refill)
   }
   if (body.add_credits !== undefined) change.add = body.add_credits
@@ -144,7 +145,7 @@ export async function creditsGuard<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work()
   } catch (error) {
-    if (error instanceof CreditsError) invalid('add_credits', error)
+    if (error instanceof CreditsError) invalid(error.part === 'unit' ? 'credits' : 'add_credits', error)
     throw error
   }
 }

@@ -64,11 +64,16 @@ const RefillInput = Type.Object(
   },
   { additionalProperties: false },
 )
+const CreditUnitSchema = Type.Union([Type.Literal('requests'), Type.Literal('tokens')], {
+  description:
+    'What the balance counts: requests (each request its cost in units) or tokens (LLM prompt + completion tokens, reserved before the call and settled to the usage). Absent: requests for a new balance, unchanged in an update',
+})
 export const CreditsInput = Type.Union(
   [
     Type.Object(
       {
         remaining: Type.Integer({ ...CREDIT_AMOUNT, description: 'Sets the balance' }),
+        unit: Type.Optional(CreditUnitSchema),
         refill: Type.Optional(
           Type.Union([RefillInput, Type.Null()], {
             description: 'Sets the balance back to amount every period, counted from now; null: no refill. Absent in an update: unchanged',
@@ -79,13 +84,14 @@ export const CreditsInput = Type.Union(
     ),
     Type.Null(),
   ],
-  { description: 'A credit balance every charge takes its units from; null: none (unlimited)' },
+  { description: 'A credit balance the charges in its unit take from; null: none (unlimited)' },
 )
 export const AddCredits = Type.Integer({ ...CREDIT_AMOUNT, minimum: 1, description: 'Units added to the balance as it stands' })
 export const CreditsView = Type.Union(
   [
     Type.Object({
-      remaining: Type.Integer({ description: 'Units left now (the refill due counted)' }),
+      remaining: Type.Integer({ description: 'Units (requests or tokens) left now (the refill due counted)' }),
+      unit: Type.Union([Type.Literal('requests'), Type.Literal('tokens')]),
       refill: Nullable(Type.Object({ amount: Type.Integer(), every: Type.String() })),
       next_refill_at: Nullable(Time),
     }),
@@ -126,6 +132,9 @@ export const CreatedKeyObject = Type.Object({
 
 export const LimitStateView = Type.Object({
   subject: Type.Union([Type.Literal('key'), Type.Literal('owner')]),
+  unit: Type.Union([Type.Literal('requests'), Type.Literal('tokens')], {
+    description: 'What the rule counts: requests, or LLM tokens (`tokens-…` rules, `--llm-limit`, `--llm-owner-limit`)',
+  }),
   name: Type.String(),
   limit: Type.Integer(),
   window: Type.String(),

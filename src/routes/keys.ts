@@ -11,8 +11,7 @@ import type { ChangeRefusal } from '../keys/refusals.js'
 import { changeRefusalMessage, changedOrThrow } from '../keys/refusals.js'
 import type { ApiKeyRecord, KeyUpdate } from '../keys/types.js'
 import { KEY_STATUSES, SCOPES } from '../keys/types.js'
-import { keyView, ruleView } from '../keys/view.js'
-import { ceilSeconds } from '../ratelimit/limiter.js'
+import { keyView, limitStateView } from '../keys/view.js'
 import { requirePrincipal } from '../http/ledger.js'
 import { ErrorResponse, NO_CONTROLS, Offset, protectedErrors } from './common.js'
 import { keyLimitsEdit } from '../ratelimit/limit-edit.js'
@@ -62,7 +61,7 @@ function refusalError(id: string, reason: ChangeRefusal): AppError {
 
 export default async function keyRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { keys, clock, limiter, models } = app.services
+  const { keys, clock, limiter, models, tokens } = app.services
   const knownModels = () => models.list().map((model) => model.name)
   const view = (record: ApiKeyRecord) => keyView(record, clock.now())
   const actor = (request: FastifyRequest) => requirePrincipal(request).keyId
@@ -163,7 +162,7 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
       config: admin,
       schema: {
         tags: ['keys'],
-        summary: 'A key, with what is left of its limits and its owner’s (admin)',
+        summary: 'A key, with what is left of its limits and its owner’s, in requests and in LLM tokens (admin)',
         params: IdParams,
         response: {
           200: Type.Object({ ...KeyObject.properties, limit_state: Type.Array(LimitStateView) }),
@@ -175,16 +174,13 @@ export default async function keyRoutes(fastify: FastifyInstance): Promise<void>
     async (request) => {
       const key = await keys.getWithLimits(request.params.id)
       if (!key) throw refusalError(request.params.id, 'not_found')
-      const { record, ownerLimits, groups } = key
-      const decision = await limiter.peek(groups)
-      // States come in the groups' order: the key's rules, then the owner's.
-      const keyRules = groups[0]!.rules.length
-      const limitState = decision.states.map((state, i) => ({
-        subject: i < keyRules ? ('key' as const) : ('owner' as const),
-        ...ruleView(i < keyRules ? state.rule : ownerLimits![i - keyRules]!),
-        remaining: state.remaining,
-        reset_seconds: ceilSeconds(state.resetMs),
-      }))
+      const { record, principal, groups } = key
+      // The key's rules, then the owner's: requests, then tokens (read without charging).
+      const [requestState, tokenState] = await Promise.all([limiter.peek(groups), tokens.peek(principal)])
+      const limitState = [
+        ...limitStateView(groups, requestState, 'requests'),
+        ...limitStateView(tokenState.groups, tokenState.decision, 'tokens'),
+      ]
       return { ...view(record), limit_state: limitState }
     },
   )

@@ -99,22 +99,30 @@ const errors = {
   403: { ...ErrorResponse, description: "Invalid key, missing scope, or a model not on the key's allow-list (`model_forbidden`)" },
   404: { ...ErrorResponse, description: 'No LLM of that name (`model_not_found`)' },
   422: { ...ErrorResponse, description: 'Invalid field, or a reservation larger than a token limit (`validation_error`)' },
-  429: { ...ErrorResponse, description: 'Over a request or token limit (`rate_limited`), with Retry-After' },
+  429: {
+    ...ErrorResponse,
+    description:
+      'Over a request or token limit (`rate_limited`), with Retry-After; or a credit balance (requests or tokens) too low (`quota_exhausted`, type `insufficient_quota`, with `x-should-retry: false`)',
+  },
   502: { ...ErrorResponse, description: 'The model server failed (`upstream_error`)' },
-  503: { ...ErrorResponse, description: 'The model server cannot be reached or is busy (`upstream_unavailable`)' },
+  503: {
+    ...ErrorResponse,
+    description: 'The model server cannot be reached, is busy, or its circuit breaker is open (`upstream_unavailable`, with Retry-After)',
+  },
   504: { ...ErrorResponse, description: 'The model server did not answer in time (`upstream_timeout`)' },
 }
 
 export default async function openAiRoutes(fastify: FastifyInstance, options: OpenAiRoutesOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { llms, tokens, meter } = app.services
-  const deps = { tokens, meter }
+  const { llms, tokens, tokenCredits, meter, clock } = app.services
+  const deps = { tokens, tokenCredits, meter, clock }
   // One unit of the request limits per call, charged once the model is known and allowed.
   const config = {
     openai: true,
     scope: 'predict' as const,
     cost: (request: FastifyRequest) => {
-      upstreamOf(llms, request)
+      // A server whose breaker is open is refused here, before any charge, without a call.
+      upstreamOf(llms, request).health.check()
       return 1
     },
   }

@@ -205,6 +205,7 @@ describe('dashboard in Chromium', { skip }, () => {
     const cells = await keyLimit.locator('td').allTextContents()
     assert.deepEqual(cells.slice(0, 3), ['key', '1d', '100'])
     assert.ok(Number(cells[3]) < 100 && Number(cells[3]) >= 97, `remaining ${cells[3]}`)
+    assert.equal(cells[5], 'requests', 'what the limit counts')
     assert.ok(
       (await page.getByTestId('key-audit').locator('tr', { hasText: '/v1/models/:name/predict' }).count()) >= 2,
       'its recent audit records',

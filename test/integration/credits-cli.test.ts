@@ -10,7 +10,7 @@ import { tempDir } from '../helper.js'
 import { cliOnStore } from './process.js'
 
 type Created = KeyView & { key: string }
-type Credits = { remaining: number; refill: { amount: number; every: string } | null; next_refill_at: string | null } | null
+type Credits = { remaining: number; unit: string; refill: { amount: number; every: string } | null; next_refill_at: string | null } | null
 
 describe('infergate keys and owners: credits', () => {
   const dataDir = tempDir()
@@ -30,7 +30,7 @@ describe('infergate keys and owners: credits', () => {
     const added = (await json<KeyView>('keys', 'update', key.id, '--add-credits', '7')).credits
     assert.deepEqual([added?.remaining, added?.refill?.amount], [12, 1000])
     const stopped = (await json<KeyView>('keys', 'update', key.id, '--no-refill')).credits
-    assert.deepEqual(stopped, { remaining: 12, refill: null, next_refill_at: null })
+    assert.deepEqual(stopped, { remaining: 12, unit: 'requests', refill: null, next_refill_at: null })
     const text = await cli('keys', 'update', key.id, '--add-credits', '3')
     assert.equal(text.code, 0, text.stderr)
     assert.match(text.stdout, /credits 15;/)
@@ -39,6 +39,31 @@ describe('infergate keys and owners: credits', () => {
     assert.deepEqual([refillOnly?.remaining, refillOnly?.refill], [50, { amount: 50, every: '1h' }], 'a refill alone starts at its amount')
     const plain = await json<Created>('keys', 'create', '--name', 'plain')
     assert.equal(plain.credits, null)
+  })
+
+  test('--credits-unit tokens makes a balance of LLM tokens; a change of unit needs the new amount; a bad unit exits 2', async () => {
+    const created = await json<Created>(
+      'keys',
+      'create',
+      '--name',
+      'llm',
+      '--credits',
+      '50000',
+      '--credits-unit',
+      'tokens',
+      '--refill',
+      '50000/30d',
+    )
+    assert.deepEqual([created.credits?.remaining, (created.credits as Credits)?.unit], [50000, 'tokens'])
+    assert.match((await cli('keys', 'show', created.id)).stdout, /credits: +50000 tokens \(refill 50000\/30d, next /)
+    const unitOnly = await cli('keys', 'update', created.id, '--credits-unit', 'requests')
+    assert.equal(unitOnly.code, 2)
+    assert.match(unitOnly.stderr, /--credits-unit: the balance counts tokens: give its new amount in requests/)
+    const bad = await cli('keys', 'update', created.id, '--credits', '5', '--credits-unit', 'bytes')
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /--credits-unit: "bytes" is not one of requests, tokens/)
+    const changed = (await json<KeyView>('keys', 'update', created.id, '--credits', '20', '--credits-unit', 'requests')).credits as Credits
+    assert.deepEqual([changed?.remaining, changed?.unit], [20, 'requests'])
   })
 
   test('owners update sets the balance every key of the owner shares; show prints it', async () => {

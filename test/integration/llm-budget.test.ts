@@ -16,6 +16,7 @@ import { REDIS_URL } from '../ratelimit/backends.js'
 import { parseLlmSpecs } from '../../src/llm/spec.js'
 import type { Config } from '../../src/config.js'
 import type { Principal } from '../../src/keys/types.js'
+import { run200 } from './llm-concurrency.js'
 
 const RESERVED = 100
 const BUDGET = 10_000
@@ -38,19 +39,8 @@ async function remaining(app: FastifyInstance, keyId: string, owner: string): Pr
   return decision.states.map((state) => state.remaining)
 }
 
-async function run200(apps: FastifyInstance[], keys: string[]): Promise<{ ok: number; limited: number; other: number[] }> {
-  const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => chat(apps[i % apps.length]!, keys[i % keys.length]!)))
-  const statuses = answers.map((answer) => answer.statusCode)
-  for (const answer of answers.filter((a) => a.statusCode === 429)) {
-    assert.equal(answer.json<{ error: { code: string } }>().error.code, 'rate_limited')
-    assert.ok(Number(answer.headers['retry-after']) >= 1)
-  }
-  return {
-    ok: statuses.filter((s) => s === 200).length,
-    limited: statuses.filter((s) => s === 429).length,
-    other: statuses.filter((s) => s !== 200 && s !== 429),
-  }
-}
+const RATE = { code: 'rate_limited', type: 'rate_limit_error' }
+const spend = (apps: FastifyInstance[], keys: string[]) => run200(apps, keys, chat, RATE)
 
 describe('token budget on the in-memory limiter', () => {
   let upstream: OpenAiUpstream
@@ -69,9 +59,9 @@ describe('token budget on the in-memory limiter', () => {
     upstream.promptTokens = 14
     upstream.words = 86
     const { key, id } = await createKey(app)
-    const result = await run200([app], [key])
-    t.diagnostic(`memory: 200 concurrent, budget ${BUDGET}: admitted ${result.ok}, refused ${result.limited}`)
-    assert.deepEqual(result, { ok: BUDGET / RESERVED, limited: 200 - BUDGET / RESERVED, other: [] })
+    const result = await spend([app], [key])
+    t.diagnostic(`memory: 200 concurrent, budget ${BUDGET}: admitted ${result.ok}, refused ${result.refused}`)
+    assert.deepEqual(result, { ok: BUDGET / RESERVED, refused: 200 - BUDGET / RESERVED, other: [] })
     assert.deepEqual(await remaining(app, id, 'default'), [0])
     // The audit records add up to the budget, not a token more.
     await app.services.audit!.flush()
@@ -86,7 +76,7 @@ describe('token budget on the in-memory limiter', () => {
     upstream.promptTokens = 7
     upstream.words = 5
     const { key, id } = await createKey(app)
-    const result = await run200([app], [key])
+    const result = await spend([app], [key])
     assert.deepEqual(result.other, [])
     t.diagnostic(`memory, 12 of 100 used: admitted ${result.ok}, charged ${result.ok * 12} of ${BUDGET}`)
     assert.ok(result.ok >= BUDGET / RESERVED, `${result.ok} admitted`)
@@ -123,9 +113,9 @@ describe('token budget on Redis shared by three instances', async () => {
     upstream.words = 86
     const first = await createKey(apps[0]!, { owner })
     const second = await createKey(apps[0]!, { owner })
-    const result = await run200(apps, [first.key, second.key])
-    t.diagnostic(`redis x3: 200 concurrent, owner budget ${BUDGET}: admitted ${result.ok}, refused ${result.limited}`)
-    assert.deepEqual(result, { ok: BUDGET / RESERVED, limited: 200 - BUDGET / RESERVED, other: [] })
+    const result = await spend(apps, [first.key, second.key])
+    t.diagnostic(`redis x3: 200 concurrent, owner budget ${BUDGET}: admitted ${result.ok}, refused ${result.refused}`)
+    assert.deepEqual(result, { ok: BUDGET / RESERVED, refused: 200 - BUDGET / RESERVED, other: [] })
     // The owner's budget is spent to the token, and every instance sees the same state.
     for (const app of apps) assert.equal((await remaining(app, first.id, owner))[1], 0)
   })
@@ -135,7 +125,7 @@ describe('token budget on Redis shared by three instances', async () => {
     upstream.promptTokens = 7
     upstream.words = 5
     const { key, id } = await createKey(apps[0]!, { owner: `${owner}-b` })
-    const result = await run200(apps, [key])
+    const result = await spend(apps, [key])
     assert.deepEqual(result.other, [])
     t.diagnostic(`redis x3, 12 of 100 used: admitted ${result.ok}, charged ${result.ok * 12} of ${BUDGET}`)
     assert.ok(result.ok >= BUDGET / RESERVED)

@@ -60,7 +60,7 @@ test("a key's own limits replace the defaults; its owner's follow, renamed owner
   const found = await keys.getWithLimits(record.id)
   assert.ok(found)
   assert.equal(found.record.id, record.id)
-  assert.deepEqual(found.ownerLimits, parseRules(['5/1m']))
+  assert.deepEqual(found.principal.ownerLimits, parseRules(['5/1m']))
   assert.deepEqual(found.groups, groups, 'by id the same groups as for the principal')
 })
 
@@ -70,7 +70,7 @@ test('by id, a key is found whatever its status; an unknown id is undefined', as
   const found = await keys.getWithLimits(record.id)
   assert.ok(found)
   assert.notEqual(found.record.revokedAt, null)
-  assert.equal(found.ownerLimits, null)
+  assert.equal(found.principal.ownerLimits, null)
   assert.deepEqual(found.groups, [{ subject: `key:${record.id}`, rules: defaults }])
   assert.equal(await keys.getWithLimits('key_doesNotExist00'), undefined)
 })

@@ -63,19 +63,24 @@ describe('credits: the API', () => {
   test('create, show, set, add and remove a balance; answers show it with the next refill', async () => {
     const { id, body } = await newKey({ credits: { remaining: 1000, refill: { amount: 1000, every: '30d' } } })
     const nextRefill = new Date(clock.now() + 30 * 24 * HOUR).toISOString()
-    assert.deepEqual(body.credits, { remaining: 1000, refill: { amount: 1000, every: '30d' }, next_refill_at: nextRefill })
+    assert.deepEqual(body.credits, {
+      remaining: 1000,
+      unit: 'requests',
+      refill: { amount: 1000, every: '30d' },
+      next_refill_at: nextRefill,
+    })
     assert.deepEqual((await asAdmin('GET', `/v1/keys/${id}`)).json().credits, body.credits)
     const set = await asAdmin('PATCH', `/v1/keys/${id}`, { credits: { remaining: 10 } })
     assert.equal(set.statusCode, 200, set.body)
     assert.deepEqual(
       set.json().credits,
-      { remaining: 10, refill: { amount: 1000, every: '30d' }, next_refill_at: nextRefill },
+      { remaining: 10, unit: 'requests', refill: { amount: 1000, every: '30d' }, next_refill_at: nextRefill },
       'refill kept',
     )
     const added = await asAdmin('PATCH', `/v1/keys/${id}`, { add_credits: 5 })
     assert.equal(added.json().credits.remaining, 15)
     const noRefill = await asAdmin('PATCH', `/v1/keys/${id}`, { credits: { remaining: 7, refill: null } })
-    assert.deepEqual(noRefill.json().credits, { remaining: 7, refill: null, next_refill_at: null })
+    assert.deepEqual(noRefill.json().credits, { remaining: 7, unit: 'requests', refill: null, next_refill_at: null })
     const removed = await asAdmin('PATCH', `/v1/keys/${id}`, { credits: null })
     assert.equal(removed.json().credits, null)
     assert.equal(await stored('api_keys', id), null)
@@ -131,6 +136,8 @@ describe('credits: charging', () => {
     assert.deepEqual(tooMany.json<Json>().detail, 'Usage quota exhausted.')
     assert.equal(tooMany.json().code, 'quota_exhausted')
     assert.equal(tooMany.headers['retry-after'], undefined)
+    // The OpenAI SDKs obey this instead of retrying every 429 (after a Retry-After of any length).
+    assert.equal(tooMany.headers['x-should-retry'], 'false')
     assert.equal(await stored('api_keys', id), 1, 'a refused request takes nothing')
     assert.equal((await predict(key, ['one'])).statusCode, 200)
     assert.equal((await predict(key, ['one'])).statusCode, 429)
@@ -160,6 +167,7 @@ describe('credits: charging', () => {
     const shown = (await asAdmin('GET', `/v1/keys/${id}`)).json()
     assert.deepEqual(shown.credits, {
       remaining: 2,
+      unit: 'requests',
       refill: { amount: 2, every: '1h' },
       next_refill_at: new Date(start + 5 * HOUR).toISOString(),
     })
@@ -200,7 +208,7 @@ describe('credits: charging', () => {
   test("an owner's balance is shared by its keys, on top of each key's own", async () => {
     const patched = await asAdmin('PATCH', '/v1/owners/team-credits', { credits: { remaining: 3 } })
     assert.equal(patched.statusCode, 200, patched.body)
-    assert.deepEqual(patched.json().credits, { remaining: 3, refill: null, next_refill_at: null })
+    assert.deepEqual(patched.json().credits, { remaining: 3, unit: 'requests', refill: null, next_refill_at: null })
     const one = await newKey({ owner: 'team-credits' })
     const two = await newKey({ owner: 'team-credits', credits: { remaining: 100 } })
     const answers = []

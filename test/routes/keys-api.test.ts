@@ -31,6 +31,7 @@ interface Owner {
 }
 interface LimitStateView {
   subject: 'key' | 'owner'
+  unit: 'requests' | 'tokens'
   name: string
   limit: number
   window: string
@@ -256,8 +257,8 @@ describe('admin key API', () => {
         assert.deepEqual(
           states.map(({ reset_seconds: _reset, ...state }) => state),
           [
-            { subject: 'key', name: 'minute', limit: 5, window: '1m', remaining: 3 },
-            { subject: 'owner', name: 'hour', limit: 8, window: '1h', remaining: 6 },
+            { subject: 'key', unit: 'requests', name: 'minute', limit: 5, window: '1m', remaining: 3 },
+            { subject: 'owner', unit: 'requests', name: 'hour', limit: 8, window: '1h', remaining: 6 },
           ],
         )
         assert.ok(states.every((state) => state.reset_seconds > 0))

@@ -323,6 +323,33 @@ describe('OpenAI-compatible routes: token limits and upstream failures', () => {
     assert.equal(res.headers['x-ratelimit-remaining-requests'], '59')
   })
 
+  test("GET /v1/keys/{id} shows the token limits' state next to the request limits, without charging", async () => {
+    const { key: admin } = await createKey(app, { scopes: ['admin'] })
+    const { key, id } = await createKey(app, { owner: 'token-team' })
+    const setOwner = await app.inject({
+      method: 'PATCH',
+      url: '/v1/owners/token-team',
+      payload: { limits: ['tokens-day=5000/1d'] },
+      headers: { authorization: `Bearer ${admin}` },
+    })
+    assert.equal(setOwner.statusCode, 200, setOwner.body)
+    // 14 prompt tokens + 100 reserved, settled to the 12 the upstream reports.
+    assert.equal((await ask(key, 'chat', 100)).statusCode, 200)
+    for (let i = 0; i < 2; i++) {
+      const res = await app.inject({ method: 'GET', url: `/v1/keys/${id}`, headers: { authorization: `Bearer ${admin}` } })
+      assert.equal(res.statusCode, 200, res.body)
+      const states = res.json<{ limit_state: { reset_seconds: number }[] }>().limit_state
+      assert.deepEqual(
+        states.map(({ reset_seconds: _reset, ...state }) => state),
+        [
+          { subject: 'key', unit: 'requests', name: 'minute', limit: 60, window: '1m', remaining: 59 },
+          { subject: 'key', unit: 'tokens', name: 'tokens-hour', limit: 300, window: '1h', remaining: 288 },
+          { subject: 'owner', unit: 'tokens', name: 'tokens-day', limit: 5000, window: '1d', remaining: 4988 },
+        ],
+      )
+    }
+  })
+
   test('an unreachable upstream is 503 upstream_unavailable and gives the tokens back', async () => {
     const { key, id } = await createKey(app)
     const res = await ask(key, 'gone', 100)

@@ -76,7 +76,7 @@ export function PolicyForm({ apiKey, onSave }: { apiKey: ApiKey; onSave: (change
       <input id="policy-ips" value={addresses} onInput={(event) => setAddresses(event.currentTarget.value)} />
       <label for="policy-concurrency">Concurrency cap (requests in flight at once; empty = no cap)</label>
       <WholeNumber id="policy-concurrency" min={1} value={concurrency} onInput={setConcurrency} />
-      <label for="policy-credits">Credit balance (units; empty = unlimited)</label>
+      <label for="policy-credits">Credit balance (in its unit, requests or tokens, which a change keeps; empty = unlimited)</label>
       <WholeNumber id="policy-credits" min={0} value={balance} onInput={setBalance} />
       <label for="policy-refill">Refill (e.g. 1000/30d: set back to 1000 every 30 days; empty = none)</label>
       <input id="policy-refill" value={refill} onInput={(event) => setRefill(event.currentTarget.value)} size={12} />

@@ -21,7 +21,9 @@ function creditsText({ credits }: KeyDetail): string {
   if (credits === null) return 'unlimited'
   const refill = credits.refill ? `, set back to ${credits.refill.amount} every ${credits.refill.every}` : ''
   const next = credits.next_refill_at ? ` (next ${formatTime(credits.next_refill_at)})` : ''
-  return `${credits.remaining} left${refill}${next}`
+  // A balance in tokens says so; one in requests reads as before.
+  const unit = credits.unit === 'tokens' ? ' tokens' : ''
+  return `${credits.remaining}${unit} left${refill}${next}`
 }
 
 function KeyFields({ detail }: { detail: KeyDetail }) {
@@ -78,6 +80,7 @@ function LimitStateTable({ detail }: { detail: KeyDetail }) {
           { label: 'Limit', numeric: true },
           { label: 'Remaining', numeric: true },
           { label: 'Resets in', numeric: true },
+          'Counts',
         ]}
       />
       <tbody>
@@ -88,6 +91,7 @@ function LimitStateTable({ detail }: { detail: KeyDetail }) {
             <td class="num">{state.limit}</td>
             <td class="num">{state.remaining}</td>
             <td class="num">{state.reset_seconds} s</td>
+            <td>{state.unit}</td>
           </tr>
         ))}
       </tbody>

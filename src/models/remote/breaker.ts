@@ -22,6 +22,23 @@ export interface BreakerOptions {
   now?: () => number
 }
 
+/** A server's own breaker settings (`breaker-failures`, `breaker-cooldown` of `--model` and `--llm`). */
+export interface BreakerSettings {
+  breakerFailures?: number
+  breakerCooldownMs?: number
+}
+
+const BREAKER_DEFAULTS = { failures: 5, cooldownMs: 5_000, maxCooldownMs: 60_000 }
+
+/** The thresholds of a breaker: a server's settings, or the defaults (5 failures, 5 s doubling up to 60 s). */
+export function breakerThresholds(settings: BreakerSettings): Pick<BreakerOptions, 'failures' | 'cooldownMs' | 'maxCooldownMs'> {
+  return {
+    failures: settings.breakerFailures ?? BREAKER_DEFAULTS.failures,
+    cooldownMs: settings.breakerCooldownMs ?? BREAKER_DEFAULTS.cooldownMs,
+    maxCooldownMs: Math.max(settings.breakerCooldownMs ?? 0, BREAKER_DEFAULTS.maxCooldownMs),
+  }
+}
+
 export class CircuitBreaker implements UpstreamHealth {
   private current: UpstreamState = 'closed'
   private consecutive = 0

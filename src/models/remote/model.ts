@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino'
 import type { Classification, ModelInfo, TextClassifier, UpstreamHealth } from '../types.js'
-import { CircuitBreaker } from './breaker.js'
+import { CircuitBreaker, breakerThresholds } from './breaker.js'
 import { UpstreamFailure, failureAnswer, lateAnswer } from './failure.js'
 import type { UpstreamMetrics } from './metrics.js'
 import type { Call, Protocol } from './protocol.js'
@@ -20,8 +20,6 @@ export interface RemoteModelOptions {
   metrics?: UpstreamMetrics
   log?: Pick<Logger, 'info' | 'warn'>
 }
-
-const BREAKER_DEFAULTS = { failures: 5, cooldownMs: 5_000, maxCooldownMs: 60_000 }
 
 export class RemoteModel implements TextClassifier {
   readonly info: ModelInfo
@@ -39,9 +37,7 @@ export class RemoteModel implements TextClassifier {
       protocol: spec.protocol,
     }
     this.breaker = new CircuitBreaker({
-      failures: spec.breakerFailures ?? BREAKER_DEFAULTS.failures,
-      cooldownMs: spec.breakerCooldownMs ?? BREAKER_DEFAULTS.cooldownMs,
-      maxCooldownMs: Math.max(spec.breakerCooldownMs ?? 0, BREAKER_DEFAULTS.maxCooldownMs),
+      ...breakerThresholds(spec),
       probe: () => this.probeLogged(),
       onChange: (state, detail) => this.changed(state, detail),
     })
