@@ -147,8 +147,14 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
     response = await call.upstream.call(call.endpoint, call.body, abort.signal)
   } catch (error) {
     reply.raw.off('close', onClose)
+    if (abort.signal.aborted) {
+      // The server had the request: a non-streaming answer's headers come only once it is
+      // generated, so a client leaving just before them would otherwise have had a whole
+      // generation for nothing, as often as it liked. It is charged as a stream it leaves is.
+      await settle(null)
+      throw new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection')
+    }
     await giveBack()
-    if (abort.signal.aborted) throw new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection')
     const failure = callFailure(error)
     health.failed(failure.code === ErrorCode.UpstreamTimeout ? 'timeout' : 'unreachable')
     throw failure

@@ -1,6 +1,6 @@
 /**
  * Gives every request its ledger (`http/ledger.ts`), and runs the one "finished" step: when the
- * answer has been sent, or the client went away before it, the request's outcome is worked out
+ * answer has been sent, or the client went away before it (while sending the body, or after), the request's outcome is worked out
  * once and the same `FinishedRequest` goes to every listener — the audit log, the metrics and
  * the log line register with `app.onRequestFinished(listener)`.
  */
@@ -53,6 +53,16 @@ async function ledgerPlugin(app: FastifyInstance): Promise<void> {
   })
   app.addHook('onRequestAbort', (request, done) => {
     finish(request, CLIENT_CLOSED_STATUS, null, listeners)
+    done()
+  })
+  // Fastify's onRequestAbort fires only while the body is still arriving (\`req.aborted\`); a
+  // client that sent its whole body and then left (a JSON /predict, an LLM call while the answer
+  // is generated) closes the response before it finishes, and neither hook runs: without this
+  // its request would never reach the audit log.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) finish(request, CLIENT_CLOSED_STATUS, null, listeners)
+    })
     done()
   })
 }

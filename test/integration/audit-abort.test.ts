@@ -6,43 +6,56 @@ import { test } from 'node:test'
 import type { TextClassifier } from '../../src/models/types.js'
 import { buildTestApp, builtinModel, createKey } from '../helper.js'
 
-test('a request abandoned by its client is recorded as aborted', async () => {
-  const real = await builtinModel()
-  let release = () => {}
-  const held = new Promise<void>((resolve) => (release = resolve))
-  let reached = false
-  const slow: TextClassifier = {
-    ...real,
-    classifyBatch: async (texts) => {
-      reached = true
-      await held
-      return real.classifyBatch(texts)
-    },
-  }
-  const app = await buildTestApp({ models: [slow] })
-  try {
-    const { key, id } = await createKey(app)
-    await app.services.audit!.flush()
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    const { port } = app.server.address() as AddressInfo
-    const socket = net.connect(port, '127.0.0.1')
-    await new Promise((resolve) => socket.once('connect', resolve))
-    socket.write(`POST /predict?text=fine HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nX-Request-Id: gone-early\r\n\r\n`)
-    while (!reached) await new Promise((resolve) => setTimeout(resolve, 5))
-    socket.destroy()
-    // The abort is recorded as soon as the server sees the connection close...
-    while (app.services.audit!.depth === 0) await new Promise((resolve) => setTimeout(resolve, 5))
-    // ...and the model answers only afterwards, when the answer has nowhere to go.
-    release()
-    await app.services.audit!.flush()
-    const records = (await app.services.auditStore.list({ kind: 'request' }, 10)).filter((r) => r.requestId === 'gone-early')
-    assert.equal(records.length, 1)
-    assert.equal(records[0]!.outcome, 'aborted')
-    assert.equal(records[0]!.status, 499)
-    assert.equal(records[0]!.keyId, id)
-    assert.equal(records[0]!.cost, 1)
-  } finally {
-    release()
-    await app.close()
-  }
-})
+const QUERY = (key: string) => `POST /predict?text=fine HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nX-Request-Id: gone-early\r\n\r\n`
+// A whole JSON body, then the client leaves: Fastify's onRequestAbort does not fire for it.
+const JSON_BODY = (key: string) =>
+  `POST /predict HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nX-Request-Id: gone-early\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{"text":"fine"}`
+
+for (const [name, request] of [
+  ['the text in the query', QUERY],
+  ['a JSON body sent whole', JSON_BODY],
+] as const)
+  test(`a request abandoned by its client is recorded as aborted: ${name}`, async () => {
+    const real = await builtinModel()
+    let release = () => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    let reached = false
+    const slow: TextClassifier = {
+      ...real,
+      classifyBatch: async (texts) => {
+        reached = true
+        await held
+        return real.classifyBatch(texts)
+      },
+    }
+    const app = await buildTestApp({ models: [slow] })
+    try {
+      const { key, id } = await createKey(app)
+      await app.services.audit!.flush()
+      await app.listen({ host: '127.0.0.1', port: 0 })
+      const { port } = app.server.address() as AddressInfo
+      const socket = net.connect(port, '127.0.0.1')
+      await new Promise((resolve) => socket.once('connect', resolve))
+      socket.write(request(key))
+      while (!reached) await new Promise((resolve) => setTimeout(resolve, 5))
+      socket.destroy()
+      // The abort is recorded as soon as the server sees the connection close...
+      const until = Date.now() + 5000
+      while (app.services.audit!.depth === 0) {
+        assert.ok(Date.now() < until, 'no audit record within 5 s of the client leaving')
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+      // ...and the model answers only afterwards, when the answer has nowhere to go.
+      release()
+      await app.services.audit!.flush()
+      const records = (await app.services.auditStore.list({ kind: 'request' }, 10)).filter((r) => r.requestId === 'gone-early')
+      assert.equal(records.length, 1)
+      assert.equal(records[0]!.outcome, 'aborted')
+      assert.equal(records[0]!.status, 499)
+      assert.equal(records[0]!.keyId, id)
+      assert.equal(records[0]!.cost, 1)
+    } finally {
+      release()
+      await app.close()
+    }
+  })
