@@ -110,7 +110,7 @@ describe('backpressure and time limits', () => {
   })
 
   test('past the deadline: 504 prediction_timeout, and the queued text never reaches the model', async () => {
-    const { app, key, model } = await slowApp(600, { maxBatch: 1, predictTimeoutMs: 50 })
+    const { app, key, model } = await slowApp(3000, { maxBatch: 1, predictTimeoutMs: 50 })
     try {
       const first = predict(app, key, 'good first')
       while (model.batches.length === 0) await new Promise((resolve) => setImmediate(resolve))
@@ -127,7 +127,7 @@ describe('backpressure and time limits', () => {
   })
 
   test('a client that disconnects has its queued work dropped, not computed', async () => {
-    const { app, key, model } = await slowApp(600, { maxBatch: 1 })
+    const { app, key, model } = await slowApp(3000, { maxBatch: 1 })
     await app.listen({ port: 0, host: '127.0.0.1' })
     const { port } = app.server.address() as { port: number }
     const send = (text: string) => {
