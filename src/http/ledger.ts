@@ -83,6 +83,8 @@ export class RequestLedger {
   auditOwed = false
   /** Set once the finished step ran, so that it runs once. */
   finished = false
+  /** Told when the client leaves before its answer is complete (`onClientGone`); made on first use. */
+  private goneListeners: (() => void)[] | null = null
 
   constructor(request: FastifyRequest) {
     // routeOptions builds a new object on every read: read it once per request.
@@ -95,6 +97,27 @@ export class RequestLedger {
   /** The units this request stays charged: 0 until admitted, and less once work is refunded. */
   get cost(): number {
     return this.charge?.units ?? 0
+  }
+
+  /**
+   * Calls `listener` if the client leaves before its answer is complete (work for it can then
+   * stop); returns the function that stops listening. The ledger plugin's one `close` listener
+   * per request is the only source of this signal.
+   */
+  onClientGone(listener: () => void): () => void {
+    const listeners = (this.goneListeners ??= [])
+    listeners.push(listener)
+    return () => {
+      const at = listeners.indexOf(listener)
+      if (at !== -1) listeners.splice(at, 1)
+    }
+  }
+
+  /** The client left before its answer was complete: tells the listeners, once (called by the ledger plugin). */
+  clientLeft(): void {
+    const listeners = this.goneListeners
+    this.goneListeners = null
+    if (listeners) for (const listener of [...listeners]) listener()
   }
 
   /** The scopes of which the caller's key needs one. */

@@ -135,10 +135,7 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
   }
 
   const abort = new AbortController()
-  const onClose = () => {
-    if (!reply.raw.writableFinished) abort.abort()
-  }
-  reply.raw.once('close', onClose)
+  const stopListening = ledger.onClientGone(() => abort.abort())
   // The upstream's breaker hears how each call went; a client that left says nothing about the server.
   const { health } = call.upstream
   const started = performance.now()
@@ -146,7 +143,7 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
   try {
     response = await call.upstream.call(call.endpoint, call.body, abort.signal)
   } catch (error) {
-    reply.raw.off('close', onClose)
+    stopListening()
     if (abort.signal.aborted) {
       // The server had the request: a non-streaming answer's headers come only once it is
       // generated, so a client leaving just before them would otherwise have had a whole
@@ -160,7 +157,7 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
     throw failure
   }
   if (response.statusCode >= 400) {
-    reply.raw.off('close', onClose)
+    stopListening()
     health.failed('status', response.statusCode)
     const message = await upstreamMessage(response)
     await giveBack()
@@ -181,7 +178,7 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
         ? new AppError(ErrorCode.UpstreamError, 'The model server answered something unusable')
         : callFailure(error)
     } finally {
-      reply.raw.off('close', onClose)
+      stopListening()
     }
   }
   const state: RelayState = { usage: null, failed: false, events: 0 }
@@ -191,7 +188,7 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
       // Ended without [DONE] while the client was still there: the server broke off.
       if (state.failed && !abort.signal.aborted) health.failed('dropped')
     } finally {
-      reply.raw.off('close', onClose)
+      stopListening()
       // The client left (or the relay ended early): stop the upstream's generation now.
       if (!response.body.readableEnded) abort.abort()
       response.body.resume()

@@ -47,7 +47,7 @@ async function concurrency(app: FastifyInstance, options: ConcurrencyOptions): P
   const release = (request: FastifyRequest) => heldBy.get(request)?.release?.()
 
   /** Takes the request's leases, or refuses it; the leases are given back however it ends. */
-  async function admit(request: FastifyRequest, reply: FastifyReply, principal: Principal): Promise<void> {
+  async function admit(request: FastifyRequest, principal: Principal): Promise<void> {
     const caps = capsOf(principal)
     const admission = await options.gate.acquire(caps)
     if (!admission.ok) {
@@ -58,26 +58,18 @@ async function concurrency(app: FastifyInstance, options: ConcurrencyOptions): P
       })
     }
     heldBy.set(request, { caps, inFlight: admission.inFlight, release: admission.release })
-    // Answered, failed, or its client gone: the response closes.
-    reply.raw.once('close', admission.release)
   }
 
   // After auth's onRequest (registered before): the principal is known, nothing else was done.
   // A callback hook: no promise per request for the keys without a cap.
-  app.addHook('onRequest', (request, reply, done) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     const principal = request.ledger.principal
     if (principal === null || (principal.concurrency === null && principal.ownerConcurrency === null)) return done()
-    admit(request, reply, principal).then(() => done(), done)
+    admit(request, principal).then(() => done(), done)
   })
 
-  app.addHook('onResponse', (request, _reply, done) => {
-    release(request)
-    done()
-  })
-  app.addHook('onRequestAbort', (request, done) => {
-    release(request)
-    done()
-  })
+  // Answered, failed, or its client gone (`plugins/ledger.ts`): the leases go back.
+  app.onRequestFinished(({ request }) => release(request))
 
   // After rate-limit's onSend (registered before), which sets the limits' items first.
   app.addHook('onSend', (request, reply, payload, done) => {
@@ -87,4 +79,4 @@ async function concurrency(app: FastifyInstance, options: ConcurrencyOptions): P
   })
 }
 
-export default fp(concurrency, { name: 'concurrency', dependencies: ['auth', 'rate-limit'] })
+export default fp(concurrency, { name: 'concurrency', dependencies: ['ledger', 'auth', 'rate-limit'] })

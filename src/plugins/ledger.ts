@@ -1,8 +1,10 @@
 /**
  * Gives every request its ledger (`http/ledger.ts`), and runs the one "finished" step: when the
- * answer has been sent, or the client went away before it (while sending the body, or after), the request's outcome is worked out
- * once and the same `FinishedRequest` goes to every listener — the audit log, the metrics and
- * the log line register with `app.onRequestFinished(listener)`.
+ * answer has been sent, or the client went away before it (while sending the body, or after),
+ * the request's outcome is worked out once and the same `FinishedRequest` goes to every
+ * listener — the audit log, the metrics, the log line and the concurrency caps register with
+ * `app.onRequestFinished(listener)`. Work still under way when a client leaves (a model
+ * submission, an LLM call) hears of it through `ledger.onClientGone`.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -51,18 +53,21 @@ async function ledgerPlugin(app: FastifyInstance): Promise<void> {
     finish(request, reply.statusCode, reply.elapsedTime, listeners)
     done()
   })
-  app.addHook('onRequestAbort', (request, done) => {
-    finish(request, CLIENT_CLOSED_STATUS, null, listeners)
-    done()
-  })
-  // Fastify's onRequestAbort fires only while the body is still arriving (\`req.aborted\`); a
-  // client that sent its whole body and then left (a JSON /predict, an LLM call while the answer
-  // is generated) closes the response before it finishes, and neither hook runs: without this
-  // its request would never reach the audit log.
+  // One `close` listener per request that needs a key (public routes — health, docs — are not
+  // audited and have no work to stop): a response that closes before it finished means the
+  // client left, whether while its body was still arriving or after, while the answer was being
+  // worked out. Fastify's onRequestAbort covers only the first, and no response hook runs for
+  // the second. The request is finished as abandoned (499), then whatever still works for it
+  // hears of it (`ledger.onClientGone`: the model submission, an LLM call).
   app.addHook('onRequest', (request, reply, done) => {
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) finish(request, CLIENT_CLOSED_STATUS, null, listeners)
-    })
+    const { ledger } = request
+    if (ledger.needsKey) {
+      reply.raw.once('close', () => {
+        if (reply.raw.writableFinished) return
+        finish(request, CLIENT_CLOSED_STATUS, null, listeners)
+        ledger.clientLeft()
+      })
+    }
     done()
   })
 }

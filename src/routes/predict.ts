@@ -7,7 +7,7 @@
  * client disconnects; a full queue answers 503 at once. A prediction costs one unit per text,
  * charged after the model check (`accounting/costs.ts`).
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { Static } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -21,6 +21,7 @@ import { textUnits } from '../accounting/costs.js'
 import type { Meter } from '../accounting/meter.js'
 import { ErrorResponse, protectedErrors } from './common.js'
 import { requirePrincipal } from '../http/ledger.js'
+import type { RequestLedger } from '../http/ledger.js'
 
 export interface PredictRoutesOptions {
   maxTextLength: number
@@ -73,16 +74,13 @@ function clientGone(): AppError {
 }
 
 /** Runs texts through the model, dropping them if the client leaves before its answer. */
-async function classify(model: ServedModel, texts: string[], reply: FastifyReply, timeoutMs: number): Promise<Classification[]> {
+async function classify(model: ServedModel, texts: string[], ledger: RequestLedger, timeoutMs: number): Promise<Classification[]> {
   const submission = model.submit(texts, { deadline: Date.now() + timeoutMs })
-  const onClose = () => {
-    if (!reply.raw.writableEnded) submission.cancel(clientGone())
-  }
-  reply.raw.once('close', onClose)
+  const stopListening = ledger.onClientGone(() => submission.cancel(clientGone()))
   try {
     return await submission.results
   } finally {
-    reply.raw.off('close', onClose)
+    stopListening()
   }
 }
 
@@ -101,12 +99,12 @@ function textsOf({ body, query }: Input): string[] {
  * Classifies the request's texts. Its charge bought a place in the model's queue: when the
  * queue is full (503) the model does no work, and the charge is given back.
  */
-async function answer(request: FastifyRequest & Input, reply: FastifyReply, model: ServedModel, meter: Meter, timeoutMs: number) {
+async function answer(request: FastifyRequest & Input, model: ServedModel, meter: Meter, timeoutMs: number) {
   const texts = textsOf(request)
   request.ledger.work = { model: model.info.name, texts: texts.length, chars: texts.reduce((sum, t) => sum + t.length, 0) }
   let results: Classification[]
   try {
-    results = await classify(model, texts, reply, timeoutMs)
+    results = await classify(model, texts, request.ledger, timeoutMs)
   } catch (error) {
     if (error instanceof AppError && error.code === ErrorCode.ServerBusy && request.ledger.charge) meter.refund(request.ledger.charge)
     throw error
@@ -127,9 +125,9 @@ export default async function predictRoutes(fastify: FastifyInstance, options: P
     const input = request as FastifyRequest & Input
     return textUnits(textsOf(input).length, modelOf(input))
   }
-  const serve = (request: FastifyRequest, reply: FastifyReply) => {
+  const serve = (request: FastifyRequest) => {
     const input = request as FastifyRequest & Input
-    return answer(input, reply, modelOf(input), meter, options.timeoutMs)
+    return answer(input, modelOf(input), meter, options.timeoutMs)
   }
   const responses = {
     200: Type.Union([schemas.single, schemas.batch]),
