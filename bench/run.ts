@@ -23,6 +23,7 @@ import { runKeyTiming } from './scenarios/key-timing.js'
 import { runEventLoop } from './scenarios/event-loop.js'
 import { runRemote } from './scenarios/remote.js'
 import { runJobIngest } from './scenarios/job-ingest.js'
+import { runJobDisk } from './scenarios/job-disk.js'
 import { runCredits } from './scenarios/credits.js'
 import { runLlmStream } from './scenarios/llm-stream.js'
 
@@ -39,7 +40,7 @@ interface BenchOptions {
 const program = new Command('bench')
   .option(
     '--only <ids>',
-    'comma-separated scenario ids (default: all): micro, model-latency, key-timing, event-loop, job-ingest, http-predict, limiter-choice, batching, scale-out, remote, credits, llm-stream',
+    'comma-separated scenario ids (default: all): micro, model-latency, key-timing, event-loop, job-ingest, job-disk, http-predict, limiter-choice, batching, scale-out, remote, credits, llm-stream',
   )
   .option('--duration <seconds>', 'seconds per measurement', '8')
   .option('--rounds <n>', 'interleaved rounds per target (the median is reported)', '3')
@@ -57,6 +58,7 @@ const scenarios: Record<string, () => Promise<ScenarioReport>> = {
   'key-timing': () => runKeyTiming({ rounds: Math.max(5, Number(options.rounds) * 5), log }),
   'event-loop': () => runEventLoop({ log }),
   'job-ingest': () => runJobIngest({ rounds: Math.max(3, Number(options.rounds)), log }),
+  'job-disk': () => runJobDisk({ log }),
   'http-predict': () =>
     runHttpPredict({
       durationSec: Number(options.duration),
