@@ -96,6 +96,9 @@ export async function createServices(config: Config, log: Logger, overrides: Ser
   })
   let llms: LlmRegistry
   try {
+    // One namespace: key allow-lists, usage, metrics and /ready name models and LLMs alike.
+    const clash = config.llms.find((spec) => models.get(spec.name) !== undefined)
+    if (clash) throw new Error(`--llm ${clash.name}: a model of that name is served already; give the LLM another name`)
     llms = await LlmRegistry.create(config.llms, {
       timeoutMs: config.llmTimeoutMs,
       metrics: upstreamMetrics,

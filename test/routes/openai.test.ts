@@ -360,6 +360,13 @@ describe('OpenAI-compatible routes: token limits and upstream failures', () => {
     assert.equal(decision.states[0]!.remaining, 300)
   })
 
+  test('an LLM named like a served model stops the start with one line (allow-lists and /ready name both alike)', async () => {
+    await assert.rejects(
+      () => buildTestApp({ config: { llms: parseLlmSpecs(`sentiment=${upstream.baseUrl}`) } }),
+      /--llm sentiment: a model of that name is served already/,
+    )
+  })
+
   test('a credential variable that is not set stops the start with one line naming it', async () => {
     await assert.rejects(
       () =>
