@@ -113,10 +113,17 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
     if (ledger.charge) deps.meter.refund(ledger.charge)
     throw tokensRefused(reservation)
   }
-  const held = await deps.tokenCredits.hold(principal, reserved)
-  if (!held.ok) {
+  const release = async () => {
     await deps.tokens.settle(reservation, 0)
     if (ledger.charge) deps.meter.refund(ledger.charge)
+  }
+  // Refused, or the store failed while holding: nothing was done, so the limits get their units back.
+  const held = await deps.tokenCredits.hold(principal, reserved).catch(async (error: unknown) => {
+    await release()
+    throw error
+  })
+  if (!held.ok) {
+    await release()
     throw creditsRefused(held.refusal, reserved, deps.clock.now())
   }
   const { hold } = held

@@ -350,6 +350,17 @@ describe('OpenAI-compatible routes: token limits and upstream failures', () => {
     }
   })
 
+  test('a store failure while token credits are held gives the tokens back (a fault injected: the store cannot be broken for one call)', async (t) => {
+    const { key, id } = await createKey(app)
+    t.mock.method(app.services.tokenCredits, 'hold', async () => {
+      throw new Error('the store failed')
+    })
+    const res = await ask(key, 'chat', 100)
+    assert.equal(res.statusCode, 500)
+    const { decision } = await app.services.tokens.peek({ keyId: id, owner: 'default' } as Principal)
+    assert.equal(decision.states[0]!.remaining, 300)
+  })
+
   test('an unreachable upstream is 503 upstream_unavailable and gives the tokens back', async () => {
     const { key, id } = await createKey(app)
     const res = await ask(key, 'gone', 100)
