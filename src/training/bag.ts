@@ -2,9 +2,10 @@
  * The linear member of the ensemble: a fastText-style bag of n-grams. A text's vector is the sum
  * of the table rows of its words and word bigrams divided by its number of tokens; a linear
  * layer gives two logits. Trained with plain SGD, one example at a time, learning rate decaying
- * linearly to 0 (as fastText does). Its errors differ from the CNNs', which is why it helps.
+ * linearly to 0 (as fastText does; `sgd.ts`). Its errors differ from the CNNs', which is why it helps.
  */
-import { fillUniform, seededRandom, shuffleInPlace } from './random.js'
+import { fillUniform, seededRandom } from './random.js'
+import { sgdSteps } from './sgd.js'
 
 export interface BagHyperParameters {
   dim: number
@@ -36,32 +37,23 @@ export function trainBag(examples: readonly BagExample[], rows: number, hp: BagH
   const used = new Uint8Array(rows)
   const weights: BagWeights = { table, out: new Float32Array(2 * dim), outBias: new Float32Array(2) }
   const x = new Float32Array(dim)
-  const order = examples.map((_, i) => i)
-  const total = hp.epochs * examples.length
-  let step = 0
-  for (let epoch = 0; epoch < hp.epochs; epoch++) {
-    shuffleInPlace(order, random)
-    for (const index of order) {
-      const example = examples[index]!
-      const rate = hp.learningRate * (1 - step / total)
-      step += 1
-      const margin = textVector(weights, example, dim, x)
-      const g = 1 / (1 + Math.exp(-margin)) - example.label
-      const scale = (rate * g) / example.tokens
-      for (let k = 0; k < dim; k++) {
-        const back = weights.out[dim + k]! - weights.out[k]!
-        weights.out[k]! += rate * g * x[k]!
-        weights.out[dim + k]! -= rate * g * x[k]!
-        x[k] = back * scale
-      }
-      weights.outBias[0]! += rate * g
-      weights.outBias[1]! -= rate * g
-      for (const row of example.rows) {
-        used[row] = 1
-        for (let k = 0; k < dim; k++) table[row * dim + k]! -= x[k]!
-      }
+  sgdSteps(examples, hp, random, (example, rate) => {
+    const margin = textVector(weights, example, dim, x)
+    const g = 1 / (1 + Math.exp(-margin)) - example.label
+    const scale = (rate * g) / example.tokens
+    for (let k = 0; k < dim; k++) {
+      const back = weights.out[dim + k]! - weights.out[k]!
+      weights.out[k]! += rate * g * x[k]!
+      weights.out[dim + k]! -= rate * g * x[k]!
+      x[k] = back * scale
     }
-  }
+    weights.outBias[0]! += rate * g
+    weights.outBias[1]! -= rate * g
+    for (const row of example.rows) {
+      used[row] = 1
+      for (let k = 0; k < dim; k++) table[row * dim + k]! -= x[k]!
+    }
+  })
   for (let row = 0; row <= rows; row++) if (row === rows || used[row] === 0) table.fill(0, row * dim, row * dim + dim)
   return weights
 }

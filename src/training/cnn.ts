@@ -9,6 +9,7 @@
  * vector and its projections through every filter offset are computed once per batch.
  */
 import { dot, Workspace, type BatchCache } from './cnn-batch.js'
+import { contrastTarget, type ContrastRule } from './contrast.js'
 import { fillUniform } from './random.js'
 
 /** Network sizes and training settings of one model. */
@@ -41,6 +42,8 @@ export interface CnnHyperParameters {
   averageEvery?: number
   /** With averaging: the phrase learning rate stops decaying at this share of `learningRate` (SWA's constant rate). */
   averageRateFloor?: number
+  /** The "A but B" rule distilled while training (`contrast.ts`); absent: off. */
+  contrast?: ContrastRule
 }
 
 /**
@@ -61,6 +64,8 @@ export interface PretrainedRows {
 export interface EncodedExample {
   label: number
   tokens: Int32Array
+  /** With the contrast rule: where clause B starts in `tokens` (-1 or absent: the rule does not apply). */
+  clause?: number
 }
 
 const BETA1 = 0.9
@@ -233,20 +238,38 @@ export class CnnModel {
     for (let c = 0; c < dim; c++) out[at + c]! += dot(projection, po + c * p.dim, p.vectors, go, p.dim)
   }
 
-  /** Trains on one mini-batch with learning rate `rate`; returns the summed log-loss. */
-  trainBatch(batch: readonly EncodedExample[], rowsOf: readonly Int32Array[], rate: number): number {
+  /**
+   * Trains on one mini-batch with learning rate `rate`; returns the summed log-loss. `pi`: the
+   * contrast rule's teacher share (`contrast.ts`) for examples with a clause B, 0 for none.
+   */
+  trainBatch(batch: readonly EncodedExample[], rowsOf: readonly Int32Array[], rate: number, pi = 0): number {
     const cache = this.work.prepare(batch, rowsOf, this.hp.dim, this.projSize)
     this.computeProjections(cache, rowsOf)
+    const rule = pi > 0 ? this.hp.contrast : undefined
     let loss = 0
     for (const example of batch) {
+      // The rule's truth: this network's P(positive) for clause B alone (no dropout; draws nothing from `random`).
+      const b1 = rule && (example.clause ?? -1) > 0 ? this.clauseProbability(example.tokens.subarray(example.clause), cache) : -1
       const keep = this.work.keepMask(example.tokens.length, this.hp.wordDropout, this.random)
       const [l0, l1] = this.forward(example.tokens, cache, keep, true)
       const p1 = 1 / (1 + Math.exp(l0 - l1))
-      loss -= Math.log(Math.max(1e-12, example.label === 1 ? p1 : 1 - p1))
-      this.backward(example.tokens, cache, keep, p1 - example.label)
+      if (b1 < 0) {
+        loss -= Math.log(Math.max(1e-12, example.label === 1 ? p1 : 1 - p1))
+        this.backward(example.tokens, cache, keep, p1 - example.label)
+        continue
+      }
+      const target = contrastTarget(example.label, p1, b1, rule!.strength, pi)
+      loss -= target * Math.log(Math.max(1e-12, p1)) + (1 - target) * Math.log(Math.max(1e-12, 1 - p1))
+      this.backward(example.tokens, cache, keep, p1 - target)
     }
     this.applyGradients(cache, rowsOf, rate, batch.length)
     return loss
+  }
+
+  /** P(positive) of `tokens` (part of the batch in `cache`) without dropout. */
+  private clauseProbability(tokens: Int32Array, cache: BatchCache): number {
+    const [l0, l1] = this.forward(tokens, cache, this.work.keepMask(tokens.length, 0, this.random), false)
+    return 1 / (1 + Math.exp(l0 - l1))
   }
 
   /** Logits `[negative, positive]` of each example (no dropout). */

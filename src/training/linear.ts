@@ -10,7 +10,8 @@
  * bag's factorised SGD does not; that is where its errors differ.
  */
 import type { BagExample, BagWeights } from './bag.js'
-import { seededRandom, shuffleInPlace } from './random.js'
+import { seededRandom } from './random.js'
+import { sgdSteps } from './sgd.js'
 
 export interface LinearHyperParameters {
   /** Naive-Bayes smoothing count. */
@@ -56,24 +57,14 @@ export function trainLinear(examples: readonly BagExample[], rows: number, hp: L
   }
   const weight = new Float32Array(rows).fill(1)
   let bias = 0
-  const random = seededRandom(seed)
-  const order = examples.map((_, i) => i)
-  const total = hp.epochs * examples.length
-  let step = 0
-  for (let epoch = 0; epoch < hp.epochs; epoch++) {
-    shuffleInPlace(order, random)
-    for (const index of order) {
-      const example = examples[index]!
-      const rate = hp.learningRate * (1 - step / total)
-      step += 1
-      const n = Math.max(1, example.tokens)
-      let z = bias
-      for (const row of example.rows) z += (weight[row]! * ratio[row]!) / n
-      const g = 1 / (1 + Math.exp(-z)) - example.label
-      bias -= rate * g
-      for (const row of example.rows) weight[row]! -= rate * ((g * ratio[row]!) / n + hp.l2 * (weight[row]! - 1))
-    }
-  }
+  sgdSteps(examples, hp, seededRandom(seed), (example, rate) => {
+    const n = Math.max(1, example.tokens)
+    let z = bias
+    for (const row of example.rows) z += (weight[row]! * ratio[row]!) / n
+    const g = 1 / (1 + Math.exp(-z)) - example.label
+    bias -= rate * g
+    for (const row of example.rows) weight[row]! -= rate * ((g * ratio[row]!) / n + hp.l2 * (weight[row]! - 1))
+  })
   const scores = new Float32Array(rows)
   for (let row = 0; row < rows; row++) scores[row] = weight[row]! * ratio[row]!
   return { scores, bias }

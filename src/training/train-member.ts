@@ -5,6 +5,7 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { workerEntry } from '../lib/worker-entry.js'
 import { CnnModel, type CnnHyperParameters, type CnnWeights, type EncodedExample, type PretrainedRows } from './cnn.js'
+import { teacherShare } from './contrast.js'
 import { seededRandom, shuffleInPlace } from './random.js'
 
 /** Examples flattened into a few typed arrays, cheap to send to a worker. */
@@ -13,6 +14,8 @@ export interface PackedExamples {
   /** Example `i` has tokens `tokens[offsets[i] .. offsets[i + 1])`. */
   offsets: Int32Array
   tokens: Int32Array
+  /** With the contrast rule: each example's clause-B start (-1: none). */
+  clauses?: Int32Array
 }
 
 /** Everything one member needs. */
@@ -57,13 +60,16 @@ export function packExamples(examples: readonly EncodedExample[]): PackedExample
   examples.forEach((e, i) => (offsets[i + 1] = offsets[i]! + e.tokens.length))
   const tokens = new Int32Array(offsets[examples.length]!)
   examples.forEach((e, i) => tokens.set(e.tokens, offsets[i]))
-  return { labels: Uint8Array.from(examples, (e) => e.label), offsets, tokens }
+  const packed: PackedExamples = { labels: Uint8Array.from(examples, (e) => e.label), offsets, tokens }
+  if (examples.some((e) => e.clause !== undefined)) packed.clauses = Int32Array.from(examples, (e) => e.clause ?? -1)
+  return packed
 }
 
 function unpack(packed: PackedExamples): EncodedExample[] {
   return Array.from(packed.labels, (label, i) => ({
     label,
     tokens: packed.tokens.subarray(packed.offsets[i], packed.offsets[i + 1]),
+    ...(packed.clauses && { clause: packed.clauses[i]! }),
   }))
 }
 
@@ -74,8 +80,11 @@ export function trainMember(job: MemberJob, onProgress: (p: MemberProgress) => v
   const rowsOf = Array.from({ length: job.rowOffsets.length - 1 }, (_, t) => job.rowData.subarray(job.rowOffsets[t], job.rowOffsets[t + 1]))
   const model = new CnnModel(job.rows, hp, random, job.subwords, job.pretrained)
   const [train, roots, heldOut] = [unpack(job.train), unpack(job.trainRoots), unpack(job.heldOut)]
-  const totalBatches = hp.epochs * Math.ceil(train.length / hp.batchSize)
+  const epochBatches = Math.ceil(train.length / hp.batchSize)
+  const totalBatches = hp.epochs * epochBatches
   let batchNo = 0
+  // The contrast rule's teacher share rises with the phrase epochs done (and stays there for the sentence epochs).
+  const pi = (): number => (hp.contrast ? teacherShare(hp.contrast, Math.min(batchNo, totalBatches) / epochBatches) : 0)
   const averageStart = hp.averageFrom ? Math.max(1, Math.round(hp.averageFrom * totalBatches)) : 0
   const averageEvery = Math.max(1, hp.averageEvery ?? 100)
   const runEpochs = (phase: MemberProgress['phase'], examples: EncodedExample[], epochs: number, rate: () => number): void => {
@@ -83,7 +92,7 @@ export function trainMember(job: MemberJob, onProgress: (p: MemberProgress) => v
       shuffleInPlace(examples, random)
       let loss = 0
       for (let start = 0; start < examples.length; start += hp.batchSize) {
-        loss += model.trainBatch(examples.slice(start, start + hp.batchSize), rowsOf, rate())
+        loss += model.trainBatch(examples.slice(start, start + hp.batchSize), rowsOf, rate(), pi())
         batchNo += 1
         if (phase === 'phrases' && averageStart > 0 && batchNo >= averageStart && (batchNo - averageStart) % averageEvery === 0)
           model.addToAverage()

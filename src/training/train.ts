@@ -18,6 +18,7 @@ import { bagLogits, trainBag, type BagExample, type BagHyperParameters, type Bag
 import { fitStackingWeights, marginsOf, stackedLogLoss } from './calibration.js'
 import { appendLinearColumn, DEFAULT_LINEAR_HYPER_PARAMETERS, linearMargins, trainLinear, type LinearHyperParameters } from './linear.js'
 import type { CnnHyperParameters, CnnWeights, EncodedExample } from './cnn.js'
+import { contrastClauseStart, DEFAULT_CONTRAST_RULE, type ContrastRule } from './contrast.js'
 import {
   bigramRow,
   END_TOKEN,
@@ -81,6 +82,8 @@ export interface BuiltinTrainOptions {
   negation?: boolean | Partial<NegationSpec>
   /** Stack an NB-LR member (`linear.ts`) too, folded into the bag at export (default false). */
   linear?: boolean | Partial<LinearHyperParameters>
+  /** Distil the "A but B" rule into the CNNs while they train (`contrast.ts`; default false). */
+  contrast?: boolean | Partial<ContrastRule>
   /** Which rows members read: `alternate` (default: even members all rows, odd ones word rows only) or `all`. */
   memberRows?: 'alternate' | 'all'
   /** Threads (default: one per core); 1 trains everything on the calling thread. */
@@ -120,7 +123,8 @@ export async function trainBuiltinModel(options: BuiltinTrainOptions): Promise<T
   const seed = options.seed ?? 42
   const members = options.members ?? 1
   const heldOutFraction = options.heldOutFraction ?? 0.1
-  const hp = { ...DEFAULT_HYPER_PARAMETERS, ...options.hyperParameters }
+  const hp: CnnHyperParameters = { ...DEFAULT_HYPER_PARAMETERS, ...options.hyperParameters }
+  if (options.contrast) hp.contrast = { ...DEFAULT_CONTRAST_RULE, ...(options.contrast === true ? {} : options.contrast) }
   const bagHp = { ...DEFAULT_BAG_HYPER_PARAMETERS, ...options.bagHyperParameters }
   const features: FeatureSpec = { ...DEFAULT_FEATURES, ...options.features }
   if (options.negation !== false)
@@ -145,7 +149,9 @@ export async function trainBuiltinModel(options: BuiltinTrainOptions): Promise<T
   const split = { train: marked(plainSplit.train), trainRoots: marked(plainSplit.trainRoots), heldOut: marked(plainSplit.heldOut) }
   const words = toVocabulary(pretrained?.words ?? [])
   const vocabulary = new TokenVocabulary(features, words)
-  const encode = (list: Tokenized[]): EncodedExample[] => list.map((e) => vocabulary.encode(e))
+  const rule = hp.contrast
+  const encode = (list: Tokenized[]): EncodedExample[] =>
+    list.map((e) => ({ ...vocabulary.encode(e), ...(rule && { clause: contrastClauseStart(e.tokens, rule) }) }))
   const [train, trainRoots, heldOut] = [encode(split.train), encode(split.trainRoots), encode(split.heldOut)]
   const jobs: MemberJob[] = Array.from({ length: members }, (_, member) => ({
     member,

@@ -12,6 +12,7 @@ import { Featurizer, padRow, toVocabulary } from '../../src/models/builtin/featu
 import { readVocabulary } from '../../src/models/builtin/load.js'
 import type { BuiltinManifest } from '../../src/models/builtin/manifest.js'
 import { tokenize } from '../../src/models/builtin/tokenizer.js'
+import { DEFAULT_CONTRAST_RULE } from '../../src/training/contrast.js'
 import { trainBuiltinModel, type TrainedBuiltinModel } from '../../src/training/train.js'
 import { MIXED, TINY, tinyTsv } from '../fixtures/tiny-builtin.js'
 
@@ -205,6 +206,26 @@ test('padding changes nothing: each text gets bit-identical probabilities alone 
     }
     await session.release()
   }
+})
+
+test('the contrast rule reaches the CNNs through the workers, changes only them, and is recorded in the manifest', async () => {
+  const trainFile = path.join(work, 'contrast.tsv')
+  const contrasts = [
+    '1\ta dull start but a great film .',
+    '0\ta good cast but a stupid plot .',
+    '1\tthe plot is boring , but the cast is lovely',
+  ]
+  await writeFile(trainFile, tinyTsv() + contrasts.join('\n') + '\n')
+  const plain = await trainBuiltinModel({ ...TINY, trainFile, threads: 2 })
+  const rule = await trainBuiltinModel({ ...TINY, trainFile, threads: 2, contrast: { piMax: 0.9, decay: 0.5 } })
+  assert.deepEqual(rule.hyperParameters.contrast, { ...DEFAULT_CONTRAST_RULE, piMax: 0.9, decay: 0.5 })
+  assert.equal(plain.hyperParameters.contrast, undefined)
+  assert.deepEqual(rule.bag, plain.bag, 'the bag does not read the rule')
+  rule.members.forEach((member, m) => assert.notDeepEqual(member.conv, plain.members[m]!.conv, `member ${m} trained with the rule`))
+  const one = await trainBuiltinModel({ ...TINY, trainFile, threads: 1, contrast: { piMax: 0.9, decay: 0.5 } })
+  assert.deepEqual(Buffer.from(buildOnnxModel(one)), Buffer.from(buildOnnxModel(rule)), 'same bytes with 1 or 2 threads')
+  const manifest = await exportBuiltinModel(rule, { outDir: path.join(work, 'contrast') })
+  assert.equal((manifest.hyperParameters.cnn as { contrast?: { strength: number } }).contrast?.strength, 6)
 })
 
 test('pretrained vectors that cannot be read stop training with a message saying what to do', async () => {
