@@ -1,5 +1,5 @@
 /**
- * `--llm NAME=URL[?model=UPSTREAM_MODEL&auth-header=H&auth-env=VAR&tokenizer=T]`: an
+ * `--llm NAME=URL[?model=UPSTREAM_MODEL&auth-header=H&auth-env=VAR&tokenizer=T&…]`: an
  * OpenAI-compatible upstream (vLLM, llama.cpp's server, Ollama, TGI, a hosted API). URL is the
  * upstream's OpenAI base URL (what its own clients use as `baseURL`, e.g.
  * `http://127.0.0.1:8000/v1`). As for remote models, the credential is never part of the spec:
@@ -23,14 +23,39 @@ export interface LlmSpec {
   breakerFailures?: number
   /** How long it stays open before its first probe, in ms (default 5000; doubled after a failed probe, up to 60 s). */
   breakerCooldownMs?: number
+  /** Calls in flight at once from this instance (`slots.ts`; default 256). */
+  maxConcurrency: number
+  /** Calls in flight at once for one key (default: half of `maxConcurrency`, rounded up). */
+  keyConcurrency: number
 }
+
+// As many as the connection pool keeps to one server (`upstream.ts`): beyond, calls would only queue there.
+const DEFAULT_MAX_CONCURRENCY = 256
 
 const NAME = /^[a-z0-9][a-z0-9._:-]{0,127}$/
 // What a model server calls its model: Ollama's `llama3:8b`, Hugging Face's `org/model`.
 const UPSTREAM_MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,255}$/
 const HEADER = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
 const ENV = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
-const OPTIONS = ['model', 'auth-header', 'auth-env', 'tokenizer', 'breaker-failures', 'breaker-cooldown'] as const
+const OPTIONS = [
+  'model',
+  'auth-header',
+  'auth-env',
+  'tokenizer',
+  'breaker-failures',
+  'breaker-cooldown',
+  'max-concurrency',
+  'key-concurrency',
+] as const
+
+// The options that are whole numbers: their range and the field they set (the same ranges as a
+// remote model's, `models/remote/spec.ts`).
+const WHOLE_NUMBERS = {
+  'breaker-failures': { min: 1, max: 1000, field: 'breakerFailures' },
+  'breaker-cooldown': { min: 100, max: 3_600_000, field: 'breakerCooldownMs' },
+  'max-concurrency': { min: 1, max: 1024, field: 'maxConcurrency' },
+  'key-concurrency': { min: 1, max: 1024, field: 'keyConcurrency' },
+} as const
 
 /** A whole number from `min` to `max` written in decimal; otherwise throws `fail(…)`. */
 function wholeIn(value: string, min: number, max: number, fail: (what: string) => Error): number {
@@ -48,7 +73,14 @@ function parseLlmSpec(raw: string): LlmSpec {
   const at = target.indexOf('?')
   const baseUrl = checkedUrl(at < 0 ? target : target.slice(0, at)).replace(/\/+$/, '')
   const params = new URLSearchParams(at < 0 ? '' : target.slice(at + 1))
-  const spec: LlmSpec = { name, baseUrl, upstreamModel: name, tokenizer: 'bytes' }
+  const spec: LlmSpec = {
+    name,
+    baseUrl,
+    upstreamModel: name,
+    tokenizer: 'bytes',
+    maxConcurrency: DEFAULT_MAX_CONCURRENCY,
+    keyConcurrency: 0,
+  }
   const seen = new Set<string>()
   for (const [key, value] of params) {
     if (!(OPTIONS as readonly string[]).includes(key)) throw new Error(`${name}: unknown option ${key} (known: ${OPTIONS.join(', ')})`)
@@ -60,6 +92,9 @@ function parseLlmSpec(raw: string): LlmSpec {
   const env = params.get('auth-env')
   if ((header === null) !== (env === null)) throw new Error(`${name}: auth-header and auth-env go together`)
   if (header !== null && env !== null) spec.auth = { header, env }
+  if (spec.keyConcurrency === 0) spec.keyConcurrency = Math.ceil(spec.maxConcurrency / 2)
+  if (spec.keyConcurrency > spec.maxConcurrency)
+    throw new Error(`${name}: key-concurrency must not exceed max-concurrency (${spec.maxConcurrency})`)
   return spec
 }
 
@@ -80,12 +115,10 @@ function setOption(spec: LlmSpec, key: (typeof OPTIONS)[number], value: string):
       if (!(TOKENIZERS as readonly string[]).includes(value)) throw fail(`must be one of ${TOKENIZERS.join(', ')}`)
       spec.tokenizer = value as TokenizerName
       return
-    // The same ranges as for remote models (`models/remote/spec.ts`).
-    case 'breaker-failures':
-      spec.breakerFailures = wholeIn(value, 1, 1000, fail)
-      return
-    case 'breaker-cooldown':
-      spec.breakerCooldownMs = wholeIn(value, 100, 3_600_000, fail)
+    default: {
+      const { min, max, field } = WHOLE_NUMBERS[key]
+      spec[field] = wholeIn(value, min, max, fail)
+    }
   }
 }
 

@@ -11,6 +11,7 @@ import type { Logger } from 'pino'
 import { credential } from '../models/remote/load.js'
 import type { UpstreamMetrics } from '../models/remote/metrics.js'
 import { LlmHealth } from './health.js'
+import { LlmSlots } from './slots.js'
 import type { LlmSpec } from './spec.js'
 import type { TextCounter } from './tokens.js'
 import { textCounter } from './tokens.js'
@@ -23,6 +24,8 @@ export interface LlmUpstream {
   readonly count: TextCounter
   /** Its circuit breaker: check before a call, tell it how each call went. */
   readonly health: LlmHealth
+  /** Calls in flight to it from this instance, in all and per key (`slots.ts`). */
+  readonly slots: LlmSlots
   /** Sends `body` as JSON to the endpoint; the answer's body must be consumed or destroyed. */
   call(endpoint: LlmEndpoint, body: unknown, signal: AbortSignal): Promise<Dispatcher.ResponseData>
 }
@@ -77,6 +80,7 @@ export class LlmRegistry {
         spec,
         count,
         health,
+        slots: new LlmSlots(spec.maxConcurrency, spec.keyConcurrency),
         call: (endpoint, body, signal) =>
           request(`${spec.baseUrl}/${endpoint}`, { method: 'POST', headers, body: JSON.stringify(body), signal, dispatcher: agent }),
       })

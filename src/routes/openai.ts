@@ -38,6 +38,22 @@ function upstreamOf(llms: LlmRegistry, request: FastifyRequest): LlmUpstream {
   return upstream
 }
 
+/** A slot on the upstream for one call by `keyId`, or the refusal (429 for the key's share, 503 for the server's). */
+function takeSlot(upstream: LlmUpstream, keyId: string): () => void {
+  const slot = upstream.slots.take(keyId)
+  if ('release' in slot) return slot.release
+  const retry = { headers: { 'retry-after': '1' } }
+  if (slot.refused === 'key') {
+    const share = upstream.slots.perKey
+    throw new AppError(
+      ErrorCode.ConcurrencyLimited,
+      `This key already has ${share} calls in flight to '${upstream.spec.name}'; wait for one to finish.`,
+      retry,
+    )
+  }
+  throw new AppError(ErrorCode.ServerBusy, `'${upstream.spec.name}' has ${upstream.slots.max} calls in flight; try again shortly.`, retry)
+}
+
 /** `stream_options.include_usage` asked of the upstream whatever the client asked: the usage settles the reservation. */
 function streamFields(body: { stream?: boolean; stream_options?: { include_usage?: boolean } | null }) {
   const stream = body.stream === true
@@ -102,12 +118,13 @@ const errors = {
   429: {
     ...ErrorResponse,
     description:
-      'Over a request or token limit (`rate_limited`), with Retry-After; or a credit balance (requests or tokens) too low (`quota_exhausted`, type `insufficient_quota`, with `x-should-retry: false`)',
+      "Over a request or token limit (`rate_limited`), with Retry-After; the key already has its share of the LLM server's calls in flight (`concurrency_limited`, Retry-After: 1); or a credit balance (requests or tokens) too low (`quota_exhausted`, type `insufficient_quota`, with `x-should-retry: false`)",
   },
   502: { ...ErrorResponse, description: 'The model server failed (`upstream_error`)' },
   503: {
     ...ErrorResponse,
-    description: 'The model server cannot be reached, is busy, or its circuit breaker is open (`upstream_unavailable`, with Retry-After)',
+    description:
+      'The model server cannot be reached, or its circuit breaker is open (`upstream_unavailable`, with Retry-After); or it has --llm max-concurrency calls in flight (`server_busy`, Retry-After: 1)',
   },
   504: { ...ErrorResponse, description: 'The model server did not answer in time (`upstream_timeout`)' },
 }
@@ -116,13 +133,18 @@ export default async function openAiRoutes(fastify: FastifyInstance, options: Op
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const { llms, tokens, tokenCredits, meter, clock } = app.services
   const deps = { tokens, tokenCredits, meter, clock }
+  // A call's slot on its server (`llm/slots.ts`) goes back when its request finishes, however.
+  const slotOf = new WeakMap<FastifyRequest, () => void>()
+  app.onRequestFinished(({ request }) => slotOf.get(request)?.())
   // One unit of the request limits per call, charged once the model is known and allowed.
   const config = {
     openai: true,
     scope: 'predict' as const,
     cost: (request: FastifyRequest) => {
-      // A server whose breaker is open is refused here, before any charge, without a call.
-      upstreamOf(llms, request).health.check()
+      // A server whose breaker is open, or with no slot for this key, is refused here: before any charge, without a call.
+      const upstream = upstreamOf(llms, request)
+      upstream.health.check()
+      if (!slotOf.has(request)) slotOf.set(request, takeSlot(upstream, requirePrincipal(request).keyId))
       return 1
     },
   }

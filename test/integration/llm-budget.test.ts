@@ -24,7 +24,8 @@ const body = { model: 'chat', messages: [{ role: 'user', content: 'abc' }], max_
 
 function llmConfig(upstream: OpenAiUpstream, extra: Partial<Config>): Partial<Config> {
   return {
-    llms: parseLlmSpecs(`chat=${upstream.baseUrl}`),
+    // 200 calls at once from one key: the in-flight caps (llm-concurrency.test.ts) are lifted here.
+    llms: parseLlmSpecs(`chat=${upstream.baseUrl}?max-concurrency=1024&key-concurrency=1024`),
     defaultLimits: [{ name: 'minute', limit: 1_000_000, windowMs: 60_000 }],
     ...extra,
   }

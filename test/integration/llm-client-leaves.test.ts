@@ -4,13 +4,12 @@
  * just before the answer, and be charged nothing, as often as it liked.
  */
 import assert from 'node:assert/strict'
-import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp, createKey } from '../helper.js'
 import type { OpenAiUpstream } from '../fixtures/openai-upstream.js'
-import { startOpenAiUpstream } from '../fixtures/openai-upstream.js'
+import { openChatCall, startOpenAiUpstream } from '../fixtures/openai-upstream.js'
 import { eventually } from '../fixtures/webhook-receiver.js'
 import { parseLlmSpecs } from '../../src/llm/spec.js'
 import type { Principal } from '../../src/keys/types.js'
@@ -18,7 +17,7 @@ import type { Principal } from '../../src/keys/types.js'
 const BUDGET = 10_000
 // 14 prompt tokens (4 per message + 3 + "user" + "abc", by bytes) + max_tokens 86.
 const RESERVED = 100
-const body = JSON.stringify({ model: 'think', messages: [{ role: 'user', content: 'abc' }], max_tokens: 86 })
+const body = { model: 'think', messages: [{ role: 'user', content: 'abc' }], max_tokens: 86 }
 
 describe('a client that leaves while a non-streaming answer is generated', () => {
   let upstream: OpenAiUpstream
@@ -46,15 +45,7 @@ describe('a client that leaves while a non-streaming answer is generated', () =>
 
   test('the upstream call is aborted, and the reservation stays charged and is recorded', async () => {
     const { key, id } = await createKey(app)
-    const client = http.request({
-      host: '127.0.0.1',
-      port,
-      method: 'POST',
-      path: '/v1/chat/completions',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    })
-    client.on('error', () => {})
-    client.end(body)
+    const client = openChatCall(port, key, body)
     await eventually(() => upstream.requests.length === 1, 'the upstream to receive the request')
     client.destroy()
     await eventually(() => upstream.requests[0]!.aborted, 'the upstream call to be aborted')

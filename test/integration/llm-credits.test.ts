@@ -35,7 +35,10 @@ interface OpenAiError {
 
 function llmConfig(upstream: OpenAiUpstream, extra: Partial<Config> = {}): Partial<Config> {
   return {
-    llms: parseLlmSpecs(`chat=${upstream.baseUrl}\nno-usage=${upstream.baseUrl}?model=no-usage\nfail=${upstream.baseUrl}?model=fail`),
+    // 200 calls at once: the in-flight caps (llm-concurrency.test.ts) are lifted for `chat` here.
+    llms: parseLlmSpecs(
+      `chat=${upstream.baseUrl}?max-concurrency=1024&key-concurrency=1024\nno-usage=${upstream.baseUrl}?model=no-usage\nfail=${upstream.baseUrl}?model=fail`,
+    ),
     defaultLimits: [{ name: 'minute', limit: 1_000_000, windowMs: 60_000 }],
     // Token limits far above the balances: the limiter's reserve and refund run, the balance decides.
     llmLimits: [{ name: 'hour', limit: 100_000_000, windowMs: 3_600_000 }],

@@ -14,10 +14,19 @@ test('an --llm spec: base URL without trailing slash, upstream model, credential
     baseUrl: 'http://127.0.0.1:8000/v1',
     upstreamModel: 'meta-llama/Llama-3.1-8B-Instruct',
     tokenizer: 'cl100k_base',
+    maxConcurrency: 256,
+    keyConcurrency: 128,
     auth: { header: 'Authorization', env: 'VLLM_AUTH' },
   })
   const [plain] = parseLlmSpecs('local=http://127.0.0.1:11434/v1')
-  assert.deepEqual(plain, { name: 'local', baseUrl: 'http://127.0.0.1:11434/v1', upstreamModel: 'local', tokenizer: 'bytes' })
+  assert.deepEqual(plain, {
+    name: 'local',
+    baseUrl: 'http://127.0.0.1:11434/v1',
+    upstreamModel: 'local',
+    tokenizer: 'bytes',
+    maxConcurrency: 256,
+    keyConcurrency: 128,
+  })
 })
 
 test('several specs, one per line or comma-separated', () => {
