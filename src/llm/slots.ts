@@ -39,7 +39,7 @@ export class LlmSlots {
     }
   }
 
-  /** Calls in flight now (for `/ready` and tests). */
+  /** Calls in flight now (the `infergate_llm_calls_in_flight` gauge). */
   get active(): number {
     return this.inFlight
   }

@@ -76,11 +76,13 @@ export class LlmRegistry {
         ...(options.metrics && { metrics: options.metrics }),
         ...(options.log && { log: options.log }),
       })
+      const slots = new LlmSlots(spec.maxConcurrency, spec.keyConcurrency)
+      options.metrics?.watchCalls(spec.name, slots)
       upstreams.set(spec.name, {
         spec,
         count,
         health,
-        slots: new LlmSlots(spec.maxConcurrency, spec.keyConcurrency),
+        slots,
         call: (endpoint, body, signal) =>
           request(`${spec.baseUrl}/${endpoint}`, { method: 'POST', headers, body: JSON.stringify(body), signal, dispatcher: agent }),
       })

@@ -74,6 +74,9 @@ describe('calls in flight to an LLM server', () => {
     const leaving = Array.from({ length: 2 }, () => openChatCall(port, key, body))
     await eventually(() => upstream.requests.length === before + 2, 'both calls to reach the upstream')
     assert.equal((await ask(key)).statusCode, 429, 'the key holds its share while its calls run')
+    const admin = (await createKey(app, { scopes: ['admin'] })).key
+    const metrics = await app.inject({ method: 'GET', url: '/metrics', headers: { 'x-api-key': admin } })
+    assert.match(metrics.body, /^infergate_llm_calls_in_flight\{model="think"\} 2$/m)
     for (const client of leaving) client.destroy()
     await eventually(() => app.services.llms.get('think')!.slots.active === 0, 'the slots to come back')
     assert.equal((await ask(key)).statusCode, 200)

@@ -1,6 +1,6 @@
 /**
- * Prometheus metrics of the remote models' servers, in the app's registry: call latency,
- * failures by kind, and each circuit breaker's state.
+ * Prometheus metrics of the remote models' servers and the LLM servers, in the app's registry:
+ * call latency, failures by kind, each circuit breaker's state, and an LLM server's calls in flight.
  */
 import type { Registry } from 'prom-client'
 import { Counter, Gauge, Histogram } from 'prom-client'
@@ -15,6 +15,7 @@ export class UpstreamMetrics {
   private readonly failures: Counter<'model' | 'kind'>
   private readonly opened: Counter<'model'>
   private readonly health = new Map<string, UpstreamHealth>()
+  private readonly inFlight = new Map<string, { readonly active: number }>()
 
   constructor(registry: Registry) {
     const registers = [registry]
@@ -47,6 +48,21 @@ export class UpstreamMetrics {
         for (const [model, upstream] of health) this.set({ model }, STATE_VALUE[upstream.state()])
       },
     })
+    const inFlight = this.inFlight
+    new Gauge({
+      name: 'infergate_llm_calls_in_flight',
+      help: 'Calls in flight to an LLM server from this instance (at most its --llm max-concurrency)',
+      labelNames: ['model'] as const,
+      registers,
+      collect() {
+        for (const [model, slots] of inFlight) this.set({ model }, slots.active)
+      },
+    })
+  }
+
+  /** Reports an LLM server's calls in flight (`llm/slots.ts`) at every scrape. */
+  watchCalls(model: string, slots: { readonly active: number }): void {
+    this.inFlight.set(model, slots)
   }
 
   /** Reports `model`'s breaker state at every scrape. */
