@@ -173,14 +173,15 @@ export async function trainBuiltinModel(options: BuiltinTrainOptions): Promise<T
   const threads = Math.max(1, options.threads ?? availableParallelism())
   const cnnResults = runMembers(jobs, threads === 1 ? 1 : Math.max(2, Math.min(threads, members)), options.onProgress ?? (() => {}))
   // The bag trains on this thread while the workers train the CNNs.
-  const bag = trainBag(bagExamples(split.train, features), padRow(features), bagHp, seed + 1000)
+  const [bagTrain, bagHeldOut] = [bagExamples(split.train, features), bagExamples(split.heldOut, features)]
+  const bag = trainBag(bagTrain, padRow(features), bagHp, seed + 1000)
   const results = await cnnResults
   const labels = heldOut.map((e) => e.label)
   const cnnMargins = averageMargins(results.map((r) => marginsOf(r.heldOutLogits)))
-  const bagMargins = marginsOf(bagLogits(bag, bagExamples(split.heldOut, features)))
+  const bagMargins = marginsOf(bagLogits(bag, bagHeldOut))
   const linearHp = options.linear ? { ...DEFAULT_LINEAR_HYPER_PARAMETERS, ...(options.linear === true ? {} : options.linear) } : undefined
-  const linear = linearHp ? trainLinear(bagExamples(split.train, features), padRow(features), linearHp, seed + 2000) : undefined
-  const margins = linear ? [cnnMargins, bagMargins, linearMargins(linear, bagExamples(split.heldOut, features))] : [cnnMargins, bagMargins]
+  const linear = linearHp ? trainLinear(bagTrain, padRow(features), linearHp, seed + 2000) : undefined
+  const margins = linear ? [cnnMargins, bagMargins, linearMargins(linear, bagHeldOut)] : [cnnMargins, bagMargins]
   const weights = heldOut.length > 0 ? fitStackingWeights(margins, labels) : margins.map((_, k) => (k === 0 ? 1 : 0))
   const [cnnWeight, bagWeight, linearWeight] = weights
   return {

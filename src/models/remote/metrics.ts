@@ -10,6 +10,19 @@ import type { FailureKind } from './failure.js'
 const STATE_VALUE: Record<UpstreamState, number> = { closed: 0, half_open: 1, open: 2 }
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
+/** A gauge labelled by model whose value is read from `watched` at every scrape. */
+function scrapedPerModel<T>(registry: Registry, name: string, help: string, watched: ReadonlyMap<string, T>, value: (item: T) => number): void {
+  new Gauge({
+    name,
+    help,
+    labelNames: ['model'] as const,
+    registers: [registry],
+    collect() {
+      for (const [model, item] of watched) this.set({ model }, value(item))
+    },
+  })
+}
+
 export class UpstreamMetrics {
   private readonly duration: Histogram<'model'>
   private readonly failures: Counter<'model' | 'kind'>
@@ -38,26 +51,20 @@ export class UpstreamMetrics {
       labelNames: ['model'] as const,
       registers,
     })
-    const health = this.health
-    new Gauge({
-      name: 'infergate_upstream_breaker_state',
-      help: "A remote model's circuit breaker: 0 closed (calls go through), 1 half-open (probing), 2 open (calls refused)",
-      labelNames: ['model'] as const,
-      registers,
-      collect() {
-        for (const [model, upstream] of health) this.set({ model }, STATE_VALUE[upstream.state()])
-      },
-    })
-    const inFlight = this.inFlight
-    new Gauge({
-      name: 'infergate_llm_calls_in_flight',
-      help: 'Calls in flight to an LLM server from this instance (at most its --llm max-concurrency)',
-      labelNames: ['model'] as const,
-      registers,
-      collect() {
-        for (const [model, slots] of inFlight) this.set({ model }, slots.active)
-      },
-    })
+    scrapedPerModel(
+      registry,
+      'infergate_upstream_breaker_state',
+      "A remote model's circuit breaker: 0 closed (calls go through), 1 half-open (probing), 2 open (calls refused)",
+      this.health,
+      (upstream) => STATE_VALUE[upstream.state()],
+    )
+    scrapedPerModel(
+      registry,
+      'infergate_llm_calls_in_flight',
+      'Calls in flight to an LLM server from this instance (at most its --llm max-concurrency)',
+      this.inFlight,
+      (slots) => slots.active,
+    )
   }
 
   /** Reports an LLM server's calls in flight (`llm/slots.ts`) at every scrape. */
