@@ -161,6 +161,8 @@ export const errors = {
   notFound: (what = 'Not Found') => new AppError(ErrorCode.NotFound, what),
   validation: (issues: ValidationIssue[]) => new AppError(ErrorCode.ValidationError, issues),
   internal: () => new AppError(ErrorCode.InternalError, 'Internal Server Error'),
+  /** The client left before its answer: no one reads it, but the request's work stops here. */
+  clientClosed: () => new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection'),
   /** Redis does not answer and `--ratelimit-fail closed`: limits and concurrency caps alike. */
   rateLimitUnavailable: () =>
     new AppError(ErrorCode.RateLimitUnavailable, 'Rate limiting is unavailable; try again shortly', { headers: { 'retry-after': '1' } }),

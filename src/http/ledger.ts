@@ -15,6 +15,7 @@ import type { ErrorCode } from '../errors.js'
 import type { AuthFailure } from '../keys/refusals.js'
 import type { Principal, Scope } from '../keys/types.js'
 import type { Charge } from '../accounting/meter.js'
+import type { CapsState } from '../ratelimit/concurrency.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -73,6 +74,8 @@ export class RequestLedger {
   refusedKey: RefusedKey | null = null
   /** The request's charge against its limits (`accounting/meter.ts`), once checked. */
   charge: Charge | null = null
+  /** Where the caller stood against its concurrency caps, when it has any (set by the concurrency plugin). */
+  concurrency: CapsState | null = null
   /** The work the route did (set by the route). */
   work: WorkDone | null = null
   /** The tokens an LLM request used (set by the OpenAI-compatible routes). */
@@ -81,10 +84,14 @@ export class RequestLedger {
   errorCode: ErrorCode | null = null
   /** The audit log owes this request a record (set by the audit plugin when it admits it). */
   auditOwed = false
-  /** Set once the finished step ran, so that it runs once. */
+  /** Set once the finished step ran (`markFinished`), so that it runs once. */
   finished = false
+  /** Set once the client left before its answer was complete. */
+  clientGone = false
   /** Told when the client leaves before its answer is complete (`onClientGone`); made on first use. */
   private goneListeners: (() => void)[] | null = null
+  /** Told once the request is finished (`onFinished`); made on first use. */
+  private finishedListeners: (() => void)[] | null = null
 
   constructor(request: FastifyRequest) {
     // routeOptions builds a new object on every read: read it once per request.
@@ -101,10 +108,14 @@ export class RequestLedger {
 
   /**
    * Calls `listener` if the client leaves before its answer is complete (work for it can then
-   * stop); returns the function that stops listening. The ledger plugin's one `close` listener
+   * stop), or at once if it has left already; returns the function that stops listening. The ledger plugin's one `close` listener
    * per request is the only source of this signal.
    */
   onClientGone(listener: () => void): () => void {
+    if (this.clientGone) {
+      listener()
+      return () => {}
+    }
     const listeners = (this.goneListeners ??= [])
     listeners.push(listener)
     return () => {
@@ -115,9 +126,28 @@ export class RequestLedger {
 
   /** The client left before its answer was complete: tells the listeners, once (called by the ledger plugin). */
   clientLeft(): void {
+    this.clientGone = true
     const listeners = this.goneListeners
     this.goneListeners = null
     if (listeners) for (const listener of [...listeners]) listener()
+  }
+
+  /**
+   * Calls `listener` once this request is finished — answered, failed or abandoned — or at once
+   * if it is already: what the request holds for its lifetime (a concurrency lease, a slot on an
+   * LLM server, a job body's texts) goes back there, whatever happened to it. Must not throw.
+   */
+  onFinished(listener: () => void): void {
+    if (this.finished) return listener()
+    ;(this.finishedListeners ??= []).push(listener)
+  }
+
+  /** Marks the request finished and tells the `onFinished` listeners, once (called by the ledger plugin's finished step). */
+  markFinished(): void {
+    this.finished = true
+    const listeners = this.finishedListeners
+    this.finishedListeners = null
+    if (listeners) for (const listener of listeners) listener()
   }
 
   /** The scopes of which the caller's key needs one. */

@@ -104,7 +104,7 @@ class WorkerSubmission extends JobSubmission {
     return this.channel.slice(start, end)
   }
 
-  release(): void {
+  protected drop(): void {
     this.channel.close()
   }
 }

@@ -49,10 +49,35 @@ export abstract class JobSubmission extends ValidatedBody implements JobTexts {
     this.bytes = summary.bytes
   }
 
+  private released = false
+  private storing = false
+
   abstract slice(start: number, end: number): Promise<string[]>
 
-  /** Lets go of the texts once they are stored or the job was refused; safe to call twice. */
-  abstract release(): void
+  /** Lets go of the texts (where they are held); called once. */
+  protected abstract drop(): void
+
+  /** Lets go of the texts once they are stored; safe to call twice. */
+  release(): void {
+    if (this.released) return
+    this.released = true
+    this.drop()
+  }
+
+  /**
+   * The store is about to read the texts: from now on only {@link release} lets them go, so a
+   * job whose client leaves while it is being stored is still stored whole (and runs). False
+   * when the texts were let go already: the request finished first.
+   */
+  claimForStore(): boolean {
+    this.storing = !this.released
+    return this.storing
+  }
+
+  /** The request finished (answered or abandoned): lets go of the texts unless the store is reading them. */
+  releaseUnlessStoring(): void {
+    if (!this.storing) this.release()
+  }
 }
 
 /** A small body's texts, parsed on the main thread. */
@@ -68,5 +93,5 @@ export class HeldSubmission extends JobSubmission {
     return Promise.resolve(this.texts.slice(start, end))
   }
 
-  release(): void {}
+  protected drop(): void {}
 }

@@ -8,7 +8,7 @@
 import { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
-import { AppError, ErrorCode } from '../errors.js'
+import { AppError, ErrorCode, errors } from '../errors.js'
 import { requirePrincipal } from '../http/ledger.js'
 import type { Meter, QuotaRefusal } from '../accounting/meter.js'
 import { quotaHeaders } from '../accounting/meter.js'
@@ -156,7 +156,7 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
       // generated, so a client leaving just before them would otherwise have had a whole
       // generation for nothing, as often as it liked. It is charged as a stream it leaves is.
       await settle(null)
-      throw new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection')
+      throw errors.clientClosed()
     }
     await giveBack()
     const failure = callFailure(error)
@@ -179,7 +179,7 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
     } catch (error) {
       // The answer broke off or is not JSON: the upstream did the work, so the reservation stays.
       await settle(null)
-      if (abort.signal.aborted) throw new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection')
+      if (abort.signal.aborted) throw errors.clientClosed()
       health.failed(error instanceof SyntaxError ? 'invalid_answer' : 'dropped')
       throw error instanceof SyntaxError
         ? new AppError(ErrorCode.UpstreamError, 'The model server answered something unusable')

@@ -10,17 +10,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, ErrorCode } from '../errors.js'
 import type { Principal } from '../keys/types.js'
-import type { ConcurrencyCap, ConcurrencyGate } from '../ratelimit/concurrency.js'
+import type { CapsState, ConcurrencyCap, ConcurrencyGate } from '../ratelimit/concurrency.js'
 
 interface ConcurrencyOptions {
   gate: ConcurrencyGate
-}
-
-/** A request's caps and how many of each were in flight, for its headers. */
-interface Held {
-  caps: readonly (ConcurrencyCap & { name: string })[]
-  inFlight: number[]
-  release?: () => void
 }
 
 function capsOf(principal: Principal): (ConcurrencyCap & { name: string })[] {
@@ -31,7 +24,7 @@ function capsOf(principal: Principal): (ConcurrencyCap & { name: string })[] {
   return caps
 }
 
-function appendHeaders(reply: FastifyReply, held: Held): void {
+function appendHeaders(reply: FastifyReply, held: CapsState): void {
   const policy = held.caps.map((cap) => `"${cap.name}";q=${cap.limit};qu="concurrent-requests"`)
   const state = held.caps.map((cap, i) => `"${cap.name}";r=${Math.max(0, cap.limit - held.inFlight[i]!)}`)
   const join = (name: string, items: string[]) => {
@@ -43,21 +36,18 @@ function appendHeaders(reply: FastifyReply, held: Held): void {
 }
 
 async function concurrency(app: FastifyInstance, options: ConcurrencyOptions): Promise<void> {
-  const heldBy = new WeakMap<FastifyRequest, Held>()
-  const release = (request: FastifyRequest) => heldBy.get(request)?.release?.()
-
-  /** Takes the request's leases, or refuses it; the leases are given back however it ends. */
+  /** Takes the request's leases, or refuses it; the leases are given back however it ends (`ledger.onFinished`). */
   async function admit(request: FastifyRequest, principal: Principal): Promise<void> {
     const caps = capsOf(principal)
     const admission = await options.gate.acquire(caps)
+    request.ledger.concurrency = { caps, inFlight: admission.inFlight }
     if (!admission.ok) {
-      heldBy.set(request, { caps, inFlight: admission.inFlight })
       const whose = admission.blockedBy.startsWith('owner:') ? 'owner' : 'key'
       throw new AppError(ErrorCode.ConcurrencyLimited, `Too many requests in flight for this ${whose}; wait for one to finish.`, {
         headers: { 'retry-after': '1' },
       })
     }
-    heldBy.set(request, { caps, inFlight: admission.inFlight, release: admission.release })
+    request.ledger.onFinished(admission.release)
   }
 
   // After auth's onRequest (registered before): the principal is known, nothing else was done.
@@ -68,12 +58,9 @@ async function concurrency(app: FastifyInstance, options: ConcurrencyOptions): P
     admit(request, principal).then(() => done(), done)
   })
 
-  // Answered, failed, or its client gone (`plugins/ledger.ts`): the leases go back.
-  app.onRequestFinished(({ request }) => release(request))
-
   // After rate-limit's onSend (registered before), which sets the limits' items first.
   app.addHook('onSend', (request, reply, payload, done) => {
-    const held = heldBy.get(request)
+    const held = request.ledger.concurrency
     if (held) appendHeaders(reply, held)
     done(null, payload)
   })

@@ -2,9 +2,11 @@
  * Gives every request its ledger (`http/ledger.ts`), and runs the one "finished" step: when the
  * answer has been sent, or the client went away before it (while sending the body, or after),
  * the request's outcome is worked out once and the same `FinishedRequest` goes to every
- * listener — the audit log, the metrics, the log line and the concurrency caps register with
- * `app.onRequestFinished(listener)`. Work still under way when a client leaves (a model
- * submission, an LLM call) hears of it through `ledger.onClientGone`.
+ * listener — the audit log, the metrics and the log line register with
+ * `app.onRequestFinished(listener)`. What one request holds until it ends (a concurrency lease,
+ * an LLM slot, a job body's texts) goes back through that request's `ledger.onFinished`, and
+ * work still under way when a client leaves (a model submission, an LLM call) hears of it
+ * through `ledger.onClientGone`.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -31,7 +33,7 @@ type WithSlot = FastifyRequest & { [SLOT]: RequestLedger | null }
 function finish(request: FastifyRequest, status: number, latencyMs: number | null, listeners: readonly FinishedListener[]): void {
   const ledger = request.ledger
   if (ledger.finished) return
-  ledger.finished = true
+  ledger.markFinished()
   const finished: FinishedRequest = { request, ledger, status, latencyMs, outcome: outcomeOf(status, ledger.authFailure, ledger.errorCode) }
   for (const listener of listeners) listener(finished)
 }

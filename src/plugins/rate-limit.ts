@@ -9,7 +9,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
-import { AppError, ErrorCode } from '../errors.js'
+import { AppError, ErrorCode, errors } from '../errors.js'
 import { DEFAULT_COST } from '../accounting/costs.js'
 import type { CreditState } from '../accounting/credits.js'
 import type { Meter, QuotaRefusal } from '../accounting/meter.js'
@@ -72,6 +72,12 @@ async function rateLimit(app: FastifyInstance, options: RateLimitOptions): Promi
     const units = ledger.config.cost?.(request) ?? DEFAULT_COST
     const charge = await meter.charge(principal, units)
     ledger.charge = charge
+    // The client left while its charge was being made (a Redis or database round trip): the
+    // request is finished, audited at no cost, so it gets its units back and does no work.
+    if (ledger.finished) {
+      meter.refund(charge)
+      throw errors.clientClosed()
+    }
     const now = clock.now()
     if (charge.quota !== null) {
       // The limiter's units were given back: the headers show the limits without them.

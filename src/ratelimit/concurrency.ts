@@ -16,6 +16,12 @@ export interface ConcurrencyCap {
   limit: number
 }
 
+/** A request's caps (named for its headers) and how many of each were in flight when it was admitted or refused. */
+export interface CapsState {
+  caps: readonly (ConcurrencyCap & { name: string })[]
+  inFlight: readonly number[]
+}
+
 export type Admission =
   | { ok: true; /** Requests of each cap in flight, this one included, in the caps' order. */ inFlight: number[]; release: () => void }
   | { ok: false; /** The subject of the first cap that was full. */ blockedBy: string; inFlight: number[] }

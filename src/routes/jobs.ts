@@ -8,6 +8,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { errors } from '../errors.js'
 import { NOT_BLANK } from '../http/texts.js'
 import { jobNotFound } from '../jobs/service.js'
 import type { Job } from '../jobs/types.js'
@@ -20,7 +21,7 @@ import type { Scope } from '../keys/types.js'
 import { requirePrincipal } from '../http/ledger.js'
 import { VALIDATED_BY_PARSER } from '../http/validated-body.js'
 import { JobBodyParser } from '../jobs/body-parser.js'
-import { JobSubmission } from '../jobs/submission.js'
+import type { JobSubmission } from '../jobs/submission.js'
 import { UploadSlots } from '../jobs/upload-slots.js'
 import { useJsonParser } from '../plugins/json-body.js'
 
@@ -104,17 +105,18 @@ async function submitRoute(fastify: FastifyInstance, options: JobRoutesOptions):
   )
   const parser = new JobBodyParser(body)
   const uploads = new UploadSlots(options.maxJobBodyBytes)
-  useJsonParser(fastify, (request, payload) => {
+  // A large body's texts wait on the job-body worker until stored. A job refused before its
+  // handler stores it (limits, model, scope), or whose client left first, lets them go when its
+  // request finishes, answered or abandoned; one being stored is stored whole and runs.
+  useJsonParser(fastify, async (request, payload) => {
     const declared = Number(request.headers['content-length'])
-    return uploads.run(requirePrincipal(request).keyId, declared, () => parser.parse(payload, options.maxJobBodyBytes, declared))
+    const submission = await uploads.run(requirePrincipal(request).keyId, declared, () =>
+      parser.parse(payload, options.maxJobBodyBytes, declared),
+    )
+    request.ledger.onFinished(() => submission.releaseUnlessStoring())
+    return submission
   })
   fastify.addHook('onClose', () => parser.close())
-  // A large body's texts wait on the job-body worker until stored; a job refused before its
-  // handler ran (limits, model, scope) lets them go here (and the worker drops any it is not
-  // asked for within a minute, e.g. when the client went away first).
-  fastify.addHook('onResponse', async (request) => {
-    if (request.body instanceof JobSubmission) request.body.release()
-  })
   // A job is charged whole at submission (accounting/costs.ts), after its model is checked, so
   // that a refused job costs nothing; a job that cannot be stored is given its charge back.
   const jobCost = (request: FastifyRequest) => {
@@ -150,6 +152,7 @@ async function submitRoute(fastify: FastifyInstance, options: JobRoutesOptions):
     },
     async (request, reply) => {
       const submission = request.body as unknown as JobSubmission
+      if (!submission.claimForStore()) throw errors.clientClosed()
       const charge = request.ledger.charge
       const credits = charge && charge.taken.length > 0 ? { taken: [...charge.taken], unitsPerText: charge.units / submission.count } : null
       const job = await refundOnFailure(request, () =>

@@ -133,18 +133,16 @@ export default async function openAiRoutes(fastify: FastifyInstance, options: Op
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const { llms, tokens, tokenCredits, meter, clock } = app.services
   const deps = { tokens, tokenCredits, meter, clock }
-  // A call's slot on its server (`llm/slots.ts`) goes back when its request finishes, however.
-  const slotOf = new WeakMap<FastifyRequest, () => void>()
-  app.onRequestFinished(({ request }) => slotOf.get(request)?.())
   // One unit of the request limits per call, charged once the model is known and allowed.
   const config = {
     openai: true,
     scope: 'predict' as const,
     cost: (request: FastifyRequest) => {
-      // A server whose breaker is open, or with no slot for this key, is refused here: before any charge, without a call.
+      // A server whose breaker is open, or with no slot for this key, is refused here: before any
+      // charge, without a call. The slot (`llm/slots.ts`) goes back when the request finishes, however.
       const upstream = upstreamOf(llms, request)
       upstream.health.check()
-      if (!slotOf.has(request)) slotOf.set(request, takeSlot(upstream, requirePrincipal(request).keyId))
+      request.ledger.onFinished(takeSlot(upstream, requirePrincipal(request).keyId))
       return 1
     },
   }

@@ -11,7 +11,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { Static } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { AppError, ErrorCode } from '../errors.js'
+import { AppError, ErrorCode, errors } from '../errors.js'
 import { NOT_BLANK, requireOneText } from '../http/texts.js'
 import { resolveModel } from '../models/access.js'
 import { sentimentField } from '../models/sentiment.js'
@@ -69,14 +69,10 @@ function toAnswer(text: string, info: ModelInfo, result: Classification) {
   }
 }
 
-function clientGone(): AppError {
-  return new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection')
-}
-
 /** Runs texts through the model, dropping them if the client leaves before its answer. */
 async function classify(model: ServedModel, texts: string[], ledger: RequestLedger, timeoutMs: number): Promise<Classification[]> {
   const submission = model.submit(texts, { deadline: Date.now() + timeoutMs })
-  const stopListening = ledger.onClientGone(() => submission.cancel(clientGone()))
+  const stopListening = ledger.onClientGone(() => submission.cancel(errors.clientClosed()))
   try {
     return await submission.results
   } finally {

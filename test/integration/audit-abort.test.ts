@@ -1,27 +1,15 @@
 /** A client that hangs up before the answer still leaves its audit record (status 499, aborted). */
 import assert from 'node:assert/strict'
-import type { AddressInfo } from 'node:net'
-import net from 'node:net'
 import { test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import type { TextClassifier } from '../../src/models/types.js'
 import { buildTestApp, builtinModel, createKey } from '../helper.js'
+import { connectAndSend } from '../fixtures/raw-client.js'
 
 const QUERY = (key: string) => `POST /predict?text=fine HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nX-Request-Id: gone-early\r\n\r\n`
 // A whole JSON body, then the client leaves: Fastify's onRequestAbort does not fire for it.
 const JSON_BODY = (key: string) =>
   `POST /predict HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nX-Request-Id: gone-early\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{"text":"fine"}`
-
-/** Listens, opens a raw connection to the app and writes `bytes` (after the key's own audit record is out of the way). */
-async function connectAndSend(app: FastifyInstance, bytes: string): Promise<net.Socket> {
-  await app.services.audit!.flush()
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const { port } = app.server.address() as AddressInfo
-  const socket = net.connect(port, '127.0.0.1')
-  await new Promise((resolve) => socket.once('connect', resolve))
-  socket.write(bytes)
-  return socket
-}
 
 /** Waits (5 s at most) until the server has queued an audit record: it does so as soon as it sees the client leave. */
 async function recordQueued(app: FastifyInstance): Promise<void> {

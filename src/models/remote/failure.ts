@@ -3,7 +3,7 @@
  * upstream's own body is never part of either: servers put stack traces, inputs and internal
  * host names in error bodies, so the caller learns the kind of failure and the status only.
  */
-import { AppError, ErrorCode } from '../../errors.js'
+import { AppError, ErrorCode, errors } from '../../errors.js'
 
 /**
  * - `unreachable`: no connection (refused, unknown host, connect timeout);
@@ -93,7 +93,7 @@ export function failureAnswer(failure: UpstreamFailure, model: string): AppError
     case 'invalid_answer':
       return new AppError(ErrorCode.UpstreamError, `${server} gave an answer infergate cannot read`)
     case 'aborted':
-      return new AppError(ErrorCode.ClientClosedRequest, 'The client closed the connection')
+      return errors.clientClosed()
   }
 }
 
