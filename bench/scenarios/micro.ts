@@ -51,7 +51,53 @@ async function verificationNs(): Promise<{ cached: number; malformed: number }> 
   return { cached, malformed }
 }
 
-async function redisFigures(url: string): Promise<{ sequentialUs: number; concurrentPerSec: number; roundTripsPerCheck: number } | string> {
+/** CPU µs per call, in this process and in the Redis server, with 32 calls in flight (as under the http-predict load). */
+interface CallCpu {
+  clientUs: number
+  serverUs: number
+}
+
+async function redisServerCpuUs(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu')
+  const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? NaN)
+  return (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6
+}
+
+async function cpuPerCall(redis: Redis, call: () => Promise<unknown>, n = 20_000): Promise<CallCpu> {
+  const server = await redisServerCpuUs(redis)
+  const client = process.cpuUsage()
+  let next = 0
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next++ < n) await call()
+    }),
+  )
+  const used = process.cpuUsage(client)
+  return { clientUs: (used.user + used.system) / n, serverUs: ((await redisServerCpuUs(redis)) - server) / n }
+}
+
+/** Interleaved rounds of the limiter check and of a bare INCR (what any one command costs), medians. */
+async function cpuFigures(redis: Redis, limiter: RedisLimiter): Promise<{ check: CallCpu; incr: CallCpu }> {
+  const key = `infergate-bench:${process.pid}:incr`
+  const rounds: { check: CallCpu; incr: CallCpu }[] = []
+  for (let round = 0; round < 5; round++) {
+    rounds.push({
+      check: await cpuPerCall(redis, () => limiter.consume('cpu', RULES, 1)),
+      incr: await cpuPerCall(redis, () => redis.incr(key)),
+    })
+  }
+  const medianOf = (pick: (r: { check: CallCpu; incr: CallCpu }) => number) => median(rounds.map(pick))
+  return {
+    check: { clientUs: medianOf((r) => r.check.clientUs), serverUs: medianOf((r) => r.check.serverUs) },
+    incr: { clientUs: medianOf((r) => r.incr.clientUs), serverUs: medianOf((r) => r.incr.serverUs) },
+  }
+}
+
+async function redisFigures(
+  url: string,
+): Promise<
+  { sequentialUs: number; concurrentPerSec: number; roundTripsPerCheck: number; cpu: { check: CallCpu; incr: CallCpu } } | string
+> {
   const redis = new Redis(url, { maxRetriesPerRequest: 0, lazyConnect: true })
   try {
     await redis.connect()
@@ -75,11 +121,14 @@ async function redisFigures(url: string): Promise<{ sequentialUs: number; concur
   const batches = 50
   for (let b = 0; b < batches; b++) await Promise.all(Array.from({ length: 200 }, (_, i) => limiter.consume(`c${i % 64}`, RULES, 1)))
   const concurrentPerSec = (batches * 200) / ((performance.now() - start) / 1000)
+  const cpu = await cpuFigures(redis, limiter)
   const keys = await redis.keys(`infergate-bench:${process.pid}:*`)
   if (keys.length > 0) await redis.del(...keys)
   redis.disconnect()
-  return { sequentialUs, concurrentPerSec, roundTripsPerCheck }
+  return { sequentialUs, concurrentPerSec, roundTripsPerCheck, cpu }
 }
+
+const cpuPair = (cpu: CallCpu) => `${cpu.clientUs.toFixed(1)} µs / ${cpu.serverUs.toFixed(1)} µs`
 
 export async function runMicro(options: MicroOptions): Promise<ScenarioReport> {
   const verification = await verificationNs()
@@ -109,6 +158,9 @@ export async function runMicro(options: MicroOptions): Promise<ScenarioReport> {
       redis.roundTripsPerCheck <= 1.01 ? 'yes' : 'NO',
     ])
     rows.push(['Redis limiter, 200 concurrent checks', `${fmt.int(redis.concurrentPerSec)} checks/s`, '', ''])
+    const { check, incr } = redis.cpu
+    rows.push(['Redis limiter check, 32 in flight: CPU in this process (ioredis) / in Redis', cpuPair(check), '', ''])
+    rows.push(['a bare INCR, 32 in flight (the floor of any one command): in this process / in Redis', cpuPair(incr), '', ''])
   }
   return {
     id: 'micro',

@@ -28,16 +28,17 @@ local slots = tonumber(ARGV[3])
 local function field(index) return string.format('%d', index) end
 local function expiry(index, window, bucket) return (index + 1) * bucket + window end
 
--- Drops the buckets that left the window; returns the oldest present bucket (or -1), the
--- newest charged bucket (or -1) and the units still counted.
-local function advance(key, window, bucket)
+-- Reads the rule's state and the units of the bucket 'now' falls in (one HMGET), dropping the
+-- buckets that left the window; returns the oldest present bucket (or -1), the newest charged
+-- bucket (or -1), the units still counted and the units of the current bucket.
+local function advance(key, window, bucket, current)
   local min = math.floor((now - window) / bucket)
-  local state = redis.call('HMGET', key, 'o', 'n', 't')
+  local state = redis.call('HMGET', key, 'o', 'n', 't', field(current))
   local oldest, newest, total = tonumber(state[1]), tonumber(state[2]), tonumber(state[3]) or 0
-  if not newest then return -1, -1, 0 end
+  if not newest then return -1, -1, 0, 0 end
   if min > newest then
     redis.call('DEL', key)
-    return -1, -1, 0
+    return -1, -1, 0, 0
   end
   if oldest < min then
     for index = math.max(oldest, min - slots), min - 1 do
@@ -56,7 +57,9 @@ local function advance(key, window, bucket)
     end
     redis.call('HSET', key, 'o', field(oldest), 't', total)
   end
-  return oldest, newest, total
+  -- Nothing counted (every unit refunded): the next charge starts the oldest bucket anew.
+  if total <= 0 then oldest = -1 end
+  return oldest, newest, total, tonumber(state[4]) or 0
 end
 
 -- First counted bucket from which dropping units lets 'need' more fit 'limit'; its expiry - now.
@@ -77,29 +80,33 @@ local allowed = 1
 for i, key in ipairs(KEYS) do
   local base = 4 + 3 * (i - 1)
   local rule = { key = key, limit = tonumber(ARGV[base]), window = tonumber(ARGV[base + 1]), bucket = tonumber(ARGV[base + 2]) }
-  rule.oldest, rule.newest, rule.total = advance(key, rule.window, rule.bucket)
+  rule.index = math.floor(now / rule.bucket)
+  rule.oldest, rule.newest, rule.total, rule.here = advance(key, rule.window, rule.bucket, rule.index)
   if rule.total + cost > rule.limit then allowed = 0 end
   rules[i] = rule
 end
 
+-- One HSET per rule; the expiry moves only when a new bucket is charged (at most once a bucket):
+-- set then, it already outlasts every unit that bucket will hold.
 if allowed == 1 and cost > 0 then
   for _, rule in ipairs(rules) do
-    local index = math.floor(now / rule.bucket)
-    redis.call('HINCRBY', rule.key, field(index), cost)
     rule.total = rule.total + cost
-    if rule.oldest < 0 then rule.oldest = index end
-    if index > rule.newest then rule.newest = index end
-    redis.call('HSET', rule.key, 't', rule.total, 'n', field(rule.newest), 'o', field(rule.oldest))
-    redis.call('PEXPIRE', rule.key, rule.window + rule.bucket)
+    if rule.oldest < 0 then rule.oldest = rule.index end
+    local fresh = rule.index > rule.newest
+    if fresh then rule.newest = rule.index end
+    redis.call('HSET', rule.key, field(rule.index), rule.here + cost, 't', rule.total, 'n', field(rule.newest), 'o', field(rule.oldest))
+    if fresh then redis.call('PEXPIRE', rule.key, rule.window + rule.bucket) end
   end
 end
 
+-- The oldest present bucket always holds units (a refund that empties it moves 'o' on), so the
+-- reset is when it leaves the window, without reading it.
 local out = { allowed, now }
 for _, rule in ipairs(rules) do
   local reset = 0
-  if rule.total > 0 then reset = wait_for(rule.key, rule.oldest, rule.newest, rule.total, rule.limit - rule.total + 1, rule.limit, rule.window, rule.bucket) end
+  if rule.total > 0 then reset = expiry(rule.oldest, rule.window, rule.bucket) - now end
   local wait = 0
-  if allowed == 0 and rule.total + cost > rule.limit then
+  if allowed == 0 and rule.total > 0 and rule.total + cost > rule.limit then
     wait = wait_for(rule.key, rule.oldest, rule.newest, rule.total, cost, rule.limit, rule.window, rule.bucket)
   end
   table.insert(out, rule.total)
@@ -126,7 +133,22 @@ for i, key in ipairs(KEYS) do
   local units = tonumber(redis.call('HGET', key, field))
   if units then
     local back = math.min(cost, units)
-    if back == units then redis.call('HDEL', key, field) else redis.call('HINCRBY', key, field, -back) end
+    if back == units then
+      redis.call('HDEL', key, field)
+      -- The oldest bucket emptied: the next present one is the oldest now (LIMIT_SCRIPT reads its reset from it).
+      local state = redis.call('HMGET', key, 'o', 'n')
+      local oldest, newest = tonumber(state[1]), tonumber(state[2])
+      if oldest and newest and string.format('%d', oldest) == field then
+        for index = oldest + 1, newest do
+          if redis.call('HEXISTS', key, string.format('%d', index)) == 1 then
+            redis.call('HSET', key, 'o', string.format('%d', index))
+            break
+          end
+        end
+      end
+    else
+      redis.call('HINCRBY', key, field, -back)
+    end
     redis.call('HINCRBY', key, 't', -back)
   end
 end

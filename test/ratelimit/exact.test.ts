@@ -118,6 +118,23 @@ for (const makeBackend of [memoryBackend, redisBackend]) {
       assert.equal(after.states[0]!.resetMs, 60_000 + 750)
     })
 
+    test('after every unit is refunded, the next charge is the oldest, and a cost above the limit is refused at once', async () => {
+      const { clock, limiter, subject } = fresh()
+      const groups = [{ subject, rules: [minute] }]
+      const first = await limiter.consumeAll(groups, 2)
+      await limiter.refund(groups, 2, first)
+      clock.advance(10_000)
+      const next = await limiter.consumeAll(groups, 1)
+      assert.equal(next.states[0]!.remaining, 9)
+      assert.equal(next.states[0]!.resetMs, 60_000 + 750)
+      await limiter.refund(groups, 1, next)
+      const tooLarge = await limiter.consumeAll(groups, 11)
+      assert.equal(tooLarge.allowed, false)
+      assert.equal(tooLarge.exceedsLimit, true)
+      assert.equal(tooLarge.states[0]!.remaining, 10)
+      assert.equal(tooLarge.states[0]!.resetMs, 0)
+    })
+
     test('a refund of a charge whose bucket left the window changes nothing', async () => {
       const { clock, limiter, subject } = fresh()
       const groups = [{ subject, rules: [minute] }]
