@@ -66,6 +66,12 @@ export class RequestLedger {
   readonly needsKey: boolean
   /** The route's settings (scope, cost), read once. */
   readonly config: FastifyContextConfig
+  /**
+   * The client's address (`request.ip`: the TCP peer, or X-Forwarded-For from a trusted proxy),
+   * read when the request arrives: once the client has reset the connection the socket no
+   * longer knows it, and the audit record is written after that.
+   */
+  readonly ip: string | null
 
   /** The authenticated caller (set by auth). */
   principal: Principal | null = null
@@ -99,6 +105,9 @@ export class RequestLedger {
     this.route = url ?? null
     this.config = config
     this.needsKey = url !== undefined && config.public !== true
+    // Typed as a string, but undefined once the socket is gone (a ledger made after that).
+    const ip: string | undefined = request.ip
+    this.ip = ip ?? null
   }
 
   /** The units this request stays charged: 0 until admitted, and less once work is refunded. */
@@ -129,7 +138,7 @@ export class RequestLedger {
     this.clientGone = true
     const listeners = this.goneListeners
     this.goneListeners = null
-    if (listeners) for (const listener of [...listeners]) listener()
+    if (listeners) runEach([...listeners])
   }
 
   /**
@@ -147,7 +156,7 @@ export class RequestLedger {
     this.finished = true
     const listeners = this.finishedListeners
     this.finishedListeners = null
-    if (listeners) for (const listener of listeners) listener()
+    if (listeners) runEach(listeners)
   }
 
   /** The scopes of which the caller's key needs one. */
@@ -156,6 +165,19 @@ export class RequestLedger {
     if (scope === undefined) return DEFAULT_SCOPES
     return typeof scope === 'string' ? [scope] : scope
   }
+}
+
+/** Calls every listener even if one throws; then throws the first failure, for the caller to log. */
+function runEach(listeners: readonly (() => void)[]): void {
+  let failure: { error: unknown } | null = null
+  for (const listener of listeners) {
+    try {
+      listener()
+    } catch (error) {
+      failure ??= { error }
+    }
+  }
+  if (failure) throw failure.error
 }
 
 /** A request once answered (or abandoned), as the audit log, the metrics and the log line see it. */

@@ -32,7 +32,7 @@ function requestEntry(finished: FinishedRequest, time: number): AuditEntry {
     keyId: principal?.keyId ?? refusedKey?.id ?? null,
     keyPrefix: principal?.prefix ?? refusedKey?.prefix ?? null,
     // From X-Forwarded-For when a proxy is trusted, and proxy-addr does not insist on an address.
-    ip: redactKeys(request.ip),
+    ip: ledger.ip === null ? null : redactKeys(ledger.ip),
     method: request.method,
     route: ledger.route,
     model: work?.model ?? null,
@@ -77,10 +77,10 @@ async function audit(app: FastifyInstance, options: AuditPluginOptions): Promise
   // Answered or abandoned (the client went away first: recorded as aborted, since the request
   // did reach authentication and may have used the model).
   app.onRequestFinished((finished) => {
-    const { ledger, request, outcome, status } = finished
+    const { ledger, outcome, status } = finished
     if (!ledger.auditOwed) return
     const time = clock.now()
-    if (withoutKnownKey(ledger)) writer.tally({ time, ip: redactKeys(request.ip), outcome, status, route: ledger.route })
+    if (withoutKnownKey(ledger)) writer.tally({ time, ip: redactKeys(ledger.ip ?? 'unknown'), outcome, status, route: ledger.route })
     else writer.append(requestEntry(finished, time))
   })
 }

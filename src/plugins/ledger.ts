@@ -33,9 +33,22 @@ type WithSlot = FastifyRequest & { [SLOT]: RequestLedger | null }
 function finish(request: FastifyRequest, status: number, latencyMs: number | null, listeners: readonly FinishedListener[]): void {
   const ledger = request.ledger
   if (ledger.finished) return
-  ledger.markFinished()
+  safely(request, () => ledger.markFinished())
   const finished: FinishedRequest = { request, ledger, status, latencyMs, outcome: outcomeOf(status, ledger.authFailure, ledger.errorCode) }
-  for (const listener of listeners) listener(finished)
+  for (const listener of listeners) safely(request, () => listener(finished))
+}
+
+/**
+ * Runs a listener of the finished step or of a client leaving. These run from a socket's
+ * `close` event too, where a throw would end the process: a listener's bug is logged instead,
+ * and the other listeners still run.
+ */
+function safely(request: FastifyRequest, run: () => void): void {
+  try {
+    run()
+  } catch (error) {
+    request.server.log.error({ err: error, reqId: request.id }, 'a listener of a finished request failed')
+  }
 }
 
 async function ledgerPlugin(app: FastifyInstance): Promise<void> {
@@ -60,14 +73,19 @@ async function ledgerPlugin(app: FastifyInstance): Promise<void> {
   // client left, whether while its body was still arriving or after, while the answer was being
   // worked out. Fastify's onRequestAbort covers only the first, and no response hook runs for
   // the second. The request is finished as abandoned (499), then whatever still works for it
-  // hears of it (`ledger.onClientGone`: the model submission, an LLM call).
+  // hears of it (`ledger.onClientGone`: the model submission, an LLM call). A response written
+  // whole whose connection was reset before Node could report it sent gets no onResponse
+  // either: it is finished here as answered.
   app.addHook('onRequest', (request, reply, done) => {
     const { ledger } = request
     if (ledger.needsKey) {
       reply.raw.once('close', () => {
-        if (reply.raw.writableFinished) return
+        if (ledger.finished) return
+        // The whole answer was handed to the connection, and the client reset it before Node
+        // reported it sent: neither 'finish' nor onResponse will come. It was answered.
+        if (reply.raw.writableFinished) return finish(request, reply.statusCode, reply.elapsedTime, listeners)
         finish(request, CLIENT_CLOSED_STATUS, null, listeners)
-        ledger.clientLeft()
+        safely(request, () => ledger.clientLeft())
       })
     }
     done()
