@@ -117,8 +117,8 @@ export class RequestLedger {
 
   /**
    * Calls `listener` if the client leaves before its answer is complete (work for it can then
-   * stop), or at once if it has left already; returns the function that stops listening. The ledger plugin's one `close` listener
-   * per request is the only source of this signal.
+   * stop), or at once if it has left already; returns the function that stops listening. The
+   * ledger plugin's one `close` listener per request is the only source of this signal.
    */
   onClientGone(listener: () => void): () => void {
     if (this.clientGone) {
