@@ -127,6 +127,13 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
     throw creditsRefused(held.refusal, reserved, deps.clock.now())
   }
   const { hold } = held
+  // The client left while its tokens were being reserved (round trips to Redis and the store):
+  // no call is made and the tokens go back; the request's unit stays charged, as its audit
+  // record (written when the client left) says.
+  if (ledger.finished) {
+    await Promise.all([deps.tokens.settle(reservation, 0), deps.tokenCredits.settle(hold, 0)])
+    throw errors.clientClosed()
+  }
   setTokenCreditHeaders(reply, held.states, deps.clock.now())
   const giveBack = async () => {
     await Promise.all([deps.tokens.settle(reservation, 0), deps.tokenCredits.settle(hold, 0)])

@@ -19,31 +19,38 @@ const BUDGET = 10_000
 const RESERVED = 100
 const body = { model: 'think', messages: [{ role: 'user', content: 'abc' }], max_tokens: 86 }
 
-describe('a client that leaves while a non-streaming answer is generated', () => {
-  let upstream: OpenAiUpstream
-  let app: FastifyInstance
-  let port: number
-
+/** An OpenAI-compatible test server and infergate in front of it, listening; closed after the suite. */
+function gateway(configure: (upstream: OpenAiUpstream) => void = () => {}) {
+  const running = {} as { upstream: OpenAiUpstream; app: FastifyInstance; port: number }
   before(async () => {
-    upstream = await startOpenAiUpstream()
-    upstream.words = 20
-    upstream.chunkDelayMs = 50 // the answer comes after 1 s
-    app = await buildTestApp({
+    running.upstream = await startOpenAiUpstream()
+    configure(running.upstream)
+    running.app = await buildTestApp({
       config: {
-        llms: parseLlmSpecs(`think=${upstream.baseUrl}`),
+        llms: parseLlmSpecs(`think=${running.upstream.baseUrl}`),
         llmLimits: [{ name: 'hour', limit: BUDGET, windowMs: 3_600_000 }],
         defaultLimits: [{ name: 'minute', limit: 1000, windowMs: 60_000 }],
       },
     })
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    port = (app.server.address() as AddressInfo).port
+    await running.app.listen({ host: '127.0.0.1', port: 0 })
+    running.port = (running.app.server.address() as AddressInfo).port
   })
   after(async () => {
-    await app.close()
-    await upstream.close()
+    await running.app.close()
+    await running.upstream.close()
+  })
+  return running
+}
+
+describe('a client that leaves while a non-streaming answer is generated', () => {
+  // The answer comes after 1 s.
+  const running = gateway((upstream) => {
+    upstream.words = 20
+    upstream.chunkDelayMs = 50
   })
 
   test('the upstream call is aborted, and the reservation stays charged and is recorded', async () => {
+    const { app, port, upstream } = running
     const { key, id } = await createKey(app)
     const client = openChatCall(port, key, body)
     await eventually(() => upstream.requests.length === 1, 'the upstream to receive the request')
@@ -62,6 +69,47 @@ describe('a client that leaves while a non-streaming answer is generated', () =>
     assert.deepEqual(
       records.map((r) => [r.route, r.outcome, r.tokensIn, r.tokensOut, r.cost]),
       [['/v1/chat/completions', 'aborted', 14, 86, 1]],
+    )
+  })
+})
+
+describe('a client that leaves while its tokens are being reserved', () => {
+  const running = gateway()
+
+  test('gets its tokens back, and the upstream never sees the call', async () => {
+    const { app, port, upstream } = running
+    const { key, id } = await createKey(app)
+    // The reservation waits (as a Redis round trip can) until the client has gone.
+    const tokens = app.services.tokens
+    const reserve = tokens.reserve.bind(tokens)
+    let reached = false
+    let open = () => {}
+    const opened = new Promise<void>((resolve) => (open = resolve))
+    let reserved: Promise<unknown> = Promise.resolve()
+    tokens.reserve = (...args: Parameters<typeof reserve>) => {
+      reached = true
+      const made = opened.then(() => reserve(...args))
+      reserved = made
+      return made
+    }
+    const client = openChatCall(port, key, body)
+    await eventually(() => reached, 'the reservation to start')
+    client.destroy()
+    const recorded = async () => {
+      await app.services.audit!.flush()
+      return app.services.auditStore.list({ keyId: id, kind: 'request' }, 10)
+    }
+    await eventually(async () => (await recorded()).length > 0, 'the audit record', 3000)
+    open()
+    await reserved
+    // What follows the reservation (the credits' hold, the call or not, the settling) has run.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const left = (await app.services.tokens.peek({ keyId: id, owner: 'default' } as Principal)).decision.states[0]!.remaining
+    assert.equal(left, BUDGET)
+    assert.equal(upstream.requests.length, 0)
+    assert.deepEqual(
+      (await recorded()).map((r) => [r.outcome, r.tokensIn, r.cost]),
+      [['aborted', null, 1]],
     )
   })
 })
