@@ -16,6 +16,7 @@ import type { AuthFailure } from '../keys/refusals.js'
 import type { Principal, Scope } from '../keys/types.js'
 import type { Charge } from '../accounting/meter.js'
 import type { CapsState } from '../ratelimit/concurrency.js'
+import { Once } from '../lib/once.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -90,14 +91,10 @@ export class RequestLedger {
   errorCode: ErrorCode | null = null
   /** The audit log owes this request a record (set by the audit plugin when it admits it). */
   auditOwed = false
-  /** Set once the finished step ran (`markFinished`), so that it runs once. */
-  finished = false
-  /** Set once the client left before its answer was complete. */
-  clientGone = false
-  /** Told when the client leaves before its answer is complete (`onClientGone`); made on first use. */
-  private goneListeners: (() => void)[] | null = null
-  /** Told once the request is finished (`onFinished`); made on first use. */
-  private finishedListeners: (() => void)[] | null = null
+  /** The finished step ran (`markFinished`): answered, failed or abandoned. */
+  private readonly finishedEvent = new Once()
+  /** The client left before its answer was complete (`clientLeft`). */
+  private readonly goneEvent = new Once()
 
   constructor(request: FastifyRequest) {
     // routeOptions builds a new object on every read: read it once per request.
@@ -115,30 +112,28 @@ export class RequestLedger {
     return this.charge?.units ?? 0
   }
 
+  /** Whether the finished step has run, so that it runs once. */
+  get finished(): boolean {
+    return this.finishedEvent.happened
+  }
+
+  /** Whether the client left before its answer was complete. */
+  get clientGone(): boolean {
+    return this.goneEvent.happened
+  }
+
   /**
    * Calls `listener` if the client leaves before its answer is complete (work for it can then
    * stop), or at once if it has left already; returns the function that stops listening. The
    * ledger plugin's one `close` listener per request is the only source of this signal.
    */
   onClientGone(listener: () => void): () => void {
-    if (this.clientGone) {
-      listener()
-      return () => {}
-    }
-    const listeners = (this.goneListeners ??= [])
-    listeners.push(listener)
-    return () => {
-      const at = listeners.indexOf(listener)
-      if (at !== -1) listeners.splice(at, 1)
-    }
+    return this.goneEvent.listen(listener)
   }
 
   /** The client left before its answer was complete: tells the listeners, once (called by the ledger plugin). */
   clientLeft(): void {
-    this.clientGone = true
-    const listeners = this.goneListeners
-    this.goneListeners = null
-    if (listeners) runEach([...listeners])
+    this.goneEvent.happen()
   }
 
   /**
@@ -147,16 +142,12 @@ export class RequestLedger {
    * LLM server, a job body's texts) goes back there, whatever happened to it. Must not throw.
    */
   onFinished(listener: () => void): void {
-    if (this.finished) return listener()
-    ;(this.finishedListeners ??= []).push(listener)
+    this.finishedEvent.listen(listener)
   }
 
   /** Marks the request finished and tells the `onFinished` listeners, once (called by the ledger plugin's finished step). */
   markFinished(): void {
-    this.finished = true
-    const listeners = this.finishedListeners
-    this.finishedListeners = null
-    if (listeners) runEach(listeners)
+    this.finishedEvent.happen()
   }
 
   /** The scopes of which the caller's key needs one. */
@@ -165,19 +156,6 @@ export class RequestLedger {
     if (scope === undefined) return DEFAULT_SCOPES
     return typeof scope === 'string' ? [scope] : scope
   }
-}
-
-/** Calls every listener even if one throws; then throws the first failure, for the caller to log. */
-function runEach(listeners: readonly (() => void)[]): void {
-  let failure: { error: unknown } | null = null
-  for (const listener of listeners) {
-    try {
-      listener()
-    } catch (error) {
-      failure ??= { error }
-    }
-  }
-  if (failure) throw failure.error
 }
 
 /** A request once answered (or abandoned), as the audit log, the metrics and the log line see it. */
