@@ -52,13 +52,16 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
     const ledger = request.ledger
     // Public routes, and unknown URLs (answered with the JSON 404), ask for no key.
     if (!ledger.needsKey) return
-    const blockedMs = options.guard.blockedFor(request.ip)
+    // Read once, when the request arrived (with --trust-proxy each read of request.ip walks the
+    // forwarded chain again); an address the socket no longer knew matches no allow list.
+    const ip = ledger.ip ?? 'unknown'
+    const blockedMs = options.guard.blockedFor(ip)
     if (blockedMs > 0) throw tooManyFailures(blockedMs)
     const key = presentedKey(request, header)
     if (key === undefined) {
       ledger.authFailure = 'missing'
       // A request without a key counts as a failure too, so that keyless floods are bounded.
-      await options.guard.recordFailure(request.ip)
+      await options.guard.recordFailure(ip)
       throw errors.missingKey()
     }
     const pending = options.keys.verify(key)
@@ -66,15 +69,15 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
     if (!result.ok) {
       ledger.authFailure = result.reason
       if (result.reason !== 'malformed') ledger.refusedKey = { id: result.keyId ?? null, prefix: visiblePrefix(key) }
-      await options.guard.recordFailure(request.ip)
+      await options.guard.recordFailure(ip)
       throw errors.invalidKey()
     }
     const { principal } = result
-    if (!ipAllowed(principal.allowedIps, request.ip) || !ipAllowed(principal.ownerAllowedIps, request.ip)) {
+    if (!ipAllowed(principal.allowedIps, ip) || !ipAllowed(principal.ownerAllowedIps, ip)) {
       // The same 403 as any refused key: the caller learns nothing about the key or its list.
       ledger.authFailure = 'ip_not_allowed'
       ledger.refusedKey = { id: principal.keyId, prefix: principal.prefix }
-      await options.guard.recordFailure(request.ip)
+      await options.guard.recordFailure(ip)
       throw errors.invalidKey()
     }
     ledger.principal = principal
