@@ -79,48 +79,55 @@ test('a concurrency lease taken after the client left is given back at once', as
   }
 })
 
-test('a charge made after the client left is given back, and the model never sees the text', async () => {
-  const app = await buildTestApp({ models: [await builtinModel()] })
-  try {
-    const client = await createKey(app, { limits: parseRules(['100/1m']) })
-    const hold = gate()
-    delay(app.services.limiter, 'consumeAll', hold)
-    await leaveWhileHeld(app, predictRequest(client.key, 'left-at-charge'), hold)
-    const record = await abandonedRecord(app, 'left-at-charge')
-    assert.equal(record.outcome, 'aborted')
-    assert.equal(record.cost, 0)
-    assert.equal(record.texts, null)
-    // The units the limiter took once the client was gone are back: the next request sees 99 left, not 98.
-    hold.reached = false
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    const next = await app.inject({ method: 'POST', url: '/predict?text=fine', headers: { 'x-api-key': client.key } })
-    assert.equal(next.statusCode, 200, next.body)
-    assert.match(String(next.headers['ratelimit']), /"minute";r=99;/)
-  } finally {
-    await app.close()
-  }
-})
+const jobRequest = (key: string, id: string) => {
+  const body = JSON.stringify({ texts: ['good', 'bad', 'fine'] })
+  return `POST /v1/jobs HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nX-Request-Id: ${id}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+}
 
-test('a job whose client left before it was charged is neither charged nor stored', async () => {
-  const app = await buildTestApp({ models: [await builtinModel()] })
-  try {
-    const client = await createKey(app, { limits: parseRules(['100/1m']) })
-    const hold = gate()
-    delay(app.services.limiter, 'consumeAll', hold)
-    const body = JSON.stringify({ texts: ['good', 'bad', 'fine'] })
-    const bytes = `POST /v1/jobs HTTP/1.1\r\nHost: x\r\nX-API-Key: ${client.key}\r\nX-Request-Id: job-left\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
-    await leaveWhileHeld(app, bytes, hold)
-    const record = await abandonedRecord(app, 'job-left')
-    assert.equal(record.status, 499)
-    assert.equal(record.cost, 0)
-    hold.reached = false
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    const list = await app.inject({ method: 'GET', url: '/v1/jobs', headers: { 'x-api-key': client.key } })
-    assert.equal(list.statusCode, 200, list.body)
-    assert.deepEqual(list.json().jobs, [])
-    const next = await app.inject({ method: 'POST', url: '/predict?text=fine', headers: { 'x-api-key': client.key } })
-    assert.match(String(next.headers['ratelimit']), /"minute";r=99;/)
-  } finally {
-    await app.close()
-  }
-})
+type AbandonedRecord = Awaited<ReturnType<typeof abandonedRecord>>
+
+/** Requests whose client leaves while the limiter charges them, and what must not have happened to each. */
+const leftAtCharge = [
+  {
+    what: 'a prediction',
+    bytes: predictRequest,
+    neverRun: (record: AbandonedRecord) => {
+      assert.equal(record.texts, null, 'the model never saw the text')
+      return Promise.resolve()
+    },
+  },
+  {
+    what: 'a job',
+    bytes: jobRequest,
+    neverRun: async (_record: AbandonedRecord, app: FastifyInstance, key: string) => {
+      const list = await app.inject({ method: 'GET', url: '/v1/jobs', headers: { 'x-api-key': key } })
+      assert.equal(list.statusCode, 200, list.body)
+      assert.deepEqual(list.json().jobs, [], 'no job was stored')
+    },
+  },
+]
+
+for (const { what, bytes, neverRun } of leftAtCharge) {
+  test(`${what} whose client left while it was being charged is given its units back and never runs`, async () => {
+    const app = await buildTestApp({ models: [await builtinModel()] })
+    try {
+      const client = await createKey(app, { limits: parseRules(['100/1m']) })
+      const hold = gate()
+      delay(app.services.limiter, 'consumeAll', hold)
+      await leaveWhileHeld(app, bytes(client.key, 'left-at-charge'), hold)
+      const record = await abandonedRecord(app, 'left-at-charge')
+      assert.equal(record.status, 499)
+      assert.equal(record.outcome, 'aborted')
+      assert.equal(record.cost, 0)
+      // The units the limiter took once the client was gone are back: the next request sees 99 left, not 98.
+      hold.reached = false
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      await neverRun(record, app, client.key)
+      const next = await app.inject({ method: 'POST', url: '/predict?text=fine', headers: { 'x-api-key': client.key } })
+      assert.equal(next.statusCode, 200, next.body)
+      assert.match(String(next.headers['ratelimit']), /"minute";r=99;/)
+    } finally {
+      await app.close()
+    }
+  })
+}
