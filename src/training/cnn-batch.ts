@@ -2,7 +2,7 @@
  * Per-batch scratch state of `cnn.ts`: the distinct tokens of a mini-batch with their vectors,
  * filter projections and vector gradients, and reusable buffers, so training allocates little.
  */
-import type { EncodedExample } from './cnn.js'
+import type { EncodedExample } from './dataset.js'
 
 /** Dot product of `a[ao..ao+n)` and `b[bo..bo+n)`, with four partial sums for speed. */
 export function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number): number {

@@ -9,6 +9,7 @@
  * vector and its projections through every filter offset are computed once per batch.
  */
 import { dot, Workspace, type BatchCache } from './cnn-batch.js'
+import type { EncodedExample } from './dataset.js'
 import { contrastTarget, type ContrastRule } from './contrast.js'
 import { fillUniform } from './random.js'
 
@@ -58,14 +59,6 @@ export interface PretrainedRows {
   dim: number
   /** `[words][dim]`. */
   vectors: Float32Array
-}
-
-/** An example whose tokens are ids into a shared token table (`rowsOf[id]` = table rows). */
-export interface EncodedExample {
-  label: number
-  tokens: Int32Array
-  /** With the contrast rule: where clause B starts in `tokens` (-1 or absent: the rule does not apply). */
-  clause?: number
 }
 
 const BETA1 = 0.9

@@ -9,6 +9,14 @@ export interface LabelledExample {
   text: string
 }
 
+/** A labelled text as training sees it: its tokens as ids are ids into a shared token table (`rowsOf[id]` = table rows). */
+export interface EncodedExample {
+  label: number
+  tokens: Int32Array
+  /** With the contrast rule: where clause B starts in `tokens` (-1 or absent: the rule does not apply). */
+  clause?: number
+}
+
 /** Options of {@link readLabelledTsv}. */
 export interface ReadTsvOptions {
   /** Number of classes; labels must be integers from 0 to `classes - 1` (default 2). */

@@ -4,7 +4,8 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { workerEntry } from '../lib/worker-entry.js'
-import { CnnModel, type CnnHyperParameters, type CnnWeights, type EncodedExample, type PretrainedRows } from './cnn.js'
+import { CnnModel, type CnnHyperParameters, type CnnWeights, type PretrainedRows } from './cnn.js'
+import type { EncodedExample } from './dataset.js'
 import { teacherShare } from './contrast.js'
 import { seededRandom, shuffleInPlace } from './random.js'
 

@@ -17,7 +17,8 @@ import { parseLabelledTsv } from './dataset.js'
 import { bagLogits, trainBag, type BagExample, type BagHyperParameters, type BagWeights } from './bag.js'
 import { fitStackingWeights, marginsOf, stackedLogLoss } from './calibration.js'
 import { appendLinearColumn, DEFAULT_LINEAR_HYPER_PARAMETERS, linearMargins, trainLinear, type LinearHyperParameters } from './linear.js'
-import type { CnnHyperParameters, CnnWeights, EncodedExample } from './cnn.js'
+import type { CnnHyperParameters, CnnWeights } from './cnn.js'
+import type { EncodedExample } from './dataset.js'
 import { contrastClauseStart, DEFAULT_CONTRAST_RULE, type ContrastRule } from './contrast.js'
 import {
   bigramRow,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { CnnHyperParameters, EncodedExample } from '../../src/training/cnn.js'
+import type { CnnHyperParameters } from '../../src/training/cnn.js'
+import type { EncodedExample } from '../../src/training/dataset.js'
 import { contrastClauseStart, contrastTarget, DEFAULT_CONTRAST_RULE, teacherShare } from '../../src/training/contrast.js'
 import { packExamples, trainMember, type MemberJob } from '../../src/training/train-member.js'
 
