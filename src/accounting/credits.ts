@@ -15,7 +15,7 @@
  */
 import type { Kysely, RawBuilder } from 'kysely'
 import { sql } from 'kysely'
-import type { Database } from '../db/database.js'
+import type { Database } from '../db/types.js'
 import type { DatabaseSchema } from '../db/schema.js'
 import { compactDuration, parseDuration } from '../lib/duration.js'
 

@@ -4,7 +4,7 @@
  * its disk waits never stop the event loop that answers requests.
  */
 import { serveCalls } from '../lib/worker-calls.js'
-import type { DatabaseOptions } from '../db/database.js'
+import type { DatabaseOptions } from '../db/types.js'
 import { openDatabase } from '../db/database.js'
 import type { EntryValues } from './canonical.js'
 import { AuditStore, type ChainHead } from './store.js'

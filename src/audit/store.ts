@@ -4,7 +4,7 @@
  * batch after it.
  */
 import type { Kysely, Selectable, SelectQueryBuilder } from 'kysely'
-import type { Database } from '../db/database.js'
+import type { Database } from '../db/types.js'
 import type { Clock } from '../lib/clock.js'
 import type { AuditLogTable, DatabaseSchema } from '../db/schema.js'
 import type { EntryValues } from './canonical.js'

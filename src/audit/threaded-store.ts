@@ -4,7 +4,7 @@
  * batch in flight, which stays with the writer and is retried; the next batch starts a new
  * thread (`respawn` of `lib/worker-calls.ts`).
  */
-import type { DatabaseOptions } from '../db/database.js'
+import type { DatabaseOptions } from '../db/types.js'
 import { startWorker, type WorkerClient } from '../lib/worker-calls.js'
 import { workerEntry } from '../lib/worker-entry.js'
 import type { EntryValues } from './canonical.js'

@@ -2,7 +2,7 @@
 import type { Command } from 'commander'
 import { AuditStore } from '../audit/store.js'
 import type { Config } from '../config.js'
-import type { Database } from '../db/database.js'
+import type { Database } from '../db/types.js'
 import type { ChangeRefusal } from '../keys/refusals.js'
 import { changeRefusalMessage } from '../keys/refusals.js'
 import { KeyService } from '../keys/service.js'

@@ -5,7 +5,7 @@
 import type { Command } from 'commander'
 import { Option } from 'commander'
 import type { Config, RawSettings, SettingName } from '../config.js'
-import type { DatabaseOptions } from '../db/database.js'
+import type { DatabaseOptions } from '../db/types.js'
 import { envName, loadConfig, settings } from '../config.js'
 import { findDataDir } from '../db/data-dir.js'
 import { redactUrl } from '../lib/redact-url.js'

@@ -7,8 +7,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Config } from '../config.js'
-import type { Database } from '../db/database.js'
-import { SQLITE_FILE, openDatabase } from '../db/database.js'
+import type { Database } from '../db/types.js'
+import { openDatabase } from '../db/database.js'
+import { SQLITE_FILE } from '../db/data-dir.js'
 import { storeName, storeOptions } from './options.js'
 import { CliError } from './run.js'
 

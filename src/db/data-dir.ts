@@ -10,6 +10,9 @@ import path from 'node:path'
 
 const DEFAULT_DATA_DIR = '.infergate'
 
+/** The SQLite store's file inside the data directory (with its `-wal` and `-shm` beside it). */
+export const SQLITE_FILE = 'infergate.db'
+
 function isDirectory(dir: string): boolean {
   try {
     return fs.statSync(dir).isDirectory()

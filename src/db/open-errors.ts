@@ -6,7 +6,7 @@
 import path from 'node:path'
 import { redactUrl } from '../lib/redact-url.js'
 import { StartupError } from '../lib/startup-error.js'
-import type { DatabaseOptions } from './database.js'
+import type { DatabaseOptions } from './types.js'
 
 interface CodedError {
   code?: string

@@ -7,7 +7,7 @@
  */
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
-import type { Database } from './database.js'
+import type { Database } from './types.js'
 import { migrateToLatest } from './migrations.js'
 import { redactUrl } from '../lib/redact-url.js'
 import type { DatabaseSchema } from './schema.js'

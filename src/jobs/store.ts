@@ -6,7 +6,7 @@
 import { setImmediate } from 'node:timers/promises'
 import type { JobCredits } from '../accounting/credits.js'
 import type { Kysely, Selectable } from 'kysely'
-import type { Database } from '../db/database.js'
+import type { Database } from '../db/types.js'
 import type { DatabaseSchema, JobsTable } from '../db/schema.js'
 import type { Job, JobResult, JobStatus } from './types.js'
 import type { JobTexts } from './submission.js'

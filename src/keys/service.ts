@@ -12,7 +12,7 @@
 import { LRUCache } from 'lru-cache'
 import type { CreditBalance, CreditUnit, CreditsChange } from '../accounting/credits.js'
 import type { AuditSink } from '../audit/writer.js'
-import type { Database } from '../db/database.js'
+import type { Database } from '../db/types.js'
 import type { Clock } from '../lib/clock.js'
 import { generateKey, isWellFormedKey, randomId, visiblePrefix } from './format.js'
 import { digestsEqual, hashKey } from './hash.js'

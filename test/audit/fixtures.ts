@@ -4,8 +4,9 @@ import SQLite from 'better-sqlite3'
 import type { AuditEntry } from '../../src/audit/record.js'
 import { blankEntry } from '../../src/audit/record.js'
 import { AuditStore } from '../../src/audit/store.js'
-import type { Database } from '../../src/db/database.js'
-import { SQLITE_FILE, openDatabase } from '../../src/db/database.js'
+import type { Database } from '../../src/db/types.js'
+import { openDatabase } from '../../src/db/database.js'
+import { SQLITE_FILE } from '../../src/db/data-dir.js'
 import { tempDir } from '../helper.js'
 
 export interface TestStore {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { openDatabase } from '../../src/db/database.js'
-import type { Database } from '../../src/db/database.js'
+import type { Database } from '../../src/db/types.js'
 import { KeyService } from '../../src/keys/service.js'
 import { keyStatus } from '../../src/keys/types.js'
 import { ManualClock } from '../../src/lib/clock.js'
