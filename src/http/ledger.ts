@@ -95,6 +95,10 @@ export class RequestLedger {
   private readonly finishedEvent = new Once()
   /** The client left before its answer was complete (`clientLeft`). */
   private readonly goneEvent = new Once()
+  /** Finished, and no work that may still change the charge holds the request (`hold`). */
+  private readonly settledEvent = new Once()
+  /** Work under way that may still change what the request is charged. */
+  private holds = 0
 
   constructor(request: FastifyRequest) {
     // routeOptions builds a new object on every read: read it once per request.
@@ -115,6 +119,11 @@ export class RequestLedger {
   /** Whether the finished step has run, so that it runs once. */
   get finished(): boolean {
     return this.finishedEvent.happened
+  }
+
+  /** Whether the request is finished and no work holds it (`hold`): its record can be made. */
+  get settled(): boolean {
+    return this.settledEvent.happened
   }
 
   /** Whether the client left before its answer was complete. */
@@ -147,7 +156,37 @@ export class RequestLedger {
 
   /** Marks the request finished and tells the `onFinished` listeners, once (called by the ledger plugin's finished step). */
   markFinished(): void {
-    this.finishedEvent.happen()
+    try {
+      this.finishedEvent.happen()
+    } finally {
+      if (this.holds === 0) this.settledEvent.happen()
+    }
+  }
+
+  /**
+   * Keeps the request's outcome open while work runs that may still change what it is charged
+   * (its charge being made, its job being stored): a client may leave meanwhile, and the
+   * request's record must show what it was charged once that work is done, refunds included.
+   * Returns the release (a second call does nothing); release it in a `finally`.
+   */
+  hold(): () => void {
+    this.holds++
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.holds--
+      if (this.holds === 0 && this.finished) this.settledEvent.happen()
+    }
+  }
+
+  /**
+   * Calls `listener` once the request is finished and no work holds it (`hold`), or at once if
+   * so already: the audit record, the metrics and the log line are made there, so that they
+   * show the charge that stayed. Must not throw.
+   */
+  onSettled(listener: () => void): void {
+    this.settledEvent.listen(listener)
   }
 
   /** The scopes of which the caller's key needs one. */

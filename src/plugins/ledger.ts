@@ -6,7 +6,9 @@
  * `app.onRequestFinished(listener)`. What one request holds until it ends (a concurrency lease,
  * an LLM slot, a job body's texts) goes back through that request's `ledger.onFinished`, and
  * work still under way when a client leaves (a model submission, an LLM call) hears of it
- * through `ledger.onClientGone`.
+ * through `ledger.onClientGone`. Work that may still change what a request is charged (its
+ * charge being made, its job being stored) holds it (`ledger.hold`): the listeners are told
+ * once that work is done, so that the audit record shows the charge that stayed.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -30,12 +32,46 @@ declare module 'fastify' {
 const SLOT = Symbol('ledger')
 type WithSlot = FastifyRequest & { [SLOT]: RequestLedger | null }
 
-function finish(request: FastifyRequest, status: number, latencyMs: number | null, listeners: readonly FinishedListener[]): void {
+/** How long shutdown waits for the work that holds finished requests (a charge, a job being stored). */
+const SETTLE_TIMEOUT_MS = 2000
+
+/** Finished requests whose record waits for their work (`ledger.hold`), each with the step that tells the listeners. */
+type Unsettled = Map<FastifyRequest, () => void>
+
+function finish(
+  request: FastifyRequest,
+  status: number,
+  latencyMs: number | null,
+  listeners: readonly FinishedListener[],
+  unsettled: Unsettled,
+): void {
   const ledger = request.ledger
   if (ledger.finished) return
   safely(request, () => ledger.markFinished())
   const finished: FinishedRequest = { request, ledger, status, latencyMs, outcome: outcomeOf(status, ledger.authFailure, ledger.errorCode) }
-  for (const listener of listeners) safely(request, () => listener(finished))
+  if (ledger.settled) return tellAll(finished, listeners)
+  // Work that may still refund the charge holds the request (a client that left mid-charge,
+  // mid-store): the record waits for it, so that it shows what stayed charged.
+  let told = false
+  const tell = () => {
+    if (told) return
+    told = true
+    unsettled.delete(request)
+    tellAll(finished, listeners)
+  }
+  unsettled.set(request, tell)
+  ledger.onSettled(tell)
+}
+
+function tellAll(finished: FinishedRequest, listeners: readonly FinishedListener[]): void {
+  for (const listener of listeners) safely(finished.request, () => listener(finished))
+}
+
+/** Waits for the unsettled requests' work; past `timeoutMs`, tells their listeners what is known. */
+async function settle(unsettled: Unsettled, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (unsettled.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+  for (const tell of [...unsettled.values()]) tell()
 }
 
 /**
@@ -53,9 +89,12 @@ function safely(request: FastifyRequest, run: () => void): void {
 
 async function ledgerPlugin(app: FastifyInstance): Promise<void> {
   const listeners: FinishedListener[] = []
+  const unsettled: Unsettled = new Map()
   app.decorate('onRequestFinished', (listener: FinishedListener) => {
     listeners.push(listener)
   })
+  // Runs before the services close (onClose hooks run last-added first), so the audit log is still open.
+  app.addHook('onClose', () => settle(unsettled, SETTLE_TIMEOUT_MS))
   app.decorateRequest(SLOT, null)
   app.decorateRequest('ledger', {
     getter(this: FastifyRequest) {
@@ -65,7 +104,7 @@ async function ledgerPlugin(app: FastifyInstance): Promise<void> {
   })
 
   app.addHook('onResponse', (request, reply, done) => {
-    finish(request, reply.statusCode, reply.elapsedTime, listeners)
+    finish(request, reply.statusCode, reply.elapsedTime, listeners, unsettled)
     done()
   })
   // One `close` listener per request that needs a key (public routes — health, docs — are not
@@ -83,8 +122,8 @@ async function ledgerPlugin(app: FastifyInstance): Promise<void> {
         if (ledger.finished) return
         // The whole answer was handed to the connection, and the client reset it before Node
         // reported it sent: neither 'finish' nor onResponse will come. It was answered.
-        if (reply.raw.writableFinished) return finish(request, reply.statusCode, reply.elapsedTime, listeners)
-        finish(request, CLIENT_CLOSED_STATUS, null, listeners)
+        if (reply.raw.writableFinished) return finish(request, reply.statusCode, reply.elapsedTime, listeners, unsettled)
+        finish(request, CLIENT_CLOSED_STATUS, null, listeners, unsettled)
         safely(request, () => ledger.clientLeft())
       })
     }

@@ -12,9 +12,11 @@ import fp from 'fastify-plugin'
 import { AppError, ErrorCode, errors } from '../errors.js'
 import { DEFAULT_COST } from '../accounting/costs.js'
 import type { CreditState } from '../accounting/credits.js'
-import type { Meter, QuotaRefusal } from '../accounting/meter.js'
+import type { Charge, Meter, QuotaRefusal } from '../accounting/meter.js'
 import { quotaHeaders } from '../accounting/meter.js'
 import type { Clock } from '../lib/clock.js'
+import type { RequestLedger } from '../http/ledger.js'
+import type { Principal } from '../keys/types.js'
 import { creditPolicyItems, creditStateItems, policyHeader, stateHeader } from '../ratelimit/headers.js'
 import type { Decision, LimitGroup } from '../ratelimit/limiter.js'
 import { ceilSeconds } from '../ratelimit/limiter.js'
@@ -63,6 +65,26 @@ function refusal(decision: Decision, cost: number): AppError {
   })
 }
 
+/**
+ * Charges the request, held (`ledger.hold`) while the charge is made (a Redis or database round
+ * trip): a client that leaves meanwhile is given its units back and its request does no work,
+ * and its record, which waits for the hold, shows no cost.
+ */
+async function chargeHeld(meter: Meter, ledger: RequestLedger, principal: Principal, units: number): Promise<Charge> {
+  const release = ledger.hold()
+  try {
+    const charge = await meter.charge(principal, units)
+    ledger.charge = charge
+    if (ledger.finished) {
+      meter.refund(charge)
+      throw errors.clientClosed()
+    }
+    return charge
+  } finally {
+    release()
+  }
+}
+
 async function rateLimit(app: FastifyInstance, options: RateLimitOptions): Promise<void> {
   const { meter, clock } = options
   app.addHook('preHandler', async (request, reply) => {
@@ -70,14 +92,7 @@ async function rateLimit(app: FastifyInstance, options: RateLimitOptions): Promi
     const principal = ledger.principal
     if (principal === null) return
     const units = ledger.config.cost?.(request) ?? DEFAULT_COST
-    const charge = await meter.charge(principal, units)
-    ledger.charge = charge
-    // The client left while its charge was being made (a Redis or database round trip): the
-    // request is finished, audited at no cost, so it gets its units back and does no work.
-    if (ledger.finished) {
-      meter.refund(charge)
-      throw errors.clientClosed()
-    }
+    const charge = await chargeHeld(meter, ledger, principal, units)
     const now = clock.now()
     if (charge.quota !== null) {
       // The limiter's units were given back: the headers show the limits without them.

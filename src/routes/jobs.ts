@@ -123,12 +123,17 @@ async function submitRoute(fastify: FastifyInstance, options: JobRoutesOptions):
     const submission = request.body as JobSubmission
     return textUnits(submission.count, resolveModel(models, requirePrincipal(request), submission.model))
   }
+  // Held while stored: a client that leaves meanwhile is recorded with what stayed charged
+  // (its job stored and run: the whole charge; refused by the store: nothing).
   const refundOnFailure = async <T>(request: FastifyRequest, store: () => Promise<T>): Promise<T> => {
+    const release = request.ledger.hold()
     try {
       return await store()
     } catch (error) {
       if (request.ledger.charge) meter.refund(request.ledger.charge)
       throw error
+    } finally {
+      release()
     }
   }
 

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { parseRules } from '../../src/ratelimit/policy.js'
-import { buildTestApp, builtinModel, createKey } from '../helper.js'
+import { AuditStore } from '../../src/audit/store.js'
+import { openDatabase } from '../../src/db/database.js'
+import { buildTestApp, builtinModel, createKey, tempDir } from '../helper.js'
 import { connectAndSend } from '../fixtures/raw-client.js'
 
 /** A promise the test opens by hand, and whether anything waits on it yet. */
@@ -29,24 +31,32 @@ function delay<T extends object, K extends keyof T>(object: T, method: K, hold: 
   }
 }
 
-async function until(check: () => boolean, what: string): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 5000
-  while (!check()) {
+  while (!(await check())) {
     assert.ok(Date.now() < deadline, `${what} within 5 s`)
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
 
-/** Sends `bytes` on a raw connection, waits until the request reaches `hold`, then hangs up and waits for its audit record. */
+const openConnections = (app: FastifyInstance) =>
+  new Promise<number>((resolve, reject) => app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))))
+
+/**
+ * Sends `bytes` on a raw connection, waits until the request reaches `hold`, then hangs up and,
+ * once the server has seen the connection close, lets the held call go on.
+ */
 async function leaveWhileHeld(app: FastifyInstance, bytes: string, hold: ReturnType<typeof gate>): Promise<void> {
   const socket = await connectAndSend(app, bytes)
   await until(() => hold.reached, 'the request reached the held store call')
   socket.destroy()
-  await until(() => app.services.audit!.depth > 0, 'the abandoned request was recorded')
+  await until(async () => (await openConnections(app)) === 0, 'the server saw the client leave')
+  await new Promise((resolve) => setTimeout(resolve, 20))
   hold.open()
 }
 
 async function abandonedRecord(app: FastifyInstance, requestId: string) {
+  await until(() => app.services.audit!.depth > 0, 'the abandoned request was recorded')
   await app.services.audit!.flush()
   const records = (await app.services.auditStore.list({ kind: 'request' }, 20)).filter((r) => r.requestId === requestId)
   assert.equal(records.length, 1)
@@ -131,3 +141,57 @@ for (const { what, bytes, neverRun } of leftAtCharge) {
     }
   })
 }
+
+/** Jobs whose client leaves while the store takes them: the record waits for the store's answer. */
+const leftWhileStored = [
+  // The key's backlog holds 2 texts: the store refuses the job of 3, after the charge.
+  { what: 'a job the store refuses', backlog: 2, cost: 0, stored: 0, left: 'r=99' },
+  { what: 'a job the store takes', backlog: 1000, cost: 3, stored: 1, left: 'r=96' },
+]
+
+for (const { what, backlog, cost, stored, left } of leftWhileStored) {
+  test(`${what} after its client left is recorded with the charge that stayed (${cost})`, async () => {
+    const app = await buildTestApp({ models: [await builtinModel()], config: { maxQueuedTextsPerKey: backlog } })
+    try {
+      const client = await createKey(app, { limits: parseRules(['100/1m']) })
+      const hold = gate()
+      delay(app.services.jobs, 'create', hold)
+      await leaveWhileHeld(app, jobRequest(client.key, 'left-while-stored'), hold)
+      const record = await abandonedRecord(app, 'left-while-stored')
+      assert.equal(record.status, 499)
+      assert.equal(record.cost, cost)
+      const list = await app.inject({ method: 'GET', url: '/v1/jobs', headers: { 'x-api-key': client.key } })
+      assert.equal(list.json().jobs.length, stored)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const next = await app.inject({ method: 'POST', url: '/predict?text=fine', headers: { 'x-api-key': client.key } })
+      assert.match(String(next.headers['ratelimit']), new RegExp(`"minute";${left};`))
+    } finally {
+      await app.close()
+    }
+  })
+}
+
+test('at shutdown, a request whose work still holds it is recorded before the audit log closes', async () => {
+  const dataDir = tempDir()
+  const app = await buildTestApp({ models: [await builtinModel()], config: { dataDir, databaseUrl: '' } })
+  const client = await createKey(app, { limits: parseRules(['100/1m']) })
+  const hold = gate()
+  delay(app.services.jobs, 'create', hold)
+  const socket = await connectAndSend(app, jobRequest(client.key, 'held-at-shutdown'))
+  await until(() => hold.reached, 'the request reached the held store call')
+  socket.destroy()
+  await until(async () => (await openConnections(app)) === 0, 'the server saw the client leave')
+  // The store call never comes back before the server closes: the record is written with what is known.
+  await app.close()
+  hold.open()
+  const db = await openDatabase({ dataDir })
+  try {
+    const records = (await new AuditStore(db).list({ kind: 'request' }, 20)).filter((r) => r.requestId === 'held-at-shutdown')
+    assert.deepEqual(
+      records.map((r) => [r.status, r.outcome, r.cost]),
+      [[499, 'aborted', 3]],
+    )
+  } finally {
+    await db.close()
+  }
+})
