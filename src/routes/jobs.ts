@@ -125,7 +125,7 @@ async function submitRoute(fastify: FastifyInstance, options: JobRoutesOptions):
   }
   // Held while stored: a client that leaves meanwhile is recorded with what stayed charged
   // (its job stored and run: the whole charge; refused by the store: nothing).
-  const refundOnFailure = async <T>(request: FastifyRequest, store: () => Promise<T>): Promise<T> => {
+  const storeHeld = async <T>(request: FastifyRequest, store: () => Promise<T>): Promise<T> => {
     const release = request.ledger.hold()
     try {
       return await store()
@@ -160,7 +160,7 @@ async function submitRoute(fastify: FastifyInstance, options: JobRoutesOptions):
       if (!submission.claimForStore()) throw errors.clientClosed()
       const charge = request.ledger.charge
       const credits = charge && charge.taken.length > 0 ? { taken: [...charge.taken], unitsPerText: charge.units / submission.count } : null
-      const job = await refundOnFailure(request, () =>
+      const job = await storeHeld(request, () =>
         jobs.create(requirePrincipal(request), submission, submission.model, credits),
       ).finally(() => submission.release())
       request.ledger.work = { model: job.model, texts: submission.count, chars: submission.chars }
