@@ -160,9 +160,9 @@ async function submitRoute(fastify: FastifyInstance, options: JobRoutesOptions):
       if (!submission.claimForStore()) throw errors.clientClosed()
       const charge = request.ledger.charge
       const credits = charge && charge.taken.length > 0 ? { taken: [...charge.taken], unitsPerText: charge.units / submission.count } : null
-      const job = await storeHeld(request, () =>
-        jobs.create(requirePrincipal(request), submission, submission.model, credits),
-      ).finally(() => submission.release())
+      const job = await storeHeld(request, () => jobs.create(requirePrincipal(request), submission, submission.model, credits)).finally(
+        () => submission.release(),
+      )
       request.ledger.work = { model: job.model, texts: submission.count, chars: submission.chars }
       return reply
         .code(202)
