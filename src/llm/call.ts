@@ -102,7 +102,22 @@ async function upstreamMessage(response: Dispatcher.ResponseData): Promise<strin
   }
 }
 
+/**
+ * Runs the call, holding the request's record (`ledger.hold`) until what it is charged is known:
+ * a client that leaves while its tokens are reserved, the answer generated or its usage settled
+ * is recorded with the tokens it was charged in the end. A stream's record is held until the
+ * stream is handed to the reply; its tokens are settled when it ends or breaks off.
+ */
 export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, call: LlmCall, deps: CallDependencies): Promise<unknown> {
+  const release = request.ledger.hold()
+  try {
+    return await callUpstream(request, reply, call, deps)
+  } finally {
+    release()
+  }
+}
+
+async function callUpstream(request: FastifyRequest, reply: FastifyReply, call: LlmCall, deps: CallDependencies): Promise<unknown> {
   const principal = requirePrincipal(request)
   const ledger = request.ledger
   ledger.work = { model: call.upstream.spec.name, texts: call.items, chars: 0 }
@@ -128,8 +143,7 @@ export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, c
   }
   const { hold } = held
   // The client left while its tokens were being reserved (round trips to Redis and the store):
-  // no call is made and the tokens go back; the request's unit stays charged, as its audit
-  // record (written when the client left) says.
+  // no call is made and the tokens go back; the request's unit stays charged.
   if (ledger.finished) {
     await Promise.all([deps.tokens.settle(reservation, 0), deps.tokenCredits.settle(hold, 0)])
     throw errors.clientClosed()

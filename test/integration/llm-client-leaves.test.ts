@@ -1,7 +1,9 @@
 /**
  * A client that leaves while the LLM server generates a non-streaming answer (whose headers come
  * only at its end) pays for the generation: otherwise a key could have the server generate, leave
- * just before the answer, and be charged nothing, as often as it liked.
+ * just before the answer, and be charged nothing, as often as it liked. One that leaves while its
+ * tokens are reserved gets them back; one that leaves while its usage is settled is charged the
+ * usage, and in each case its audit record shows what it was charged.
  */
 import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
@@ -18,6 +20,9 @@ const BUDGET = 10_000
 // 14 prompt tokens (4 per message + 3 + "user" + "abc", by bytes) + max_tokens 86.
 const RESERVED = 100
 const body = { model: 'think', messages: [{ role: 'user', content: 'abc' }], max_tokens: 86 }
+
+const openConnections = (app: FastifyInstance) =>
+  new Promise<number>((resolve, reject) => app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))))
 
 /** An OpenAI-compatible test server and infergate in front of it, listening; closed after the suite. */
 function gateway(configure: (upstream: OpenAiUpstream) => void = () => {}) {
@@ -73,43 +78,68 @@ describe('a client that leaves while a non-streaming answer is generated', () =>
   })
 })
 
+/**
+ * Sends the call, lets the token budget's `step` (reserve or settle) wait, as a Redis round trip
+ * can, until the client has gone and the server has seen it; then lets it run. Resolves with the
+ * key's id and its request records once the step has run.
+ */
+async function leaveDuring(running: ReturnType<typeof gateway>, step: 'reserve' | 'settle') {
+  const { app, port } = running
+  const { key, id } = await createKey(app)
+  const tokens = app.services.tokens as unknown as Record<typeof step, (...args: unknown[]) => Promise<unknown>>
+  const real = tokens[step].bind(tokens)
+  let reached = false
+  let open = () => {}
+  const opened = new Promise<void>((resolve) => (open = resolve))
+  let ran: Promise<unknown> = Promise.resolve()
+  tokens[step] = (...args: unknown[]) => {
+    reached = true
+    ran = opened.then(() => real(...args))
+    return ran
+  }
+  const client = openChatCall(port, key, body)
+  await eventually(() => reached, `the ${step} step to start`)
+  client.destroy()
+  await eventually(async () => (await openConnections(app)) === 0, 'the server to see the client leave')
+  open()
+  await ran
+  const recorded = async () => {
+    await app.services.audit!.flush()
+    return app.services.auditStore.list({ keyId: id, kind: 'request' }, 10)
+  }
+  await eventually(async () => (await recorded()).length > 0, 'the audit record', 3000)
+  const tokensLeft = async () =>
+    (await app.services.tokens.peek({ keyId: id, owner: 'default' } as Principal)).decision.states[0]!.remaining
+  return { recorded, tokensLeft }
+}
+
 describe('a client that leaves while its tokens are being reserved', () => {
   const running = gateway()
 
   test('gets its tokens back, and the upstream never sees the call', async () => {
-    const { app, port, upstream } = running
-    const { key, id } = await createKey(app)
-    // The reservation waits (as a Redis round trip can) until the client has gone.
-    const tokens = app.services.tokens
-    const reserve = tokens.reserve.bind(tokens)
-    let reached = false
-    let open = () => {}
-    const opened = new Promise<void>((resolve) => (open = resolve))
-    let reserved: Promise<unknown> = Promise.resolve()
-    tokens.reserve = (...args: Parameters<typeof reserve>) => {
-      reached = true
-      const made = opened.then(() => reserve(...args))
-      reserved = made
-      return made
-    }
-    const client = openChatCall(port, key, body)
-    await eventually(() => reached, 'the reservation to start')
-    client.destroy()
-    const recorded = async () => {
-      await app.services.audit!.flush()
-      return app.services.auditStore.list({ keyId: id, kind: 'request' }, 10)
-    }
-    await eventually(async () => (await recorded()).length > 0, 'the audit record', 3000)
-    open()
-    await reserved
+    const { recorded, tokensLeft } = await leaveDuring(running, 'reserve')
     // What follows the reservation (the credits' hold, the call or not, the settling) has run.
     await new Promise((resolve) => setTimeout(resolve, 300))
-    const left = (await app.services.tokens.peek({ keyId: id, owner: 'default' } as Principal)).decision.states[0]!.remaining
-    assert.equal(left, BUDGET)
-    assert.equal(upstream.requests.length, 0)
+    assert.equal(await tokensLeft(), BUDGET)
+    assert.equal(running.upstream.requests.length, 0)
     assert.deepEqual(
       (await recorded()).map((r) => [r.outcome, r.tokensIn, r.cost]),
       [['aborted', null, 1]],
+    )
+  })
+})
+
+describe('a client that leaves while its tokens are being settled', () => {
+  const running = gateway()
+
+  test("is recorded with the tokens it was charged in the end: the upstream's usage", async () => {
+    const { recorded, tokensLeft } = await leaveDuring(running, 'settle')
+    const used = { in: running.upstream.promptTokens, out: running.upstream.words }
+    assert.equal(await tokensLeft(), BUDGET - used.in - used.out, 'the budget is charged the usage')
+    assert.deepEqual(
+      (await recorded()).map((r) => [r.outcome, r.tokensIn, r.tokensOut, r.cost]),
+      [['aborted', used.in, used.out, 1]],
+      'the record says the same',
     )
   })
 })
