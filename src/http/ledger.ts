@@ -95,10 +95,10 @@ export class RequestLedger {
   private readonly finishedEvent = new Once()
   /** The client left before its answer was complete (`clientLeft`). */
   private readonly goneEvent = new Once()
-  /** Finished, and no work that may still change the charge holds the request (`hold`). */
-  private readonly settledEvent = new Once()
+  /** Finished, and no work that may still change the charge is pending (`chargePending`): the request is accounted for. */
+  private readonly accountedEvent = new Once()
   /** Work under way that may still change what the request is charged. */
-  private holds = 0
+  private pendingCharges = 0
 
   constructor(request: FastifyRequest) {
     // routeOptions builds a new object on every read: read it once per request.
@@ -121,9 +121,9 @@ export class RequestLedger {
     return this.finishedEvent.happened
   }
 
-  /** Whether the request is finished and no work holds it (`hold`): its record can be made. */
-  get settled(): boolean {
-    return this.settledEvent.happened
+  /** Whether the request is finished and no work that may change its charge is pending: its record can be made. */
+  get accounted(): boolean {
+    return this.accountedEvent.happened
   }
 
   /** Whether the client left before its answer was complete. */
@@ -159,34 +159,34 @@ export class RequestLedger {
     try {
       this.finishedEvent.happen()
     } finally {
-      if (this.holds === 0) this.settledEvent.happen()
+      if (this.pendingCharges === 0) this.accountedEvent.happen()
     }
   }
 
   /**
-   * Keeps the request's outcome open while work runs that may still change what it is charged
-   * (its charge being made, its job being stored): a client may leave meanwhile, and the
-   * request's record must show what it was charged once that work is done, refunds included.
-   * Returns the release (a second call does nothing); release it in a `finally`.
+   * Says that work is under way that may still change what the request is charged (its charge
+   * being made, its job being stored, an LLM call's tokens being settled): a client may leave
+   * meanwhile, and the request's record must show what it was charged once that work is done,
+   * refunds included. Returns `done` (a second call does nothing); call it in a `finally`.
    */
-  hold(): () => void {
-    this.holds++
-    let released = false
+  chargePending(): () => void {
+    this.pendingCharges++
+    let ended = false
     return () => {
-      if (released) return
-      released = true
-      this.holds--
-      if (this.holds === 0 && this.finished) this.settledEvent.happen()
+      if (ended) return
+      ended = true
+      this.pendingCharges--
+      if (this.pendingCharges === 0 && this.finished) this.accountedEvent.happen()
     }
   }
 
   /**
-   * Calls `listener` once the request is finished and no work holds it (`hold`), or at once if
-   * so already: the audit record, the metrics and the log line are made there, so that they
-   * show the charge that stayed. Must not throw.
+   * Calls `listener` once the request is finished and no work that may change its charge is
+   * pending (`chargePending`), or at once if so already: the audit record, the metrics and the
+   * log line are made there, so that they show the charge that stayed. Must not throw.
    */
-  onSettled(listener: () => void): void {
-    this.settledEvent.listen(listener)
+  onAccounted(listener: () => void): void {
+    this.accountedEvent.listen(listener)
   }
 
   /** The scopes of which the caller's key needs one. */

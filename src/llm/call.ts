@@ -103,17 +103,17 @@ async function upstreamMessage(response: Dispatcher.ResponseData): Promise<strin
 }
 
 /**
- * Runs the call, holding the request's record (`ledger.hold`) until what it is charged is known:
- * a client that leaves while its tokens are reserved, the answer generated or its usage settled
- * is recorded with the tokens it was charged in the end. A stream's record is held until the
- * stream is handed to the reply; its tokens are settled when it ends or breaks off.
+ * Runs the call with the request's charge pending (`ledger.chargePending`) until what it is
+ * charged is known: a client that leaves while its tokens are reserved, the answer generated or
+ * its usage settled is recorded with the tokens it was charged in the end. For a stream, until
+ * the stream is handed to the reply; its tokens are settled when it ends or breaks off.
  */
 export async function runLlmCall(request: FastifyRequest, reply: FastifyReply, call: LlmCall, deps: CallDependencies): Promise<unknown> {
-  const release = request.ledger.hold()
+  const done = request.ledger.chargePending()
   try {
     return await callUpstream(request, reply, call, deps)
   } finally {
-    release()
+    done()
   }
 }
 

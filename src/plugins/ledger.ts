@@ -6,9 +6,10 @@
  * `app.onRequestFinished(listener)`. What one request holds until it ends (a concurrency lease,
  * an LLM slot, a job body's texts) goes back through that request's `ledger.onFinished`, and
  * work still under way when a client leaves (a model submission, an LLM call) hears of it
- * through `ledger.onClientGone`. Work that may still change what a request is charged (its
- * charge being made, its job being stored) holds it (`ledger.hold`): the listeners are told
- * once that work is done, so that the audit record shows the charge that stayed.
+ * through `ledger.onClientGone`. While work that may still change what a request is charged
+ * is pending (its charge being made, its job being stored, an LLM call's tokens being settled:
+ * `ledger.chargePending`), the listeners wait: they are told once the request is accounted for,
+ * so that the audit record shows the charge that stayed.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -32,46 +33,46 @@ declare module 'fastify' {
 const SLOT = Symbol('ledger')
 type WithSlot = FastifyRequest & { [SLOT]: RequestLedger | null }
 
-/** How long shutdown waits for the work that holds finished requests (a charge, a job being stored). */
-const SETTLE_TIMEOUT_MS = 2000
+/** How long shutdown waits for finished requests whose charge is still pending (a charge, a job being stored). */
+const ACCOUNTING_TIMEOUT_MS = 2000
 
-/** Finished requests whose record waits for their work (`ledger.hold`), each with the step that tells the listeners. */
-type Unsettled = Map<FastifyRequest, () => void>
+/** Finished requests whose record waits for a pending charge (`ledger.chargePending`), each with the step that tells the listeners. */
+type Unaccounted = Map<FastifyRequest, () => void>
 
 function finish(
   request: FastifyRequest,
   status: number,
   latencyMs: number | null,
   listeners: readonly FinishedListener[],
-  unsettled: Unsettled,
+  unaccounted: Unaccounted,
 ): void {
   const ledger = request.ledger
   if (ledger.finished) return
   safely(request, () => ledger.markFinished())
   const finished: FinishedRequest = { request, ledger, status, latencyMs, outcome: outcomeOf(status, ledger.authFailure, ledger.errorCode) }
-  if (ledger.settled) return tellAll(finished, listeners)
-  // Work that may still refund the charge holds the request (a client that left mid-charge,
-  // mid-store): the record waits for it, so that it shows what stayed charged.
+  if (ledger.accounted) return tellAll(finished, listeners)
+  // Work that may still change the charge is pending (a client that left mid-charge, mid-store):
+  // the record waits for it, so that it shows what stayed charged.
   let told = false
   const tell = () => {
     if (told) return
     told = true
-    unsettled.delete(request)
+    unaccounted.delete(request)
     tellAll(finished, listeners)
   }
-  unsettled.set(request, tell)
-  ledger.onSettled(tell)
+  unaccounted.set(request, tell)
+  ledger.onAccounted(tell)
 }
 
 function tellAll(finished: FinishedRequest, listeners: readonly FinishedListener[]): void {
   for (const listener of listeners) safely(finished.request, () => listener(finished))
 }
 
-/** Waits for the unsettled requests' work; past `timeoutMs`, tells their listeners what is known. */
-async function settle(unsettled: Unsettled, timeoutMs: number): Promise<void> {
+/** Waits for the pending charges of finished requests; past `timeoutMs`, tells their listeners what is known. */
+async function awaitAccounted(unaccounted: Unaccounted, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (unsettled.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
-  for (const tell of [...unsettled.values()]) tell()
+  while (unaccounted.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+  for (const tell of [...unaccounted.values()]) tell()
 }
 
 /**
@@ -89,12 +90,12 @@ function safely(request: FastifyRequest, run: () => void): void {
 
 async function ledgerPlugin(app: FastifyInstance): Promise<void> {
   const listeners: FinishedListener[] = []
-  const unsettled: Unsettled = new Map()
+  const unaccounted: Unaccounted = new Map()
   app.decorate('onRequestFinished', (listener: FinishedListener) => {
     listeners.push(listener)
   })
   // Runs before the services close (onClose hooks run last-added first), so the audit log is still open.
-  app.addHook('onClose', () => settle(unsettled, SETTLE_TIMEOUT_MS))
+  app.addHook('onClose', () => awaitAccounted(unaccounted, ACCOUNTING_TIMEOUT_MS))
   app.decorateRequest(SLOT, null)
   app.decorateRequest('ledger', {
     getter(this: FastifyRequest) {
@@ -104,7 +105,7 @@ async function ledgerPlugin(app: FastifyInstance): Promise<void> {
   })
 
   app.addHook('onResponse', (request, reply, done) => {
-    finish(request, reply.statusCode, reply.elapsedTime, listeners, unsettled)
+    finish(request, reply.statusCode, reply.elapsedTime, listeners, unaccounted)
     done()
   })
   // One `close` listener per request that needs a key (public routes — health, docs — are not
@@ -122,8 +123,8 @@ async function ledgerPlugin(app: FastifyInstance): Promise<void> {
         if (ledger.finished) return
         // The whole answer was handed to the connection, and the client reset it before Node
         // reported it sent: neither 'finish' nor onResponse will come. It was answered.
-        if (reply.raw.writableFinished) return finish(request, reply.statusCode, reply.elapsedTime, listeners, unsettled)
-        finish(request, CLIENT_CLOSED_STATUS, null, listeners, unsettled)
+        if (reply.raw.writableFinished) return finish(request, reply.statusCode, reply.elapsedTime, listeners, unaccounted)
+        finish(request, CLIENT_CLOSED_STATUS, null, listeners, unaccounted)
         safely(request, () => ledger.clientLeft())
       })
     }

@@ -66,12 +66,12 @@ function refusal(decision: Decision, cost: number): AppError {
 }
 
 /**
- * Charges the request, held (`ledger.hold`) while the charge is made (a Redis or database round
- * trip): a client that leaves meanwhile is given its units back and its request does no work,
- * and its record, which waits for the hold, shows no cost.
+ * Charges the request, its charge pending (`ledger.chargePending`) while it is made (a Redis or
+ * database round trip): a client that leaves meanwhile is given its units back and its request
+ * does no work, and its record, which waits for the pending charge, shows no cost.
  */
-async function chargeHeld(meter: Meter, ledger: RequestLedger, principal: Principal, units: number): Promise<Charge> {
-  const release = ledger.hold()
+async function chargeUnlessGone(meter: Meter, ledger: RequestLedger, principal: Principal, units: number): Promise<Charge> {
+  const done = ledger.chargePending()
   try {
     const charge = await meter.charge(principal, units)
     ledger.charge = charge
@@ -81,7 +81,7 @@ async function chargeHeld(meter: Meter, ledger: RequestLedger, principal: Princi
     }
     return charge
   } finally {
-    release()
+    done()
   }
 }
 
@@ -92,7 +92,7 @@ async function rateLimit(app: FastifyInstance, options: RateLimitOptions): Promi
     const principal = ledger.principal
     if (principal === null) return
     const units = ledger.config.cost?.(request) ?? DEFAULT_COST
-    const charge = await chargeHeld(meter, ledger, principal, units)
+    const charge = await chargeUnlessGone(meter, ledger, principal, units)
     const now = clock.now()
     if (charge.quota !== null) {
       // The limiter's units were given back: the headers show the limits without them.

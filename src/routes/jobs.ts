@@ -123,17 +123,17 @@ async function submitRoute(fastify: FastifyInstance, options: JobRoutesOptions):
     const submission = request.body as JobSubmission
     return textUnits(submission.count, resolveModel(models, requirePrincipal(request), submission.model))
   }
-  // Held while stored: a client that leaves meanwhile is recorded with what stayed charged
-  // (its job stored and run: the whole charge; refused by the store: nothing).
-  const storeHeld = async <T>(request: FastifyRequest, store: () => Promise<T>): Promise<T> => {
-    const release = request.ledger.hold()
+  // The charge is pending while the job is stored: a client that leaves meanwhile is recorded
+  // with what stayed charged (its job stored and run: the whole charge; refused by the store: nothing).
+  const storeOrRefund = async <T>(request: FastifyRequest, store: () => Promise<T>): Promise<T> => {
+    const done = request.ledger.chargePending()
     try {
       return await store()
     } catch (error) {
       if (request.ledger.charge) meter.refund(request.ledger.charge)
       throw error
     } finally {
-      release()
+      done()
     }
   }
 
@@ -160,7 +160,7 @@ async function submitRoute(fastify: FastifyInstance, options: JobRoutesOptions):
       if (!submission.claimForStore()) throw errors.clientClosed()
       const charge = request.ledger.charge
       const credits = charge && charge.taken.length > 0 ? { taken: [...charge.taken], unitsPerText: charge.units / submission.count } : null
-      const job = await storeHeld(request, () => jobs.create(requirePrincipal(request), submission, submission.model, credits)).finally(
+      const job = await storeOrRefund(request, () => jobs.create(requirePrincipal(request), submission, submission.model, credits)).finally(
         () => submission.release(),
       )
       request.ledger.work = { model: job.model, texts: submission.count, chars: submission.chars }

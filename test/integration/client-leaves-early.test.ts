@@ -171,7 +171,7 @@ for (const { what, backlog, cost, stored, left } of leftWhileStored) {
   })
 }
 
-test('at shutdown, a request whose work still holds it is recorded before the audit log closes', async () => {
+test('at shutdown, a request whose charge is still pending is recorded before the audit log closes', async () => {
   const dataDir = tempDir()
   const app = await buildTestApp({ models: [await builtinModel()], config: { dataDir, databaseUrl: '' } })
   const client = await createKey(app, { limits: parseRules(['100/1m']) })
