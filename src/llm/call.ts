@@ -156,10 +156,13 @@ async function callUpstream(request: FastifyRequest, reply: FastifyReply, call: 
   }
   // Until the upstream says otherwise, the request is accounted its whole reservation.
   ledger.tokens = { in: call.promptTokens, out: call.completionTokens }
+  const noteUsage = (usage: Usage) => {
+    ledger.tokens = { in: usage.promptTokens, out: usage.completionTokens }
+  }
   const settle = async (usage: Usage | null) => {
     const used = usage === null ? null : usageTotal(usage)
     await Promise.all([deps.tokens.settle(reservation, used), deps.tokenCredits.settle(hold, used)])
-    if (usage) ledger.tokens = { in: usage.promptTokens, out: usage.completionTokens }
+    if (usage) noteUsage(usage)
   }
 
   const abort = new AbortController()
@@ -209,7 +212,9 @@ async function callUpstream(request: FastifyRequest, reply: FastifyReply, call: 
       stopListening()
     }
   }
-  const state: RelayState = { usage: null, failed: false, events: 0 }
+  // The usage is the request's tokens as soon as it comes: a client that leaves before [DONE] is
+  // recorded with the usage its stream will be settled with.
+  const state: RelayState = { usage: null, failed: false, events: 0, onUsage: noteUsage }
   async function* relay(): AsyncGenerator<string> {
     try {
       yield* relayEvents(response.body, call.clientWantsUsage, state)

@@ -22,6 +22,8 @@ export interface RelayState {
   failed: boolean
   /** Events relayed to the client. */
   events: number
+  /** Told as soon as the upstream reports the usage, before the stream ends (a client may leave in between). */
+  onUsage?: (usage: Usage) => void
 }
 
 function sseEvent(message: EventSourceMessage): string {
@@ -49,7 +51,10 @@ export async function* relayEvents(body: AsyncIterable<Uint8Array>, keepUsageChu
       else if (message.data.includes('"usage"')) {
         const chunk = parseChunk(message.data)
         const usage = usageOf(chunk)
-        if (usage) state.usage = usage
+        if (usage) {
+          state.usage = usage
+          state.onUsage?.(usage)
+        }
         if (usage && !keepUsageChunk && Array.isArray(chunk?.choices) && chunk.choices.length === 0) return
       }
       pending.push(sseEvent(message))

@@ -3,9 +3,12 @@
  * only at its end) pays for the generation: otherwise a key could have the server generate, leave
  * just before the answer, and be charged nothing, as often as it liked. One that leaves while its
  * tokens are reserved gets them back; one that leaves while its usage is settled is charged the
- * usage, and in each case its audit record shows what it was charged.
+ * usage (also one that leaves a stream after the usage came, before `[DONE]`), and in each case
+ * its audit record shows what it was charged.
  */
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import type { IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
@@ -32,7 +35,7 @@ function gateway(configure: (upstream: OpenAiUpstream) => void = () => {}) {
     configure(running.upstream)
     running.app = await buildTestApp({
       config: {
-        llms: parseLlmSpecs(`think=${running.upstream.baseUrl}`),
+        llms: parseLlmSpecs(`think=${running.upstream.baseUrl},slow=${running.upstream.baseUrl}?model=slow`),
         llmLimits: [{ name: 'hour', limit: BUDGET, windowMs: 3_600_000 }],
         defaultLimits: [{ name: 'minute', limit: 1000, windowMs: 60_000 }],
       },
@@ -136,6 +139,43 @@ describe('a client that leaves while its tokens are being settled', () => {
     const { recorded, tokensLeft } = await leaveDuring(running, 'settle')
     const used = { in: running.upstream.promptTokens, out: running.upstream.words }
     assert.equal(await tokensLeft(), BUDGET - used.in - used.out, 'the budget is charged the usage')
+    assert.deepEqual(
+      (await recorded()).map((r) => [r.outcome, r.tokensIn, r.tokensOut, r.cost]),
+      [['aborted', used.in, used.out, 1]],
+      'the record says the same',
+    )
+  })
+})
+
+describe('a client that leaves a stream once its usage has come, before [DONE]', () => {
+  // The "slow" model waits 100 ms before each event: [DONE] comes 100 ms after the usage.
+  const running = gateway((upstream) => {
+    upstream.chunkDelayMs = 100
+  })
+
+  test('is recorded with that usage, as its budget is charged', async () => {
+    const { app, port, upstream } = running
+    const { key, id } = await createKey(app)
+    const client = openChatCall(port, key, { ...body, model: 'slow', stream: true, stream_options: { include_usage: true } })
+    const [response] = (await once(client, 'response')) as [IncomingMessage]
+    let text = ''
+    await new Promise<void>((resolve) =>
+      response.on('data', (chunk: Buffer) => {
+        text += chunk.toString()
+        if (/"usage":\{/.test(text)) resolve()
+      }),
+    )
+    assert.doesNotMatch(text, /\[DONE\]/)
+    client.destroy()
+    const recorded = async () => {
+      await app.services.audit!.flush()
+      return app.services.auditStore.list({ keyId: id, kind: 'request' }, 10)
+    }
+    await eventually(async () => (await recorded()).length > 0, 'the audit record', 3000)
+    const used = { in: upstream.promptTokens, out: upstream.words }
+    const tokensLeft = async () =>
+      (await app.services.tokens.peek({ keyId: id, owner: 'default' } as Principal)).decision.states[0]!.remaining
+    await eventually(async () => (await tokensLeft()) === BUDGET - used.in - used.out, 'the budget to be charged the usage', 3000)
     assert.deepEqual(
       (await recorded()).map((r) => [r.outcome, r.tokensIn, r.tokensOut, r.cost]),
       [['aborted', used.in, used.out, 1]],
