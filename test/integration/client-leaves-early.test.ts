@@ -11,7 +11,8 @@ import { parseRules } from '../../src/ratelimit/policy.js'
 import { AuditStore } from '../../src/audit/store.js'
 import { openDatabase } from '../../src/db/database.js'
 import { buildTestApp, builtinModel, createKey, tempDir } from '../helper.js'
-import { connectAndSend } from '../fixtures/raw-client.js'
+import { connectAndSend, serverSawClientLeave } from '../fixtures/raw-client.js'
+import { eventually } from '../fixtures/webhook-receiver.js'
 
 /** A promise the test opens by hand, and whether anything waits on it yet. */
 function gate() {
@@ -31,32 +32,21 @@ function delay<T extends object, K extends keyof T>(object: T, method: K, hold: 
   }
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 5000
-  while (!(await check())) {
-    assert.ok(Date.now() < deadline, `${what} within 5 s`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
-
-const openConnections = (app: FastifyInstance) =>
-  new Promise<number>((resolve, reject) => app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))))
-
 /**
  * Sends `bytes` on a raw connection, waits until the request reaches `hold`, then hangs up and,
  * once the server has seen the connection close, lets the held call go on.
  */
 async function leaveWhileHeld(app: FastifyInstance, bytes: string, hold: ReturnType<typeof gate>): Promise<void> {
   const socket = await connectAndSend(app, bytes)
-  await until(() => hold.reached, 'the request reached the held store call')
+  await eventually(() => hold.reached, 'the request to reach the held store call', 5000)
   socket.destroy()
-  await until(async () => (await openConnections(app)) === 0, 'the server saw the client leave')
+  await serverSawClientLeave(app)
   await new Promise((resolve) => setTimeout(resolve, 20))
   hold.open()
 }
 
 async function abandonedRecord(app: FastifyInstance, requestId: string) {
-  await until(() => app.services.audit!.depth > 0, 'the abandoned request was recorded')
+  await eventually(() => app.services.audit!.depth > 0, 'the abandoned request to be recorded', 5000)
   await app.services.audit!.flush()
   const records = (await app.services.auditStore.list({ kind: 'request' }, 20)).filter((r) => r.requestId === requestId)
   assert.equal(records.length, 1)
@@ -178,9 +168,9 @@ test('at shutdown, a request whose charge is still pending is recorded before th
   const hold = gate()
   delay(app.services.jobs, 'create', hold)
   const socket = await connectAndSend(app, jobRequest(client.key, 'held-at-shutdown'))
-  await until(() => hold.reached, 'the request reached the held store call')
+  await eventually(() => hold.reached, 'the request to reach the held store call', 5000)
   socket.destroy()
-  await until(async () => (await openConnections(app)) === 0, 'the server saw the client leave')
+  await serverSawClientLeave(app)
   // The store call never comes back before the server closes: the record is written with what is known.
   await app.close()
   hold.open()

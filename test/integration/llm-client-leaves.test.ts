@@ -16,6 +16,7 @@ import { buildTestApp, createKey } from '../helper.js'
 import type { OpenAiUpstream } from '../fixtures/openai-upstream.js'
 import { openChatCall, startOpenAiUpstream } from '../fixtures/openai-upstream.js'
 import { eventually } from '../fixtures/webhook-receiver.js'
+import { serverSawClientLeave } from '../fixtures/raw-client.js'
 import { parseLlmSpecs } from '../../src/llm/spec.js'
 import type { Principal } from '../../src/keys/types.js'
 
@@ -23,9 +24,6 @@ const BUDGET = 10_000
 // 14 prompt tokens (4 per message + 3 + "user" + "abc", by bytes) + max_tokens 86.
 const RESERVED = 100
 const body = { model: 'think', messages: [{ role: 'user', content: 'abc' }], max_tokens: 86 }
-
-const openConnections = (app: FastifyInstance) =>
-  new Promise<number>((resolve, reject) => app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))))
 
 /** An OpenAI-compatible test server and infergate in front of it, listening; closed after the suite. */
 function gateway(configure: (upstream: OpenAiUpstream) => void = () => {}) {
@@ -103,7 +101,7 @@ async function leaveDuring(running: ReturnType<typeof gateway>, step: 'reserve' 
   const client = openChatCall(port, key, body)
   await eventually(() => reached, `the ${step} step to start`)
   client.destroy()
-  await eventually(async () => (await openConnections(app)) === 0, 'the server to see the client leave')
+  await serverSawClientLeave(app)
   open()
   await ran
   const recorded = async () => {
